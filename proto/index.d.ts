@@ -1,0 +1,1 @@
+export { oddwire } from "./gen/oddwire.js";

@@ -1,0 +1,29 @@
+// Every error code oddwire raises, in one place. A code is stable: scripts and
+// the collector's logs key on it. The message says what was wrong and what to
+// do; the original error, when there is one, travels as `cause`.
+
+export const ERROR_CODES = {
+  ODW_ERR_USAGE: "The command line is not valid (unknown command or option, missing or bad value).",
+  ODW_ERR_CONFIG: "A configuration value or file is not valid.",
+  ODW_ERR_UNSUPPORTED_OS: "This operating system has no collection backend.",
+  ODW_ERR_COLLECT: "A collection source (process table, socket table) could not be read at all.",
+  ODW_ERR_STATE_DIR: "The agent's state directory could not be created, read or written.",
+  ODW_ERR_DATA: "A built-in data file (port table, knowledge base) is malformed.",
+  ODW_ERR_DECODE: "A message could not be decoded.",
+} as const;
+
+export type ErrorCode = keyof typeof ERROR_CODES;
+
+export class OddwireError extends Error {
+  readonly code: ErrorCode;
+
+  constructor(code: ErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = "OddwireError";
+    this.code = code;
+  }
+}
+
+export function isOddwireError(err: unknown, code?: ErrorCode): err is OddwireError {
+  return err instanceof OddwireError && (code === undefined || err.code === code);
+}

@@ -1,0 +1,63 @@
+// The records a snapshot is made of, as plain objects with every field
+// present. They mirror oddwire.proto's Process, Socket and Snapshot (whose
+// generated interfaces make every field optional); keep the two in step.
+
+export type OsName = "linux" | "windows" | "darwin";
+export type Transport = "tcp" | "udp";
+export type Direction = "listen" | "outbound" | "inbound";
+
+export interface Tag {
+  /** A stable code from TAG (see tags.ts). */
+  code: string;
+  /** The reason in words, for the person reading the report. */
+  reason: string;
+}
+
+export interface ProcessRecord {
+  pid: number;
+  ppid: number;
+  name: string;
+  exe: string;
+  cmdline: string;
+  user: string;
+  /** -1 when the platform does not say. */
+  uid: number;
+  startedAtMs: number;
+  sha256: string;
+  hashError: string;
+  exeDeleted: boolean;
+  tags: Tag[];
+}
+
+export interface SocketRecord {
+  transport: Transport;
+  family: 4 | 6;
+  localAddress: string;
+  localPort: number;
+  remoteAddress: string;
+  remotePort: number;
+  /** LISTEN, ESTABLISHED, TIME_WAIT...; UNCONN for an unconnected UDP socket. */
+  state: string;
+  /** 0 when no visible process owns the socket. */
+  pid: number;
+  uid: number;
+  inode: number;
+  netns: number;
+  protocol: string;
+  direction: Direction;
+  tags: Tag[];
+}
+
+export interface SnapshotRecord {
+  hostId: string;
+  hostname: string;
+  os: OsName;
+  osVersion: string;
+  arch: string;
+  agentVersion: string;
+  takenAtMs: number;
+  processes: ProcessRecord[];
+  sockets: SocketRecord[];
+  partial: boolean;
+  warnings: string[];
+}

@@ -1,0 +1,23 @@
+// Tag codes the agent attaches to processes and sockets. Codes are part of the
+// wire format and the report: never rename one, only add.
+
+export const TAG = {
+  /** The binary is known and this protocol is not among those it speaks. */
+  UNEXPECTED_PROTOCOL: "unexpected-protocol",
+  /** A binary that normally opens no network socket has one. */
+  SILENT_BINARY_SOCKET: "silent-binary-socket",
+  /** A living-off-the-land binary (LOLBAS / GTFOBins) with an outbound socket. */
+  LOLBIN_OUTBOUND: "lolbin-outbound",
+  /** A command shell owning an outbound connection (a reverse shell's shape). */
+  SHELL_OUTBOUND: "shell-outbound",
+  /** A script interpreter owning an outbound connection. */
+  INTERPRETER_OUTBOUND: "interpreter-outbound",
+  /** The executable lives in a temp or world-writable directory. */
+  WRITABLE_DIR_EXE: "writable-dir-exe",
+  /** The executable was deleted or replaced after the process started. */
+  DELETED_EXE: "deleted-exe",
+  /** The process's name imitates another (a kernel thread, a system binary). */
+  NAME_IMITATION: "name-imitation",
+} as const;
+
+export type TagCode = (typeof TAG)[keyof typeof TAG];
