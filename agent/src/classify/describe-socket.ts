@@ -1,0 +1,21 @@
+// One socket in words, for tag reasons and the human view:
+// "outbound tcp to 127.0.0.1:4444 (unknown protocol)".
+
+import type { Direction } from "@oddwire/shared";
+import type { RawSocket } from "../collect/backend.js";
+
+export function endpoint(address: string, port: number): string {
+  return address.includes(":") ? `[${address}]:${port}` : `${address}:${port}`;
+}
+
+export function describeSocket(s: RawSocket, direction: Direction, protocol: string): string {
+  const proto = protocol === "unknown" ? "unknown protocol" : protocol;
+  switch (direction) {
+    case "listen":
+      return `listening on ${s.transport} ${endpoint(s.localAddress, s.localPort)} (${proto})`;
+    case "inbound":
+      return `inbound ${s.transport} on port ${s.localPort} (${proto}) from ${endpoint(s.remoteAddress, s.remotePort)}`;
+    case "outbound":
+      return `outbound ${s.transport} to ${endpoint(s.remoteAddress, s.remotePort)} (${proto})`;
+  }
+}

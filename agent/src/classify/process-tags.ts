@@ -1,0 +1,95 @@
+// Tags that belong to a process whatever its sockets: where its executable
+// lives, whether it still exists, and whether its name imitates another.
+
+import { TAG, type KnowledgeBase, type OsName, type Tag } from "@oddwire/shared";
+import type { RawProcess } from "../collect/backend.js";
+import { basename, dirname } from "./binary-name.js";
+
+/** Facts about a process's executable that need I/O, gathered before classification. */
+export interface ExeFacts {
+  /** The executable's directory is writable by every user. */
+  dirWorldWritable: boolean;
+}
+
+const TEMP_DIRS: Record<OsName, readonly string[]> = {
+  linux: ["/tmp/", "/var/tmp/", "/dev/shm/", "/run/shm/", "/run/lock/"],
+  darwin: ["/tmp/", "/private/tmp/", "/var/tmp/", "/private/var/tmp/", "/private/var/folders/", "/var/folders/"],
+  windows: ["\\appdata\\local\\temp\\", "c:\\windows\\temp\\", "c:\\users\\public\\", "c:\\programdata\\", "c:\\perflogs\\", "\\$recycle.bin\\"],
+};
+
+/** Linux comm is at most 15 bytes: compare names the way the kernel stores them. */
+const COMM_LENGTH = 15;
+
+export function tagProcess(p: RawProcess, facts: ExeFacts, kb: KnowledgeBase, os: OsName): Tag[] {
+  const tags: Tag[] = [];
+  if (p.exe) {
+    const temp = tempDirOf(p.exe, os);
+    if (temp) {
+      tags.push({ code: TAG.WRITABLE_DIR_EXE, reason: `runs ${p.exe} from ${dirname(p.exe)}, under the temp directory ${temp}: legitimate software is installed, not run from where anyone can drop files` });
+    } else if (facts.dirWorldWritable) {
+      tags.push({ code: TAG.WRITABLE_DIR_EXE, reason: `runs ${p.exe} from ${dirname(p.exe)}, a directory every user can write to` });
+    }
+  }
+  if (p.exeDeleted) {
+    tags.push({ code: TAG.DELETED_EXE, reason: `its executable ${p.exe} was deleted or replaced after it started; malware often deletes itself once running` });
+  }
+  const imitation = imitationOf(p, kb, os);
+  if (imitation) tags.push({ code: TAG.NAME_IMITATION, reason: imitation });
+  return tags;
+}
+
+function tempDirOf(exe: string, os: OsName): string | undefined {
+  const path = os === "windows" ? exe.toLowerCase() : exe;
+  return TEMP_DIRS[os].find((dir) => (dir.startsWith("\\") ? path.includes(dir) : path.startsWith(dir)));
+}
+
+function imitationOf(p: RawProcess, kb: KnowledgeBase, os: OsName): string | undefined {
+  const exeBase = p.exe ? basename(p.exe).toLowerCase() : "";
+
+  // A kernel thread has no executable. A user process that calls itself
+  // kworker/0:1 or [kworker] hides among them in `ps` output.
+  if (os === "linux" && p.exe) {
+    const argv0 = p.cmdline.split(" ", 1)[0] ?? "";
+    for (const shown of [p.name, argv0.replace(/^\[|\]$/g, "")]) {
+      const stem = shown.split("/", 1)[0]!;
+      if (stem && kb.kernelThreads.some((k) => stem === k || (k.endsWith("_") && stem.startsWith(k))) && basename(p.exe) !== shown) {
+        return `calls itself "${shown}" like a kernel thread, but kernel threads have no executable and this one runs ${p.exe}`;
+      }
+    }
+  }
+
+  const name = p.name.toLowerCase();
+  for (const profile of kb.protectedProfiles) {
+    if (!profile.os.includes(os)) continue;
+    for (const genuine of profile.names) {
+      const home = profile.paths!;
+      const where = home.join(" or ");
+      const exePath = os === "windows" ? p.exe.toLowerCase() : p.exe;
+      if (exeBase === genuine && !home.some((dir) => exePath.startsWith(dir))) {
+        return `${genuine} normally runs from ${where}; this one runs from ${dirname(p.exe)}`;
+      }
+      // The process gives itself a protected name while its executable is something else.
+      const shortGenuine = os === "linux" ? genuine.slice(0, COMM_LENGTH) : genuine;
+      if (p.exe && name === shortGenuine && exeBase !== genuine && !kb.lookup(exeBase)?.names.includes(genuine)) {
+        return `calls itself "${p.name}" but runs ${p.exe}`;
+      }
+      if (exeBase && exeBase !== genuine && genuine.length >= 5 && isOneEditAway(exeBase, genuine) && !kb.lookup(exeBase)) {
+        return `${basename(p.exe)} is one letter away from ${genuine}, a name malware imitates`;
+      }
+    }
+  }
+  return undefined;
+}
+
+/** Damerau-Levenshtein distance exactly 1 (one insertion, deletion, substitution or adjacent swap). */
+export function isOneEditAway(a: string, b: string): boolean {
+  if (a === b || Math.abs(a.length - b.length) > 1) return false;
+  let i = 0;
+  while (i < a.length && i < b.length && a[i] === b[i]) i++;
+  if (a.length === b.length) {
+    if (a.slice(i + 1) === b.slice(i + 1)) return true; // substitution
+    return a[i] === b[i + 1] && a[i + 1] === b[i] && a.slice(i + 2) === b.slice(i + 2); // swap
+  }
+  const [long, short] = a.length > b.length ? [a, b] : [b, a];
+  return long.slice(i + 1) === short.slice(i);
+}

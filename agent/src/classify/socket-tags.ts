@@ -1,0 +1,59 @@
+// Tags for one socket, from what the knowledge base says its binary normally
+// speaks. Each reason names the binary, what it normally does, and the socket.
+
+import { TAG, type BinaryProfile, type Direction, type ProtocolSet, type Tag } from "@oddwire/shared";
+
+export interface SocketContext {
+  /** The owning binary's name as shown to the reader. */
+  binary: string;
+  profile: BinaryProfile | undefined;
+  direction: Direction;
+  protocol: string;
+  /** The socket in words (describe-socket.ts). */
+  described: string;
+  /** The owner is this agent, whose own collector connection is not a finding. */
+  isSelf: boolean;
+}
+
+export function tagSocket(ctx: SocketContext): Tag[] {
+  const { binary, profile, direction, protocol, described } = ctx;
+  if (!profile || ctx.isSelf) return [];
+  const tags: Tag[] = [];
+  const outbound = direction === "outbound";
+  switch (profile.class) {
+    case "silent":
+      tags.push({ code: TAG.SILENT_BINARY_SOCKET, reason: `${binary} normally opens no network sockets; this one is ${described}` });
+      break;
+    case "shell":
+      if (outbound) tags.push({ code: TAG.SHELL_OUTBOUND, reason: `the shell ${binary} holds a connection itself (${described}): that is how a reverse shell looks` });
+      else tags.push({ code: TAG.SILENT_BINARY_SOCKET, reason: `the shell ${binary} normally opens no network sockets; this one is ${described}, the shape of a bind shell` });
+      break;
+    case "interpreter":
+      if (outbound) tags.push({ code: TAG.INTERPRETER_OUTBOUND, reason: `the script interpreter ${binary} holds an outbound connection (${described}); check the script in its command line` });
+      break;
+    default: {
+      const allowed = outbound ? profile.outbound : profile.listens;
+      if (!speaks(allowed, protocol)) {
+        const usual = allowed === "*" ? "" : listProtocols(allowed);
+        const verb = outbound ? "connects out with" : "listens for";
+        const normally = usual ? `${binary} normally ${verb} ${usual}` : `${binary} normally ${outbound ? "makes no outbound connections" : "accepts no connections"}`;
+        tags.push({ code: TAG.UNEXPECTED_PROTOCOL, reason: `${normally}; this socket is ${described}` });
+      }
+    }
+  }
+  if (profile.lolbin && outbound) {
+    tags.push({ code: TAG.LOLBIN_OUTBOUND, reason: `${binary} has an outbound connection (${described}); ${profile.lolbin}` });
+  }
+  return tags;
+}
+
+function speaks(set: ProtocolSet, protocol: string): boolean {
+  return set === "*" || set.has(protocol);
+}
+
+const LISTED = 6;
+
+function listProtocols(set: ReadonlySet<string>): string {
+  const all = [...set];
+  return all.length <= LISTED ? all.join(", ") : `${all.slice(0, LISTED).join(", ")} and ${all.length - LISTED} more`;
+}

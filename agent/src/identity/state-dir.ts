@@ -1,0 +1,25 @@
+// The agent's state directory: its host id, its hash cache and, later, its
+// spool. Chosen in this order: --state-dir, $ODDWIRE_STATE_DIR, then the
+// platform's place for a service's state (root) or the user's own.
+
+import { mkdirSync } from "node:fs";
+import { homedir } from "node:os";
+import { join } from "node:path";
+import { OddwireError } from "@oddwire/shared";
+
+export function defaultStateDir(env: NodeJS.ProcessEnv = process.env): string {
+  if (env["ODDWIRE_STATE_DIR"]) return env["ODDWIRE_STATE_DIR"];
+  if (process.platform === "win32") return join(env["ProgramData"] ?? "C:\\ProgramData", "oddwire-agent");
+  if (process.getuid?.() === 0) return process.platform === "darwin" ? "/Library/Application Support/oddwire-agent" : "/var/lib/oddwire-agent";
+  return join(env["XDG_STATE_HOME"] ?? join(homedir(), ".local", "state"), "oddwire-agent");
+}
+
+/** Creates the directory (owner-only) if needed and returns it. */
+export function ensureStateDir(dir: string): string {
+  try {
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+  } catch (err) {
+    throw new OddwireError("ODW_ERR_STATE_DIR", `cannot create the state directory ${dir}: ${(err as Error).message}; choose another with --state-dir or ODDWIRE_STATE_DIR`, { cause: err });
+  }
+  return dir;
+}
