@@ -1,10 +1,11 @@
 // macOS collection from the base system's own tools, run concurrently: ps
 // (twice, see parse-ps.ts) for the process table, lsof for sockets with
 // their owners, and lsof again for each process's executable path.
-// systeminformation is not used: on macOS it runs ps and lsof itself, and its
-// results lack the uid, the kernel's process name, the true executable path
-// (it guesses one from the command line) and unconnected UDP sockets, all of
-// which these two tools give directly.
+// systeminformation is not used: on macOS it shells out to ps and netstat/lsof
+// too, and its process list has no uid and takes the executable path from
+// the command line, which a process can make say anything. ps and lsof give
+// the uid, the kernel's process name and the path of the file actually
+// executed directly, so the extra layer would only lose fields.
 //
 // Tools are started by absolute path so that PATH cannot substitute them.
 // Without root, lsof sees only the agent user's own processes; the result

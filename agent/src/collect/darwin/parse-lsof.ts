@@ -22,7 +22,7 @@ export const LSOF_TEXT_ARGS = ["-n", "-P", "-w", "-d", "txt", "-Fpfn"];
 
 // macOS lsof prints the BSD kernel's names (tcp_fsm.h); RawSocket wants
 // Linux's.
-const TCP_STATES: Record<string, string> = {
+const TCP_STATES = new Map<string, string>(Object.entries({
   CLOSED: "CLOSE",
   LISTEN: "LISTEN",
   SYN_SENT: "SYN_SENT",
@@ -35,7 +35,7 @@ const TCP_STATES: Record<string, string> = {
   LAST_ACK: "LAST_ACK",
   FIN_WAIT_2: "FIN_WAIT2",
   TIME_WAIT: "TIME_WAIT",
-};
+}));
 
 interface FileFields {
   type: string;
@@ -63,9 +63,10 @@ export function parseLsofFields(text: string): RawSocket[] {
   let file: FileFields | undefined;
 
   const flush = (): void => {
-    if (file === undefined || pid < 0) return;
-    const socket = toSocket(file, pid, uid);
+    const current = file;
     file = undefined;
+    if (current === undefined || pid < 0) return;
+    const socket = toSocket(current, pid, uid);
     if (!socket) return;
     const key = `${socket.pid}|${socket.transport}|${socket.family}|${socket.localAddress}|${socket.localPort}|${socket.remoteAddress}|${socket.remotePort}|${socket.state}`;
     if (seen.has(key)) return;
@@ -121,7 +122,7 @@ function toSocket(file: FileFields, pid: number, uid: number): RawSocket | undef
   let state: string;
   if (transport === "udp") state = connected ? "ESTABLISHED" : "UNCONN";
   else if (file.tcpState === "") return undefined;
-  else state = TCP_STATES[file.tcpState] ?? file.tcpState.toUpperCase();
+  else state = TCP_STATES.get(file.tcpState) ?? file.tcpState.toUpperCase();
 
   return {
     transport,

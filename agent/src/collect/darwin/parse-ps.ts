@@ -13,11 +13,14 @@
 // lstart is strftime's %c, so the backend runs ps with LC_TIME=C to get
 // `Sat Nov 28 02:22:34 2026` (day of month space-padded), in local time.
 //
-// An argument containing a newline continues on the next output line; such
-// a line is joined to the record before it unless it looks like the start of
-// a record for a pid the fixed run listed. Processes that start between the
-// two runs are missing; processes that exit between them keep an empty
-// command line.
+// An argument containing a newline continues on the next output line. ps
+// right-aligns the pid in a 5-character column (macOS pids stop at 99999),
+// so a line starts a record only if its first 5 characters are a
+// right-aligned number followed by a space or the end of the line; any
+// other line continues the record before it. An argument that itself
+// contains a newline followed by such a prefix would still be misread.
+// Processes that start between the two runs are dropped; processes that
+// exit between them keep an empty command line.
 
 import type { RawProcess } from "../backend.js";
 
@@ -28,7 +31,8 @@ const MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "
 
 const FIXED_ROW =
   /^\s*(\d+)\s+(\d+)\s+(-?\d+)\s+[A-Z][a-z]{2}\s+([A-Z][a-z]{2})\s+(\d{1,2})\s+(\d{1,2}):(\d{2}):(\d{2})\s+(\d{4})\s+(\S+)\s?(.*)$/;
-const ARGS_ROW = /^\s*(\d+)(?: (.*))?$/;
+const PID_WIDTH = 5;
+const PID_FIELD = /^ *\d+$/;
 
 /**
  * Process records from the output of `ps PS_FIXED_ARGS` and
@@ -62,13 +66,14 @@ export function parsePsDarwin(fixedText: string, argsText: string): RawProcess[]
 /** pid → command line from `ps PS_ARGS_ARGS`, for the pids in `known`. */
 export function parsePsArgs(text: string, known: ReadonlySet<number>): Map<number, string> {
   const args = new Map<number, string>();
+  // The record continuation lines belong to; -1 while in one being ignored.
   let current = -1;
   for (const line of text.split("\n")) {
-    const m = ARGS_ROW.exec(line);
-    const pid = m ? Number(m[1]) : -1;
-    if (m && known.has(pid) && !args.has(pid)) {
-      current = pid;
-      args.set(pid, (m[2] ?? "").trimEnd());
+    const pidField = line.slice(0, PID_WIDTH);
+    if (PID_FIELD.test(pidField) && (line.length === PID_WIDTH || line[PID_WIDTH] === " ")) {
+      const pid = Number(pidField);
+      current = known.has(pid) && !args.has(pid) ? pid : -1;
+      if (current >= 0) args.set(pid, line.slice(PID_WIDTH + 1).trimEnd());
     } else if (current >= 0 && line !== "") {
       // A newline inside an argument: the contract joins arguments by
       // spaces, so the break becomes one.

@@ -11,7 +11,7 @@
 
 import type { RawSocket } from "../backend.js";
 
-const ENGLISH_STATES: Record<string, string> = {
+const ENGLISH_STATES = new Map<string, string>(Object.entries({
   LISTENING: "LISTEN",
   LISTEN: "LISTEN",
   ESTABLISHED: "ESTABLISHED",
@@ -29,13 +29,13 @@ const ENGLISH_STATES: Record<string, string> = {
   // connected: Linux reports both as CLOSE.
   DELETE_TCB: "CLOSE",
   BOUND: "CLOSE",
-};
+}));
 
 // Translated state names seen in localized netstat output, keyed by their
 // ASCII skeleton (see stateSkeleton) so that "ABHÖREN", a CP850 byte read as
 // Latin-1, and a U+FFFD replacement all land on the same key. Not exhaustive:
 // an unknown state still becomes LISTEN when the row has a listener's shape.
-const LOCALIZED_STATES: Record<string, string> = {
+const LOCALIZED_STATES = new Map<string, string>(Object.entries({
   // German
   ABHREN: "LISTEN",
   HERGESTELLT: "ESTABLISHED",
@@ -57,7 +57,7 @@ const LOCALIZED_STATES: Record<string, string> = {
   OUVINDO: "LISTEN",
   ESTABELECIDO: "ESTABLISHED",
   ESTABELECIDA: "ESTABLISHED",
-};
+}));
 
 const PROTO = /^(TCP|UDP)(V6)?$/i;
 const PID = /^\d+$/;
@@ -124,9 +124,9 @@ function parseRow(line: string): RawSocket | undefined {
 
 function tcpState(words: string, remote: Endpoint): string {
   const upper = words.toUpperCase();
-  const english = ENGLISH_STATES[upper];
+  const english = ENGLISH_STATES.get(upper);
   if (english) return english;
-  const localized = LOCALIZED_STATES[stateSkeleton(upper)];
+  const localized = LOCALIZED_STATES.get(stateSkeleton(upper));
   if (localized) return localized;
   // Windows shows every listener, and only listeners, with an unspecified
   // peer on port 0, whatever the state is called in this language.

@@ -1,10 +1,10 @@
 // Windows collection: the process table from Win32_Process through
 // PowerShell, owners from tasklist, sockets from netstat, all three run at
 // once. systeminformation would spawn the same PowerShell and netstat
-// underneath, yet hand back less: its process list has no owner and its
-// socket list no way to tell a tool failure from an empty table. Calling the
-// tools ourselves keeps the fields we need and lets a failure say which tool
-// failed.
+// underneath, yet hand back less: its process list leaves the owner empty,
+// and its sockets come with no say in how the tools are started. Calling the
+// tools ourselves keeps the fields we need, starts each tool from a known
+// path, and lets a failure name the tool that failed.
 //
 // Tools are started by full path under %SystemRoot%: a security agent must
 // not run whichever netstat.exe happens to come first on PATH.
