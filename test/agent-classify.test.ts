@@ -177,3 +177,26 @@ t.test("isOneEditAway", async (t) => {
   t.notOk(isOneEditAway("svchost.exe", "svchost.exe"));
   t.notOk(isOneEditAway("xvch0st.exe", "svchost.exe"));
 });
+
+t.test("listening on an unregistered dynamic port claims no protocol", async (t) => {
+  const r = classify("linux", [proc(100, "/usr/sbin/nginx")], [
+    sock(100, { localAddress: "0.0.0.0", localPort: 49700, remoteAddress: "", remotePort: 0, state: "LISTEN" }),
+    sock(100, { localAddress: "0.0.0.0", localPort: 2222, remoteAddress: "", remotePort: 0, state: "LISTEN" }),
+    sock(100, { remotePort: 49700 }),
+  ]);
+  t.same(r.sockets.map((k) => codes(k.tags)), [[], [TAG.UNEXPECTED_PROTOCOL], [TAG.UNEXPECTED_PROTOCOL]]);
+});
+
+t.test("a script run by an interpreter is judged by the script's profile when known", async (t) => {
+  const r = classify("linux", [proc(110, "/usr/bin/python3.11", { name: "nginx" }), proc(111, "/usr/bin/python3.11", { name: "myscript" })], [
+    sock(110, { remotePort: 6667 }),
+    sock(111, { remotePort: 6667 }),
+  ]);
+  t.same(r.sockets.map((k) => codes(k.tags)), [[TAG.UNEXPECTED_PROTOCOL], [TAG.INTERPRETER_OUTBOUND]]);
+  t.match(r.sockets[0]!.tags[0]!.reason, /^nginx \(run by python3\.11\) normally connects out with/);
+});
+
+t.test("fileless execution from a memfd is called so", async (t) => {
+  const r = classify("linux", [proc(120, "/memfd:payload", { exeDeleted: true })]);
+  t.match(r.processes[0]!.tags[0]!.reason, /anonymous in-memory file \(\/memfd:payload\).*fileless/);
+});

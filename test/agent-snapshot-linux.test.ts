@@ -29,13 +29,13 @@ t.test("a snapshot sees the processes and sockets this test starts", async (t) =
   const tcp6 = await startUntilLine(t, process.execPath, nodeListener("tcp", "::1"));
 
   // bash holding an outbound /dev/tcp connection, two shells below this test.
-  const revShell = await startQuiet(t, bash, ["-c", `${bash} -c 'exec 3<>/dev/tcp/127.0.0.1/${server.port}; read -u 3 line'`]);
+  const revShell = await startQuiet(t, bash, ["-c", `${bash} -c 'exec 3<>/dev/tcp/127.0.0.1/${server.port}; read -u 3 line'; true`]);
   await server.nextConnection();
 
   // A copy of bash run from a temp directory, also connecting out; and one whose file is then deleted.
   const temp = mkdtempSync(join(tmpdir(), "oddwire-test-"));
   t.teardown(() => rmSync(temp, { recursive: true, force: true }));
-  const tempBash = join(temp, "updater");
+  const tempBash = join(temp, "bash");
   copyFileSync(bash, tempBash);
   const fromTemp = await startQuiet(t, tempBash, ["-c", `exec 3<>/dev/tcp/127.0.0.1/${server.port}; read -u 3 line`]);
   await server.nextConnection();

@@ -2,7 +2,7 @@
 // socket, tags with reasons for processes and sockets. Pure: every fact that
 // needs I/O (hashes, directory modes) arrives as an argument.
 
-import type { KnowledgeBase, OsName, PortTable, ProcessRecord, SocketRecord } from "@oddwire/shared";
+import type { BinaryProfile, KnowledgeBase, OsName, PortTable, ProcessRecord, SocketRecord } from "@oddwire/shared";
 import type { RawProcess, RawSocket } from "../collect/backend.js";
 import { binaryName } from "./binary-name.js";
 import { describeSocket } from "./describe-socket.js";
@@ -60,9 +60,9 @@ export function classifySnapshot(input: ClassifyInput): { processes: ProcessReco
     const tags = owner
       ? [
           ...tagSocket({
-            binary,
-            profile: kb.lookup(binary),
+            ...profileOf(owner, binary, kb),
             direction,
+            localPort: s.localPort,
             protocol,
             described: describeSocket(s, direction, protocol),
             isSelf: owner.pid === input.selfPid,
@@ -73,4 +73,19 @@ export function classifySnapshot(input: ClassifyInput): { processes: ProcessReco
     return { ...s, protocol, direction, tags };
   });
   return { processes, sockets };
+}
+
+/**
+ * The knowledge-base profile of a process. A script run through its #! line
+ * has the interpreter as its executable and the script's file name as its
+ * process name (pip, dnf, unattended-upgrade): the script's profile, when
+ * known, says more than the interpreter's.
+ */
+function profileOf(p: ProcessRecord, binary: string, kb: KnowledgeBase): { profile: BinaryProfile | undefined; binary: string } {
+  const profile = kb.lookup(binary);
+  if (profile?.class === "interpreter" && p.name) {
+    const script = kb.lookup(p.name);
+    if (script && script.class !== "interpreter") return { profile: script, binary: `${p.name} (run by ${binary})` };
+  }
+  return { profile, binary };
 }

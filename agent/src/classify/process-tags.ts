@@ -31,7 +31,10 @@ export function tagProcess(p: RawProcess, facts: ExeFacts, kb: KnowledgeBase, os
     }
   }
   if (p.exeDeleted) {
-    tags.push({ code: TAG.DELETED_EXE, reason: `its executable ${p.exe} was deleted or replaced after it started; malware often deletes itself once running` });
+    const reason = p.exe.startsWith("/memfd:")
+      ? `runs from an anonymous in-memory file (${p.exe}) with no file on disk: fileless execution`
+      : `its executable ${p.exe} was deleted or replaced after it started; malware often deletes itself once running`;
+    tags.push({ code: TAG.DELETED_EXE, reason });
   }
   const imitation = imitationOf(p, kb, os);
   if (imitation) tags.push({ code: TAG.NAME_IMITATION, reason: imitation });

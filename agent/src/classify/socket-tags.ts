@@ -1,7 +1,7 @@
 // Tags for one socket, from what the knowledge base says its binary normally
 // speaks. Each reason names the binary, what it normally does, and the socket.
 
-import { TAG, type BinaryProfile, type Direction, type ProtocolSet, type Tag } from "@oddwire/shared";
+import { TAG, UNKNOWN_PROTOCOL, type BinaryProfile, type Direction, type ProtocolSet, type Tag } from "@oddwire/shared";
 
 export interface SocketContext {
   /** The owning binary's name as shown to the reader. */
@@ -11,9 +11,17 @@ export interface SocketContext {
   protocol: string;
   /** The socket in words (describe-socket.ts). */
   described: string;
+  localPort: number;
   /** The owner is this agent, whose own collector connection is not a finding. */
   isSelf: boolean;
 }
+
+/**
+ * Listening on an unregistered port in the dynamic range claims no protocol
+ * (Windows RPC services, for one, listen only there): it is not "unexpected".
+ * 32768 is the start of Linux's ephemeral range; Windows' starts at 49152.
+ */
+const DYNAMIC_PORTS_FROM = 32768;
 
 export function tagSocket(ctx: SocketContext): Tag[] {
   const { binary, profile, direction, protocol, described } = ctx;
@@ -33,7 +41,7 @@ export function tagSocket(ctx: SocketContext): Tag[] {
       break;
     default: {
       const allowed = outbound ? profile.outbound : profile.listens;
-      if (!speaks(allowed, protocol)) {
+      if (!speaks(allowed, protocol) && !(protocol === UNKNOWN_PROTOCOL && !outbound && ctx.localPort >= DYNAMIC_PORTS_FROM)) {
         const usual = allowed === "*" ? "" : listProtocols(allowed);
         const verb = outbound ? "connects out with" : "listens for";
         const normally = usual ? `${binary} normally ${verb} ${usual}` : `${binary} normally ${outbound ? "makes no outbound connections" : "accepts no connections"}`;

@@ -2,9 +2,9 @@
 // spool. Chosen in this order: --state-dir, $ODDWIRE_STATE_DIR, then the
 // platform's place for a service's state (root) or the user's own.
 
-import { mkdirSync } from "node:fs";
+import { mkdirSync, statSync } from "node:fs";
 import { homedir } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { OddwireError } from "@oddwire/shared";
 
 export function defaultStateDir(env: NodeJS.ProcessEnv = process.env): string {
@@ -17,9 +17,26 @@ export function defaultStateDir(env: NodeJS.ProcessEnv = process.env): string {
 /** Creates the directory (owner-only) if needed and returns it. */
 export function ensureStateDir(dir: string): string {
   try {
-    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    makeDirectory(dir);
   } catch (err) {
     throw new OddwireError("ODW_ERR_STATE_DIR", `cannot create the state directory ${dir}: ${(err as Error).message}; choose another with --state-dir or ODDWIRE_STATE_DIR`, { cause: err });
   }
   return dir;
+}
+
+/**
+ * mkdir -p without Node's recursive mode, which loops forever where mkdir
+ * answers ENOENT under a parent that exists (as it does under /proc).
+ */
+function makeDirectory(dir: string, depth = 0): void {
+  try {
+    mkdirSync(dir, { mode: 0o700 });
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === "EEXIST" && statSync(dir).isDirectory()) return;
+    const parent = dirname(dir);
+    if (code !== "ENOENT" || parent === dir || depth > 64) throw err;
+    makeDirectory(parent, depth + 1);
+    mkdirSync(dir, { mode: 0o700 });
+  }
 }
