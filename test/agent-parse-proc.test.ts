@@ -14,8 +14,8 @@ const TCP4 = `  sl  local_address rem_address   st tx_queue rx_queue tr tm->when
 t.test("parseProcNet: IPv4 TCP rows", async (t) => {
   const rows = parseProcNet(TCP4, "tcp", 4);
   t.equal(rows.length, 3, "garbage skipped");
-  t.same(rows[0], { transport: "tcp", family: 4, localAddress: "127.0.0.1", localPort: 8080, remoteAddress: "", remotePort: 0, state: "LISTEN", uid: 0, inode: 31337 });
-  t.same(rows[1], { transport: "tcp", family: 4, localAddress: "127.0.0.1", localPort: 41668, remoteAddress: "127.0.0.1", remotePort: 4444, state: "ESTABLISHED", uid: 1000, inode: 42424 });
+  t.same(rows[0], { transport: "tcp", family: 4, localAddress: "127.0.0.1", localPort: 8080, remoteAddress: "", remotePort: 0, state: "LISTEN", pid: 0, uid: 0, inode: 31337, netns: 0 });
+  t.same(rows[1], { transport: "tcp", family: 4, localAddress: "127.0.0.1", localPort: 41668, remoteAddress: "127.0.0.1", remotePort: 4444, state: "ESTABLISHED", pid: 0, uid: 1000, inode: 42424, netns: 0 });
   t.match(rows[2], { state: "TIME_WAIT", remotePort: 443, inode: 0 });
 });
 

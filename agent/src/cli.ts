@@ -3,7 +3,6 @@
 
 import { formatCommandHelp, formatProgramHelp, isOddwireError, OddwireError, parseCommand, type CommandSpec } from "@oddwire/shared";
 import { renderSnapshot } from "./render/human-snapshot.js";
-import { snapshotToJson } from "./render/snapshot-json.js";
 import { defaultStateDir } from "./identity/state-dir.js";
 import { takeSnapshot } from "./snapshot.js";
 import { AGENT_VERSION } from "./version.js";
@@ -57,7 +56,10 @@ async function runSnapshot(values: Record<string, string | boolean | undefined>)
     stateDir: (values["state-dir"] as string | undefined) ?? defaultStateDir(),
     hash: !values["no-hash"],
   });
-  const text = values["json"] ? JSON.stringify(snapshotToJson(result.snapshot)) + "\n" : renderSnapshot(result.snapshot);
+  // protobufjs is loaded only when JSON is asked for.
+  const text = values["json"]
+    ? JSON.stringify((await import("./render/snapshot-json.js")).snapshotToJson(result.snapshot)) + "\n"
+    : renderSnapshot(result.snapshot);
   await write(process.stdout, text);
   if (values["timing"]) process.stderr.write(JSON.stringify({ phases: result.phases, totalMs: result.totalMs }) + "\n");
   return 0;

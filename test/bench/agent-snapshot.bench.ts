@@ -8,6 +8,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { SERVICE_NODE_FLAGS } from "oddwire-agent/service-node-flags.js";
 import { startLoad } from "./load.js";
 import { fmt, measure, median } from "./measure.js";
 
@@ -70,7 +71,7 @@ function runScenario(scenario: string, stateDir: string, rounds: number): Snapsh
   };
 }
 
-export async function benchSnapshot(opts: { rounds: number; extraProcesses: number; extraConnections: number }): Promise<{ scenarios: SnapshotBenchResult[]; steadyRssMb: number; wireBytes: number }> {
+export async function benchSnapshot(opts: { rounds: number; extraProcesses: number; extraConnections: number }): Promise<{ scenarios: SnapshotBenchResult[]; steadyRssMb: number; serviceSteadyRssMb: number; wireBytes: number }> {
   const stateDir = mkdtempSync(join(tmpdir(), "oddwire-bench-state-"));
   try {
     const scenarios = [runScenario("this machine", stateDir, opts.rounds)];
@@ -80,10 +81,18 @@ export async function benchSnapshot(opts: { rounds: number; extraProcesses: numb
     } finally {
       await load.stop();
     }
-    const loop = measure(process.execPath, [LOOP, stateDir, "10"]);
-    const { rssBytes, wireBytes } = JSON.parse(loop.stdout) as { rssBytes: number[]; wireBytes: number };
-    const steadyRssMb = median(rssBytes.slice(-5)) / 1024 / 1024;
-    return { scenarios, steadyRssMb, wireBytes };
+    const steady = (flags: readonly string[]) => {
+      const loop = measure(process.execPath, [...flags, LOOP, stateDir, "15"]);
+      return JSON.parse(loop.stdout) as { rssBytes: number[]; wireBytes: number };
+    };
+    const plain = steady([]);
+    const service = steady(SERVICE_NODE_FLAGS);
+    return {
+      scenarios,
+      steadyRssMb: median(plain.rssBytes.slice(-5)) / 1024 / 1024,
+      serviceSteadyRssMb: median(service.rssBytes.slice(-5)) / 1024 / 1024,
+      wireBytes: service.wireBytes,
+    };
   } finally {
     rmSync(stateDir, { recursive: true, force: true });
   }
@@ -97,5 +106,6 @@ export function printSnapshotBench(r: Awaited<ReturnType<typeof benchSnapshot>>)
     console.log(`| ${s.scenario} | ${s.processes} | ${s.sockets} | ${fmt(s.baselineMs)} | ${fmt(s.agentWallMs)} | ${fmt(s.agentInProcessMs)} | ${fmt(s.wallRatio, 2)} | ${fmt(s.inProcessRatio, 2)} | ${fmt(s.baselinePeakKb / 1024)} | ${fmt(s.agentPeakKb / 1024)} |`);
   }
   for (const s of r.scenarios) console.log(`\nphases (${s.scenario}): ${JSON.stringify(s.phases)}`);
-  console.log(`\nsteady RSS over 10 back-to-back snapshots in one process: ${fmt(r.steadyRssMb)} MB; one full snapshot on the wire: ${r.wireBytes} bytes protobuf`);
+  console.log(`\nsteady RSS (median of the last 5 of 15 back-to-back snapshots in one process, this machine): ${fmt(r.serviceSteadyRssMb)} MB with the service's node flags (${SERVICE_NODE_FLAGS.join(" ")}), ${fmt(r.steadyRssMb)} MB with node's defaults`);
+  console.log(`one full snapshot of this machine on the wire: ${r.wireBytes} bytes protobuf`);
 }

@@ -2,7 +2,7 @@
 // socket, tags with reasons for processes and sockets. Pure: every fact that
 // needs I/O (hashes, directory modes) arrives as an argument.
 
-import type { BinaryProfile, KnowledgeBase, OsName, PortTable, ProcessRecord, SocketRecord } from "@oddwire/shared";
+import type { BinaryProfile, KnowledgeBase, OsName, PortTable, ProcessRecord, SocketRecord, Tag } from "@oddwire/shared";
 import type { RawProcess, RawSocket } from "../collect/backend.js";
 import { binaryName } from "./binary-name.js";
 import { describeSocket } from "./describe-socket.js";
@@ -31,6 +31,15 @@ const NO_IDENTITY: ExeIdentity = { sha256: "", hashError: "", dirWorldWritable: 
 export function classifySnapshot(input: ClassifyInput): { processes: ProcessRecord[]; sockets: SocketRecord[] } {
   const { os, ports, kb } = input;
   const byPid = new Map<number, ProcessRecord>();
+  // Process tags depend only on these fields; hosts run many copies of the
+  // same binary (worker pools), so each combination is judged once.
+  const tagMemo = new Map<string, Tag[]>();
+  const processTags = (p: RawProcess, id: ExeIdentity): Tag[] => {
+    const key = `${p.exe}\0${p.name}\0${p.exeDeleted}\0${id.dirWorldWritable}\0${p.cmdline.split(" ", 1)[0]}`;
+    let tags = tagMemo.get(key);
+    if (!tags) tagMemo.set(key, (tags = tagProcess(p, id, kb, os)));
+    return tags;
+  };
   const processes = input.processes.map((p): ProcessRecord => {
     const id = input.identities.get(p.pid) ?? NO_IDENTITY;
     const record: ProcessRecord = {
@@ -45,32 +54,50 @@ export function classifySnapshot(input: ClassifyInput): { processes: ProcessReco
       sha256: id.sha256,
       hashError: id.hashError,
       exeDeleted: p.exeDeleted,
-      tags: tagProcess(p, id, kb, os),
+      tags: processTags(p, id),
     };
     byPid.set(p.pid, record);
     return record;
   });
 
   const directions = classifyDirections(input.sockets);
+  // Per owner, once: which profile judges it and the name reasons use.
+  const judged = new Map<number, { profile: BinaryProfile | undefined; binary: string }>();
   const sockets = input.sockets.map((s, i): SocketRecord => {
     const direction = directions[i]!;
     const protocol = ports.protocolOf(s.transport, direction === "outbound" ? s.remotePort : s.localPort);
     const owner = s.pid ? byPid.get(s.pid) : undefined;
-    const binary = owner ? binaryName(owner) : "";
-    const tags = owner
-      ? [
-          ...tagSocket({
-            ...profileOf(owner, binary, kb),
-            direction,
-            localPort: s.localPort,
-            protocol,
-            described: describeSocket(s, direction, protocol),
-            isSelf: owner.pid === input.selfPid,
-          }),
-          ...owner.tags,
-        ]
-      : [];
-    return { ...s, protocol, direction, tags };
+    let tags: Tag[] = [];
+    if (owner) {
+      let j = judged.get(owner.pid);
+      if (!j) judged.set(owner.pid, (j = profileOf(owner, binaryName(owner), kb)));
+      const own = tagSocket({
+        binary: j.binary,
+        profile: j.profile,
+        direction,
+        localPort: s.localPort,
+        protocol,
+        describe: () => describeSocket(s, direction, protocol),
+        isSelf: owner.pid === input.selfPid,
+      });
+      tags = own.length === 0 ? owner.tags : owner.tags.length === 0 ? own : [...own, ...owner.tags];
+    }
+    return {
+      transport: s.transport,
+      family: s.family,
+      localAddress: s.localAddress,
+      localPort: s.localPort,
+      remoteAddress: s.remoteAddress,
+      remotePort: s.remotePort,
+      state: s.state,
+      pid: s.pid,
+      uid: s.uid,
+      inode: s.inode,
+      netns: s.netns,
+      protocol,
+      direction,
+      tags,
+    };
   });
   return { processes, sockets };
 }

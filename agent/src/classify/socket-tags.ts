@@ -9,8 +9,8 @@ export interface SocketContext {
   profile: BinaryProfile | undefined;
   direction: Direction;
   protocol: string;
-  /** The socket in words (describe-socket.ts). */
-  described: string;
+  /** The socket in words (describe-socket.ts); called only when a tag needs it. */
+  describe: () => string;
   localPort: number;
   /** The owner is this agent, whose own collector connection is not a finding. */
   isSelf: boolean;
@@ -23,9 +23,12 @@ export interface SocketContext {
  */
 const DYNAMIC_PORTS_FROM = 32768;
 
+const NO_TAGS: Tag[] = [];
+
 export function tagSocket(ctx: SocketContext): Tag[] {
-  const { binary, profile, direction, protocol, described } = ctx;
-  if (!profile || ctx.isSelf) return [];
+  const { binary, profile, direction, protocol } = ctx;
+  if (!profile || ctx.isSelf) return NO_TAGS;
+  const described = ctx.describe();
   const tags: Tag[] = [];
   const outbound = direction === "outbound";
   switch (profile.class) {

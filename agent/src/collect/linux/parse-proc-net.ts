@@ -7,18 +7,10 @@
 // Linux runs this agent on), ports in big-endian hex.
 
 import type { Transport } from "@oddwire/shared";
+import type { RawSocket } from "../backend.js";
 
-export interface ProcNetRow {
-  transport: Transport;
-  family: 4 | 6;
-  localAddress: string;
-  localPort: number;
-  remoteAddress: string;
-  remotePort: number;
-  state: string;
-  uid: number;
-  inode: number;
-}
+/** A socket row; pid and netns are left 0 for the caller, who knows them. */
+export type ProcNetRow = RawSocket;
 
 const TCP_STATES: Record<string, string> = {
   "01": "ESTABLISHED",
@@ -35,18 +27,32 @@ const TCP_STATES: Record<string, string> = {
   "0C": "NEW_SYN_RECV",
 };
 
-/** Parses one /proc/net/{tcp,tcp6,udp,udp6} file. Malformed rows are skipped. */
+/**
+ * Parses one /proc/net/{tcp,tcp6,udp,udp6} file. Malformed rows are skipped.
+ * Fields are found by scanning rather than split(): a table can hold tens of
+ * thousands of rows, and the agent's memory is bounded by what it allocates.
+ */
 export function parseProcNet(text: string, transport: Transport, family: 4 | 6): ProcNetRow[] {
   const rows: ProcNetRow[] = [];
-  const lines = text.split("\n");
-  // Line 0 is the header.
-  for (let i = 1; i < lines.length; i++) {
-    const f = lines[i]!.trim().split(/\s+/);
-    if (f.length < 10) continue;
-    const local = parseHexEndpoint(f[1]!, family);
-    const remote = parseHexEndpoint(f[2]!, family);
+  const fields: string[] = [];
+  let pos = text.indexOf("\n") + 1; // skip the header
+  while (pos > 0 && pos < text.length) {
+    let eol = text.indexOf("\n", pos);
+    if (eol < 0) eol = text.length;
+    fields.length = 0;
+    let i = pos;
+    while (i < eol && fields.length < 10) {
+      while (i < eol && text.charCodeAt(i) === 32) i++;
+      const start = i;
+      while (i < eol && text.charCodeAt(i) !== 32) i++;
+      if (i > start) fields.push(text.slice(start, i));
+    }
+    pos = eol + 1;
+    if (fields.length < 10) continue;
+    const local = parseHexEndpoint(fields[1]!, family);
+    const remote = parseHexEndpoint(fields[2]!, family);
     if (!local || !remote) continue;
-    const code = f[3]!.toUpperCase();
+    const code = fields[3]!.toUpperCase();
     let state: string;
     if (transport === "udp") state = code === "01" ? "ESTABLISHED" : "UNCONN";
     else state = TCP_STATES[code] ?? `UNKNOWN(${code})`;
@@ -59,8 +65,10 @@ export function parseProcNet(text: string, transport: Transport, family: 4 | 6):
       remoteAddress: connected ? remote.address : "",
       remotePort: connected ? remote.port : 0,
       state,
-      uid: Number(f[7]),
-      inode: Number(f[9]),
+      pid: 0,
+      uid: Number(fields[7]),
+      inode: Number(fields[9]),
+      netns: 0,
     });
   }
   return rows;

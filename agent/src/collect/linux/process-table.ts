@@ -5,6 +5,7 @@
 
 import { readFileSync, readdirSync, readlinkSync, statSync } from "node:fs";
 import type { RawProcess } from "../backend.js";
+import { ProcReader } from "./proc-reader.js";
 import { parseBootTime, parseCmdline, parseExeLink, parseInodeLink, parsePasswd, parseProcStat } from "./parse-proc-pid.js";
 
 /** USER_HZ: fixed at 100 by the kernel's user-space ABI on every architecture the agent ships for. */
@@ -18,7 +19,7 @@ export interface ProcessTable {
   unreadable: number;
 }
 
-export function readProcessTable(procRoot: string): ProcessTable {
+export function readProcessTable(procRoot: string, reader = new ProcReader()): ProcessTable {
   const bootMs = (parseBootTime(readFileSync(`${procRoot}/stat`, "utf8")) ?? 0) * 1000;
   const users = readUsers();
   const processes: RawProcess[] = [];
@@ -34,9 +35,9 @@ export function readProcessTable(procRoot: string): ProcessTable {
     let uid: number;
     let cmdline: string;
     try {
-      stat = parseProcStat(readFileSync(`${dir}/stat`, "latin1"));
+      stat = parseProcStat(reader.text(`${dir}/stat`, "utf8"));
       uid = statSync(dir).uid;
-      cmdline = parseCmdline(readFileSync(`${dir}/cmdline`));
+      cmdline = parseCmdline(reader.bytes(`${dir}/cmdline`));
     } catch {
       continue; // exited mid-scan
     }
