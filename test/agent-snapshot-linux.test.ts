@@ -122,7 +122,8 @@ t.test("a snapshot sees the processes and sockets this test starts", async (t) =
     t.match(p.cmdline, /^\[kworker\/0:2\] 600$/);
     t.ok(tags(p).includes(TAG.NAME_IMITATION), JSON.stringify(p.tags));
     const real = s.processes.filter((x) => x.name.startsWith("kworker") && x.exe === "");
-    for (const k of real) t.notOk(tags(k).includes(TAG.NAME_IMITATION), `real kernel thread ${k.pid} untagged`);
+    t.ok(real.length > 0, "this machine has kernel threads to compare with");
+    t.same(real.filter((k) => tags(k).includes(TAG.NAME_IMITATION)), [], "real kernel threads are not tagged");
   });
 
   t.test("the full command line arrives untruncated", async (t) => {
@@ -130,7 +131,7 @@ t.test("a snapshot sees the processes and sockets this test starts", async (t) =
   });
 
   t.test("TIME_WAIT and other ownerless sockets have pid 0", async (t) => {
-    for (const k of s.sockets.filter((x) => x.state === "TIME_WAIT")) t.equal(k.pid, 0);
+    t.same(s.sockets.filter((x) => x.state === "TIME_WAIT" && x.pid !== 0), []);
   });
 
   t.test("every socket has a protocol and direction", async (t) => {
