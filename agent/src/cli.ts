@@ -1,7 +1,8 @@
 // oddwire-agent's command line: parses the command and its options, runs it,
 // and turns errors into one clear line on stderr and a non-zero exit code.
 
-import { formatCommandHelp, formatProgramHelp, isOddwireError, OddwireError, parseCommand, type CommandSpec } from "@oddwire/shared";
+import { createLogger, formatCommandHelp, formatProgramHelp, isOddwireError, loadConfig, OddwireError, parseCommand, type CommandSpec } from "@oddwire/shared";
+import { CONNECT_SCHEMA, resolveConnectConfig, resolveRunConfig, RUN_SCHEMA } from "./run-config.js";
 import { renderSnapshot } from "./render/human-snapshot.js";
 import { defaultStateDir } from "./identity/state-dir.js";
 import { takeSnapshot } from "./snapshot.js";
@@ -27,7 +28,47 @@ export const SNAPSHOT_COMMAND: CommandSpec = {
   },
 };
 
-const COMMANDS = [SNAPSHOT_COMMAND];
+const CONFIG_OPTION = { type: "string", valueName: "FILE", description: "JSON config file; its keys are the options' names in camelCase (flags override it)." } as const;
+
+const CONNECT_OPTIONS = {
+  collector: { type: "string", valueName: "URL", description: RUN_SCHEMA["collector"]!.description },
+  "enroll-secret": { type: "string", valueName: "S", description: RUN_SCHEMA["enrollSecret"]!.description },
+  "enroll-secret-file": { type: "string", valueName: "FILE", description: RUN_SCHEMA["enrollSecretFile"]!.description },
+  "ca-cert": { type: "string", valueName: "FILE", description: RUN_SCHEMA["caCert"]!.description },
+  "log-level": { type: "string", valueName: "LEVEL", description: `${RUN_SCHEMA["logLevel"]!.description} (default info)` },
+} as const;
+
+export const RUN_COMMAND: CommandSpec = {
+  name: "run",
+  summary: "Run the agent: snapshot on a schedule and stream batches to the collector, spooling them on disk while it is unreachable.",
+  usage: "run --collector URL [--enroll-secret S] [--schedule CRON] [--spool-max-bytes SIZE] [--state-dir DIR] [--config FILE]",
+  options: {
+    config: CONFIG_OPTION,
+    ...CONNECT_OPTIONS,
+    schedule: { type: "string", valueName: "CRON", description: `${RUN_SCHEMA["schedule"]!.description}` },
+    "spool-max-bytes": { type: "string", valueName: "SIZE", description: `${RUN_SCHEMA["spoolMaxBytes"]!.description} (default 100MB)` },
+    "full-every": { type: "string", valueName: "N", description: `${RUN_SCHEMA["fullEvery"]!.description} (default 60)` },
+    "heartbeat-seconds": { type: "string", valueName: "N", description: `${RUN_SCHEMA["heartbeatSeconds"]!.description} (default 30)` },
+    "no-hash": { type: "boolean", description: "Do not hash executables." },
+    "state-dir": STATE_DIR_OPTION,
+  },
+};
+
+export const REPLAY_COMMAND: CommandSpec = {
+  name: "replay",
+  summary: "Send snapshots from an NDJSON file (one Snapshot per line, as snapshot --json prints it) as the hosts they name; exit once all are acknowledged.",
+  usage: "replay FILE|- --collector URL --enroll-secret S [--concurrency N] [--idle-timeout-seconds N]",
+  options: {
+    config: CONFIG_OPTION,
+    ...CONNECT_OPTIONS,
+    concurrency: { type: "string", valueName: "N", description: "Hosts streaming at once (default 64)." },
+    "idle-timeout-seconds": { type: "string", valueName: "N", description: "Give up when nothing is acknowledged for this long (default 120)." },
+    quiet: { type: "boolean", description: "No progress lines on stderr." },
+  },
+  maxPositionals: 1,
+};
+
+const COMMANDS = [SNAPSHOT_COMMAND, RUN_COMMAND, REPLAY_COMMAND];
 const SUMMARY = "oddwire endpoint agent: finds programs talking protocols they have no business talking.";
 
 export async function main(argv: readonly string[]): Promise<number> {
@@ -43,12 +84,71 @@ export async function main(argv: readonly string[]): Promise<number> {
   }
   const spec = COMMANDS.find((c) => c.name === command);
   if (!spec) throw new OddwireError("ODW_ERR_USAGE", `unknown command "${command}"; commands: ${COMMANDS.map((c) => c.name).join(", ")} (see --help)`);
-  const { values } = parseCommand(spec, rest);
+  const { values, positionals } = parseCommand(spec, rest);
   if (values["help"]) {
     process.stdout.write(formatCommandHelp(PROGRAM, spec));
     return 0;
   }
-  return runSnapshot(values);
+  switch (spec.name) {
+    case "run":
+      return runAgent(values);
+    case "replay":
+      return runReplay(values, positionals);
+    default:
+      return runSnapshot(values);
+  }
+}
+
+async function runAgent(values: Record<string, string | boolean | undefined>): Promise<number> {
+  const config = resolveRunConfig(values);
+  const { startAgent } = await import("./run.js");
+  const agent = await startAgent(config);
+  const signal = new Promise<string>((resolve) => {
+    process.once("SIGINT", () => resolve("SIGINT"));
+    process.once("SIGTERM", () => resolve("SIGTERM"));
+  });
+  const outcome = await Promise.race([signal, agent.fatal]);
+  await agent.stop();
+  if (typeof outcome !== "string") throw outcome;
+  return 0;
+}
+
+async function runReplay(values: Record<string, string | boolean | undefined>, positionals: string[]): Promise<number> {
+  const file = positionals[0];
+  if (!file) throw new OddwireError("ODW_ERR_USAGE", "replay needs the NDJSON FILE to send (or - for standard input)");
+  const c = loadConfig(CONNECT_SCHEMA, { file: values["config"] as string | undefined, flags: values });
+  const connect = resolveConnectConfig(c, process.env);
+  if (!connect.enrollSecret) throw new OddwireError("ODW_ERR_CONFIG", "replay needs the enrollment secret: --enroll-secret S, --enroll-secret-file F or $ODDWIRE_ENROLL_SECRET");
+  const concurrency = positiveInt(values["concurrency"], 64, "--concurrency");
+  const idle = positiveInt(values["idle-timeout-seconds"], 120, "--idle-timeout-seconds");
+  const log = createLogger({ name: "replay", level: connect.logLevel === "info" ? "warn" : connect.logLevel });
+  let lastPrint = 0;
+  const t0 = Date.now();
+  const { replay } = await import("./replay.js");
+  const result = await replay({
+    ...connect,
+    file,
+    concurrency,
+    idleTimeoutMs: idle * 1000,
+    log,
+    progress: (p) => {
+      if (values["quiet"] || Date.now() - lastPrint < 2000) return;
+      lastPrint = Date.now();
+      process.stderr.write(`replay: ${p.lines} lines read, ${p.acked}/${p.sent} snapshots acknowledged, ${p.hosts} hosts, ${p.bad} bad lines\n`);
+    },
+  });
+  const secs = ((Date.now() - t0) / 1000).toFixed(1);
+  process.stderr.write(`replay: done in ${secs} s: ${result.acked} snapshots from ${result.hosts} hosts acknowledged, ${result.bad} bad lines\n`);
+  for (const e of result.errors) process.stderr.write(`replay: ${e}\n`);
+  if (result.bad > 0) throw new OddwireError("ODW_ERR_INPUT", `${result.bad} lines of ${file} could not be sent (listed above); every other line was delivered`);
+  return 0;
+}
+
+function positiveInt(value: unknown, dflt: number, flag: string): number {
+  if (value === undefined) return dflt;
+  const n = Number(value);
+  if (!Number.isSafeInteger(n) || n < 1) throw new OddwireError("ODW_ERR_USAGE", `${flag} must be a whole number, 1 or more, not ${JSON.stringify(value)}`);
+  return n;
 }
 
 async function runSnapshot(values: Record<string, string | boolean | undefined>): Promise<number> {

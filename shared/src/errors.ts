@@ -10,6 +10,15 @@ export const ERROR_CODES = {
   ODW_ERR_STATE_DIR: "The agent's state directory could not be created, read or written.",
   ODW_ERR_DATA: "A built-in data file (port table, knowledge base) is malformed.",
   ODW_ERR_DECODE: "A message could not be decoded.",
+  ODW_ERR_SPOOL: "The agent's spool directory could not be read or written.",
+  ODW_ERR_AUTH: "An agent presented a wrong enrollment secret or agent key.",
+  ODW_ERR_REVOKED: "The host has been revoked; it must not send again.",
+  ODW_ERR_FRAME_TOO_LARGE: "A message was larger than the size limit.",
+  ODW_ERR_PROTOCOL: "A peer broke the stream's rules (wrong message, wrong order, bad sequence).",
+  ODW_ERR_RATE_LIMIT: "Too many connections or failed attempts from one address.",
+  ODW_ERR_DB: "The collector's database could not be opened, migrated or written.",
+  ODW_ERR_TRANSPORT: "The agent could not reach or talk to the collector.",
+  ODW_ERR_INPUT: "An input file (NDJSON to replay, certificate, key) is unreadable or malformed.",
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

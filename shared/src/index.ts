@@ -7,3 +7,6 @@ export * from "./knowledge.js";
 export * from "./ancestry.js";
 export * from "./terminal-text.js";
 export * from "./cli-args.js";
+export * from "./config.js";
+export * from "./log.js";
+export * from "./binary-key.js";

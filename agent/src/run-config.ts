@@ -1,0 +1,87 @@
+// Settings of `oddwire-agent run` (and the collector settings `replay`
+// shares), from flags and/or a JSON config file, validated before anything
+// starts.
+
+import { readFileSync } from "node:fs";
+import { loadConfig, OddwireError, parseByteSize, type ConfigSchema } from "@oddwire/shared";
+import { defaultStateDir } from "./identity/state-dir.js";
+import { DEFAULT_SPOOL_MAX_BYTES } from "./spool/spool.js";
+
+export const CONNECT_SCHEMA: ConfigSchema = {
+  collector: { type: "string", description: "The collector's URL: ws://host:port for a loopback lab, wss://host:port otherwise.", pattern: /^(wss?|https?):\/\/[^\s]+$/i, patternHint: "must be a ws://, wss://, http:// or https:// URL" },
+  enrollSecret: { type: "string", description: "The fleet's enrollment secret, presented once to obtain this host's key. Also: $ODDWIRE_ENROLL_SECRET or --enroll-secret-file." },
+  enrollSecretFile: { type: "string", description: "A file whose first line is the enrollment secret." },
+  caCert: { type: "string", description: "PEM CA certificate to trust for wss:// (pins the collector's CA instead of the system's)." },
+  logLevel: { type: "string", default: "info", pattern: /^(debug|info|warn|error)$/, patternHint: "must be debug, info, warn or error", description: "Least severe log level printed (JSON lines on stderr)." },
+};
+
+export const RUN_SCHEMA: ConfigSchema = {
+  ...CONNECT_SCHEMA,
+  schedule: { type: "string", default: "* * * * *", description: 'When to snapshot, as a node-cron expression (5 or 6 fields; default every minute: "* * * * *").' },
+  spoolMaxBytes: { type: "string", default: "100MB", description: "Most disk the spool of unacknowledged batches may use; past it the oldest are dropped, counted and reported." },
+  fullEvery: { type: "integer", default: 60, min: 1, max: 100000, description: "Send a full snapshot every N batches (the others carry only what changed)." },
+  stateDir: { type: "string", description: "Where the agent keeps its host id, key, hash cache and spool (default as for snapshot)." },
+  hash: { type: "boolean", default: true, description: "Hash executables (use --no-hash on the command line to turn off)." },
+  heartbeatSeconds: { type: "integer", default: 30, min: 1, max: 3600, description: "Ping interval; a collector that misses a ping is reconnected to." },
+};
+
+export interface ConnectConfig {
+  collector: string;
+  enrollSecret: string;
+  ca?: Buffer;
+  logLevel: "debug" | "info" | "warn" | "error";
+}
+
+export interface RunConfig extends ConnectConfig {
+  schedule: string;
+  spoolMaxBytes: number;
+  fullEvery: number;
+  stateDir: string;
+  hash: boolean;
+  heartbeatMs: number;
+}
+
+export function resolveConnectConfig(c: Readonly<Record<string, unknown>>, env: NodeJS.ProcessEnv): ConnectConfig {
+  const fail = (msg: string): never => {
+    throw new OddwireError("ODW_ERR_CONFIG", msg);
+  };
+  const collector = (c["collector"] as string | undefined) ?? fail("the collector's URL is needed: --collector ws://127.0.0.1:8443 (or collector in the config file)");
+  let secret = (c["enrollSecret"] as string | undefined) ?? env["ODDWIRE_ENROLL_SECRET"];
+  if (c["enrollSecretFile"]) {
+    try {
+      secret = readFileSync(c["enrollSecretFile"] as string, "utf8").split("\n", 1)[0]!.trim();
+    } catch (err) {
+      fail(`cannot read the enrollment secret file ${c["enrollSecretFile"]}: ${(err as Error).message}`);
+    }
+  }
+  let ca: Buffer | undefined;
+  if (c["caCert"]) {
+    try {
+      ca = readFileSync(c["caCert"] as string);
+    } catch (err) {
+      fail(`cannot read the CA certificate ${c["caCert"]}: ${(err as Error).message}`);
+    }
+  }
+  return {
+    collector,
+    enrollSecret: secret ?? "",
+    ...(ca && { ca }),
+    logLevel: c["logLevel"] as ConnectConfig["logLevel"],
+  };
+}
+
+export function resolveRunConfig(flags: Record<string, unknown>, env: NodeJS.ProcessEnv = process.env): RunConfig {
+  const f = { ...flags };
+  if (f["no-hash"]) f["hash"] = false;
+  const c = loadConfig(RUN_SCHEMA, { file: f["config"] as string | undefined, flags: f });
+  const schedule = c["schedule"] as string; // checked by startAgent, which loads node-cron
+  return Object.freeze({
+    ...resolveConnectConfig(c, env),
+    schedule,
+    spoolMaxBytes: parseByteSize((c["spoolMaxBytes"] as string) ?? DEFAULT_SPOOL_MAX_BYTES, "--spool-max-bytes"),
+    fullEvery: c["fullEvery"] as number,
+    stateDir: (c["stateDir"] as string | undefined) ?? defaultStateDir(env),
+    hash: c["hash"] as boolean,
+    heartbeatMs: (c["heartbeatSeconds"] as number) * 1000,
+  });
+}

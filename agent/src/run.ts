@@ -1,0 +1,124 @@
+// `oddwire-agent run`: snapshots on a schedule, turns them into full or delta
+// batches, spools them durably and streams them to the collector. The
+// scheduler never waits for the network: batches wait in the spool.
+
+import cron from "node-cron";
+import { readFileSync, renameSync, writeFileSync } from "node:fs";
+import { hostname } from "node:os";
+import { join } from "node:path";
+import { oddwire } from "@oddwire/proto";
+import { createLogger, OddwireError, type Logger } from "@oddwire/shared";
+import { backendFor, osName } from "./collect/backend-for-os.js";
+import { planBatch, type DeltaBase } from "./delta/snapshot-delta.js";
+import { HashCache } from "./identity/hash-cache.js";
+import { loadOrCreateHostId } from "./identity/host-id.js";
+import { ensureStateDir } from "./identity/state-dir.js";
+import type { RunConfig } from "./run-config.js";
+import { takeSnapshot } from "./snapshot.js";
+import { Spool } from "./spool/spool.js";
+import { enroll } from "./transport/enroll.js";
+import { StreamClient } from "./transport/stream-client.js";
+import { AGENT_VERSION } from "./version.js";
+
+const KEY_FILE = "agent-key";
+
+export interface RunningAgent {
+  /** Takes one snapshot now and spools it (the schedule calls this). */
+  tick(): Promise<void>;
+  stop(): Promise<void>;
+  readonly spool: Spool;
+  readonly client: StreamClient;
+  /** Resolves when the agent stops for good (revoked). */
+  readonly fatal: Promise<OddwireError>;
+}
+
+export async function startAgent(config: RunConfig, log: Logger = createLogger({ name: "agent", level: config.logLevel })): Promise<RunningAgent> {
+  if (!cron.validate(config.schedule)) {
+    throw new OddwireError("ODW_ERR_CONFIG", `--schedule ${JSON.stringify(config.schedule)} is not a valid cron expression (e.g. "* * * * *" for every minute)`);
+  }
+  const stateDir = ensureStateDir(config.stateDir);
+  const os = osName();
+  const hostId = loadOrCreateHostId(stateDir);
+  const spool = Spool.open({ dir: join(stateDir, "spool"), maxBytes: config.spoolMaxBytes });
+  const backend = await backendFor(os);
+  const hashCache = HashCache.load(stateDir);
+  let base: DeltaBase | null = null;
+  let sinceFull = 0;
+  let wantFull = true;
+
+  const getKey = async (refresh: boolean): Promise<string> => {
+    const path = join(stateDir, KEY_FILE);
+    if (!refresh) {
+      try {
+        const key = readFileSync(path, "utf8").trim();
+        if (key) return key;
+      } catch {
+        // not enrolled yet
+      }
+    }
+    if (!config.enrollSecret) throw new OddwireError("ODW_ERR_CONFIG", "this host has no agent key yet and no enrollment secret was given (--enroll-secret)");
+    const key = await enroll({ collector: config.collector, secret: config.enrollSecret, hostId, hostname: hostname(), os, agentVersion: AGENT_VERSION, ca: config.ca });
+    writeFileSync(`${path}.tmp`, `${key}\n`, { mode: 0o600 });
+    renameSync(`${path}.tmp`, path);
+    log.info("enroll.ok", { hostId });
+    return key;
+  };
+
+  let resolveFatal!: (e: OddwireError) => void;
+  const fatal = new Promise<OddwireError>((r) => (resolveFatal = r));
+  const client = new StreamClient({
+    collector: config.collector,
+    hostId,
+    queue: spool,
+    getKey,
+    log,
+    ca: config.ca,
+    heartbeatMs: config.heartbeatMs,
+    onResync: () => (wantFull = true),
+    onFatal: (e) => resolveFatal(e),
+  });
+
+  let running = false;
+  const tick = async (): Promise<void> => {
+    if (running) {
+      log.warn("snapshot.skipped", { reason: "the previous snapshot is still running" });
+      return;
+    }
+    running = true;
+    try {
+      const { snapshot, totalMs } = await takeSnapshot({ stateDir, backend, hashCache, hash: config.hash, os });
+      if (spool.takeDropNotice()) wantFull = true;
+      const full = wantFull || base === null || sinceFull + 1 >= config.fullEvery;
+      const plan = planBatch(snapshot, spool.nextSeq, base, full);
+      const bytes = oddwire.v1.Batch.encode(plan.batch).finish();
+      const { seq, dropped } = spool.enqueue(bytes);
+      base = { ...plan.base, seq };
+      sinceFull = plan.batch.full ? 0 : sinceFull + 1;
+      wantFull = false;
+      if (dropped) log.warn("spool.dropped", { dropped, droppedTotal: spool.droppedTotal, maxBytes: config.spoolMaxBytes });
+      log.debug("snapshot.spooled", { seq, full: plan.batch.full, bytes: bytes.length, ms: totalMs, processes: snapshot.processes.length, sockets: snapshot.sockets.length });
+      client.notify();
+    } catch (err) {
+      log.error("snapshot.failed", { code: (err as OddwireError).code, error: (err as Error).message });
+    } finally {
+      running = false;
+    }
+  };
+
+  client.start();
+  const task = cron.schedule(config.schedule, () => void tick(), { noOverlap: true });
+  void tick();
+  log.info("agent.started", { hostId, collector: config.collector, schedule: config.schedule, stateDir, pending: spool.pending });
+  return {
+    tick,
+    spool,
+    client,
+    fatal,
+    async stop() {
+      await task.stop();
+      while (running) await new Promise((r) => setTimeout(r, 10));
+      await client.stop();
+      log.info("agent.stopped", { pending: spool.pending, droppedTotal: spool.droppedTotal });
+    },
+  };
+}

@@ -1,0 +1,72 @@
+// Enrollment: the agent presents the fleet's enrollment secret once, over
+// HTTP(S) POST /v1/enroll, and receives its own agent key.
+
+import { request as httpRequest } from "node:http";
+import { request as httpsRequest } from "node:https";
+import { oddwire } from "@oddwire/proto";
+import { OddwireError } from "@oddwire/shared";
+
+export interface EnrollParams {
+  /** The collector's base URL: ws://, wss://, http:// or https://. */
+  collector: string;
+  secret: string;
+  hostId: string;
+  hostname: string;
+  os: string;
+  agentVersion: string;
+  ca?: Buffer | undefined;
+  timeoutMs?: number;
+}
+
+/** http(s) base URL for a collector URL given as ws(s):// or http(s)://. */
+export function httpBase(collector: string): URL {
+  const u = new URL(collector);
+  if (u.protocol === "ws:") u.protocol = "http:";
+  else if (u.protocol === "wss:") u.protocol = "https:";
+  u.pathname = "/";
+  u.search = "";
+  return u;
+}
+
+export function enroll(p: EnrollParams): Promise<string> {
+  const url = new URL("/v1/enroll", httpBase(p.collector));
+  const body = oddwire.v1.EnrollRequest.encode({ hostId: p.hostId, hostname: p.hostname, os: p.os, agentVersion: p.agentVersion, enrollSecret: p.secret }).finish();
+  const request = url.protocol === "https:" ? httpsRequest : httpRequest;
+  return new Promise((resolve, reject) => {
+    const req = request(
+      url,
+      {
+        method: "POST",
+        headers: { "content-type": "application/x-protobuf", "content-length": body.length },
+        timeout: p.timeoutMs ?? 15_000,
+        ...(p.ca && { ca: p.ca }),
+      },
+      (res) => {
+        const chunks: Buffer[] = [];
+        let size = 0;
+        res.on("data", (c: Buffer) => {
+          size += c.length;
+          if (size <= 64 * 1024) chunks.push(c);
+        });
+        res.on("end", () => {
+          const data = Buffer.concat(chunks);
+          if (res.statusCode === 200) {
+            try {
+              const key = oddwire.v1.EnrollResponse.decode(data).agentKey;
+              if (!key) throw new Error("empty agent key");
+              return resolve(key);
+            } catch (err) {
+              return reject(new OddwireError("ODW_ERR_DECODE", `the collector's enrollment answer did not decode: ${(err as Error).message}`, { cause: err }));
+            }
+          }
+          const text = data.toString("utf8", 0, Math.min(data.length, 300)).trim();
+          const code = res.statusCode === 401 ? "ODW_ERR_AUTH" : res.statusCode === 403 ? "ODW_ERR_REVOKED" : res.statusCode === 429 ? "ODW_ERR_RATE_LIMIT" : "ODW_ERR_TRANSPORT";
+          reject(new OddwireError(code, `enrollment at ${url.origin} refused (HTTP ${res.statusCode}): ${text}`));
+        });
+      },
+    );
+    req.on("timeout", () => req.destroy(new Error("timed out")));
+    req.on("error", (err) => reject(new OddwireError("ODW_ERR_TRANSPORT", `cannot reach the collector at ${url.origin} to enroll: ${err.message}`, { cause: err })));
+    req.end(body);
+  });
+}

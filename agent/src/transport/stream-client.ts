@@ -1,0 +1,220 @@
+// The agent's connection to the collector: one WebSocket carrying batches
+// from a queue (lease → send → ack → commit), reconnecting with jittered
+// backoff, pinging to notice a dead collector, and re-enrolling when its key
+// is refused. Nothing leaves the queue before the collector acknowledges it;
+// on any disconnect the leased batches are rolled back and sent again.
+
+import { WebSocket } from "ws";
+import { oddwire } from "@oddwire/proto";
+import { OddwireError, type Logger } from "@oddwire/shared";
+import { Backoff } from "./backoff.js";
+import type { BatchQueue } from "./batch-queue.js";
+
+const { AgentMessage, Batch, CollectorMessage } = oddwire.v1;
+
+export interface StreamClientOptions {
+  collector: string;
+  hostId: string;
+  queue: BatchQueue;
+  /** The agent key, enrolling first if there is none (or `refresh` is set after a refusal). */
+  getKey(refresh: boolean): Promise<string>;
+  log: Logger;
+  ca?: Buffer | undefined;
+  /** Batches sent but not yet acknowledged, at most. */
+  maxInFlight?: number;
+  heartbeatMs?: number;
+  backoff?: Backoff;
+  /** The collector asked for a full snapshot next. */
+  onResync?(): void;
+  onAck?(seq: number): void;
+  /** The stream is open; the collector holds every batch up to lastSeq. Called before sending starts. */
+  onWelcome?(lastSeq: number): void;
+  /** Enrollment or the stream was refused for good (revoked): the client stops. */
+  onFatal?(err: OddwireError): void;
+}
+
+export function streamUrl(collector: string): string {
+  const u = new URL(collector);
+  if (u.protocol === "http:") u.protocol = "ws:";
+  else if (u.protocol === "https:") u.protocol = "wss:";
+  u.pathname = "/v1/stream";
+  u.search = "";
+  return u.toString();
+}
+
+export class StreamClient {
+  private ws: WebSocket | null = null;
+  private stopped = false;
+  private welcomed = false;
+  private inFlight = 0;
+  private alive = true;
+  private retry: NodeJS.Timeout | null = null;
+  private ping: NodeJS.Timeout | null = null;
+  private refreshKey = false;
+  private readonly backoff: Backoff;
+  private connectedOnce = false;
+
+  constructor(private readonly o: StreamClientOptions) {
+    this.backoff = o.backoff ?? new Backoff();
+  }
+
+  get connected(): boolean {
+    return this.welcomed;
+  }
+
+  start(): void {
+    this.stopped = false;
+    void this.connect();
+  }
+
+  /** New batches are in the queue. */
+  notify(): void {
+    if (this.welcomed) this.pump();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.retry) clearTimeout(this.retry);
+    if (this.ping) clearInterval(this.ping);
+    const ws = this.ws;
+    if (ws && ws.readyState !== ws.CLOSED) {
+      await new Promise<void>((resolve) => {
+        ws.once("close", () => resolve());
+        ws.close(1000, "agent stopping");
+        setTimeout(() => {
+          ws.terminate();
+          resolve();
+        }, 2000).unref();
+      });
+    }
+    this.o.queue.rollback();
+  }
+
+  private async connect(): Promise<void> {
+    if (this.stopped) return;
+    let key: string;
+    try {
+      key = await this.o.getKey(this.refreshKey);
+      this.refreshKey = false;
+    } catch (err) {
+      const e = err as OddwireError;
+      if (e.code === "ODW_ERR_REVOKED" || e.code === "ODW_ERR_AUTH") {
+        this.o.log.error("enroll.refused", { code: e.code, error: e.message });
+        if (e.code === "ODW_ERR_REVOKED") return this.fatal(e);
+      } else this.o.log.warn("enroll.failed", { code: e.code, error: e.message });
+      return this.scheduleRetry();
+    }
+    const ws = new WebSocket(streamUrl(this.o.collector), {
+      headers: { authorization: `Bearer ${key}`, "x-oddwire-host": this.o.hostId },
+      perMessageDeflate: false,
+      maxPayload: 1024 * 1024,
+      handshakeTimeout: 15_000,
+      ...(this.o.ca && { ca: this.o.ca }),
+    });
+    this.ws = ws;
+    this.welcomed = false;
+    this.inFlight = 0;
+    ws.on("unexpected-response", (_req, res) => {
+      const status = res.statusCode ?? 0;
+      res.resume();
+      if (status === 401) {
+        this.o.log.warn("stream.key_refused", { status });
+        this.refreshKey = true; // enroll again with the secret
+      } else if (status === 403) {
+        return this.fatal(new OddwireError("ODW_ERR_REVOKED", "the collector refused this host: it has been revoked"));
+      } else this.o.log.warn("stream.refused", { status });
+      ws.terminate();
+    });
+    ws.on("message", (data, isBinary) => isBinary && this.onMessage(data as Buffer));
+    ws.on("pong", () => (this.alive = true));
+    ws.on("error", (err) => this.o.log.warn("stream.error", { error: err.message }));
+    ws.on("close", (code, reason) => {
+      if (this.ping) clearInterval(this.ping);
+      this.welcomed = false;
+      this.o.queue.rollback();
+      if (this.ws === ws) this.ws = null;
+      if (code === 4403) return this.fatal(new OddwireError("ODW_ERR_REVOKED", "the collector closed the stream: this host has been revoked"));
+      if (this.connectedOnce) this.o.log.info("stream.closed", { code, reason: reason.toString().slice(0, 200) });
+      this.scheduleRetry();
+    });
+  }
+
+  private onMessage(data: Buffer): void {
+    let msg: oddwire.v1.CollectorMessage;
+    try {
+      msg = CollectorMessage.decode(data);
+    } catch (err) {
+      this.o.log.warn("stream.decode_error", { error: (err as Error).message });
+      this.ws?.close(4400, "undecodable CollectorMessage");
+      return;
+    }
+    if (msg.welcome) {
+      const lastSeq = Number(msg.welcome.lastSeq);
+      // The collector already holds everything up to lastSeq.
+      this.o.queue.commit(lastSeq);
+      this.o.queue.bumpSeq(lastSeq + 1);
+      this.welcomed = true;
+      this.connectedOnce = true;
+      this.backoff.reset();
+      this.o.onWelcome?.(lastSeq);
+      this.o.log.info("stream.open", { lastSeq, pending: this.o.queue.pending });
+      this.startHeartbeat();
+      this.pump();
+    } else if (msg.ack) {
+      const seq = Number(msg.ack.seq);
+      this.inFlight = Math.max(0, this.inFlight - this.o.queue.commit(seq));
+      if (msg.ack.resync) this.o.onResync?.();
+      this.o.onAck?.(seq);
+      this.pump();
+    } else if (msg.error) {
+      this.o.log.warn("stream.collector_error", { code: msg.error.code, message: msg.error.message });
+    }
+  }
+
+  private pump(): void {
+    const ws = this.ws;
+    if (!ws || !this.welcomed || ws.readyState !== ws.OPEN) return;
+    const room = (this.o.maxInFlight ?? 16) - this.inFlight;
+    if (room <= 0) return;
+    for (const b of this.o.queue.lease(room)) {
+      const batch = Batch.decode(b.bytes);
+      batch.seq = b.seq;
+      batch.droppedBatches = this.o.queue.droppedTotal;
+      ws.send(AgentMessage.encode({ batch }).finish());
+      this.inFlight++;
+    }
+  }
+
+  private startHeartbeat(): void {
+    if (this.ping) clearInterval(this.ping);
+    this.alive = true;
+    this.ping = setInterval(() => {
+      if (!this.alive) {
+        this.o.log.warn("stream.heartbeat_timeout", {});
+        this.ws?.terminate();
+        return;
+      }
+      this.alive = false;
+      this.ws?.ping();
+    }, this.o.heartbeatMs ?? 30_000);
+    this.ping.unref();
+  }
+
+  private scheduleRetry(): void {
+    if (this.stopped || this.retry) return;
+    const delay = this.backoff.next();
+    this.retry = setTimeout(() => {
+      this.retry = null;
+      void this.connect();
+    }, delay);
+  }
+
+  private fatal(err: OddwireError): void {
+    if (this.stopped) return;
+    this.stopped = true;
+    if (this.retry) clearTimeout(this.retry);
+    this.ws?.terminate();
+    this.o.log.error("stream.fatal", { code: err.code, error: err.message });
+    this.o.onFatal?.(err);
+  }
+}

@@ -1,0 +1,101 @@
+// Settings of `oddwire-collector serve`, from flags and/or a JSON config file
+// (--config), validated before anything starts.
+
+import { readFileSync } from "node:fs";
+import { isAbsolute, resolve } from "node:path";
+import { loadConfig, OddwireError, parseByteSize, type ConfigSchema } from "@oddwire/shared";
+import type { SyncMode } from "./store/open-db.js";
+
+export const DEFAULT_PORT = 8443;
+export const DEFAULT_DB = "./data/oddwire.db";
+
+export const SERVE_SCHEMA: ConfigSchema = {
+  port: { type: "integer", default: DEFAULT_PORT, min: 0, max: 65535, description: "TCP port for HTTP(S) and the agents' WebSocket streams (0: any free port)." },
+  host: { type: "string", default: "127.0.0.1", description: "Address to listen on. Anything but loopback needs TLS (--tls-cert, --tls-key) or --insecure." },
+  db: { type: "string", default: DEFAULT_DB, description: "SQLite database file (created if missing)." },
+  enrollSecret: { type: "string", description: "The fleet's enrollment secret (at least 8 characters). Also: $ODDWIRE_ENROLL_SECRET, or --enroll-secret-file." },
+  enrollSecretFile: { type: "string", description: "A file whose first line is the enrollment secret (keeps it out of the process list)." },
+  tlsCert: { type: "string", description: "PEM certificate (chain) for wss://." },
+  tlsKey: { type: "string", description: "PEM private key for --tls-cert." },
+  insecure: { type: "boolean", default: false, description: "Allow plain ws:// on a non-loopback address (development only)." },
+  maxFrameBytes: { type: "string", default: "16MiB", description: "Largest message accepted from an agent; larger ones close the stream with 1009." },
+  maxConnections: { type: "integer", default: 20000, min: 1, max: 1_000_000, description: "Streams open at once at most; more are refused with HTTP 503." },
+  connectRate: { type: "integer", default: 200, min: 1, description: "Enrollments and stream upgrades per second per client address (token bucket)." },
+  connectBurst: { type: "integer", default: 2000, min: 1, description: "Burst allowance for --connect-rate." },
+  heartbeatSeconds: { type: "integer", default: 30, min: 1, max: 3600, description: "Ping interval; a stream that misses a ping is closed." },
+  silentAfterSeconds: { type: "integer", default: 300, min: 1, description: "A host with no batch for this long is listed as silent by `agents`." },
+  batchLogDays: { type: "integer", default: 30, min: 1, description: "Days the log of received batches is kept." },
+  observationDays: { type: "integer", default: 180, min: 1, description: "Days an observation (binary, protocol, port per host) is kept after it was last seen." },
+  sync: { type: "string", default: "full", pattern: /^(full|normal)$/, patternHint: 'must be "full" or "normal"', description: 'SQLite synchronous mode: "full" (an ack survives power loss) or "normal" (faster; survives crashes, not power loss).' },
+  logLevel: { type: "string", default: "info", pattern: /^(debug|info|warn|error)$/, patternHint: "must be debug, info, warn or error", description: "Least severe log level printed (JSON lines on stderr)." },
+};
+
+export interface ServeConfig {
+  port: number;
+  host: string;
+  db: string;
+  enrollSecret: string;
+  tls?: { cert: Buffer; key: Buffer };
+  maxFrameBytes: number;
+  maxConnections: number;
+  connectRate: number;
+  connectBurst: number;
+  heartbeatMs: number;
+  silentAfterMs: number;
+  batchLogDays: number;
+  observationDays: number;
+  sync: SyncMode;
+  logLevel: "debug" | "info" | "warn" | "error";
+}
+
+const LOOPBACK = /^(127\.\d+\.\d+\.\d+|::1|localhost)$/;
+
+export function resolveServeConfig(flags: Record<string, unknown>, env: NodeJS.ProcessEnv = process.env): ServeConfig {
+  const c = loadConfig(SERVE_SCHEMA, { file: flags["config"] as string | undefined, flags });
+  const fail = (msg: string): never => {
+    throw new OddwireError("ODW_ERR_CONFIG", msg);
+  };
+  let secret = (c["enrollSecret"] as string | undefined) ?? env["ODDWIRE_ENROLL_SECRET"];
+  if (c["enrollSecretFile"]) {
+    try {
+      secret = readFileSync(c["enrollSecretFile"] as string, "utf8").split("\n", 1)[0]!.trim();
+    } catch (err) {
+      fail(`cannot read the enrollment secret file ${c["enrollSecretFile"]}: ${(err as Error).message}`);
+    }
+  }
+  if (!secret) fail("serve needs the fleet's enrollment secret: --enroll-secret S, --enroll-secret-file F, $ODDWIRE_ENROLL_SECRET or enrollSecret in the config file");
+  if (secret!.length < 8) fail("the enrollment secret must be at least 8 characters long");
+  const certPath = c["tlsCert"] as string | undefined;
+  const keyPath = c["tlsKey"] as string | undefined;
+  if (!!certPath !== !!keyPath) fail("TLS needs both --tls-cert and --tls-key");
+  let tls: ServeConfig["tls"];
+  if (certPath && keyPath) {
+    try {
+      tls = { cert: readFileSync(certPath), key: readFileSync(keyPath) };
+    } catch (err) {
+      fail(`cannot read the TLS certificate or key: ${(err as Error).message}`);
+    }
+  }
+  const host = c["host"] as string;
+  if (!tls && !LOOPBACK.test(host) && !c["insecure"]) {
+    fail(`listening on ${host} without TLS would expose agent keys and snapshots on the network; give --tls-cert and --tls-key, listen on 127.0.0.1, or pass --insecure for a lab`);
+  }
+  const db = c["db"] as string;
+  return Object.freeze({
+    port: c["port"] as number,
+    host,
+    db: db === ":memory:" || isAbsolute(db) ? db : resolve(db),
+    enrollSecret: secret!,
+    ...(tls && { tls }),
+    maxFrameBytes: parseByteSize(c["maxFrameBytes"] as string, "--max-frame-bytes"),
+    maxConnections: c["maxConnections"] as number,
+    connectRate: c["connectRate"] as number,
+    connectBurst: c["connectBurst"] as number,
+    heartbeatMs: (c["heartbeatSeconds"] as number) * 1000,
+    silentAfterMs: (c["silentAfterSeconds"] as number) * 1000,
+    batchLogDays: c["batchLogDays"] as number,
+    observationDays: c["observationDays"] as number,
+    sync: c["sync"] as SyncMode,
+    logLevel: c["logLevel"] as ServeConfig["logLevel"],
+  });
+}

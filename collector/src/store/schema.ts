@@ -1,0 +1,108 @@
+// The collector's SQLite schema, as numbered migrations applied in order
+// inside one transaction each; PRAGMA user_version records how far a database
+// has come. Never edit a migration that has shipped: add the next one.
+//
+// What is kept: each host's current processes and sockets (replaced by full
+// batches, patched by deltas), one row per (host, binary, protocol,
+// transport, direction, port) observation with first/last seen and a count,
+// which binaries each host runs at all (rarity's denominator), and a log of
+// applied batches (exactly-once and auditing; pruned by retention).
+
+export const MIGRATIONS: readonly string[] = [
+  `
+  CREATE TABLE hosts (
+    host_id          TEXT PRIMARY KEY,
+    hostname         TEXT NOT NULL DEFAULT '',
+    os               TEXT NOT NULL DEFAULT '',
+    os_version       TEXT NOT NULL DEFAULT '',
+    agent_version    TEXT NOT NULL DEFAULT '',
+    key_hash         TEXT NOT NULL,
+    enrolled_at      INTEGER NOT NULL,
+    first_seen       INTEGER,
+    last_seen        INTEGER,
+    last_snapshot_at INTEGER,
+    last_seq         INTEGER NOT NULL DEFAULT 0,
+    dropped_batches  INTEGER NOT NULL DEFAULT 0,
+    revoked_at       INTEGER,
+    revoked_reason   TEXT
+  ) STRICT;
+
+  CREATE TABLE processes (
+    host_id     TEXT NOT NULL,
+    pid         INTEGER NOT NULL,
+    started_at  INTEGER NOT NULL,
+    ppid        INTEGER NOT NULL,
+    name        TEXT NOT NULL,
+    exe         TEXT NOT NULL,
+    binary      TEXT NOT NULL,
+    cmdline     TEXT NOT NULL,
+    user        TEXT NOT NULL,
+    uid         INTEGER NOT NULL,
+    sha256      TEXT NOT NULL,
+    exe_deleted INTEGER NOT NULL,
+    tags        TEXT NOT NULL,
+    PRIMARY KEY (host_id, pid, started_at)
+  ) STRICT, WITHOUT ROWID;
+
+  CREATE TABLE sockets (
+    host_id        TEXT NOT NULL,
+    skey           TEXT NOT NULL,
+    transport      TEXT NOT NULL,
+    family         INTEGER NOT NULL,
+    local_address  TEXT NOT NULL,
+    local_port     INTEGER NOT NULL,
+    remote_address TEXT NOT NULL,
+    remote_port    INTEGER NOT NULL,
+    state          TEXT NOT NULL,
+    pid            INTEGER NOT NULL,
+    uid            INTEGER NOT NULL,
+    inode          INTEGER NOT NULL,
+    netns          INTEGER NOT NULL,
+    protocol       TEXT NOT NULL,
+    direction      TEXT NOT NULL,
+    tags           TEXT NOT NULL,
+    PRIMARY KEY (host_id, skey)
+  ) STRICT, WITHOUT ROWID;
+
+  CREATE TABLE observations (
+    host_id     TEXT NOT NULL,
+    binary      TEXT NOT NULL,
+    protocol    TEXT NOT NULL,
+    transport   TEXT NOT NULL,
+    direction   TEXT NOT NULL,
+    port        INTEGER NOT NULL,
+    binary_name TEXT NOT NULL,
+    exe         TEXT NOT NULL,
+    sha256      TEXT NOT NULL,
+    first_seen  INTEGER NOT NULL,
+    last_seen   INTEGER NOT NULL,
+    count       INTEGER NOT NULL,
+    tags        TEXT NOT NULL,
+    PRIMARY KEY (host_id, binary, protocol, transport, direction, port)
+  ) STRICT, WITHOUT ROWID;
+  CREATE INDEX observations_by_binary ON observations (binary, protocol, transport, direction, port, host_id);
+
+  CREATE TABLE host_binaries (
+    host_id     TEXT NOT NULL,
+    binary      TEXT NOT NULL,
+    binary_name TEXT NOT NULL,
+    first_seen  INTEGER NOT NULL,
+    last_seen   INTEGER NOT NULL,
+    PRIMARY KEY (host_id, binary)
+  ) STRICT, WITHOUT ROWID;
+  CREATE INDEX host_binaries_by_binary ON host_binaries (binary, host_id);
+
+  CREATE TABLE batches (
+    host_id     TEXT NOT NULL,
+    seq         INTEGER NOT NULL,
+    received_at INTEGER NOT NULL,
+    taken_at    INTEGER NOT NULL,
+    full        INTEGER NOT NULL,
+    processes   INTEGER NOT NULL,
+    sockets     INTEGER NOT NULL,
+    bytes       INTEGER NOT NULL,
+    PRIMARY KEY (host_id, seq)
+  ) STRICT, WITHOUT ROWID;
+  CREATE INDEX batches_by_time ON batches (received_at);
+  `,
+];
