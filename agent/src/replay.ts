@@ -8,7 +8,7 @@
 import { createReadStream } from "node:fs";
 import { createInterface } from "node:readline";
 import { oddwire } from "@oddwire/proto";
-import { knowledgeBase, OddwireError, portTable, type Logger, type OsName, type ProcessRecord, type SnapshotRecord, type SocketRecord } from "@oddwire/shared";
+import { HOST_ID_PATTERN, knowledgeBase, OddwireError, portTable, type Logger, type OsName, type ProcessRecord, type SnapshotRecord, type SocketRecord } from "@oddwire/shared";
 import type { RawProcess, RawSocket } from "./collect/backend.js";
 import { classifySnapshot, type ExeIdentity } from "./classify/classify-snapshot.js";
 import { MemoryQueue } from "./transport/batch-queue.js";
@@ -39,7 +39,6 @@ export interface ReplayResult extends ReplayProgress {
 }
 
 const MAX_BUFFERED = 2000;
-const HOST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 const MAX_ERRORS_KEPT = 100;
 
 interface Session {
@@ -212,7 +211,7 @@ export function parseLine(line: string, ports: ReturnType<typeof portTable>, kb:
     throw new Error(`not a Snapshot: ${(err as Error).message}`);
   }
   const d = data as Json;
-  if (!HOST_ID.test(msg.hostId)) throw new Error(`hostId ${JSON.stringify(d["hostId"] ?? null)} must be 1-128 letters, digits, ".", "_", ":" or "-"`);
+  if (!HOST_ID_PATTERN.test(msg.hostId)) throw new Error(`hostId ${JSON.stringify(d["hostId"] ?? null)} must be 1-128 letters, digits, ".", "_", ":" or "-"`);
   const os = msg.os as OsName;
   if (!["linux", "windows", "darwin"].includes(os)) throw new Error(`os ${JSON.stringify(d["os"] ?? null)} must be linux, windows or darwin`);
   const rawProcesses: RawProcess[] = msg.processes.map((p) => ({

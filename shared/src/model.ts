@@ -61,3 +61,6 @@ export interface SnapshotRecord {
   partial: boolean;
   warnings: string[];
 }
+
+/** What a host id may be: the agent's own are UUIDs; replayed ones are what the file says. */
+export const HOST_ID_PATTERN = /^[A-Za-z0-9._:-]{1,128}$/;

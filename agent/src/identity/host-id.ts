@@ -6,16 +6,15 @@
 import { createHash, randomUUID } from "node:crypto";
 import { readFileSync, renameSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { OddwireError } from "@oddwire/shared";
+import { HOST_ID_PATTERN, OddwireError } from "@oddwire/shared";
 
 const FILE = "host-id";
-const VALID = /^[A-Za-z0-9._:-]{8,128}$/;
 
 export function loadOrCreateHostId(stateDir: string): string {
   const path = join(stateDir, FILE);
   try {
     const existing = readFileSync(path, "utf8").trim();
-    if (VALID.test(existing)) return existing;
+    if (HOST_ID_PATTERN.test(existing)) return existing;
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== "ENOENT") {
       throw new OddwireError("ODW_ERR_STATE_DIR", `cannot read ${path}: ${(err as Error).message}`, { cause: err });

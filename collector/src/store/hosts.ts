@@ -2,7 +2,7 @@
 // SHA-256 of each agent key is stored; keys are compared in constant time.
 
 import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
-import { OddwireError } from "@oddwire/shared";
+import { HOST_ID_PATTERN, OddwireError } from "@oddwire/shared";
 import type { Db } from "./open-db.js";
 
 export interface EnrollInput {
@@ -32,7 +32,6 @@ export interface HostRow {
   silent: boolean;
 }
 
-export const HOST_ID_PATTERN = /^[A-Za-z0-9._:-]{1,128}$/;
 
 export function hashKey(key: string): string {
   return createHash("sha256").update(key).digest("hex");

@@ -1,0 +1,116 @@
+// Real collector and agent processes for end-to-end tests, over loopback:
+// started from the built bins, each with its own state, killed at teardown.
+
+import { spawn, type ChildProcess } from "node:child_process";
+import { mkdirSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import Database from "better-sqlite3";
+import { kill } from "./child-processes.js";
+
+export const AGENT_BIN = fileURLToPath(new URL("../../../agent/bin/oddwire-agent.js", import.meta.url));
+export const COLLECTOR_BIN = fileURLToPath(new URL("../../../collector/bin/oddwire-collector.js", import.meta.url));
+export const SECRET = "test-enroll-secret";
+
+interface Teardown {
+  teardown(fn: () => void | Promise<void>): void;
+}
+
+export interface CollectorProcess {
+  child: ChildProcess;
+  port: number;
+  url: string;
+  log: string[];
+}
+
+/** Starts `oddwire-collector serve` and resolves once it listens. */
+export function startCollector(t: Teardown, db: string, opts: { port?: number; args?: string[] } = {}): Promise<CollectorProcess> {
+  const child = spawn(process.execPath, [COLLECTOR_BIN, "serve", "--port", String(opts.port ?? 0), "--db", db, "--enroll-secret", SECRET, "--sync", "normal", ...(opts.args ?? [])], {
+    stdio: ["ignore", "ignore", "pipe"],
+  });
+  t.teardown(() => kill(child));
+  const log: string[] = [];
+  return new Promise((resolve, reject) => {
+    let buf = "";
+    const timer = setTimeout(() => reject(new Error(`collector did not start: ${log.join("\n")}`)), 20000);
+    child.stderr!.on("data", (d) => {
+      buf += d;
+      let nl;
+      while ((nl = buf.indexOf("\n")) >= 0) {
+        const line = buf.slice(0, nl);
+        buf = buf.slice(nl + 1);
+        log.push(line);
+        const m = /listening on ws:\/\/127\.0\.0\.1:(\d+)/.exec(line);
+        if (m) {
+          clearTimeout(timer);
+          resolve({ child, port: Number(m[1]), url: `ws://127.0.0.1:${m[1]}`, log });
+        }
+      }
+    });
+    child.on("exit", (code) => {
+      clearTimeout(timer);
+      reject(new Error(`collector exited with ${code}: ${log.join("\n")}`));
+    });
+  });
+}
+
+export interface AgentProcess {
+  child: ChildProcess;
+  hostId: string;
+  stateDir: string;
+  log: string[];
+}
+
+/** Starts `oddwire-agent run` with its own state directory and host id. */
+export function startAgent(t: Teardown, dir: string, hostId: string, url: string, args: string[] = []): AgentProcess {
+  const stateDir = join(dir, hostId);
+  mkdirSync(stateDir, { recursive: true });
+  writeFileSync(join(stateDir, "host-id"), `${hostId}\n`);
+  const child = spawn(process.execPath, [AGENT_BIN, "run", "--collector", url, "--enroll-secret", SECRET, "--state-dir", stateDir, "--no-hash", "--heartbeat-seconds", "2", ...args], {
+    stdio: ["ignore", "ignore", "pipe"],
+  });
+  const log: string[] = [];
+  child.stderr!.on("data", (d) => log.push(...String(d).split("\n").filter(Boolean)));
+  t.teardown(() => kill(child));
+  return { child, hostId, stateDir, log };
+}
+
+/** Stops an agent with SIGTERM and waits for it to exit. */
+export function stopGracefully(child: ChildProcess): Promise<number | null> {
+  if (child.exitCode !== null) return Promise.resolve(child.exitCode);
+  return new Promise((resolve) => {
+    child.once("exit", (code) => resolve(code));
+    child.kill("SIGTERM");
+  });
+}
+
+export function query<T = Record<string, unknown>>(db: string, sql: string, ...params: unknown[]): T[] {
+  const d = new Database(db, { readonly: true, fileMustExist: true });
+  try {
+    return d.prepare(sql).all(...params) as T[];
+  } finally {
+    d.close();
+  }
+}
+
+export async function waitFor(what: string, cond: () => boolean | Promise<boolean>, timeoutMs = 30000): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      if (await cond()) return;
+    } catch {
+      // not yet (database not created, file not written...)
+    }
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+/** Seqs of a host's applied batches, ascending. */
+export function seqsOf(db: string, hostId: string): number[] {
+  return query<{ seq: number }>(db, "SELECT seq FROM batches WHERE host_id = ? ORDER BY seq", hostId).map((r) => r.seq);
+}
+
+export function range(from: number, to: number): number[] {
+  return Array.from({ length: Math.max(0, to - from + 1) }, (_, i) => from + i);
+}
