@@ -57,12 +57,13 @@ export const RUN_COMMAND: CommandSpec = {
 export const REPLAY_COMMAND: CommandSpec = {
   name: "replay",
   summary: "Send snapshots from an NDJSON file (one Snapshot per line, as snapshot --json prints it) as the hosts they name; exit once all are acknowledged.",
-  usage: "replay FILE|- --collector URL --enroll-secret S [--concurrency N] [--idle-timeout-seconds N]",
+  usage: "replay FILE|- --collector URL --enroll-secret S [--concurrency N] [--deltas] [--idle-timeout-seconds N]",
   options: {
     config: CONFIG_OPTION,
     ...CONNECT_OPTIONS,
     concurrency: { type: "string", valueName: "N", description: "Hosts streaming at once (default 64)." },
     "idle-timeout-seconds": { type: "string", valueName: "N", description: "Give up when nothing is acknowledged for this long (default 120)." },
+    deltas: { type: "boolean", description: "After a host's first snapshot, send only what changed, as a running agent does (default: every line as a full snapshot)." },
     quiet: { type: "boolean", description: "No progress lines on stderr." },
   },
   maxPositionals: 1,
@@ -129,6 +130,7 @@ async function runReplay(values: Record<string, string | boolean | undefined>, p
     ...connect,
     file,
     concurrency,
+    deltas: values["deltas"] === true,
     idleTimeoutMs: idle * 1000,
     log,
     progress: (p) => {

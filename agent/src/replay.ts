@@ -11,6 +11,7 @@ import { oddwire } from "@oddwire/proto";
 import { HOST_ID_PATTERN, knowledgeBase, OddwireError, portTable, type Logger, type OsName, type ProcessRecord, type SnapshotRecord, type SocketRecord } from "@oddwire/shared";
 import type { RawProcess, RawSocket } from "./collect/backend.js";
 import { classifySnapshot, type ExeIdentity } from "./classify/classify-snapshot.js";
+import { planBatch, type DeltaBase } from "./delta/snapshot-delta.js";
 import { MemoryQueue } from "./transport/batch-queue.js";
 import { enroll } from "./transport/enroll.js";
 import { StreamClient } from "./transport/stream-client.js";
@@ -20,6 +21,8 @@ import type { ConnectConfig } from "./run-config.js";
 export interface ReplayOptions extends ConnectConfig {
   file: string;
   concurrency: number;
+  /** After a host's first snapshot in a session, send only what changed (as the agent does). */
+  deltas: boolean;
   /** Give up when nothing is acknowledged for this long while work is pending. */
   idleTimeoutMs: number;
   log: Logger;
@@ -47,6 +50,7 @@ interface Session {
   client: StreamClient | null;
   waiting: SnapshotRecord[];
   welcomed: boolean;
+  base: DeltaBase | null;
 }
 
 export async function replay(o: ReplayOptions): Promise<ReplayResult> {
@@ -65,7 +69,9 @@ export async function replay(o: ReplayOptions): Promise<ReplayResult> {
   let fatal: OddwireError | null = null;
 
   const encode = (s: Session, snap: SnapshotRecord) => {
-    s.queue.enqueue(oddwire.v1.Batch.encode({ seq: s.queue.nextSeq, full: true, snapshot: snap }).finish());
+    const plan = planBatch(snap, s.queue.nextSeq, o.deltas ? s.base : null, !o.deltas || s.base === null);
+    s.base = plan.base;
+    s.queue.enqueue(oddwire.v1.Batch.encode(plan.batch).finish());
     progress.sent++;
   };
 
@@ -87,8 +93,10 @@ export async function replay(o: ReplayOptions): Promise<ReplayResult> {
         keys.set(s.hostId, key);
         return key;
       },
+      onResync: () => (s.base = null),
       onWelcome: () => {
         s.welcomed = true;
+        s.base = null; // a new stream starts with a full snapshot
         for (const snap of s.waiting.splice(0)) encode(s, snap);
       },
       onAck: () => {
@@ -131,7 +139,7 @@ export async function replay(o: ReplayOptions): Promise<ReplayResult> {
     progress.hosts = seenHosts.size;
     let s = sessions.get(snap.hostId);
     if (!s) {
-      s = { hostId: snap.hostId, queue: new MemoryQueue(), client: null, waiting: [], welcomed: false };
+      s = { hostId: snap.hostId, queue: new MemoryQueue(), client: null, waiting: [], welcomed: false, base: null };
       sessions.set(snap.hostId, s);
       if (active < o.concurrency) open(s);
       else slotQueue.push(s);

@@ -35,6 +35,7 @@ export async function startCollector(config: ServeConfig, log: Logger = createLo
       heartbeatMs: config.heartbeatMs,
       maxQueueBytes: Math.max(256 * 1024 * 1024, config.maxFrameBytes * 4),
       flushBatches: 512,
+      flushDelayMs: 5,
     },
     hosts,
     new Ingester(db),

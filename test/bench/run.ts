@@ -1,8 +1,24 @@
 // `npm run bench`: every benchmark, each against its baseline in the same run,
-// printed as Markdown tables. Options: --quick (fewer rounds, less load).
+// printed as Markdown tables. Options: --quick (fewer rounds, less load),
+// --only snapshot|ingest.
 
 import { benchSnapshot, printSnapshotBench } from "./agent-snapshot.bench.js";
+import { benchIngest, printIngestBench } from "./ingest.bench.js";
 
 const quick = process.argv.includes("--quick");
-const snapshot = await benchSnapshot({ rounds: quick ? 3 : 9, extraProcesses: quick ? 300 : 2000, extraConnections: quick ? 500 : 2000 });
-printSnapshotBench(snapshot);
+const only = process.argv[process.argv.indexOf("--only") + 1];
+const want = (name: string) => !process.argv.includes("--only") || only === name;
+
+if (want("snapshot")) {
+  printSnapshotBench(await benchSnapshot({ rounds: quick ? 3 : 9, extraProcesses: quick ? 300 : 2000, extraConnections: quick ? 500 : 2000 }));
+}
+if (want("ingest")) {
+  printIngestBench(
+    await benchIngest({
+      fleet: { hosts: quick ? 200 : 1000, snapshotsPerHost: quick ? 2 : 3, processes: 150, sockets: 60 },
+      runs: quick
+        ? [{ concurrency: 50, deltas: false }, { concurrency: 50, deltas: true }]
+        : [{ concurrency: 50, deltas: false }, { concurrency: 250, deltas: false }, { concurrency: 250, deltas: true }],
+    }),
+  );
+}

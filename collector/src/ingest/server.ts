@@ -33,6 +33,8 @@ export interface ServerOptions {
   maxQueueBytes: number;
   /** Batches per transaction at most. */
   flushBatches: number;
+  /** How long the first queued batch waits for others before a commit. */
+  flushDelayMs: number;
 }
 
 const ENROLL_MAX_BYTES = 64 * 1024;
@@ -246,7 +248,9 @@ export class IngestServer {
     this.queueBytes += data.length;
     if (!this.flushing) {
       this.flushing = true;
-      setImmediate(() => this.flush());
+      // Group commit: wait a moment for other streams' batches, so that one
+      // synchronous commit serves many of them.
+      setTimeout(() => this.flush(), this.opts.flushDelayMs);
     }
   }
 

@@ -112,14 +112,16 @@ export class Ingester {
     }
 
     const owners = new Map<number, { exe: string; name: string; sha256: string; binary: string }>();
+    const binaries = new Map<string, string>();
     for (const p of snap.processes ?? []) {
       const exe = p.exe ?? "";
       const name = p.name ?? "";
       const binary = binaryKey(exe, name, os);
       owners.set(num(p.pid), { exe, name, sha256: p.sha256 ?? "", binary });
       s.upsertProcess.run(hostId, num(p.pid), num(p.startedAtMs), num(p.ppid), name, exe, binary, p.cmdline ?? "", p.user ?? "", num(p.uid), p.sha256 ?? "", p.exeDeleted ? 1 : 0, tagsJson(p));
-      s.upsertBinary.run(hostId, binary, displayName(exe, name), takenAt, takenAt);
+      if (!binaries.has(binary)) binaries.set(binary, displayName(exe, name));
     }
+    for (const [binary, shown] of binaries) s.upsertBinary.run(hostId, binary, shown, takenAt, takenAt);
 
     // Observations: one per (binary, protocol, transport, direction, port); count
     // grows by the sockets not already in the host's state.
