@@ -9,6 +9,8 @@ import { readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { AGENT_BIN, COLLECTOR_BIN, query, range, SECRET, seqsOf, startAgent, startCollector, stopGracefully, waitFor } from "./lib/fleet.js";
 import { kill } from "./lib/child-processes.js";
+import { takeSnapshot } from "oddwire-agent/snapshot.js";
+import { encodeSnapshot } from "oddwire-agent/render/snapshot-json.js";
 
 const EVERY_SECOND = ["--schedule", "* * * * * *"];
 
@@ -125,9 +127,11 @@ t.test("a full spool drops the oldest and reports exactly how many", async (t) =
   probe.child.kill("SIGKILL");
   await new Promise((r) => probe.child.once("exit", r));
 
-  // A full snapshot of this machine is several KB; 20 KB holds a few.
-  const agent = startAgent(t, dir, "tiny-spool", `ws://127.0.0.1:${port}`, [...EVERY_SECOND, "--spool-max-bytes", "20KB", "--full-every", "1"]);
-  await waitFor("drops", () => spoolState(agent.stateDir).droppedTotal >= 3, 30000);
+  // Room for about four full snapshots of this machine as it is now.
+  const { snapshot } = await takeSnapshot({ stateDir: join(dir, "probe-state"), hash: false });
+  const room = Math.round(4.5 * encodeSnapshot(snapshot).length);
+  const agent = startAgent(t, dir, "tiny-spool", `ws://127.0.0.1:${port}`, [...EVERY_SECOND, "--spool-max-bytes", String(room), "--full-every", "1"]);
+  await waitFor("drops", () => spoolState(agent.stateDir).droppedTotal >= 2, 30000);
   t.equal(await stopGracefully(agent.child), 0);
   const { nextSeq, droppedTotal } = spoolState(agent.stateDir);
   const kept = spoolFiles(agent.stateDir).map((f) => Number(f.split(".")[0])).sort((a, b) => a - b);
@@ -144,4 +148,16 @@ t.test("a full spool drops the oldest and reports exactly how many", async (t) =
   t.ok(host!.dropped_batches >= droppedTotal);
   const seqs = seqsOf(db, "tiny-spool");
   t.same(seqs.slice(0, kept.length), kept, "what was kept arrived, oldest first");
+});
+
+t.test("a batch larger than the collector's frame limit is skipped, said, and does not block the spool", async (t) => {
+  const dir = t.testdir();
+  const db = join(dir, "fleet.db");
+  const collector = await startCollector(t, db, { args: ["--max-frame-bytes", "2KiB"] });
+  const agent = startAgent(t, dir, "big-host", collector.url, EVERY_SECOND);
+  await waitFor("the agent to skip oversized batches", () => agent.log.filter((l) => l.includes('"event":"stream.batch_too_large"')).length >= 3);
+  t.equal(await stopGracefully(agent.child), 0);
+  t.ok(spoolFiles(agent.stateDir).length <= 1, "the spool does not fill up with batches that can never be sent");
+  t.match(agent.log.find((l) => l.includes("stream.batch_too_large")), /"maxFrameBytes":2048,"hint":"raise the collector's --max-frame-bytes"/);
+  t.same(seqsOf(db, "big-host"), [], "nothing reached the collector");
 });

@@ -27,12 +27,24 @@ const TARGET_PER_SECOND = 10_000 / 60;
 
 export interface IngestBench {
   fleet: GenOptions;
-  runs: Array<{ concurrency: number; deltas: boolean; seconds: number; snapshotsPerSec: number; socketsPerSec: number; collectorPeakMb: number }>;
+  runs: Array<{ concurrency: number; deltas: boolean; seconds: number; snapshotsPerSec: number; socketsPerSec: number; collectorPeakMb: number; collectorCpuMsPerSnapshot: number }>;
   baselineSnapshotsPerSec: number;
   quiet: { fullBytes: number; identicalBytes: number; consecutiveBytes: number };
 }
 
-function startCollector(db: string): Promise<{ port: number; stop(): Promise<number> }> {
+interface Stopped {
+  peakMb: number;
+  cpuSeconds: number;
+}
+
+/** user+system CPU seconds of a process so far (clock ticks are 1/100 s on Linux). */
+function cpuSecondsOf(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+  const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  return (Number(f[11]) + Number(f[12])) / 100;
+}
+
+function startCollector(db: string): Promise<{ port: number; cpuSeconds(): number; stop(): Promise<Stopped> }> {
   const child = spawn(process.execPath, [COLLECTOR, "serve", "--port", "0", "--db", db, "--enroll-secret", SECRET, "--log-level", "warn", "--connect-rate", "100000", "--connect-burst", "100000"], { stdio: ["ignore", "ignore", "pipe"] });
   let err = "";
   return new Promise((resolve, reject) => {
@@ -42,11 +54,13 @@ function startCollector(db: string): Promise<{ port: number; stop(): Promise<num
       if (m) {
         resolve({
           port: Number(m[1]),
+          cpuSeconds: () => cpuSecondsOf(child.pid!),
           // Peak RSS (VmHWM) read before the collector is stopped.
           stop: () =>
             new Promise((done) => {
-              const hwm = Number(/VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${child.pid}/status`, "utf8"))?.[1] ?? 0) / 1024;
-              child.once("exit", () => done(hwm));
+              const peakMb = Number(/VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${child.pid}/status`, "utf8"))?.[1] ?? 0) / 1024;
+              const cpuSeconds = cpuSecondsOf(child.pid!);
+              child.once("exit", () => done({ peakMb, cpuSeconds }));
               child.kill("SIGTERM");
             }),
         });
@@ -76,9 +90,11 @@ export async function benchIngest(opts: { fleet: GenOptions; runs: Array<{ concu
     for (const { concurrency, deltas } of opts.runs) {
       const db = join(dir, `fleet-${concurrency}-${deltas}.db`);
       const c = await startCollector(db);
+      const cpuAtStart = c.cpuSeconds();
       const seconds = await runReplay(file, c.port, concurrency, deltas);
-      const peak = await c.stop();
-      runs.push({ concurrency, deltas, seconds, snapshotsPerSec: total / seconds, socketsPerSec: (total * opts.fleet.sockets) / seconds, collectorPeakMb: peak });
+      const { peakMb, cpuSeconds } = await c.stop();
+      const collectorCpuMsPerSnapshot = ((cpuSeconds - cpuAtStart) * 1000) / total;
+      runs.push({ concurrency, deltas, seconds, snapshotsPerSec: total / seconds, socketsPerSec: (total * opts.fleet.sockets) / seconds, collectorPeakMb: peakMb, collectorCpuMsPerSnapshot });
     }
 
     // Baseline: the same batches through the store alone, same transaction size, synchronous=FULL as served.
@@ -124,11 +140,12 @@ export async function benchIngest(opts: { fleet: GenOptions; runs: Array<{ concu
 export function printIngestBench(r: IngestBench): void {
   const f = r.fleet;
   console.log(`\n## Collector ingest: ${f.hosts} hosts x ${f.snapshotsPerHost} snapshots (${f.processes} processes, ${f.sockets} sockets each), replay -> WebSocket -> SQLite (synchronous=FULL) -> ack\n`);
-  console.log("| concurrent agents | batches | seconds | snapshots/s acked | sockets/s acked (in snapshots) | vs store alone (full) | 10k hosts @ 1/min needs 167/s: headroom | collector peak MB |");
-  console.log("|---|---|---|---|---|---|---|---|");
+  console.log("| concurrent agents | batches | seconds | snapshots/s acked | sockets/s acked (in snapshots) | vs store alone (full) | 10k hosts @ 1/min needs 167/s: headroom | collector CPU ms/snapshot | 10k hosts: share of one core | collector peak MB |");
+  console.log("|---|---|---|---|---|---|---|---|---|---|");
   for (const x of r.runs) {
-    console.log(`| ${x.concurrency} | ${x.deltas ? "first full, then deltas" : "all full"} | ${fmt(x.seconds, 2)} | ${fmt(x.snapshotsPerSec)} | ${fmt(x.socketsPerSec, 0)} | ${fmt(x.snapshotsPerSec / r.baselineSnapshotsPerSec, 2)} | ${fmt(x.snapshotsPerSec / TARGET_PER_SECOND, 1)}x | ${fmt(x.collectorPeakMb)} |`);
+    console.log(`| ${x.concurrency} | ${x.deltas ? "first full, then deltas" : "all full"} | ${fmt(x.seconds, 2)} | ${fmt(x.snapshotsPerSec)} | ${fmt(x.socketsPerSec, 0)} | ${fmt(x.snapshotsPerSec / r.baselineSnapshotsPerSec, 2)} | ${fmt(x.snapshotsPerSec / TARGET_PER_SECOND, 1)}x | ${fmt(x.collectorCpuMsPerSnapshot, 2)} | ${fmt((100 * x.collectorCpuMsPerSnapshot * TARGET_PER_SECOND) / 1000, 0)}% | ${fmt(x.collectorPeakMb)} |`);
   }
-  console.log(`\nbaseline (store alone, in-process, same batches, 64 per transaction): ${fmt(r.baselineSnapshotsPerSec)} snapshots/s`);
+  console.log("\n(the replay simulating the agents runs on the same 2 cores; the collector's own CPU per snapshot is the capacity figure)");
+  console.log(`baseline (store alone, in-process, same batches, 64 per transaction): ${fmt(r.baselineSnapshotsPerSec)} snapshots/s`);
   console.log(`bytes on the wire per snapshot of this machine (AgentMessage, protobuf): full ${r.quiet.fullBytes}, quiet delta (nothing changed) ${r.quiet.identicalBytes} (${fmt((100 * r.quiet.identicalBytes) / r.quiet.fullBytes, 1)}% of full), real consecutive delta ${r.quiet.consecutiveBytes}`);
 }

@@ -53,6 +53,9 @@ export class StreamClient {
   private refreshKey = false;
   private readonly backoff: Backoff;
   private connectedOnce = false;
+  private maxFrameBytes = Infinity;
+  /** Batches skipped because they exceed the collector's frame limit (not persisted). */
+  private oversized = 0;
 
   constructor(private readonly o: StreamClientOptions) {
     this.backoff = o.backoff ?? new Backoff();
@@ -150,6 +153,7 @@ export class StreamClient {
     }
     if (msg.welcome) {
       const lastSeq = Number(msg.welcome.lastSeq);
+      this.maxFrameBytes = msg.welcome.maxFrameBytes || Infinity;
       // The collector already holds everything up to lastSeq.
       this.o.queue.commit(lastSeq);
       this.o.queue.bumpSeq(lastSeq + 1);
@@ -179,8 +183,22 @@ export class StreamClient {
     for (const b of this.o.queue.lease(room)) {
       const batch = Batch.decode(b.bytes);
       batch.seq = b.seq;
-      batch.droppedBatches = this.o.queue.droppedTotal;
-      ws.send(AgentMessage.encode({ batch }).finish());
+      batch.droppedBatches = this.o.queue.droppedTotal + this.oversized;
+      const frame = AgentMessage.encode({ batch }).finish();
+      if (frame.length > this.maxFrameBytes) {
+        // The collector would close the stream (1009) on every retry: a batch
+        // it can never take is skipped once nothing before it is in flight.
+        this.o.log.error("stream.batch_too_large", { seq: b.seq, bytes: frame.length, maxFrameBytes: this.maxFrameBytes, hint: "raise the collector's --max-frame-bytes" });
+        this.o.queue.rollback();
+        if (this.inFlight === 0) {
+          this.o.queue.commit(b.seq);
+          this.oversized++;
+          this.o.onResync?.();
+          return this.pump();
+        }
+        return;
+      }
+      ws.send(frame);
       this.inFlight++;
     }
   }
