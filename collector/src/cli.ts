@@ -13,7 +13,14 @@ import {
   type CommandSpec,
   type OptionSpec,
 } from "@oddwire/shared";
+import { randomBytes } from "node:crypto";
+import { renameSync, writeFileSync } from "node:fs";
 import { startCollector } from "./collector.js";
+import { buildReport } from "./report/build-report.js";
+import { renderReportCsv } from "./report/report-csv.js";
+import { reportFormat, reportOptionsFrom, parseSince } from "./report/report-options.js";
+import { renderReportTable } from "./report/report-text.js";
+import { addSuppression, listSuppressions, removeSuppression } from "./report/suppressions.js";
 import { DEFAULT_DB, resolveServeConfig, SERVE_SCHEMA } from "./serve-config.js";
 import { HostStore, type HostRow } from "./store/hosts.js";
 import { openDb } from "./store/open-db.js";
@@ -51,6 +58,55 @@ export const COMMANDS: CommandSpec[] = [
     },
   },
   {
+    name: "report",
+    summary: "Print the fleet rarity report: which binaries on which hosts speak a protocol they do not normally speak, ranked.",
+    usage: "report [--db FILE] [--format table|json|html|csv] [--top N] [--since 24h|ISO] [--host H] [--binary B] [--protocol P] [--tag T] [--min-score N] [--show-suppressed] [--out FILE]",
+    options: {
+      db: DB_OPTION,
+      format: { type: "string", valueName: "FORMAT", description: "table (default), json, html (a self-contained page) or csv (one row per finding and host)." },
+      top: { type: "string", valueName: "N", description: "Findings to show (default 50)." },
+      since: { type: "string", valueName: "WHEN", description: "Only what was seen since then: 30m, 24h, 7d, 2w or an ISO date." },
+      host: { type: "string", valueName: "H", description: "Only findings on this host (host id or hostname)." },
+      binary: { type: "string", valueName: "B", description: "Only this binary (its normalised path, its name, or part of its path)." },
+      protocol: { type: "string", valueName: "P", description: "Only this protocol (https, dns, irc, unknown...)." },
+      tag: { type: "string", valueName: "T", description: "Only findings carrying this agent tag (shell-outbound, writable-dir-exe...)." },
+      "min-score": { type: "string", valueName: "N", description: "Only findings scoring at least N (0-100)." },
+      "show-suppressed": { type: "boolean", description: "Include suppressed findings, marked as such." },
+      out: { type: "string", valueName: "FILE", description: "Write to FILE (atomically) instead of standard output." },
+    },
+  },
+  {
+    name: "suppress",
+    summary: "Add an allow rule so a known-good finding stops ranking; recorded in the audit trail.",
+    usage: "suppress --binary B --reason TEXT [--protocol P] [--hosts H1,H2] [--expires 30d|ISO] [--by NAME] [--db FILE]",
+    options: {
+      db: DB_OPTION,
+      binary: { type: "string", valueName: "B", description: "The binary: its normalised path as the report shows it, or its name." },
+      protocol: { type: "string", valueName: "P", description: "Only this protocol (default: any)." },
+      hosts: { type: "string", valueName: "H1,H2", description: "Only these host ids, comma-separated (default: every host)." },
+      reason: { type: "string", valueName: "TEXT", description: "Why this is known good (required)." },
+      expires: { type: "string", valueName: "WHEN", description: "When the rule lapses: a duration from now (30d, 12h) or an ISO date (default: never)." },
+      by: { type: "string", valueName: "NAME", description: "Who adds it (default: $SUDO_USER or $USER)." },
+    },
+  },
+  {
+    name: "unsuppress",
+    summary: "Remove an allow rule by its id; recorded in the audit trail.",
+    usage: "unsuppress ID [--reason TEXT] [--by NAME] [--db FILE]",
+    options: {
+      db: DB_OPTION,
+      reason: { type: "string", valueName: "TEXT", description: "Why it is removed." },
+      by: { type: "string", valueName: "NAME", description: "Who removes it (default: $SUDO_USER or $USER)." },
+    },
+    maxPositionals: 1,
+  },
+  {
+    name: "suppressions",
+    summary: "List allow rules (active, expired and removed) with the audit trail of who added or removed each, when and why.",
+    usage: "suppressions [--db FILE] [--format table|json]",
+    options: { db: DB_OPTION, format: { type: "string", valueName: "table|json", description: "Output format (default table)." } },
+  },
+  {
     name: "revoke",
     summary: "Cut a host off: its key stops working at once (live streams are closed within seconds) and it cannot enroll again.",
     usage: "revoke HOSTID [--db FILE] [--reason TEXT]",
@@ -82,6 +138,14 @@ export async function main(argv: readonly string[]): Promise<number> {
       return serve(values);
     case "agents":
       return agents(values);
+    case "report":
+      return report(values);
+    case "suppress":
+      return suppress(values);
+    case "unsuppress":
+      return unsuppress(values, positionals);
+    case "suppressions":
+      return suppressions(values);
     default:
       return revoke(values, positionals);
   }
@@ -90,7 +154,9 @@ export async function main(argv: readonly string[]): Promise<number> {
 async function serve(values: Record<string, unknown>): Promise<number> {
   const config = resolveServeConfig(values);
   const running = await startCollector(config);
-  process.stderr.write(`${PROGRAM}: listening on ${config.tls ? "wss" : "ws"}://${config.host.includes(":") ? `[${config.host}]` : config.host}:${running.port}/v1/stream, database ${config.db}\n`);
+  const hostPart = config.host.includes(":") ? `[${config.host}]` : config.host;
+  process.stderr.write(`${PROGRAM}: listening on ${config.tls ? "wss" : "ws"}://${hostPart}:${running.port}/v1/stream, database ${config.db}\n`);
+  process.stderr.write(`${PROGRAM}: report at ${config.tls ? "https" : "http"}://${hostPart}:${running.port}/report${config.readerTokenGenerated ? `?token=${config.readerToken} (a token made for this run; set --reader-token to keep one)` : " (open it with ?token=<your reader token>)"}\n`);
   await new Promise<void>((resolve) => {
     const stop = () => resolve();
     process.once("SIGINT", stop);
@@ -124,6 +190,88 @@ function revoke(values: Record<string, unknown>, positionals: string[]): number 
     if (!store.list(Date.now(), 1).some((h) => h.hostId === hostId)) throw new OddwireError("ODW_ERR_USAGE", `no enrolled host has id ${JSON.stringify(hostId)}`);
     const changed = store.revoke(hostId, (values["reason"] as string | undefined) ?? "", Date.now());
     process.stdout.write(changed ? `revoked ${hostId}\n` : `${hostId} was already revoked\n`);
+  } finally {
+    db.close();
+  }
+  return 0;
+}
+
+async function report(values: Record<string, unknown>): Promise<number> {
+  const format = reportFormat(values["format"]);
+  const now = Date.now();
+  const opts = reportOptionsFrom(values, now);
+  // Not read-only: opening brings an older database's schema up to date.
+  const db = openDb((values["db"] as string | undefined) ?? DEFAULT_DB);
+  let text: string;
+  try {
+    const r = buildReport(db, opts);
+    text = format === "json" ? JSON.stringify(r, null, 2) + "\n" : format === "csv" ? renderReportCsv(r) : format === "html" ? (await import("./report/report-html.js")).renderReportHtml(r, { nonce: randomBytes(16).toString("base64") }) : renderReportTable(r);
+  } finally {
+    db.close();
+  }
+  const out = values["out"] as string | undefined;
+  if (out) {
+    writeFileSync(`${out}.tmp`, text, { mode: 0o640 });
+    renameSync(`${out}.tmp`, out);
+    process.stderr.write(`${PROGRAM}: report written to ${out}\n`);
+  } else process.stdout.write(text);
+  return 0;
+}
+
+function who(values: Record<string, unknown>): string {
+  return (values["by"] as string | undefined) || process.env["SUDO_USER"] || process.env["USER"] || "unknown";
+}
+
+function suppress(values: Record<string, unknown>): number {
+  const now = Date.now();
+  const expires = values["expires"] as string | undefined;
+  let expiresAtMs: number | null = null;
+  if (expires) {
+    const m = /^(\d+)\s*([mhdw])$/.exec(expires);
+    expiresAtMs = m ? now + (now - parseSince(expires, now)) : Date.parse(expires);
+    if (Number.isNaN(expiresAtMs) || expiresAtMs <= now) throw new OddwireError("ODW_ERR_USAGE", `--expires must be a duration (30d, 12h) or a future ISO date, not ${JSON.stringify(expires)}`);
+  }
+  const db = openDb((values["db"] as string | undefined) ?? DEFAULT_DB);
+  try {
+    const hosts = (values["hosts"] as string | undefined)?.split(",").map((h) => h.trim()).filter(Boolean);
+    const id = addSuppression(db, { binary: (values["binary"] as string | undefined) ?? "", protocol: values["protocol"] as string | undefined, hosts, reason: (values["reason"] as string | undefined) ?? "", by: who(values), expiresAtMs }, now);
+    process.stdout.write(`suppression ${id} added\n`);
+  } finally {
+    db.close();
+  }
+  return 0;
+}
+
+function unsuppress(values: Record<string, unknown>, positionals: string[]): number {
+  const id = Number(positionals[0]);
+  if (!Number.isSafeInteger(id) || id < 1) throw new OddwireError("ODW_ERR_USAGE", "unsuppress needs the rule's ID (see `oddwire-collector suppressions`)");
+  const db = openDb((values["db"] as string | undefined) ?? DEFAULT_DB);
+  try {
+    if (!removeSuppression(db, id, who(values), (values["reason"] as string | undefined) ?? "", Date.now())) {
+      throw new OddwireError("ODW_ERR_USAGE", `no active suppression has id ${id}`);
+    }
+    process.stdout.write(`suppression ${id} removed\n`);
+  } finally {
+    db.close();
+  }
+  return 0;
+}
+
+function suppressions(values: Record<string, unknown>): number {
+  const format = (values["format"] as string | undefined) ?? "table";
+  if (format !== "table" && format !== "json") throw new OddwireError("ODW_ERR_USAGE", `--format must be table or json, not "${format}"`);
+  const db = openDb((values["db"] as string | undefined) ?? DEFAULT_DB, { readonly: true });
+  try {
+    const { rules, audit } = listSuppressions(db);
+    if (format === "json") process.stdout.write(JSON.stringify({ rules, audit }, null, 2) + "\n");
+    else {
+      const now = Date.now();
+      for (const r of rules) {
+        const state = r["removed_at"] ? `removed ${iso(r["removed_at"] as number)} by ${r["removed_by"]}` : r["expires_at"] && (r["expires_at"] as number) <= now ? "expired" : "active";
+        process.stdout.write(`#${r["id"]} ${state}: binary ${terminalSafe(String(r["binary"]))} protocol ${r["protocol"]} hosts ${terminalSafe(String(r["hosts"]))}; ${terminalSafe(String(r["reason"]))} (by ${terminalSafe(String(r["created_by"]))} at ${iso(r["created_at"] as number)}${r["expires_at"] ? `, expires ${iso(r["expires_at"] as number)}` : ""})\n`);
+      }
+      process.stdout.write(`${rules.length} rules; audit trail: ${audit.length} entries (--format json shows them)\n`);
+    }
   } finally {
     db.close();
   }

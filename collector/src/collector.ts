@@ -4,6 +4,7 @@
 
 import { createLogger, type Logger } from "@oddwire/shared";
 import { IngestServer } from "./ingest/server.js";
+import { ReportRoutes } from "./report/report-routes.js";
 import type { ServeConfig } from "./serve-config.js";
 import { HostStore } from "./store/hosts.js";
 import { Ingester } from "./store/ingest.js";
@@ -41,6 +42,8 @@ export async function startCollector(config: ServeConfig, log: Logger = createLo
     new Ingester(db),
     log,
   );
+  server.extraRoutes = (req, res) => routes.handle(req, res);
+  const routes = new ReportRoutes(db, config.readerToken, log, !!config.tls);
   const prune = () => {
     try {
       const pruned = pruneOld(db, Date.now(), config);

@@ -1,6 +1,7 @@
 // Settings of `oddwire-collector serve`, from flags and/or a JSON config file
 // (--config), validated before anything starts.
 
+import { randomBytes } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { isAbsolute, resolve } from "node:path";
 import { loadConfig, OddwireError, parseByteSize, type ConfigSchema } from "@oddwire/shared";
@@ -15,6 +16,7 @@ export const SERVE_SCHEMA: ConfigSchema = {
   db: { type: "string", default: DEFAULT_DB, description: "SQLite database file (created if missing)." },
   enrollSecret: { type: "string", description: "The fleet's enrollment secret (at least 8 characters). Also: $ODDWIRE_ENROLL_SECRET, or --enroll-secret-file." },
   enrollSecretFile: { type: "string", description: "A file whose first line is the enrollment secret (keeps it out of the process list)." },
+  readerToken: { type: "string", description: "Token that opens the served report (/report?token=T once, or Authorization: Bearer T). Also $ODDWIRE_READER_TOKEN. Default: a random one, printed at start." },
   tlsCert: { type: "string", description: "PEM certificate (chain) for wss://." },
   tlsKey: { type: "string", description: "PEM private key for --tls-cert." },
   insecure: { type: "boolean", default: false, description: "Allow plain ws:// on a non-loopback address (development only)." },
@@ -35,6 +37,9 @@ export interface ServeConfig {
   host: string;
   db: string;
   enrollSecret: string;
+  readerToken: string;
+  /** The reader token was generated at start (print it). */
+  readerTokenGenerated: boolean;
   tls?: { cert: Buffer; key: Buffer };
   maxFrameBytes: number;
   maxConnections: number;
@@ -81,11 +86,15 @@ export function resolveServeConfig(flags: Record<string, unknown>, env: NodeJS.P
     fail(`listening on ${host} without TLS would expose agent keys and snapshots on the network; give --tls-cert and --tls-key, listen on 127.0.0.1, or pass --insecure for a lab`);
   }
   const db = c["db"] as string;
+  const givenToken = (c["readerToken"] as string | undefined) ?? env["ODDWIRE_READER_TOKEN"];
+  if (givenToken !== undefined && givenToken.length < 16) fail("the reader token must be at least 16 characters long");
   return Object.freeze({
     port: c["port"] as number,
     host,
     db: db === ":memory:" || isAbsolute(db) ? db : resolve(db),
     enrollSecret: secret!,
+    readerToken: givenToken ?? randomBytes(24).toString("base64url"),
+    readerTokenGenerated: givenToken === undefined,
     ...(tls && { tls }),
     maxFrameBytes: parseByteSize(c["maxFrameBytes"] as string, "--max-frame-bytes"),
     maxConnections: c["maxConnections"] as number,

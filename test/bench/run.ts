@@ -1,9 +1,10 @@
 // `npm run bench`: every benchmark, each against its baseline in the same run,
 // printed as Markdown tables. Options: --quick (fewer rounds, less load),
-// --only snapshot|ingest.
+// --only snapshot|ingest|rarity.
 
 import { benchSnapshot, printSnapshotBench } from "./agent-snapshot.bench.js";
 import { benchIngest, printIngestBench } from "./ingest.bench.js";
+import { benchQuality, benchReportTime, printQuality, printReportTime } from "./rarity.bench.js";
 
 const quick = process.argv.includes("--quick");
 const only = process.argv[process.argv.indexOf("--only") + 1];
@@ -21,4 +22,8 @@ if (want("ingest")) {
         : [{ concurrency: 50, deltas: false }, { concurrency: 250, deltas: false }, { concurrency: 250, deltas: true }],
     }),
   );
+}
+if (want("rarity")) {
+  printQuality(await benchQuality());
+  printReportTime(await benchReportTime(quick ? [1000] : [1000, 10000]));
 }

@@ -62,6 +62,8 @@ export class IngestServer {
   private queueBytes = 0;
   private flushing = false;
   private heartbeat?: NodeJS.Timeout;
+  /** Other routes (the report), tried before 404. */
+  extraRoutes: ((req: IncomingMessage, res: ServerResponse) => boolean) | null = null;
 
   constructor(
     private readonly opts: ServerOptions,
@@ -113,6 +115,7 @@ export class IngestServer {
       this.metrics.queuedBatches = this.queue.length;
       return reply(res, 200, "text/plain; version=0.0.4", this.metrics.prometheus());
     }
+    if (this.extraRoutes?.(req, res)) return;
     reply(res, 404, "text/plain", "not found\n");
   }
 

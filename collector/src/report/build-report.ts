@@ -1,0 +1,247 @@
+// Builds the fleet rarity report from the store: groups observations by
+// (binary, protocol, transport, direction, port class), scores every group,
+// then looks closer (lineage, hosts, command lines, ancestry) only at the
+// best candidates, so the report stays fast on large fleets.
+
+import { formatAncestry, MAX_ANCESTRY_DEPTH } from "@oddwire/shared";
+import type { Db } from "../store/open-db.js";
+import { portClass, scoreGroup } from "../score/score-finding.js";
+import { activeSuppressions, matchSuppression } from "./suppressions.js";
+import type { Finding, Report, ReportHost } from "./report-types.js";
+
+export interface ReportOptions {
+  nowMs: number;
+  top: number;
+  /** Only observations seen at or after this time. */
+  sinceMs?: number | undefined;
+  host?: string | undefined;
+  binary?: string | undefined;
+  protocol?: string | undefined;
+  tag?: string | undefined;
+  minScore?: number | undefined;
+  showSuppressed?: boolean | undefined;
+  hostsPerFinding?: number | undefined;
+}
+
+interface GroupRow {
+  binary: string;
+  /** Filled for candidates only (identity lookups are not needed to score). */
+  binary_name: string;
+  exe: string;
+  sha256: string;
+  protocol: string;
+  transport: string;
+  direction: string;
+  pc: number;
+  hosts: number;
+  first_seen: number;
+  last_seen: number;
+  port: number;
+  tags: string | null;
+}
+
+const PORT_CLASSES = ["well-known", "registered", "dynamic"] as const;
+const PC_SQL = "CASE WHEN port < 1024 THEN 0 WHEN port < 49152 THEN 1 ELSE 2 END";
+const BUCKETS = [0, 0.01, 0.05, 0.1, 0.25, 0.5, 0.75, 1];
+const LINEAGE_SAMPLE = 10;
+
+export function buildReport(db: Db, o: ReportOptions): Report {
+  const where: string[] = ["o.last_seen >= ?"];
+  const params: unknown[] = [o.sinceMs ?? 0];
+  if (o.protocol) {
+    where.push("o.protocol = ?");
+    params.push(o.protocol);
+  }
+  if (o.binary) {
+    where.push("(o.binary = ? OR o.binary_name = ? OR o.binary LIKE ? ESCAPE '\\')");
+    params.push(o.binary, o.binary, `%${o.binary.replace(/[\\%_]/g, (c) => `\\${c}`)}%`);
+  }
+  if (o.host) {
+    where.push("o.host_id IN (SELECT host_id FROM hosts WHERE host_id = ? OR hostname = ?)");
+    params.push(o.host, o.host);
+  }
+  const revoked = (db.prepare("SELECT COUNT(*) AS n FROM hosts WHERE revoked_at IS NOT NULL").get() as { n: number }).n;
+  if (revoked > 0) where.push("o.host_id NOT IN (SELECT host_id FROM hosts WHERE revoked_at IS NOT NULL)");
+
+  const fleetRow = db.prepare("SELECT COUNT(*) AS n FROM hosts WHERE revoked_at IS NULL").get() as { n: number };
+  const byOs = Object.fromEntries((db.prepare("SELECT os, COUNT(*) AS n FROM hosts WHERE revoked_at IS NULL GROUP BY os").all() as Array<{ os: string; n: number }>).map((r) => [r.os || "unknown", r.n]));
+  const binaryHosts = new Map((db.prepare("SELECT binary, COUNT(*) AS n FROM host_binaries GROUP BY binary").all() as Array<{ binary: string; n: number }>).map((r) => [r.binary, r.n]));
+  const observations = (db.prepare("SELECT COUNT(*) AS n FROM observations").get() as { n: number }).n;
+
+  const groups = db
+    .prepare(
+      `SELECT o.binary, o.protocol, o.transport, o.direction, ${PC_SQL} AS pc,
+              COUNT(DISTINCT o.host_id) AS hosts, MIN(o.first_seen) AS first_seen, MAX(o.last_seen) AS last_seen,
+              MIN(o.port) AS port, group_concat(DISTINCT o.tags) AS tags
+         FROM observations o INDEXED BY observations_groups WHERE ${where.join(" AND ")}
+        GROUP BY o.binary, o.protocol, o.transport, o.direction, pc`,
+    )
+    .all(...params) as GroupRow[];
+
+  const fleetHosts = fleetRow.n;
+  const prevalence = BUCKETS.slice(0, -1).map((from, i) => ({ from, to: BUCKETS[i + 1]!, groups: 0 }));
+  const scored = groups.map((g) => {
+    const binaryHostCount = Math.max(binaryHosts.get(g.binary) ?? 0, g.hosts);
+    const share = g.hosts / binaryHostCount;
+    const bucket = prevalence.find((b) => share < b.to) ?? prevalence[prevalence.length - 1]!;
+    bucket.groups++;
+    const tags = parseTagCodes(g.tags);
+    g.binary_name = nameOf(g.binary);
+    const facts = { binaryName: g.binary_name, protocol: g.protocol, direction: g.direction, hostCount: g.hosts, binaryHostCount, fleetHosts, tags, parentShare: null, parentName: "", firstSeenMs: g.first_seen, nowMs: o.nowMs };
+    return { g, binaryHostCount, tags, facts, first: scoreGroup(facts) };
+  });
+
+  // Lineage and details only for the best candidates.
+  scored.sort((a, b) => b.first.score - a.first.score);
+  const candidates = scored.slice(0, Math.max(o.top * 3, o.top + 50));
+  const suppressions = activeSuppressions(db, o.nowMs);
+  const q = detailQueries(db);
+  const findings: Finding[] = [];
+  const finalists: Array<{ c: (typeof candidates)[number]; finding: Finding }> = [];
+  for (const c of candidates) {
+    const { g } = c;
+    const identity = q.identity.get(g.binary) as { binary_name: string; exe: string; sha256: string } | undefined;
+    Object.assign(g, identity ?? {});
+    c.facts.binaryName = g.binary_name;
+    // A sample of hosts is enough to judge lineage; the full list is read for the findings shown.
+    const detail = hostsOf(q, g, LINEAGE_SAMPLE);
+    const parent = lineageOf(q, g.binary, detail.parentBinaries);
+    const s = scoreGroup({ ...c.facts, parentShare: parent?.share ?? null, parentName: parent?.name ?? "" });
+    const suppression = matchSuppression(suppressions, g.binary, g.binary_name, g.protocol, detail.hosts.map((h) => h.hostId));
+    if (suppression && !o.showSuppressed) continue;
+    if (o.tag && !c.tags.includes(o.tag)) continue;
+    if (o.minScore !== undefined && s.score < o.minScore) continue;
+    const finding: Finding = {
+      rank: 0,
+      score: s.score,
+      binary: { name: g.binary_name, path: g.exe || g.binary, sha256: g.sha256 },
+      protocol: g.protocol,
+      transport: g.transport,
+      port: mostCommonPort(detail.hosts) ?? g.port,
+      portClass: PORT_CLASSES[g.pc]!,
+      direction: g.direction,
+      hostCount: g.hosts,
+      binaryHostCount: c.binaryHostCount,
+      reasons: s.reasons,
+      evidence: s.evidence,
+      tags: c.tags,
+      firstSeenMs: g.first_seen,
+      lastSeenMs: g.last_seen,
+      suppressed: suppression ?? null,
+      hosts: detail.hosts,
+    };
+    findings.push(finding);
+    finalists.push({ c, finding });
+  }
+  findings.sort((a, b) => b.score - a.score || a.hostCount - b.hostCount || a.binary.name.localeCompare(b.binary.name));
+  const top = findings.slice(0, o.top);
+  const limit = o.hostsPerFinding ?? 50;
+  top.forEach((f, i) => {
+    f.rank = i + 1;
+    const g = finalists.find((x) => x.finding === f)!.c.g;
+    if (g.hosts > LINEAGE_SAMPLE && limit > LINEAGE_SAMPLE) {
+      f.hosts = hostsOf(q, g, limit).hosts;
+      f.port = mostCommonPort(f.hosts) ?? f.port;
+    }
+  });
+  return {
+    generatedAt: new Date(o.nowMs).toISOString(),
+    fleet: { hosts: fleetHosts, byOs, binaries: binaryHosts.size, observations, smallFleet: fleetHosts <= 5 },
+    prevalence,
+    filters: Object.fromEntries(Object.entries({ top: o.top, since: o.sinceMs ? new Date(o.sinceMs).toISOString() : undefined, host: o.host, binary: o.binary, protocol: o.protocol, tag: o.tag, minScore: o.minScore, showSuppressed: o.showSuppressed }).filter(([, v]) => v !== undefined && v !== false)) as Record<string, string | number | boolean>,
+    findings: top,
+  };
+}
+
+function parseTagCodes(concatenated: string | null): string[] {
+  if (!concatenated) return [];
+  const codes = new Set<string>();
+  // group_concat joins JSON arrays with commas: "[..],[..]" is a JSON array of arrays once bracketed.
+  try {
+    for (const list of JSON.parse(`[${concatenated}]`) as Array<Array<{ code: string }>>) for (const t of list) codes.add(t.code);
+  } catch {
+    // a malformed tags value is ignored, not fatal
+  }
+  return [...codes].sort();
+}
+
+function detailQueries(db: Db) {
+  return {
+    obsHosts: db.prepare(`SELECT o.host_id, h.hostname, MIN(o.first_seen) AS first_seen, MAX(o.last_seen) AS last_seen, group_concat(o.port) AS ports
+        FROM observations o JOIN hosts h ON h.host_id = o.host_id
+       WHERE o.binary = ? AND o.protocol = ? AND o.transport = ? AND o.direction = ? AND ${PC_SQL.replaceAll("port", "o.port")} = ?
+       GROUP BY o.host_id ORDER BY MAX(o.last_seen) DESC LIMIT ?`),
+    liveProcess: db.prepare(`SELECT p.pid, p.ppid, p.cmdline, p.user FROM sockets s JOIN processes p ON p.host_id = s.host_id AND p.pid = s.pid
+       WHERE s.host_id = ? AND p.binary = ? AND s.protocol = ? AND s.transport = ? AND s.direction = ? LIMIT 1`),
+    identity: db.prepare("SELECT binary_name, exe, sha256 FROM observations WHERE binary = ? ORDER BY last_seen DESC LIMIT 1"),
+    anyProcess: db.prepare("SELECT pid, ppid, cmdline, user FROM processes WHERE host_id = ? AND binary = ? LIMIT 1"),
+    byPid: db.prepare("SELECT pid, ppid, name, binary FROM processes WHERE host_id = ? AND pid = ? ORDER BY started_at DESC LIMIT 1"),
+    parents: db.prepare(`SELECT coalesce(par.binary, '') AS parent, COUNT(*) AS n FROM processes p
+        LEFT JOIN processes par ON par.host_id = p.host_id AND par.pid = p.ppid WHERE p.binary = ? GROUP BY 1`),
+  };
+}
+
+type Queries = ReturnType<typeof detailQueries>;
+
+function hostsOf(q: Queries, g: GroupRow, limit: number): { hosts: ReportHost[]; parentBinaries: string[] } {
+  const rows = q.obsHosts.all(g.binary, g.protocol, g.transport, g.direction, g.pc, limit) as Array<{ host_id: string; hostname: string; first_seen: number; last_seen: number; ports: string }>;
+  const parentBinaries: string[] = [];
+  const hosts = rows.map((r): ReportHost => {
+    const live = (q.liveProcess.get(r.host_id, g.binary, g.protocol, g.transport, g.direction) ?? q.anyProcess.get(r.host_id, g.binary)) as { pid: number; ppid: number; cmdline: string; user: string } | undefined;
+    let ancestry = "";
+    if (live) {
+      const chain: Array<{ pid: number; ppid: number; name: string }> = [];
+      let cur = q.byPid.get(r.host_id, live.pid) as { pid: number; ppid: number; name: string; binary: string } | undefined;
+      const seen = new Set<number>();
+      while (cur && !seen.has(cur.pid) && chain.length < MAX_ANCESTRY_DEPTH) {
+        chain.push(cur);
+        seen.add(cur.pid);
+        if (cur.ppid <= 2) break;
+        cur = q.byPid.get(r.host_id, cur.ppid) as typeof cur;
+      }
+      ancestry = formatAncestry(chain.reverse());
+      const parent = q.byPid.get(r.host_id, live.ppid) as { binary: string } | undefined;
+      if (parent) parentBinaries.push(parent.binary);
+    }
+    return {
+      hostId: r.host_id,
+      hostname: r.hostname,
+      pid: live?.pid ?? 0,
+      cmdline: live?.cmdline ?? "",
+      user: live?.user ?? "",
+      ancestry,
+      firstSeenMs: r.first_seen,
+      lastSeenMs: r.last_seen,
+      ports: [...new Set(String(r.ports).split(",").map(Number))].sort((a, b) => a - b),
+    };
+  });
+  return { hosts, parentBinaries };
+}
+
+/** The usual parent of these processes, and its share among all of the binary's processes fleet-wide. */
+function lineageOf(q: Queries, binary: string, parents: string[]): { name: string; share: number } | null {
+  if (parents.length === 0) return null;
+  const counts = new Map<string, number>();
+  for (const p of parents) counts.set(p, (counts.get(p) ?? 0) + 1);
+  const [parent] = [...counts].sort((a, b) => b[1] - a[1])[0]!;
+  const fleet = q.parents.all(binary) as Array<{ parent: string; n: number }>;
+  const total = fleet.reduce((s, r) => s + r.n, 0);
+  const mine = fleet.find((r) => r.parent === parent)?.n ?? 0;
+  if (total === 0) return null;
+  const name = parent.split(/[\\/]/).pop() || parent;
+  return { name, share: mine / total };
+}
+
+/** A binary key's last path element ("name:x" keys are names already). */
+function nameOf(binary: string): string {
+  if (binary.startsWith("name:")) return binary.slice(5);
+  return binary.split(/[\\/]/).pop() || binary;
+}
+
+function mostCommonPort(hosts: ReportHost[]): number | undefined {
+  const counts = new Map<number, number>();
+  for (const h of hosts) for (const p of h.ports) counts.set(p, (counts.get(p) ?? 0) + 1);
+  return [...counts].sort((a, b) => b[1] - a[1] || a[0] - b[0])[0]?.[0];
+}
+
+export { portClass };

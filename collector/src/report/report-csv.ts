@@ -1,0 +1,26 @@
+// The report as CSV: one row per finding and host, with that host's command
+// line and ancestry, so a spreadsheet or SIEM needs nothing else. Columns are
+// a contract (README "Report CSV columns"): add at the end, never reorder.
+
+import { csvLine } from "./csv.js";
+import type { Report } from "./report-types.js";
+
+export const FINDING_COLUMNS = [
+  "rank", "score", "binary_name", "binary_path", "sha256", "protocol", "transport", "port", "port_class", "direction",
+  "host_count", "binary_host_count", "tags", "reasons", "evidence", "suppressed", "host_id", "hostname", "pid", "user",
+  "cmdline", "ancestry", "host_first_seen", "host_last_seen", "host_ports",
+] as const;
+
+const iso = (ms: number) => (ms ? new Date(ms).toISOString() : "");
+
+export function renderReportCsv(r: Report): string {
+  let out = csvLine([...FINDING_COLUMNS]);
+  for (const f of r.findings) {
+    const common = [f.rank, f.score, f.binary.name, f.binary.path, f.binary.sha256, f.protocol, f.transport, f.port, f.portClass, f.direction, f.hostCount, f.binaryHostCount, f.tags.join(" "), f.reasons.join("; "), f.evidence.join(" "), f.suppressed ? f.suppressed.reason : ""];
+    const hosts = f.hosts.length ? f.hosts : [null];
+    for (const h of hosts) {
+      out += csvLine([...common, h?.hostId ?? "", h?.hostname ?? "", h?.pid ?? "", h?.user ?? "", h?.cmdline ?? "", h?.ancestry ?? "", iso(h?.firstSeenMs ?? 0), iso(h?.lastSeenMs ?? 0), h?.ports.join(" ") ?? ""]);
+    }
+  }
+  return out;
+}

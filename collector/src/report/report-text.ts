@@ -1,0 +1,29 @@
+// The report as a terminal table: one line per finding, ranked, with its top
+// reason; strings from agents pass through terminalSafe.
+
+import { terminalSafe } from "@oddwire/shared";
+import type { Report } from "./report-types.js";
+
+const REASON_WIDTH = 100;
+
+export function renderReportTable(r: Report): string {
+  const out: string[] = [];
+  const os = Object.entries(r.fleet.byOs).map(([k, v]) => `${v} ${k}`).join(", ");
+  out.push(`oddwire fleet rarity report, ${r.generatedAt}: ${r.fleet.hosts} hosts (${os || "none"}), ${r.fleet.binaries} binaries, ${r.fleet.observations} observations`);
+  if (r.fleet.smallFleet) out.push("small fleet (5 hosts or fewer): no fleet statistics; scores rest on the built-in knowledge");
+  if (r.findings.length === 0) return out.concat("no findings").join("\n") + "\n";
+  const rows = r.findings.map((f) => [
+    String(f.rank),
+    f.score.toFixed(1),
+    terminalSafe(f.binary.name),
+    `${terminalSafe(f.protocol)}/${f.transport} ${f.direction} ${f.port}`,
+    `${f.hostCount}/${f.binaryHostCount}`,
+    terminalSafe(f.tags.join(",")),
+    (f.suppressed ? "[suppressed] " : "") + terminalSafe(f.reasons[0] ?? "").slice(0, REASON_WIDTH),
+  ]);
+  const header = ["RANK", "SCORE", "BINARY", "PROTOCOL", "HOSTS", "TAGS", "WHY"];
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i]!.length)));
+  const line = (cells: string[]) => cells.map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i]!))).join("  ").trimEnd();
+  out.push("", line(header), ...rows.map(line));
+  return out.join("\n") + "\n";
+}

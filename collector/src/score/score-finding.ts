@@ -1,0 +1,113 @@
+// Scores one observation group (binary, protocol, transport, direction, port
+// class) from 0 to 100, and says why. Pure: every count arrives as input.
+//
+// Evidence, in order of weight:
+// 1. Rarity, conditional on the binary: of the hosts that run this binary,
+//    how few show this behaviour. Needs enough hosts to mean anything
+//    (confidence grows with the binary's host count; none below MIN_HOSTS).
+// 2. Knowledge: the agent's tags (noisy-or of per-tag weights), damped when
+//    the behaviour is common for this binary across the fleet: what most of
+//    the fleet does is this fleet's normal, whatever the tag says.
+// 3. Lineage: the binary runs here under a parent it rarely has elsewhere.
+// 4. Novelty: first seen recently, on few hosts.
+
+export const MIN_HOSTS_FOR_STATS = 6;
+const FULL_CONFIDENCE_HOSTS = 30;
+
+export const TAG_WEIGHTS: Record<string, number> = {
+  "shell-outbound": 0.9,
+  "name-imitation": 0.9,
+  "lolbin-outbound": 0.85,
+  "deleted-exe": 0.8,
+  "silent-binary-socket": 0.8,
+  "writable-dir-exe": 0.75,
+  "unexpected-protocol": 0.6,
+  "interpreter-outbound": 0.4,
+};
+
+const W_RARITY = 0.85;
+const W_LINEAGE = 0.5;
+const W_NOVELTY = 0.25;
+const DAY = 86_400_000;
+
+export interface GroupFacts {
+  binaryName: string;
+  protocol: string;
+  direction: string;
+  hostCount: number;
+  binaryHostCount: number;
+  fleetHosts: number;
+  tags: string[];
+  /** Share (0..1) of this binary's processes fleet-wide that have the parent these have; null when unknown. */
+  parentShare: number | null;
+  parentName: string;
+  firstSeenMs: number;
+  nowMs: number;
+}
+
+export interface Scored {
+  score: number;
+  reasons: string[];
+  evidence: string[];
+}
+
+export function confidence(binaryHostCount: number): number {
+  if (binaryHostCount < MIN_HOSTS_FOR_STATS) return 0;
+  return Math.min(1, Math.log(binaryHostCount) / Math.log(FULL_CONFIDENCE_HOSTS));
+}
+
+export function scoreGroup(g: GroupFacts): Scored {
+  const reasons: string[] = [];
+  const evidence: string[] = [];
+  const c = confidence(g.binaryHostCount);
+  const p = g.binaryHostCount > 0 ? Math.min(1, g.hostCount / g.binaryHostCount) : 1;
+  const what = `${g.binaryName} ${g.direction === "listen" ? "listening for" : g.direction === "inbound" ? "accepting" : "speaking"} ${g.protocol}`;
+
+  const rarity = c * (1 - p);
+  if (c > 0) {
+    if (rarity >= 0.3) {
+      evidence.push("rarity");
+      reasons.push(`${what} on ${g.hostCount} of the ${g.binaryHostCount} hosts that run ${g.binaryName} (${pct(p)})`);
+    }
+  } else if (g.fleetHosts <= 5) {
+    reasons.push(`fleet of ${g.fleetHosts} host${g.fleetHosts === 1 ? "" : "s"}: no fleet statistics, the built-in knowledge carries the score`);
+  } else {
+    reasons.push(`${g.binaryName} runs on only ${g.binaryHostCount} host${g.binaryHostCount === 1 ? "" : "s"}: too few to say what is normal for it`);
+  }
+
+  let k = 0;
+  for (const tag of g.tags) k = 1 - (1 - k) * (1 - (TAG_WEIGHTS[tag] ?? 0.3));
+  const commonness = c * p;
+  const knowledge = k * (1 - commonness);
+  if (knowledge >= 0.2) {
+    evidence.push("knowledge");
+    reasons.push(`agent tags: ${g.tags.join(", ")}`);
+  } else if (k > 0 && commonness > 0.5) {
+    reasons.push(`tagged ${g.tags.join(", ")}, but ${pct(p)} of the hosts running ${g.binaryName} do this: this fleet's normal`);
+  }
+
+  const lineage = g.parentShare !== null && g.parentShare < 0.1 && g.binaryHostCount >= 3 ? (1 - g.parentShare) * Math.max(c, 0.5) : 0;
+  if (lineage > 0) {
+    evidence.push("lineage");
+    reasons.push(`runs under ${g.parentName}, the parent of only ${pct(g.parentShare!)} of ${g.binaryName} processes across the fleet`);
+  }
+
+  const age = g.nowMs - g.firstSeenMs;
+  const novelty = age < DAY && g.hostCount <= 3 && g.fleetHosts > 5 ? (1 - age / DAY) * (1 - p * c) : 0;
+  if (novelty >= 0.2) {
+    evidence.push("novelty");
+    reasons.push(`first seen ${Math.max(1, Math.round(age / 60000))} minutes ago, on ${g.hostCount} host${g.hostCount === 1 ? "" : "s"}`);
+  }
+
+  const combined = 1 - (1 - W_RARITY * rarity) * (1 - knowledge) * (1 - W_LINEAGE * lineage) * (1 - W_NOVELTY * novelty);
+  return { score: Math.round(combined * 1000) / 10, reasons, evidence };
+}
+
+function pct(x: number): string {
+  const v = x * 100;
+  return `${v < 1 && v > 0 ? v.toFixed(1) : Math.round(v)}%`;
+}
+
+export function portClass(port: number): "well-known" | "registered" | "dynamic" {
+  return port < 1024 ? "well-known" : port < 49152 ? "registered" : "dynamic";
+}
