@@ -42,6 +42,15 @@ for (const [key, spec] of Object.entries(SERVE_SCHEMA)) {
 
 export const COMMANDS: CommandSpec[] = [
   {
+    name: "quickstart",
+    summary: "Start the collector on embedded defaults (./data) with an agent on this host enrolled against it, and print where the report is. What `npm start` runs.",
+    usage: "quickstart [--port P] [--data-dir DIR]",
+    options: {
+      port: { type: "string", valueName: "P", description: "Port for the collector (default 8443)." },
+      "data-dir": { type: "string", valueName: "DIR", description: "Where the database, the enrollment secret, the reader token and the agent's state live (default ./data)." },
+    },
+  },
+  {
     name: "serve",
     summary: "Run the collector: enrollment, agent streams, storage.",
     usage: "serve [--port P] [--db FILE] [--enroll-secret S] [--config FILE] [options]",
@@ -136,6 +145,8 @@ export async function main(argv: readonly string[]): Promise<number> {
   switch (spec.name) {
     case "serve":
       return serve(values);
+    case "quickstart":
+      return (await import("./quickstart.js")).quickstart(values);
     case "agents":
       return agents(values);
     case "report":
