@@ -20,6 +20,8 @@ import { buildReport } from "./report/build-report.js";
 import { renderReportCsv } from "./report/report-csv.js";
 import { reportFormat, reportOptionsFrom, parseSince } from "./report/report-options.js";
 import { renderReportTable } from "./report/report-text.js";
+import { parseExportSchedules } from "./export/export-config.js";
+import { lastExports, runExport } from "./export/export-run.js";
 import { addSuppression, listSuppressions, removeSuppression } from "./report/suppressions.js";
 import { DEFAULT_DB, resolveServeConfig, SERVE_SCHEMA } from "./serve-config.js";
 import { HostStore, type HostRow } from "./store/hosts.js";
@@ -34,6 +36,7 @@ const DB_OPTION: OptionSpec = { type: "string", valueName: "FILE", description: 
 
 const serveOptions: Record<string, OptionSpec> = { config: CONFIG_OPTION };
 for (const [key, spec] of Object.entries(SERVE_SCHEMA)) {
+  if (spec.type === "object") continue; // config file only
   const dflt = spec.default !== undefined && spec.type !== "boolean" ? ` (default ${spec.default})` : "";
   serveOptions[flagName(key)] = spec.type === "boolean"
     ? { type: "boolean", description: spec.description }
@@ -82,6 +85,20 @@ export const COMMANDS: CommandSpec[] = [
       "min-score": { type: "string", valueName: "N", description: "Only findings scoring at least N (0-100)." },
       "show-suppressed": { type: "boolean", description: "Include suppressed findings, marked as such." },
       out: { type: "string", valueName: "FILE", description: "Write to FILE (atomically) instead of standard output." },
+    },
+  },
+  {
+    name: "export",
+    summary: "Write one CSV export by hand, as a schedule would: findings (one row per finding and host), inventory (every socket) or agents.",
+    usage: "export --what findings|inventory|agents --out DIR [--db FILE] [--min-score N] [--only-new] [--name NAME] [--keep N]",
+    options: {
+      db: DB_OPTION,
+      what: { type: "string", valueName: "KIND", description: "findings, inventory or agents." },
+      out: { type: "string", valueName: "DIR", description: "Existing directory to write the file to." },
+      "min-score": { type: "string", valueName: "N", description: "findings only: rows scoring at least N (default 0)." },
+      "only-new": { type: "boolean", description: "Only rows new since the last successful run under the same --name." },
+      name: { type: "string", valueName: "NAME", description: "The schedule name the file and its retention belong to (default manual)." },
+      keep: { type: "string", valueName: "N", description: "Files of this name and kind to keep in DIR; older ones are deleted (default 30)." },
     },
   },
   {
@@ -153,6 +170,8 @@ export async function main(argv: readonly string[]): Promise<number> {
       return report(values);
     case "suppress":
       return suppress(values);
+    case "export":
+      return exportOnce(values);
     case "unsuppress":
       return unsuppress(values, positionals);
     case "suppressions":
@@ -185,7 +204,8 @@ function agents(values: Record<string, unknown>): number {
   const db = openDb((values["db"] as string | undefined) ?? DEFAULT_DB, { readonly: true });
   try {
     const rows = new HostStore(db).list(Date.now(), silentAfter * 1000);
-    process.stdout.write(format === "json" ? JSON.stringify({ generatedAt: new Date().toISOString(), hosts: rows }, null, 2) + "\n" : renderAgents(rows));
+    const exports = hasTable(db, "export_runs") ? lastExports(db) : [];
+    process.stdout.write(format === "json" ? JSON.stringify({ generatedAt: new Date().toISOString(), hosts: rows, exports }, null, 2) + "\n" : renderAgents(rows) + renderExports(exports));
   } finally {
     db.close();
   }
@@ -226,6 +246,33 @@ async function report(values: Record<string, unknown>): Promise<number> {
     renameSync(`${out}.tmp`, out);
     process.stderr.write(`${PROGRAM}: report written to ${out}\n`);
   } else process.stdout.write(text);
+  return 0;
+}
+
+function exportOnce(values: Record<string, unknown>): number {
+  const [schedule] = parseExportSchedules(
+    [
+      {
+        name: (values["name"] as string | undefined) ?? "manual",
+        cron: "* * * * *",
+        what: values["what"],
+        dir: values["out"],
+        minScore: values["min-score"] === undefined ? 0 : Number(values["min-score"]),
+        onlyNew: values["only-new"] === true,
+        keep: values["keep"] === undefined ? 30 : Number(values["keep"]),
+      },
+    ],
+    "export",
+  );
+  const db = openDb((values["db"] as string | undefined) ?? DEFAULT_DB);
+  try {
+    const out = runExport(db, schedule!);
+    if (out.status !== "ok") throw new OddwireError("ODW_ERR_EXPORT", `the export failed: ${out.error}`);
+    process.stdout.write(`${out.file}\n`);
+    process.stderr.write(`${PROGRAM}: ${out.rows} rows\n`);
+  } finally {
+    db.close();
+  }
   return 0;
 }
 
@@ -287,6 +334,19 @@ function suppressions(values: Record<string, unknown>): number {
     db.close();
   }
   return 0;
+}
+
+function hasTable(db: ReturnType<typeof openDb>, name: string): boolean {
+  return db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?").get(name) !== undefined;
+}
+
+function renderExports(exports: ReturnType<typeof lastExports>): string {
+  if (exports.length === 0) return "";
+  return (
+    "\nlast exports:\n" +
+    exports.map((e) => `  ${e.schedule} (${e.what}): ${e.status} at ${iso(e.startedAt)}${e.status === "ok" ? `, ${e.rows} rows, ${terminalSafe(e.file)}` : e.error ? `: ${terminalSafe(e.error)}` : ""}`).join("\n") +
+    "\n"
+  );
 }
 
 const iso = (ms: number | null) => (ms ? new Date(ms).toISOString().replace(/\.\d+Z$/, "Z") : "-");

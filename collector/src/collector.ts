@@ -3,6 +3,7 @@
 // stops everything cleanly.
 
 import { createLogger, type Logger } from "@oddwire/shared";
+import { ExportScheduler } from "./export/export-scheduler.js";
 import { IngestServer } from "./ingest/server.js";
 import { ReportRoutes } from "./report/report-routes.js";
 import type { ServeConfig } from "./serve-config.js";
@@ -54,6 +55,8 @@ export async function startCollector(config: ServeConfig, log: Logger = createLo
   };
   prune();
   const port = await server.listen();
+  const exporter = new ExportScheduler(db, config.exports, server.metrics, log);
+  exporter.start();
   const timers = [setInterval(() => server.cutRevoked(), REVOCATION_CHECK_MS), setInterval(prune, RETENTION_MS)];
   for (const t of timers) t.unref();
   log.info("collector.listening", { host: config.host, port, tls: !!config.tls, db: config.db });
@@ -62,6 +65,7 @@ export async function startCollector(config: ServeConfig, log: Logger = createLo
     server,
     async stop() {
       for (const t of timers) clearInterval(t);
+      await exporter.stop();
       await server.close();
       log.info("collector.stopped", { counters: server.metrics.counts });
       db.close();

@@ -6,6 +6,7 @@ import { readFileSync } from "node:fs";
 import { isAbsolute, resolve } from "node:path";
 import { loadConfig, OddwireError, parseByteSize, type ConfigSchema } from "@oddwire/shared";
 import type { SyncMode } from "./store/open-db.js";
+import { parseExportSchedules, type ExportSchedule } from "./export/export-config.js";
 
 export const DEFAULT_PORT = 8443;
 export const DEFAULT_DB = "./data/oddwire.db";
@@ -29,6 +30,7 @@ export const SERVE_SCHEMA: ConfigSchema = {
   batchLogDays: { type: "integer", default: 30, min: 1, description: "Days the log of received batches is kept." },
   observationDays: { type: "integer", default: 180, min: 1, description: "Days an observation (binary, protocol, port per host) is kept after it was last seen." },
   sync: { type: "string", default: "full", pattern: /^(full|normal)$/, patternHint: 'must be "full" or "normal"', description: 'SQLite synchronous mode: "full" (an ack survives power loss) or "normal" (faster; survives crashes, not power loss).' },
+  exports: { type: "object", default: [], description: "Scheduled CSV exports (config file only): a list of {name, cron, what: findings|inventory|agents, dir, minScore, onlyNew, timezone, keep}.", check: (v, where) => parseExportSchedules(v, where) },
   logLevel: { type: "string", default: "info", pattern: /^(debug|info|warn|error)$/, patternHint: "must be debug, info, warn or error", description: "Least severe log level printed (JSON lines on stderr)." },
 };
 
@@ -51,6 +53,7 @@ export interface ServeConfig {
   observationDays: number;
   sync: SyncMode;
   logLevel: "debug" | "info" | "warn" | "error";
+  exports: ExportSchedule[];
 }
 
 const LOOPBACK = /^(127\.\d+\.\d+\.\d+|::1|localhost)$/;
@@ -106,5 +109,6 @@ export function resolveServeConfig(flags: Record<string, unknown>, env: NodeJS.P
     observationDays: c["observationDays"] as number,
     sync: c["sync"] as SyncMode,
     logLevel: c["logLevel"] as ServeConfig["logLevel"],
+    exports: c["exports"] as ExportSchedule[],
   });
 }

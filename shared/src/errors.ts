@@ -18,6 +18,7 @@ export const ERROR_CODES = {
   ODW_ERR_RATE_LIMIT: "Too many connections or failed attempts from one address.",
   ODW_ERR_DB: "The collector's database could not be opened, migrated or written.",
   ODW_ERR_TRANSPORT: "The agent could not reach or talk to the collector.",
+  ODW_ERR_EXPORT: "A CSV export could not be written (directory missing, not writable, disk full).",
   ODW_ERR_INPUT: "An input file (NDJSON to replay, certificate, key) is unreadable or malformed.",
 } as const;
 

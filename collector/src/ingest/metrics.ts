@@ -21,6 +21,9 @@ export const COUNTERS = {
   superseded: "Streams closed because the same host connected again.",
   heartbeat_timeouts: "Streams closed because the agent stopped answering pings.",
   overload_closes: "Streams closed because the ingest queue was full.",
+  exports_ok: "Scheduled CSV exports written.",
+  exports_failed: "Scheduled CSV exports that failed (retried at the next tick).",
+  exports_skipped: "Scheduled CSV export ticks skipped because the previous run was still going.",
 } as const;
 
 export type CounterName = keyof typeof COUNTERS;

@@ -13,14 +13,21 @@ export const FINDING_COLUMNS = [
 
 const iso = (ms: number) => (ms ? new Date(ms).toISOString() : "");
 
-export function renderReportCsv(r: Report): string {
-  let out = csvLine([...FINDING_COLUMNS]);
+/** One row per finding and host (a finding with no host row left gets one row of its own). */
+export function findingRows(r: Report): Array<Array<string | number>> {
+  const rows: Array<Array<string | number>> = [];
   for (const f of r.findings) {
     const common = [f.rank, f.score, f.binary.name, f.binary.path, f.binary.sha256, f.protocol, f.transport, f.port, f.portClass, f.direction, f.hostCount, f.binaryHostCount, f.tags.join(" "), f.reasons.join("; "), f.evidence.join(" "), f.suppressed ? f.suppressed.reason : ""];
     const hosts = f.hosts.length ? f.hosts : [null];
     for (const h of hosts) {
-      out += csvLine([...common, h?.hostId ?? "", h?.hostname ?? "", h?.pid ?? "", h?.user ?? "", h?.cmdline ?? "", h?.ancestry ?? "", iso(h?.firstSeenMs ?? 0), iso(h?.lastSeenMs ?? 0), h?.ports.join(" ") ?? ""]);
+      rows.push([...common, h?.hostId ?? "", h?.hostname ?? "", h?.pid ?? "", h?.user ?? "", h?.cmdline ?? "", h?.ancestry ?? "", iso(h?.firstSeenMs ?? 0), iso(h?.lastSeenMs ?? 0), h?.ports.join(" ") ?? ""]);
     }
   }
+  return rows;
+}
+
+export function renderReportCsv(r: Report): string {
+  let out = csvLine([...FINDING_COLUMNS]);
+  for (const row of findingRows(r)) out += csvLine(row);
   return out;
 }

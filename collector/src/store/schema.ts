@@ -138,4 +138,18 @@ export const MIGRATIONS: readonly string[] = [
   DROP INDEX observations_by_binary;
   CREATE INDEX observations_groups ON observations (binary, protocol, transport, direction, port, host_id, first_seen, last_seen, tags);
   `,
+  `
+  CREATE TABLE export_runs (
+    id          INTEGER PRIMARY KEY,
+    schedule    TEXT NOT NULL,
+    what        TEXT NOT NULL,
+    started_at  INTEGER NOT NULL,
+    finished_at INTEGER,
+    status      TEXT NOT NULL,
+    rows        INTEGER NOT NULL DEFAULT 0,
+    file        TEXT NOT NULL DEFAULT '',
+    error       TEXT NOT NULL DEFAULT ''
+  ) STRICT;
+  CREATE INDEX export_runs_by_schedule ON export_runs (schedule, started_at);
+  `,
 ];
