@@ -1,7 +1,7 @@
 // oddwire-agent's command line: parses the command and its options, runs it,
 // and turns errors into one clear line on stderr and a non-zero exit code.
 
-import { createLogger, formatCommandHelp, formatProgramHelp, isOddwireError, loadConfig, OddwireError, parseCommand, type CommandSpec } from "@oddwire/shared";
+import { createLogger, loadConfig, OddwireError, reportCliError, runCli, type CommandSpec } from "@oddwire/shared";
 import { CONNECT_SCHEMA, resolveConnectConfig, resolveRunConfig, RUN_SCHEMA } from "./run-config.js";
 import { renderSnapshot } from "./render/human-snapshot.js";
 import { defaultStateDir } from "./identity/state-dir.js";
@@ -72,32 +72,21 @@ export const REPLAY_COMMAND: CommandSpec = {
 const COMMANDS = [SNAPSHOT_COMMAND, RUN_COMMAND, REPLAY_COMMAND];
 const SUMMARY = "oddwire endpoint agent: finds programs talking protocols they have no business talking.";
 
-export async function main(argv: readonly string[]): Promise<number> {
-  const [command, ...rest] = argv;
-  if (command === undefined || command === "help" || command === "--help" || command === "-h") {
-    const spec = COMMANDS.find((c) => c.name === rest[0]);
-    process.stdout.write(spec ? formatCommandHelp(PROGRAM, spec) : formatProgramHelp(PROGRAM, SUMMARY, COMMANDS));
-    return command === undefined ? 2 : 0;
-  }
-  if (command === "--version" || command === "-v") {
-    process.stdout.write(`${AGENT_VERSION}\n`);
-    return 0;
-  }
-  const spec = COMMANDS.find((c) => c.name === command);
-  if (!spec) throw new OddwireError("ODW_ERR_USAGE", `unknown command "${command}"; commands: ${COMMANDS.map((c) => c.name).join(", ")} (see --help)`);
-  const { values, positionals } = parseCommand(spec, rest);
-  if (values["help"]) {
-    process.stdout.write(formatCommandHelp(PROGRAM, spec));
-    return 0;
-  }
-  switch (spec.name) {
-    case "run":
-      return runAgent(values);
-    case "replay":
-      return runReplay(values, positionals);
-    default:
-      return runSnapshot(values);
-  }
+export function main(argv: readonly string[]): Promise<number> {
+  return runCli(
+    {
+      name: PROGRAM,
+      version: AGENT_VERSION,
+      summary: SUMMARY,
+      commands: COMMANDS,
+      run(command, { values, positionals }) {
+        if (command === "run") return runAgent(values);
+        if (command === "replay") return runReplay(values, positionals);
+        return runSnapshot(values);
+      },
+    },
+    argv,
+  );
 }
 
 async function runAgent(values: Record<string, string | boolean | undefined>): Promise<number> {
@@ -172,10 +161,5 @@ function write(stream: NodeJS.WriteStream, text: string): Promise<void> {
 }
 
 export function reportError(err: unknown): number {
-  if (isOddwireError(err)) {
-    process.stderr.write(`${PROGRAM}: ${err.code}: ${err.message}\n`);
-    return err.code === "ODW_ERR_USAGE" ? 2 : 1;
-  }
-  process.stderr.write(`${PROGRAM}: unexpected error: ${(err as Error)?.stack ?? String(err)}\n`);
-  return 1;
+  return reportCliError(PROGRAM, err);
 }

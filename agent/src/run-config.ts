@@ -3,7 +3,7 @@
 // starts.
 
 import { readFileSync } from "node:fs";
-import { loadConfig, OddwireError, parseByteSize, type ConfigSchema } from "@oddwire/shared";
+import { loadConfig, OddwireError, parseByteSize, resolveSecret, type ConfigSchema } from "@oddwire/shared";
 import { defaultStateDir } from "./identity/state-dir.js";
 import { DEFAULT_SPOOL_MAX_BYTES } from "./spool/spool.js";
 
@@ -46,14 +46,7 @@ export function resolveConnectConfig(c: Readonly<Record<string, unknown>>, env: 
     throw new OddwireError("ODW_ERR_CONFIG", msg);
   };
   const collector = (c["collector"] as string | undefined) ?? fail("the collector's URL is needed: --collector ws://127.0.0.1:8443 (or collector in the config file)");
-  let secret = (c["enrollSecret"] as string | undefined) ?? env["ODDWIRE_ENROLL_SECRET"];
-  if (c["enrollSecretFile"]) {
-    try {
-      secret = readFileSync(c["enrollSecretFile"] as string, "utf8").split("\n", 1)[0]!.trim();
-    } catch (err) {
-      fail(`cannot read the enrollment secret file ${c["enrollSecretFile"]}: ${(err as Error).message}`);
-    }
-  }
+  const secret = resolveSecret(c["enrollSecret"] as string | undefined, c["enrollSecretFile"] as string | undefined, env["ODDWIRE_ENROLL_SECRET"], "enrollment secret");
   let ca: Buffer | undefined;
   if (c["caCert"]) {
     try {

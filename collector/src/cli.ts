@@ -3,15 +3,14 @@
 
 import { createRequire } from "node:module";
 import {
-  formatCommandHelp,
-  formatProgramHelp,
   flagName,
-  isOddwireError,
   OddwireError,
-  parseCommand,
+  reportCliError,
+  runCli,
   terminalSafe,
   type CommandSpec,
   type OptionSpec,
+  type ParsedCommand,
 } from "@oddwire/shared";
 import { randomBytes } from "node:crypto";
 import { renameSync, writeFileSync } from "node:fs";
@@ -141,25 +140,12 @@ export const COMMANDS: CommandSpec[] = [
   },
 ];
 
-export async function main(argv: readonly string[]): Promise<number> {
-  const [command, ...rest] = argv;
-  if (command === undefined || command === "help" || command === "--help" || command === "-h") {
-    const spec = COMMANDS.find((c) => c.name === rest[0]);
-    process.stdout.write(spec ? formatCommandHelp(PROGRAM, spec) : formatProgramHelp(PROGRAM, SUMMARY, COMMANDS));
-    return command === undefined ? 2 : 0;
-  }
-  if (command === "--version" || command === "-v") {
-    process.stdout.write(`${VERSION}\n`);
-    return 0;
-  }
-  const spec = COMMANDS.find((c) => c.name === command);
-  if (!spec) throw new OddwireError("ODW_ERR_USAGE", `unknown command "${command}"; commands: ${COMMANDS.map((c) => c.name).join(", ")} (see --help)`);
-  const { values, positionals } = parseCommand(spec, rest);
-  if (values["help"]) {
-    process.stdout.write(formatCommandHelp(PROGRAM, spec));
-    return 0;
-  }
-  switch (spec.name) {
+export function main(argv: readonly string[]): Promise<number> {
+  return runCli({ name: PROGRAM, version: VERSION, summary: SUMMARY, commands: COMMANDS, run: dispatch }, argv);
+}
+
+async function dispatch(command: string, { values, positionals }: ParsedCommand): Promise<number> {
+  switch (command) {
     case "serve":
       return serve(values);
     case "quickstart":
@@ -371,10 +357,5 @@ function renderAgents(rows: HostRow[]): string {
 }
 
 export function reportError(err: unknown): number {
-  if (isOddwireError(err)) {
-    process.stderr.write(`${PROGRAM}: ${err.code}: ${err.message}\n`);
-    return err.code === "ODW_ERR_USAGE" ? 2 : 1;
-  }
-  process.stderr.write(`${PROGRAM}: unexpected error: ${(err as Error)?.stack ?? String(err)}\n`);
-  return 1;
+  return reportCliError(PROGRAM, err);
 }

@@ -4,7 +4,7 @@
 import { randomBytes } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { isAbsolute, resolve } from "node:path";
-import { loadConfig, OddwireError, parseByteSize, type ConfigSchema } from "@oddwire/shared";
+import { loadConfig, OddwireError, parseByteSize, resolveSecret, type ConfigSchema } from "@oddwire/shared";
 import type { SyncMode } from "./store/open-db.js";
 import { parseExportSchedules, type ExportSchedule } from "./export/export-config.js";
 
@@ -63,14 +63,7 @@ export function resolveServeConfig(flags: Record<string, unknown>, env: NodeJS.P
   const fail = (msg: string): never => {
     throw new OddwireError("ODW_ERR_CONFIG", msg);
   };
-  let secret = (c["enrollSecret"] as string | undefined) ?? env["ODDWIRE_ENROLL_SECRET"];
-  if (c["enrollSecretFile"]) {
-    try {
-      secret = readFileSync(c["enrollSecretFile"] as string, "utf8").split("\n", 1)[0]!.trim();
-    } catch (err) {
-      fail(`cannot read the enrollment secret file ${c["enrollSecretFile"]}: ${(err as Error).message}`);
-    }
-  }
+  const secret = resolveSecret(c["enrollSecret"] as string | undefined, c["enrollSecretFile"] as string | undefined, env["ODDWIRE_ENROLL_SECRET"], "enrollment secret");
   if (!secret) fail("serve needs the fleet's enrollment secret: --enroll-secret S, --enroll-secret-file F, $ODDWIRE_ENROLL_SECRET or enrollSecret in the config file");
   if (secret!.length < 8) fail("the enrollment secret must be at least 8 characters long");
   const certPath = c["tlsCert"] as string | undefined;

@@ -90,3 +90,18 @@ export function parseByteSize(text: string | number, where: string): number {
   const mult = { b: 1, kb: 1e3, kib: 1024, mb: 1e6, mib: 1024 ** 2, gb: 1e9, gib: 1024 ** 3 }[unit]!;
   return Math.round(Number(m[1]) * mult);
 }
+
+/**
+ * A secret from, in order: a file's first line (keeps it out of the process
+ * list), the value given, the environment. undefined when none is set.
+ */
+export function resolveSecret(given: string | undefined, file: string | undefined, envValue: string | undefined, what: string): string | undefined {
+  if (file) {
+    try {
+      return readFileSync(file, "utf8").split("\n", 1)[0]!.trim();
+    } catch (err) {
+      throw new OddwireError("ODW_ERR_CONFIG", `cannot read the ${what} file ${file}: ${(err as Error).message}`, { cause: err });
+    }
+  }
+  return given ?? envValue;
+}

@@ -10,3 +10,4 @@ export * from "./cli-args.js";
 export * from "./config.js";
 export * from "./log.js";
 export * from "./binary-key.js";
+export * from "./cli-main.js";

@@ -44,6 +44,7 @@ const PORT_CLASSES = ["well-known", "registered", "dynamic"] as const;
 const PC_SQL = "CASE WHEN port < 1024 THEN 0 WHEN port < 49152 THEN 1 ELSE 2 END";
 const BUCKETS = [0, 0.01, 0.05, 0.1, 0.25, 0.5, 0.75, 1];
 const LINEAGE_SAMPLE = 10;
+const PORT_RANGES = [[0, 1023], [1024, 49151], [49152, 65535]] as const;
 
 export function buildReport(db: Db, o: ReportOptions): Report {
   const where: string[] = ["o.last_seen >= ?"];
@@ -97,6 +98,7 @@ export function buildReport(db: Db, o: ReportOptions): Report {
   const suppressions = activeSuppressions(db, o.nowMs);
   const q = detailQueries(db);
   const findings: Finding[] = [];
+  const parentCache = new Map<string, Array<{ parent: string; n: number }>>();
   const finalists: Array<{ c: (typeof candidates)[number]; finding: Finding }> = [];
   for (const c of candidates) {
     const { g } = c;
@@ -105,7 +107,8 @@ export function buildReport(db: Db, o: ReportOptions): Report {
     c.facts.binaryName = g.binary_name;
     // A sample of hosts is enough to judge lineage; the full list is read for the findings shown.
     const detail = hostsOf(q, g, LINEAGE_SAMPLE);
-    const parent = lineageOf(q, g.binary, detail.parentBinaries);
+    // Lineage matters for rare behaviour; for common behaviour the parent is the usual one.
+    const parent = c.g.hosts / c.binaryHostCount <= 0.25 ? lineageOf(q, g.binary, detail.parentBinaries, parentCache) : null;
     const s = scoreGroup({ ...c.facts, parentShare: parent?.share ?? null, parentName: parent?.name ?? "" });
     const suppression = matchSuppression(suppressions, g.binary, g.binary_name, g.protocol, detail.hosts.map((h) => h.hostId));
     if (suppression && !o.showSuppressed) continue;
@@ -167,13 +170,14 @@ function parseTagCodes(concatenated: string | null): string[] {
 
 function detailQueries(db: Db) {
   return {
-    obsHosts: db.prepare(`SELECT o.host_id, h.hostname, MIN(o.first_seen) AS first_seen, MAX(o.last_seen) AS last_seen, group_concat(o.port) AS ports
-        FROM observations o JOIN hosts h ON h.host_id = o.host_id
-       WHERE o.binary = ? AND o.protocol = ? AND o.transport = ? AND o.direction = ? AND ${PC_SQL.replaceAll("port", "o.port")} = ?
-       GROUP BY o.host_id ORDER BY MAX(o.last_seen) DESC LIMIT ?`),
+    // Index order, no sort: for a group on thousands of hosts a sample is
+    // enough, and the findings that matter are on few hosts anyway.
+    obsHosts: db.prepare(`SELECT o.host_id, o.first_seen, o.last_seen, o.port FROM observations o INDEXED BY observations_groups
+       WHERE o.binary = ? AND o.protocol = ? AND o.transport = ? AND o.direction = ? AND o.port BETWEEN ? AND ? LIMIT ?`),
+    hostname: db.prepare("SELECT hostname FROM hosts WHERE host_id = ?").pluck(),
     liveProcess: db.prepare(`SELECT p.pid, p.ppid, p.cmdline, p.user FROM sockets s JOIN processes p ON p.host_id = s.host_id AND p.pid = s.pid
        WHERE s.host_id = ? AND p.binary = ? AND s.protocol = ? AND s.transport = ? AND s.direction = ? LIMIT 1`),
-    identity: db.prepare("SELECT binary_name, exe, sha256 FROM observations WHERE binary = ? ORDER BY last_seen DESC LIMIT 1"),
+    identity: db.prepare("SELECT binary_name, exe, sha256 FROM observations WHERE binary = ? LIMIT 1"),
     anyProcess: db.prepare("SELECT pid, ppid, cmdline, user FROM processes WHERE host_id = ? AND binary = ? LIMIT 1"),
     byPid: db.prepare("SELECT pid, ppid, name, binary FROM processes WHERE host_id = ? AND pid = ? ORDER BY started_at DESC LIMIT 1"),
     parents: db.prepare(`SELECT coalesce(par.binary, '') AS parent, COUNT(*) AS n FROM processes p
@@ -184,7 +188,19 @@ function detailQueries(db: Db) {
 type Queries = ReturnType<typeof detailQueries>;
 
 function hostsOf(q: Queries, g: GroupRow, limit: number): { hosts: ReportHost[]; parentBinaries: string[] } {
-  const rows = q.obsHosts.all(g.binary, g.protocol, g.transport, g.direction, g.pc, limit) as Array<{ host_id: string; hostname: string; first_seen: number; last_seen: number; ports: string }>;
+  const [lo, hi] = PORT_RANGES[g.pc]!;
+  const byHost = new Map<string, { host_id: string; hostname: string; first_seen: number; last_seen: number; ports: number[] }>();
+  for (const r of q.obsHosts.all(g.binary, g.protocol, g.transport, g.direction, lo, hi, limit * 4) as Array<{ host_id: string; first_seen: number; last_seen: number; port: number }>) {
+    const h = byHost.get(r.host_id);
+    if (h) {
+      h.first_seen = Math.min(h.first_seen, r.first_seen);
+      h.last_seen = Math.max(h.last_seen, r.last_seen);
+      h.ports.push(r.port);
+    } else if (byHost.size < limit) {
+      byHost.set(r.host_id, { host_id: r.host_id, hostname: (q.hostname.get(r.host_id) as string | undefined) ?? "", first_seen: r.first_seen, last_seen: r.last_seen, ports: [r.port] });
+    }
+  }
+  const rows = [...byHost.values()].sort((a, b) => b.last_seen - a.last_seen);
   const parentBinaries: string[] = [];
   const hosts = rows.map((r): ReportHost => {
     const live = (q.liveProcess.get(r.host_id, g.binary, g.protocol, g.transport, g.direction) ?? q.anyProcess.get(r.host_id, g.binary)) as { pid: number; ppid: number; cmdline: string; user: string } | undefined;
@@ -212,19 +228,20 @@ function hostsOf(q: Queries, g: GroupRow, limit: number): { hosts: ReportHost[];
       ancestry,
       firstSeenMs: r.first_seen,
       lastSeenMs: r.last_seen,
-      ports: [...new Set(String(r.ports).split(",").map(Number))].sort((a, b) => a - b),
+      ports: [...new Set(r.ports)].sort((a, b) => a - b),
     };
   });
   return { hosts, parentBinaries };
 }
 
 /** The usual parent of these processes, and its share among all of the binary's processes fleet-wide. */
-function lineageOf(q: Queries, binary: string, parents: string[]): { name: string; share: number } | null {
+function lineageOf(q: Queries, binary: string, parents: string[], cache: Map<string, Array<{ parent: string; n: number }>>): { name: string; share: number } | null {
   if (parents.length === 0) return null;
   const counts = new Map<string, number>();
   for (const p of parents) counts.set(p, (counts.get(p) ?? 0) + 1);
   const [parent] = [...counts].sort((a, b) => b[1] - a[1])[0]!;
-  const fleet = q.parents.all(binary) as Array<{ parent: string; n: number }>;
+  let fleet = cache.get(binary);
+  if (!fleet) cache.set(binary, (fleet = q.parents.all(binary) as Array<{ parent: string; n: number }>));
   const total = fleet.reduce((s, r) => s + r.n, 0);
   const mine = fleet.find((r) => r.parent === parent)?.n ?? 0;
   if (total === 0) return null;

@@ -14,6 +14,7 @@
 // The backend asks for exactly LSOF_SOCKET_ARGS and LSOF_TEXT_ARGS below.
 
 import type { RawSocket } from "../backend.js";
+import { parseEndpoint } from "../parse-endpoint.js";
 
 /** `-n -P`: no DNS or service-name lookups; `-w`: no warnings on stderr. */
 export const LSOF_SOCKET_ARGS = ["-n", "-P", "-w", "-iTCP", "-iUDP", "-FpuftPnT"];
@@ -42,12 +43,6 @@ interface FileFields {
   protocol: string;
   name: string;
   tcpState: string;
-}
-
-interface Endpoint {
-  /** "" for `*`. */
-  address: string;
-  port: number;
 }
 
 /**
@@ -115,7 +110,7 @@ function toSocket(file: FileFields, pid: number, uid: number): RawSocket | undef
   if (family === undefined || transport === undefined) return undefined;
   const arrow = file.name.indexOf("->");
   const local = parseEndpoint(arrow === -1 ? file.name : file.name.slice(0, arrow));
-  const remote = arrow === -1 ? { address: "", port: 0 } : parseEndpoint(file.name.slice(arrow + 2));
+  const remote = arrow === -1 ? { address: "", port: 0, family: 0 as const } : parseEndpoint(file.name.slice(arrow + 2));
   if (!local || !remote) return undefined;
   const connected = remote.address !== "" || remote.port !== 0;
 
@@ -137,29 +132,6 @@ function toSocket(file: FileFields, pid: number, uid: number): RawSocket | undef
     inode: 0,
     netns: 0,
   };
-}
-
-/** `1.2.3.4:80`, `[fe80::1%en0]:5353`, `*:5353`, `*:*`. */
-function parseEndpoint(text: string): Endpoint | undefined {
-  const colon = text.lastIndexOf(":");
-  if (colon <= 0) return undefined;
-  const host = text.slice(0, colon);
-  const portText = text.slice(colon + 1);
-  let port: number;
-  if (portText === "*") port = 0;
-  else if (/^\d{1,5}$/.test(portText) && Number(portText) <= 65535) port = Number(portText);
-  else return undefined;
-
-  if (host === "*") return { address: "", port };
-  if (/^\d{1,3}(\.\d{1,3}){3}$/.test(host)) return { address: host, port };
-  if (host.startsWith("[") && host.endsWith("]")) {
-    const inner = host.slice(1, -1);
-    const percent = inner.indexOf("%");
-    // The zone names a local interface, not the peer; Linux records carry none.
-    const address = (percent === -1 ? inner : inner.slice(0, percent)).toLowerCase();
-    if (address.includes(":") && /^[0-9a-f:.]+$/.test(address)) return { address, port };
-  }
-  return undefined;
 }
 
 /**

@@ -10,6 +10,7 @@
 // mis-decoded, so the parser relies on ASCII structure only.
 
 import type { RawSocket } from "../backend.js";
+import { parseEndpoint, type Endpoint } from "../parse-endpoint.js";
 
 const ENGLISH_STATES = new Map<string, string>(Object.entries({
   LISTENING: "LISTEN",
@@ -61,16 +62,6 @@ const LOCALIZED_STATES = new Map<string, string>(Object.entries({
 
 const PROTO = /^(TCP|UDP)(V6)?$/i;
 const PID = /^\d+$/;
-const PORT = /^\d{1,5}$/;
-const IPV4 = /^\d{1,3}(\.\d{1,3}){3}$/;
-const IPV6 = /^[0-9a-f:.]+$/i;
-
-interface Endpoint {
-  /** "" for `*`. */
-  address: string;
-  port: number;
-  family: 4 | 6 | 0;
-}
 
 export function parseNetstatWindows(text: string): RawSocket[] {
   const sockets: RawSocket[] = [];
@@ -143,26 +134,3 @@ function stateSkeleton(upper: string): string {
   return upper.replace(/\s+/g, "_").replace(/[^A-Z_]/g, "");
 }
 
-/** `1.2.3.4:80`, `[::]:135`, `[fe80::1%12]:49670`, `*:*`. */
-function parseEndpoint(text: string): Endpoint | undefined {
-  const colon = text.lastIndexOf(":");
-  if (colon <= 0) return undefined;
-  const host = text.slice(0, colon);
-  const portText = text.slice(colon + 1);
-  let port: number;
-  if (portText === "*") port = 0;
-  else if (PORT.test(portText) && Number(portText) <= 65535) port = Number(portText);
-  else return undefined;
-
-  if (host === "*") return { address: "", port, family: 0 };
-  if (IPV4.test(host)) return { address: host, port, family: 4 };
-  if (host.startsWith("[") && host.endsWith("]")) {
-    const inner = host.slice(1, -1);
-    const percent = inner.indexOf("%");
-    // The zone id (interface index) names a local interface, not part of
-    // the peer's identity, and Linux records carry none.
-    const address = (percent === -1 ? inner : inner.slice(0, percent)).toLowerCase();
-    if (address.includes(":") && IPV6.test(address)) return { address, port, family: 6 };
-  }
-  return undefined;
-}
