@@ -57,6 +57,7 @@ t.test("hostile peers are refused one by one while a good agent keeps streaming"
   });
 
   const key = await enroll({ ...base, hostId: "mallory", secret: SECRET });
+  let mallorysKey = key;
 
   await t.test("a stream with a wrong key, or none, is refused at the upgrade", async (t) => {
     t.equal((await open(c.url, { authorization: "Bearer wrong", "x-oddwire-host": "mallory" })).status, 401);
@@ -84,13 +85,35 @@ t.test("hostile peers are refused one by one while a good agent keeps streaming"
     t.same(seqsOf(db, "mallory"), []);
   });
 
-  await t.test("a revoked host is cut off at once and refused afterwards", async (t) => {
+  await t.test("numbers out of range close only that stream, with 4406", async (t) => {
     const s = await open(c.url, { authorization: `Bearer ${key}`, "x-oddwire-host": "mallory" });
+    // 2^63 as an inode: fine on the wire, beyond what the database (and a double) holds exactly.
+    const frame = oddwire.v1.AgentMessage.encode({ batch: { seq: 1, full: true, snapshot: { hostId: "mallory", os: "linux", sockets: [{ transport: "tcp", inode: 2 ** 63 }] } } }).finish();
+    s.ws!.send(frame);
+    const closed = await s.closed;
+    t.equal(closed.code, 4406);
+    t.match(closed.reason, /inode or netns is out of range/);
+  });
+
+  await t.test("enrolling again replaces the key and closes the live stream", async (t) => {
+    const s = await open(c.url, { authorization: `Bearer ${key}`, "x-oddwire-host": "mallory" });
+    const newKey = await enroll({ ...base, hostId: "mallory", secret: SECRET });
+    t.equal((await s.closed).code, 4409);
+    t.equal((await open(c.url, { authorization: `Bearer ${key}`, "x-oddwire-host": "mallory" })).status, 401, "the old key is dead");
+    const again = await open(c.url, { authorization: `Bearer ${newKey}`, "x-oddwire-host": "mallory" });
+    t.equal(again.status, 101);
+    again.ws!.close();
+    await again.closed;
+    mallorysKey = newKey;
+  });
+
+  await t.test("a revoked host is cut off at once and refused afterwards", async (t) => {
+    const s = await open(c.url, { authorization: `Bearer ${mallorysKey}`, "x-oddwire-host": "mallory" });
     const r = spawnSync(process.execPath, [COLLECTOR_BIN, "revoke", "mallory", "--db", db, "--reason", "test"], { encoding: "utf8" });
     t.equal(r.status, 0, r.stderr);
     t.equal(r.stdout, "revoked mallory\n");
     t.equal((await s.closed).code, 4403, "the live stream is closed");
-    t.equal((await open(c.url, { authorization: `Bearer ${key}`, "x-oddwire-host": "mallory" })).status, 403);
+    t.equal((await open(c.url, { authorization: `Bearer ${mallorysKey}`, "x-oddwire-host": "mallory" })).status, 403);
     await t.rejects(enroll({ ...base, hostId: "mallory", secret: SECRET }), { code: "ODW_ERR_REVOKED" }, "cannot enroll again");
     const unknown = spawnSync(process.execPath, [COLLECTOR_BIN, "revoke", "nobody-here", "--db", db], { encoding: "utf8" });
     t.equal(unknown.status, 2);
@@ -112,7 +135,7 @@ t.test("hostile peers are refused one by one while a good agent keeps streaming"
     t.ok(m["auth_failures"]! >= 4, `auth_failures ${m["auth_failures"]}`);
     t.equal(m["decode_errors"], 2, "one bad enrollment body, one bad frame");
     t.equal(m["frames_too_large"], 2, "one enrollment body, one frame");
-    t.equal(m["protocol_errors"], 1);
+    t.equal(m["protocol_errors"], 2, "the text frame and the out-of-range batch");
     t.ok(m["revoked_refusals"]! >= 2);
     t.ok(m["rate_limited"]! >= 1);
     t.equal(m["open_connections"], 1, "only the good agent is connected");

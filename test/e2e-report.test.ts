@@ -79,11 +79,16 @@ t.test("the report ranks planted anomalies first and is served only with the rea
     t.equal(once.status, 303);
     t.equal(once.headers.get("location"), "/report?protocol=irc", "the token leaves the URL");
     const cookie = once.headers.get("set-cookie")!;
-    t.match(cookie, /^oddwire_reader=.+; HttpOnly; SameSite=Strict; Path=\/report/);
+    t.match(cookie, /^oddwire_reader=.+; HttpOnly; SameSite=Strict; Path=\//);
     const page = await fetch(`${base}/report?protocol=irc`, { headers: { cookie: cookie.split(";")[0]! } });
     t.equal(page.status, 200);
     t.match(page.headers.get("content-security-policy"), /default-src 'none'; script-src 'nonce-/);
     t.match(await page.text(), /fleet rarity report/);
+    const json = await fetch(`${base}/report.json?top=1`, { headers: { cookie: cookie.split(";")[0]! } });
+    t.equal(json.status, 200, "the cookie opens the JSON too");
+    const garbage = await fetch(`${base}/report`, { headers: { cookie: "oddwire_reader=%" } });
+    t.equal(garbage.status, 401, "a malformed cookie is no token, not a crash");
+    t.equal((await fetch(`${base}/healthz`)).status, 200);
     const badFilter = await fetch(`${base}/report.json?min-score=900`, { headers: { authorization: `Bearer ${TOKEN}` } });
     t.equal(badFilter.status, 400);
   });

@@ -142,7 +142,17 @@ export async function replay(o: ReplayOptions): Promise<ReplayResult> {
       s = { hostId: snap.hostId, queue: new MemoryQueue(), client: null, waiting: [], welcomed: false, base: null };
       sessions.set(snap.hostId, s);
       if (active < o.concurrency) open(s);
-      else slotQueue.push(s);
+      else {
+        slotQueue.push(s);
+        // A session with nothing left to send gives its slot away now;
+        // otherwise it would only do so on an ack that may never come.
+        for (const idle of sessions.values()) {
+          if (idle.client && idle.welcomed && idle.queue.pending === 0 && idle.waiting.length === 0) {
+            release(idle);
+            break;
+          }
+        }
+      }
     }
     buffered++;
     if (s.welcomed) {

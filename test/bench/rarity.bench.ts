@@ -3,7 +3,8 @@
 // ranks), and how long the report takes at 1,000 and 10,000 hosts against
 // one plain aggregate pass over the observations (the baseline).
 
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync, statSync } from "node:fs";
+import { runExport } from "oddwire-collector/export/export-run.js";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { buildReport } from "oddwire-collector/report/build-report.js";
@@ -60,6 +61,10 @@ export interface ReportTiming {
   observations: number;
   reportMs: number;
   baselineMs: number;
+  /** Scheduled-export cost on the same database: kind → [ms, rows, bytes]. */
+  exports: Record<string, [number, number, number]>;
+  /** Reading every socket row with its host, without writing (the inventory's baseline). */
+  socketsScanMs: number;
 }
 
 export async function benchReportTime(hostCounts: number[]): Promise<ReportTiming[]> {
@@ -83,8 +88,19 @@ export async function benchReportTime(hostCounts: number[]): Promise<ReportTimin
         buildReport(db, { nowMs: Date.now(), top: 50 });
         report.push(performance.now() - t0);
       }
+      const exports: ReportTiming["exports"] = {};
+      const outDir = join(dir, `exports-${hosts}`);
+      mkdirSync(outDir);
+      for (const what of ["findings", "inventory", "agents"] as const) {
+        const t0 = performance.now();
+        const r = runExport(db, { name: "bench", cron: "* * * * *", what, dir: outDir, minScore: 0, onlyNew: false, timezone: "UTC", keep: 1 });
+        exports[what] = [performance.now() - t0, r.rows, r.file ? statSync(r.file).size : 0];
+      }
+      const t1 = performance.now();
+      db.prepare("SELECT s.*, h.hostname FROM sockets s JOIN hosts h ON h.host_id = s.host_id").raw().all();
+      const socketsScanMs = performance.now() - t1;
       db.close();
-      out.push({ hosts, observations, reportMs: median(report), baselineMs: median(base) });
+      out.push({ hosts, observations, reportMs: median(report), baselineMs: median(base), exports, socketsScanMs });
     }
     return out;
   } finally {
@@ -107,4 +123,12 @@ export function printReportTime(rows: ReportTiming[]): void {
   console.log("| hosts | observations | report ms | one aggregate pass ms (baseline) | ratio |");
   console.log("|---|---|---|---|---|");
   for (const r of rows) console.log(`| ${r.hosts} | ${r.observations} | ${fmt(r.reportMs)} | ${fmt(r.baselineMs)} | ${fmt(r.reportMs / r.baselineMs, 2)} |`);
+  console.log("\n## CSV export time on the same databases (one run each; the inventory's baseline is reading the same rows without writing)\n");
+  console.log("| hosts | kind | ms | rows | MB | baseline: read sockets ms | ratio |");
+  console.log("|---|---|---|---|---|---|---|");
+  for (const r of rows) {
+    for (const [what, [ms, n, bytes]] of Object.entries(r.exports)) {
+      console.log(`| ${r.hosts} | ${what} | ${fmt(ms)} | ${n} | ${fmt(bytes / 1e6, 2)} | ${what === "inventory" ? fmt(r.socketsScanMs) : "-"} | ${what === "inventory" ? fmt(ms / r.socketsScanMs, 2) : "-"} |`);
+    }
+  }
 }

@@ -56,6 +56,8 @@ export class StreamClient {
   private maxFrameBytes = Infinity;
   /** Batches skipped because they exceed the collector's frame limit (not persisted). */
   private oversized = 0;
+  /** A leased batch too large to send, dropped once nothing before it is in flight. */
+  private oversizedSeq: number | null = null;
 
   constructor(private readonly o: StreamClientOptions) {
     this.backoff = o.backoff ?? new Backoff();
@@ -134,6 +136,7 @@ export class StreamClient {
     ws.on("close", (code, reason) => {
       if (this.ping) clearInterval(this.ping);
       this.welcomed = false;
+      this.oversizedSeq = null;
       this.o.queue.rollback();
       if (this.ws === ws) this.ws = null;
       if (code === 4403) return this.fatal(new OddwireError("ODW_ERR_REVOKED", "the collector closed the stream: this host has been revoked"));
@@ -153,6 +156,11 @@ export class StreamClient {
     }
     if (msg.welcome) {
       const lastSeq = Number(msg.welcome.lastSeq);
+      if (!Number.isSafeInteger(lastSeq) || lastSeq < 0) {
+        this.o.log.error("stream.bad_welcome", { lastSeq: String(msg.welcome.lastSeq) });
+        this.ws?.close(4406, "welcome lastSeq out of range");
+        return;
+      }
       this.maxFrameBytes = msg.welcome.maxFrameBytes || Infinity;
       // The collector already holds everything up to lastSeq.
       this.o.queue.commit(lastSeq);
@@ -180,23 +188,28 @@ export class StreamClient {
     if (!ws || !this.welcomed || ws.readyState !== ws.OPEN) return;
     const room = (this.o.maxInFlight ?? 16) - this.inFlight;
     if (room <= 0) return;
-    for (const b of this.o.queue.lease(room)) {
+    if (this.oversizedSeq !== null) {
+      // Waiting for everything before the oversized batch to be acknowledged.
+      if (this.inFlight > 0) return;
+      this.o.queue.commit(this.oversizedSeq);
+      this.oversizedSeq = null;
+      this.oversized++;
+      this.o.onResync?.();
+    }
+    for (let sent = 0; sent < room; sent++) {
+      // One at a time, so that an oversized batch is the last one leased.
+      const [b] = this.o.queue.lease(1);
+      if (!b) return;
       const batch = Batch.decode(b.bytes);
       batch.seq = b.seq;
       batch.droppedBatches = this.o.queue.droppedTotal + this.oversized;
       const frame = AgentMessage.encode({ batch }).finish();
       if (frame.length > this.maxFrameBytes) {
         // The collector would close the stream (1009) on every retry: a batch
-        // it can never take is skipped once nothing before it is in flight.
+        // it can never take is skipped once those before it are acknowledged.
         this.o.log.error("stream.batch_too_large", { seq: b.seq, bytes: frame.length, maxFrameBytes: this.maxFrameBytes, hint: "raise the collector's --max-frame-bytes" });
-        this.o.queue.rollback();
-        if (this.inFlight === 0) {
-          this.o.queue.commit(b.seq);
-          this.oversized++;
-          this.o.onResync?.();
-          return this.pump();
-        }
-        return;
+        this.oversizedSeq = b.seq;
+        return this.pump();
       }
       ws.send(frame);
       this.inFlight++;

@@ -13,6 +13,7 @@ import { oddwire } from "@oddwire/proto";
 import { isOddwireError, type Logger } from "@oddwire/shared";
 import type { HostStore } from "../store/hosts.js";
 import type { Ingester, IngestItem } from "../store/ingest.js";
+import { batchProblem } from "./batch-limits.js";
 import { CLOSE } from "./close-codes.js";
 import { Metrics } from "./metrics.js";
 import { RateLimiter } from "./rate-limit.js";
@@ -44,6 +45,8 @@ interface Stream {
   hostId: string;
   address: string;
   alive: boolean;
+  /** Closed by the collector: nothing more from it is queued or committed. */
+  dead: boolean;
 }
 
 interface Queued {
@@ -106,6 +109,17 @@ export class IngestServer {
   }
 
   private onRequest(req: IncomingMessage, res: ServerResponse): void {
+    try {
+      this.route(req, res);
+    } catch (err) {
+      // Nothing a request carries may take the collector down.
+      this.log.warn("http.bad_request", { address: req.socket.remoteAddress, url: (req.url ?? "").slice(0, 200), error: (err as Error).message });
+      if (!res.headersSent) reply(res, 400, "text/plain", "bad request\n");
+      else res.destroy();
+    }
+  }
+
+  private route(req: IncomingMessage, res: ServerResponse): void {
     const path = (req.url ?? "/").split("?")[0];
     if (req.method === "POST" && path === "/v1/enroll") return void this.onEnroll(req, res);
     if (req.method === "GET" && path === "/healthz") return reply(res, 200, "text/plain", "ok\n");
@@ -150,6 +164,9 @@ export class IngestServer {
       const agentKey = this.hosts.enroll({ hostId: msg.hostId, hostname: msg.hostname, os: msg.os, agentVersion: msg.agentVersion }, Date.now());
       this.metrics.inc("enrollments");
       this.log.info("enroll.ok", { address, hostId: msg.hostId, hostname: msg.hostname });
+      // The old key stops working now, not at the next connect.
+      const live = this.streams.get(msg.hostId);
+      if (live) this.closeStream(live, CLOSE.SUPERSEDED, "the host enrolled again", "stream.reenrolled");
       reply(res, 200, "application/x-protobuf", Buffer.from(EnrollResponse.encode({ hostId: msg.hostId, agentKey }).finish()));
     } catch (err) {
       if (isOddwireError(err, "ODW_ERR_REVOKED")) {
@@ -200,7 +217,7 @@ export class IngestServer {
       this.metrics.inc("superseded");
       this.closeStream(previous, CLOSE.SUPERSEDED, "the same host connected again", "stream.superseded");
     }
-    const stream: Stream = { ws, hostId, address, alive: true };
+    const stream: Stream = { ws, hostId, address, alive: true, dead: false };
     this.streams.set(hostId, stream);
     this.metrics.inc("connections_accepted");
     this.log.info("stream.open", { hostId, address, lastSeq });
@@ -223,6 +240,9 @@ export class IngestServer {
   }
 
   private onMessage(stream: Stream, data: Buffer, isBinary: boolean): void {
+    // ws still delivers frames that arrive while a stream closes; a batch after
+    // one that was dropped must not be committed ahead of it.
+    if (stream.dead || this.streams.get(stream.hostId) !== stream) return;
     if (!isBinary) {
       this.metrics.inc("protocol_errors");
       return this.closeStream(stream, CLOSE.PROTOCOL, "messages must be binary protobuf", "stream.text_frame");
@@ -239,9 +259,10 @@ export class IngestServer {
       this.metrics.inc("protocol_errors");
       return this.closeStream(stream, CLOSE.PROTOCOL, "expected a batch or heartbeat", "stream.unexpected_message", { body: msg.body ?? "none" });
     }
-    if (Number(msg.batch.seq) < 1) {
+    const problem = batchProblem(msg.batch);
+    if (problem) {
       this.metrics.inc("protocol_errors");
-      return this.closeStream(stream, CLOSE.PROTOCOL, "batch seq must be 1 or more", "stream.bad_seq");
+      return this.closeStream(stream, CLOSE.PROTOCOL, problem, "stream.bad_batch");
     }
     if (this.queueBytes + data.length > this.opts.maxQueueBytes) {
       this.metrics.inc("overload_closes");
@@ -261,8 +282,10 @@ export class IngestServer {
   private flush(): void {
     try {
       while (this.queue.length > 0) {
-        const chunk = this.queue.splice(0, this.opts.flushBatches);
-        for (const q of chunk) this.queueBytes -= q.item.bytes;
+        const taken = this.queue.splice(0, this.opts.flushBatches);
+        for (const q of taken) this.queueBytes -= q.item.bytes;
+        const chunk = taken.filter((q) => !q.stream.dead);
+        if (chunk.length === 0) continue;
         let results;
         try {
           results = this.ingester.apply(chunk.map((q) => q.item), Date.now());
@@ -275,6 +298,10 @@ export class IngestServer {
         }
         results.forEach((r, i) => {
           const q = chunk[i]!;
+          if (r.status === "failed") {
+            this.metrics.inc("db_errors");
+            return this.closeStream(q.stream, CLOSE.SERVER_ERROR, "this batch could not be stored; resend", "stream.batch_failed", { seq: r.seq, error: r.error });
+          }
           if (r.status === "rejected") {
             this.metrics.inc("batches_rejected");
             return this.closeStream(q.stream, CLOSE.REVOKED, "host revoked", "stream.revoked");
@@ -308,6 +335,8 @@ export class IngestServer {
   }
 
   private closeStream(s: Stream, code: number, reason: string, event: string, fields: Record<string, unknown> = {}): void {
+    if (s.dead) return;
+    s.dead = true;
     this.log.warn(event, { hostId: s.hostId, address: s.address, code, reason, ...fields });
     if (this.streams.get(s.hostId) === s) this.streams.delete(s.hostId);
     s.ws.close(code, reason);

@@ -38,7 +38,7 @@ export class ReportRoutes {
       url.searchParams.delete("token");
       res.writeHead(303, {
         location: url.pathname + (url.search || ""),
-        "set-cookie": `${COOKIE}=${encodeURIComponent(fromQuery)}; HttpOnly; SameSite=Strict; Path=/report${this.secure ? "; Secure" : ""}`,
+        "set-cookie": `${COOKIE}=${encodeURIComponent(fromQuery)}; HttpOnly; SameSite=Strict; Path=/${this.secure ? "; Secure" : ""}`,
         "cache-control": "no-store",
       });
       res.end();
@@ -94,7 +94,12 @@ function digest(s: string): Buffer {
 function cookie(header: string, name: string): string | undefined {
   for (const part of header.split(";")) {
     const [k, ...v] = part.trim().split("=");
-    if (k === name) return decodeURIComponent(v.join("="));
+    if (k !== name) continue;
+    try {
+      return decodeURIComponent(v.join("="));
+    } catch {
+      return undefined; // malformed: treated as no token
+    }
   }
   return undefined;
 }

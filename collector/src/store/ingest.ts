@@ -23,9 +23,10 @@ export interface IngestItem {
 
 export interface IngestResult {
   seq: number;
-  /** rejected: the host is unknown or revoked; nothing applied, no ack. */
-  status: "applied" | "duplicate" | "rejected";
+  /** rejected: the host is unknown or revoked; failed: this batch could not be stored (the others were); neither is acked. */
+  status: "applied" | "duplicate" | "rejected" | "failed";
   resync: boolean;
+  error?: string;
 }
 
 const num = (v: number | Long | null | undefined): number => (v == null ? 0 : Number(v));
@@ -83,7 +84,17 @@ export class Ingester {
 
   /** Applies every item in one transaction; throws (nothing applied) if the database fails. */
   apply(items: readonly IngestItem[], now: number): IngestResult[] {
-    return this.db.transaction(() => items.map((item) => this.applyOne(item, now)))();
+    // Each batch in a savepoint of its own: one that fails rolls back alone.
+    const one = this.db.transaction((item: IngestItem) => this.applyOne(item, now));
+    return this.db.transaction(() =>
+      items.map((item): IngestResult => {
+        try {
+          return one(item);
+        } catch (err) {
+          return { seq: num(item.batch.seq), status: "failed", resync: false, error: (err as Error).message };
+        }
+      }),
+    )();
   }
 
   private applyOne({ hostId, batch, bytes }: IngestItem, now: number): IngestResult {
