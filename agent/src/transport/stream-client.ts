@@ -33,6 +33,8 @@ export interface StreamClientOptions {
   onFatal?(err: OddwireError): void;
 }
 
+const WELCOME_TIMEOUT_MS = 15_000;
+
 export function streamUrl(collector: string): string {
   const u = new URL(collector);
   if (u.protocol === "http:") u.protocol = "ws:";
@@ -131,6 +133,16 @@ export class StreamClient {
       ws.terminate();
     });
     ws.on("message", (data, isBinary) => isBinary && this.onMessage(data as Buffer));
+    ws.on("open", () => {
+      // The collector says Welcome at once; a stream that stays silent is dead.
+      const timer = setTimeout(() => {
+        if (!this.welcomed && this.ws === ws) {
+          this.o.log.warn("stream.no_welcome", { waitedMs: WELCOME_TIMEOUT_MS });
+          ws.terminate();
+        }
+      }, WELCOME_TIMEOUT_MS);
+      timer.unref();
+    });
     ws.on("pong", () => (this.alive = true));
     ws.on("error", (err) => this.o.log.warn("stream.error", { error: err.message }));
     ws.on("close", (code, reason) => {

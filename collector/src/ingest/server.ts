@@ -96,8 +96,18 @@ export class IngestServer {
   /** Stops accepting, closes every stream (agents will resend what was not acknowledged) and waits for the last commit. */
   async close(): Promise<void> {
     clearInterval(this.heartbeat);
-    for (const s of this.streams.values()) s.ws.close(1001, "collector shutting down");
-    await new Promise<void>((resolve) => this.http.close(() => resolve()));
+    for (const s of this.streams.values()) {
+      s.dead = true;
+      s.ws.close(1001, "collector shutting down");
+    }
+    const closed = new Promise<void>((resolve) => this.http.close(() => resolve()));
+    // A peer that ignores the closing handshake does not hold up shutdown.
+    const cut = setTimeout(() => {
+      for (const s of this.streams.values()) s.ws.terminate();
+      this.http.closeAllConnections();
+    }, 2000);
+    await closed;
+    clearTimeout(cut);
     while (this.flushing) await new Promise((r) => setTimeout(r, 5));
   }
 

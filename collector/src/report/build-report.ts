@@ -92,10 +92,16 @@ export function buildReport(db: Db, o: ReportOptions): Report {
     return { g, binaryHostCount, tags, facts, first: scoreGroup(facts) };
   });
 
-  // Lineage and details only for the best candidates.
-  scored.sort((a, b) => b.first.score - a.first.score);
-  const candidates = scored.slice(0, Math.max(o.top * 3, o.top + 50));
+  // Lineage and details only for the best candidates; filters that can be
+  // applied before the cut are, so they never hide a finding below it.
   const suppressions = activeSuppressions(db, o.nowMs);
+  const pool = scored.filter(
+    (c) =>
+      (!o.tag || c.tags.includes(o.tag)) &&
+      (o.showSuppressed || !suppressions.some((r) => r.hosts === "*" && (r.binary === c.g.binary || r.binary.toLowerCase() === c.g.binary_name.toLowerCase()) && (r.protocol === "*" || r.protocol === c.g.protocol))),
+  );
+  pool.sort((a, b) => b.first.score - a.first.score);
+  const candidates = pool.slice(0, Math.max(o.top * 3, o.top + 50));
   const q = detailQueries(db);
   const findings: Finding[] = [];
   const parentCache = new Map<string, Array<{ parent: string; n: number }>>();
