@@ -161,3 +161,22 @@ t.test("a batch larger than the collector's frame limit is skipped, said, and do
   t.match(agent.log.find((l) => l.includes("stream.batch_too_large")), /"maxFrameBytes":2048,"hint":"raise the collector's --max-frame-bytes"/);
   t.same(seqsOf(db, "big-host"), [], "nothing reached the collector");
 });
+
+t.test("replay with fewer slots than hosts does not stall when lines trickle in", async (t) => {
+  const dir = t.testdir();
+  const db = join(dir, "fleet.db");
+  const collector = await startCollector(t, db);
+  const { spawn } = await import("node:child_process");
+  const replayer = spawn(process.execPath, [AGENT_BIN, "replay", "-", "--collector", collector.url, "--enroll-secret", SECRET, "--concurrency", "1", "--idle-timeout-seconds", "20", "--quiet"], { stdio: ["pipe", "ignore", "pipe"] });
+  t.teardown(() => kill(replayer));
+  let err = "";
+  replayer.stderr!.on("data", (d) => (err += d));
+  const line = (host: string) => JSON.stringify({ hostId: host, hostname: host, os: "linux", processes: [{ pid: 1, name: "systemd", exe: "/usr/lib/systemd/systemd" }] }) + "\n";
+  replayer.stdin!.write(line("slot-a"));
+  await waitFor("host a's batch", () => seqsOf(db, "slot-a").length === 1);
+  // Host a is idle now; host b must get its slot without waiting for an ack that will not come.
+  replayer.stdin!.write(line("slot-b"));
+  await waitFor("host b's batch", () => seqsOf(db, "slot-b").length === 1, 10000);
+  replayer.stdin!.end();
+  t.equal(await new Promise((r) => replayer.on("exit", r)), 0, err);
+});
