@@ -51,6 +51,9 @@ t.test("the report ranks planted anomalies first and is served only with the rea
     t.ok(only.findings.length >= 1 && only.findings.every((f: any) => f.protocol === "irc"));
     const tagged = JSON.parse(collector(["report", "--db", db, "--format", "json", "--tag", "lolbin-outbound"]).stdout);
     t.ok(tagged.findings.length >= 1 && tagged.findings.every((f: any) => f.tags.includes("lolbin-outbound")));
+    const oneHost = JSON.parse(collector(["report", "--db", db, "--format", "json", "--host", "lnx-0001", "--top", "100"]).stdout);
+    t.ok(oneHost.findings.length >= 1, "findings on that host");
+    t.ok(oneHost.findings.every((f: any) => f.hosts.every((h: any) => h.hostId === "lnx-0001")), "and only that host in their host lists");
     const top3 = JSON.parse(collector(["report", "--db", db, "--format", "json", "--top", "3"]).stdout);
     t.same(top3.findings.map((f: any) => f.rank), [1, 2, 3]);
     const bad = collector(["report", "--db", db, "--since", "yesterday-ish"]);

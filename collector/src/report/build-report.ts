@@ -104,6 +104,7 @@ export function buildReport(db: Db, o: ReportOptions): Report {
   const candidates = pool.slice(0, Math.max(o.top * 3, o.top + 50));
   const q = detailQueries(db);
   const findings: Finding[] = [];
+  const hostFilter: HostFilter = { sinceMs: o.sinceMs ?? 0, host: o.host ?? null };
   const parentCache = new Map<string, Array<{ parent: string; n: number }>>();
   const finalists: Array<{ c: (typeof candidates)[number]; finding: Finding }> = [];
   for (const c of candidates) {
@@ -112,7 +113,7 @@ export function buildReport(db: Db, o: ReportOptions): Report {
     Object.assign(g, identity ?? {});
     c.facts.binaryName = g.binary_name;
     // A sample of hosts is enough to judge lineage; the full list is read for the findings shown.
-    const detail = hostsOf(q, g, LINEAGE_SAMPLE);
+    const detail = hostsOf(q, g, LINEAGE_SAMPLE, hostFilter);
     // Lineage matters for rare behaviour; for common behaviour the parent is the usual one.
     const parent = c.g.hosts / c.binaryHostCount <= 0.25 ? lineageOf(q, g.binary, detail.parentBinaries, parentCache) : null;
     const s = scoreGroup({ ...c.facts, parentShare: parent?.share ?? null, parentName: parent?.name ?? "" });
@@ -149,7 +150,7 @@ export function buildReport(db: Db, o: ReportOptions): Report {
     f.rank = i + 1;
     const g = finalists.find((x) => x.finding === f)!.c.g;
     if (g.hosts > LINEAGE_SAMPLE && limit > LINEAGE_SAMPLE) {
-      f.hosts = hostsOf(q, g, limit).hosts;
+      f.hosts = hostsOf(q, g, limit, hostFilter).hosts;
       f.port = mostCommonPort(f.hosts) ?? f.port;
     }
   });
@@ -179,7 +180,9 @@ function detailQueries(db: Db) {
     // Index order, no sort: for a group on thousands of hosts a sample is
     // enough, and the findings that matter are on few hosts anyway.
     obsHosts: db.prepare(`SELECT o.host_id, o.first_seen, o.last_seen, o.port FROM observations o INDEXED BY observations_groups
-       WHERE o.binary = ? AND o.protocol = ? AND o.transport = ? AND o.direction = ? AND o.port BETWEEN ? AND ? LIMIT ?`),
+       WHERE o.binary = ? AND o.protocol = ? AND o.transport = ? AND o.direction = ? AND o.port BETWEEN ? AND ?
+         AND o.last_seen >= ? AND (? IS NULL OR o.host_id IN (SELECT host_id FROM hosts WHERE host_id = ? OR hostname = ?))
+         AND o.host_id NOT IN (SELECT host_id FROM hosts WHERE revoked_at IS NOT NULL) LIMIT ?`),
     hostname: db.prepare("SELECT hostname FROM hosts WHERE host_id = ?").pluck(),
     liveProcess: db.prepare(`SELECT p.pid, p.ppid, p.cmdline, p.user FROM sockets s JOIN processes p ON p.host_id = s.host_id AND p.pid = s.pid
        WHERE s.host_id = ? AND p.binary = ? AND s.protocol = ? AND s.transport = ? AND s.direction = ? LIMIT 1`),
@@ -193,10 +196,15 @@ function detailQueries(db: Db) {
 
 type Queries = ReturnType<typeof detailQueries>;
 
-function hostsOf(q: Queries, g: GroupRow, limit: number): { hosts: ReportHost[]; parentBinaries: string[] } {
+interface HostFilter {
+  sinceMs: number;
+  host: string | null;
+}
+
+function hostsOf(q: Queries, g: GroupRow, limit: number, f: HostFilter): { hosts: ReportHost[]; parentBinaries: string[] } {
   const [lo, hi] = PORT_RANGES[g.pc]!;
   const byHost = new Map<string, { host_id: string; hostname: string; first_seen: number; last_seen: number; ports: number[] }>();
-  for (const r of q.obsHosts.all(g.binary, g.protocol, g.transport, g.direction, lo, hi, limit * 4) as Array<{ host_id: string; first_seen: number; last_seen: number; port: number }>) {
+  for (const r of q.obsHosts.all(g.binary, g.protocol, g.transport, g.direction, lo, hi, f.sinceMs, f.host, f.host, f.host, limit * 4) as Array<{ host_id: string; first_seen: number; last_seen: number; port: number }>) {
     const h = byHost.get(r.host_id);
     if (h) {
       h.first_seen = Math.min(h.first_seen, r.first_seen);
