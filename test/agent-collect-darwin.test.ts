@@ -5,23 +5,11 @@ import { readFileSync } from "node:fs";
 import t from "tap";
 import { LSOF_SOCKET_ARGS, LSOF_TEXT_ARGS, parseLsofFields, parseLsofTextFiles } from "oddwire-agent/collect/darwin/parse-lsof.js";
 import { PS_ARGS_ARGS, PS_FIXED_ARGS, parsePsArgs, parsePsDarwin } from "oddwire-agent/collect/darwin/parse-ps.js";
+import { rawSocket } from "./lib/raw-records.js";
 
 const fixture = (name: string): string => readFileSync(new URL(`../fixtures/darwin/${name}`, import.meta.url), "utf8");
 
-const socket = (over: Record<string, unknown>) => ({
-  transport: "tcp",
-  family: 4,
-  localAddress: "",
-  localPort: 0,
-  remoteAddress: "",
-  remotePort: 0,
-  state: "",
-  pid: 0,
-  uid: -1,
-  inode: 0,
-  netns: 0,
-  ...over,
-});
+const socket = rawSocket;
 
 t.test("the backend asks for exactly the fields the parsers read", async (t) => {
   t.strictSame(LSOF_SOCKET_ARGS, ["-n", "-P", "-w", "-iTCP", "-iUDP", "-FpuftPnT"]);

@@ -8,23 +8,11 @@ import { parseNetstatWindows } from "oddwire-agent/collect/windows/parse-netstat
 import { parseCsvLine, parseTasklistCsv } from "oddwire-agent/collect/windows/parse-tasklist.js";
 import { parseWin32ProcessJson } from "oddwire-agent/collect/windows/parse-win32-process.js";
 import { decodeConsoleOutput, POWERSHELL_ARGS, WIN32_PROCESS_SCRIPT } from "oddwire-agent/collect/windows/windows-backend.js";
+import { rawSocket } from "./lib/raw-records.js";
 
 const fixture = (name: string): Buffer => readFileSync(new URL(`../fixtures/windows/${name}`, import.meta.url));
 
-const socket = (over: Record<string, unknown>) => ({
-  transport: "tcp",
-  family: 4,
-  localAddress: "",
-  localPort: 0,
-  remoteAddress: "",
-  remotePort: 0,
-  state: "",
-  pid: 0,
-  uid: -1,
-  inode: 0,
-  netns: 0,
-  ...over,
-});
+const socket = rawSocket;
 
 t.test("netstat -nao (English): every row, states mapped, headers skipped", async (t) => {
   const sockets = parseNetstatWindows(decodeConsoleOutput(fixture("netstat-nao.txt")));

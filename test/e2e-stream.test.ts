@@ -7,7 +7,7 @@ import t from "tap";
 import { spawnSync } from "node:child_process";
 import { readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { AGENT_BIN, COLLECTOR_BIN, query, range, SECRET, seqsOf, startAgent, startCollector, stopGracefully, waitFor } from "./lib/fleet.js";
+import { AGENT_BIN, COLLECTOR_BIN, freePort, query, range, SECRET, seqsOf, startAgent, startCollector, stopGracefully, waitFor } from "./lib/fleet.js";
 import { kill } from "./lib/child-processes.js";
 import { takeSnapshot } from "oddwire-agent/snapshot.js";
 import { encodeSnapshot } from "oddwire-agent/render/snapshot-json.js";
@@ -104,11 +104,7 @@ t.test("SIGKILLing the collector repeatedly loses and duplicates nothing", async
 t.test("an agent offline for a while delivers everything once the collector is back", async (t) => {
   const dir = t.testdir();
   const db = join(dir, "fleet.db");
-  // Find a free port by starting and stopping a collector.
-  const probe = await startCollector(t, join(dir, "probe.db"));
-  const port = probe.port;
-  probe.child.kill("SIGKILL");
-  await new Promise((r) => probe.child.once("exit", r));
+  const port = await freePort();
 
   const agent = startAgent(t, dir, "offline", `ws://127.0.0.1:${port}`, EVERY_SECOND);
   await waitFor("four spooled batches", () => spoolFiles(agent.stateDir).length >= 4);
@@ -122,10 +118,7 @@ t.test("an agent offline for a while delivers everything once the collector is b
 t.test("a full spool drops the oldest and reports exactly how many", async (t) => {
   const dir = t.testdir();
   const db = join(dir, "fleet.db");
-  const probe = await startCollector(t, join(dir, "probe.db"));
-  const port = probe.port;
-  probe.child.kill("SIGKILL");
-  await new Promise((r) => probe.child.once("exit", r));
+  const port = await freePort();
 
   // Room for about four full snapshots of this machine as it is now.
   const { snapshot } = await takeSnapshot({ stateDir: join(dir, "probe-state"), hash: false });

@@ -5,6 +5,7 @@ import { request as httpRequest } from "node:http";
 import { request as httpsRequest } from "node:https";
 import { oddwire } from "@oddwire/proto";
 import { OddwireError } from "@oddwire/shared";
+import { httpBase } from "./collector-url.js";
 
 export interface EnrollParams {
   /** The collector's base URL: ws://, wss://, http:// or https://. */
@@ -18,15 +19,6 @@ export interface EnrollParams {
   timeoutMs?: number;
 }
 
-/** http(s) base URL for a collector URL given as ws(s):// or http(s)://. */
-export function httpBase(collector: string): URL {
-  const u = new URL(collector);
-  if (u.protocol === "ws:") u.protocol = "http:";
-  else if (u.protocol === "wss:") u.protocol = "https:";
-  u.pathname = "/";
-  u.search = "";
-  return u;
-}
 
 export function enroll(p: EnrollParams): Promise<string> {
   const url = new URL("/v1/enroll", httpBase(p.collector));

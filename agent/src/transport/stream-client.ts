@@ -8,6 +8,7 @@ import { WebSocket } from "ws";
 import { oddwire } from "@oddwire/proto";
 import { OddwireError, type Logger } from "@oddwire/shared";
 import { Backoff } from "./backoff.js";
+import { streamUrl } from "./collector-url.js";
 import type { BatchQueue } from "./batch-queue.js";
 
 const { AgentMessage, Batch, CollectorMessage } = oddwire.v1;
@@ -35,14 +36,6 @@ export interface StreamClientOptions {
 
 const WELCOME_TIMEOUT_MS = 15_000;
 
-export function streamUrl(collector: string): string {
-  const u = new URL(collector);
-  if (u.protocol === "http:") u.protocol = "ws:";
-  else if (u.protocol === "https:") u.protocol = "wss:";
-  u.pathname = "/v1/stream";
-  u.search = "";
-  return u.toString();
-}
 
 export class StreamClient {
   private ws: WebSocket | null = null;
