@@ -26,5 +26,3 @@ export function createLogger(opts: { level?: Level; write?: (line: string) => vo
     error: (e, f) => emit("error", e, f),
   };
 }
-
-export const LOG_LEVELS: readonly Level[] = ["debug", "info", "warn", "error"];

@@ -5,7 +5,6 @@
 
 import { closeSync, fsyncSync, openSync, readdirSync, renameSync, rmSync, statSync, writeSync } from "node:fs";
 import { join } from "node:path";
-import { OddwireError } from "@oddwire/shared";
 import type { Db } from "../store/open-db.js";
 import { csvLine } from "../report/csv.js";
 import type { ExportSchedule } from "./export-config.js";
@@ -97,8 +96,4 @@ export function lastExports(db: Db): ExportStatus[] {
                  WHERE id IN (SELECT max(id) FROM export_runs GROUP BY schedule) ORDER BY schedule`)
       .all() as ExportStatus[]
   );
-}
-
-export function assertExportable(s: ExportSchedule): void {
-  if (!s.dir) throw new OddwireError("ODW_ERR_USAGE", "export needs --out DIR");
 }

@@ -5,7 +5,7 @@
 
 import { formatAncestry, MAX_ANCESTRY_DEPTH } from "@oddwire/shared";
 import type { Db } from "../store/open-db.js";
-import { portClass, scoreGroup } from "../score/score-finding.js";
+import { scoreGroup } from "../score/score-finding.js";
 import { activeSuppressions, matchSuppression } from "./suppressions.js";
 import type { Finding, Report, ReportHost } from "./report-types.js";
 
@@ -275,4 +275,3 @@ function mostCommonPort(hosts: ReportHost[]): number | undefined {
   return [...counts].sort((a, b) => b[1] - a[1] || a[0] - b[0])[0]?.[0];
 }
 
-export { portClass };

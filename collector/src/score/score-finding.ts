@@ -96,7 +96,8 @@ export function scoreGroup(g: GroupFacts): Scored {
   const novelty = age < DAY && g.hostCount <= 3 && g.fleetHosts > 5 ? (1 - age / DAY) * (1 - p * c) : 0;
   if (novelty >= 0.2) {
     evidence.push("novelty");
-    reasons.push(`first seen ${Math.max(1, Math.round(age / 60000))} minutes ago, on ${g.hostCount} host${g.hostCount === 1 ? "" : "s"}`);
+    const minutes = Math.max(1, Math.round(age / 60000));
+    reasons.push(`first seen ${minutes} minute${minutes === 1 ? "" : "s"} ago, on ${g.hostCount} host${g.hostCount === 1 ? "" : "s"}`);
   }
 
   const combined = 1 - (1 - W_RARITY * rarity) * (1 - knowledge) * (1 - W_LINEAGE * lineage) * (1 - W_NOVELTY * novelty);
@@ -106,8 +107,4 @@ export function scoreGroup(g: GroupFacts): Scored {
 function pct(x: number): string {
   const v = x * 100;
   return `${v < 1 && v > 0 ? v.toFixed(1) : Math.round(v)}%`;
-}
-
-export function portClass(port: number): "well-known" | "registered" | "dynamic" {
-  return port < 1024 ? "well-known" : port < 49152 ? "registered" : "dynamic";
 }

@@ -36,10 +36,6 @@ export function socketKey(s: Socket): string {
   return `${s.transport ?? ""}|${s.localAddress ?? ""}|${s.localPort ?? 0}|${s.remoteAddress ?? ""}|${s.remotePort ?? 0}|${num(s.inode)}|${num(s.netns)}`;
 }
 
-export function processKey(pid: number, startedAtMs: number): string {
-  return `${pid}|${startedAtMs}`;
-}
-
 export class Ingester {
   private readonly stmts;
 

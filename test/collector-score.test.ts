@@ -1,0 +1,41 @@
+// The score on literal facts: what drives it up, what keeps it down.
+
+import t from "tap";
+import { confidence, scoreGroup, type GroupFacts } from "oddwire-collector/score/score-finding.js";
+
+const DAY = 86_400_000;
+const now = 1_800_000_000_000;
+const base: GroupFacts = { binaryName: "cron", protocol: "irc", direction: "outbound", hostCount: 1, binaryHostCount: 250, fleetHosts: 300, tags: [], parentShare: null, parentName: "", firstSeenMs: now - 30 * DAY, nowMs: now };
+
+t.test("conditional rarity: cron on 1 of 250 hosts is the finding; a rare binary that behaves the same everywhere is not", async (t) => {
+  const rare = scoreGroup(base);
+  t.ok(rare.score > 80, `score ${rare.score}`);
+  t.same(rare.evidence, ["rarity"]);
+  t.match(rare.reasons[0], /cron speaking irc on 1 of the 250 hosts that run cron \(0\.4%\)/);
+  const consistent = scoreGroup({ ...base, binaryName: "backupd", hostCount: 3, binaryHostCount: 3 });
+  t.equal(consistent.score, 0);
+  t.match(consistent.reasons[0], /runs on only 3 hosts: too few/);
+  t.equal(confidence(5), 0);
+  t.equal(confidence(30), 1);
+});
+
+t.test("knowledge carries small fleets, and is damped where the fleet does it everywhere", async (t) => {
+  const small = scoreGroup({ ...base, hostCount: 1, binaryHostCount: 1, fleetHosts: 3, tags: ["silent-binary-socket"] });
+  t.equal(small.score, 80);
+  t.same(small.evidence, ["knowledge"]);
+  t.match(small.reasons[0], /fleet of 3 hosts: no fleet statistics/);
+  const everywhere = scoreGroup({ ...base, binaryName: "python3.11", hostCount: 200, binaryHostCount: 200, tags: ["interpreter-outbound"] });
+  t.equal(everywhere.score, 0);
+  t.match(everywhere.reasons.join(" "), /100% of the hosts running python3\.11 do this: this fleet's normal/);
+});
+
+t.test("lineage and novelty add to rarity", async (t) => {
+  const plain = scoreGroup({ ...base, hostCount: 5, binaryHostCount: 20 });
+  const lineage = scoreGroup({ ...base, hostCount: 5, binaryHostCount: 20, parentShare: 0.02, parentName: "WINWORD.EXE" });
+  const novel = scoreGroup({ ...base, hostCount: 2, binaryHostCount: 20, firstSeenMs: now - 60_000 });
+  t.ok(lineage.score > plain.score, `${lineage.score} > ${plain.score}`);
+  t.ok(lineage.evidence.includes("lineage"));
+  t.match(lineage.reasons.join(" "), /runs under WINWORD\.EXE, the parent of only 2% of cron processes/);
+  t.ok(novel.evidence.includes("novelty"));
+  t.match(novel.reasons.join(" "), /first seen 1 minute ago, on 2 hosts/);
+});
