@@ -14,8 +14,15 @@ import { encodeSnapshot } from "oddwire-agent/render/snapshot-json.js";
 
 const EVERY_SECOND = ["--schedule", "* * * * * *"];
 
+/**
+ * The spool's state. The state file's nextSeq is not rewritten on every
+ * enqueue (the newest batch file records it), so the batches made are the
+ * larger of the two, as the spool itself computes when it opens.
+ */
 function spoolState(stateDir: string): { nextSeq: number; droppedTotal: number } {
-  return JSON.parse(readFileSync(join(stateDir, "spool", "spool-state.json"), "utf8"));
+  const state = JSON.parse(readFileSync(join(stateDir, "spool", "spool-state.json"), "utf8")) as { nextSeq: number; droppedTotal: number };
+  const newest = Math.max(0, ...spoolFiles(stateDir).map((f) => Number(f.split(".")[0])));
+  return { nextSeq: Math.max(state.nextSeq, newest + 1), droppedTotal: state.droppedTotal };
 }
 
 function spoolFiles(stateDir: string): string[] {
