@@ -23,7 +23,8 @@ t.test("knowledge carries small fleets, and is damped where the fleet does it ev
   const small = scoreGroup({ ...base, hostCount: 1, binaryHostCount: 1, fleetHosts: 3, tags: ["silent-binary-socket"] });
   t.equal(small.score, 80);
   t.same(small.evidence, ["knowledge"]);
-  t.match(small.reasons[0], /fleet of 3 hosts: no fleet statistics/);
+  t.match(small.reasons[0], /^agent tags: silent-binary-socket$/, "the strongest evidence first");
+  t.match(small.reasons[1], /fleet of 3 hosts: no fleet statistics/);
   const everywhere = scoreGroup({ ...base, binaryName: "python3.11", hostCount: 200, binaryHostCount: 200, tags: ["interpreter-outbound"] });
   t.equal(everywhere.score, 0);
   t.match(everywhere.reasons.join(" "), /100% of the hosts running python3\.11 do this: this fleet's normal/);
@@ -38,4 +39,9 @@ t.test("lineage and novelty add to rarity", async (t) => {
   t.match(lineage.reasons.join(" "), /runs under WINWORD\.EXE, the parent of only 2% of cron processes/);
   t.ok(novel.evidence.includes("novelty"));
   t.match(novel.reasons.join(" "), /first seen 1 minute ago, on 2 hosts/);
+});
+
+t.test("the knowledge reason quotes the agent's own words for the strongest tag", async (t) => {
+  const r = scoreGroup({ ...base, hostCount: 1, binaryHostCount: 1, tags: ["writable-dir-exe", "name-imitation"], tagReasons: { "writable-dir-exe": "runs from /tmp", "name-imitation": 'calls itself "kworker/0:1"' } });
+  t.equal(r.reasons[0], 'agent (name-imitation): calls itself "kworker/0:1"; also tagged writable-dir-exe');
 });

@@ -86,9 +86,9 @@ export function buildReport(db: Db, o: ReportOptions): Report {
     const share = g.hosts / binaryHostCount;
     const bucket = prevalence.find((b) => share < b.to) ?? prevalence[prevalence.length - 1]!;
     bucket.groups++;
-    const tags = parseTagCodes(g.tags);
+    const { codes: tags, reasons: tagReasons } = parseTags(g.tags);
     g.binary_name = nameOf(g.binary);
-    const facts = { binaryName: g.binary_name, protocol: g.protocol, direction: g.direction, hostCount: g.hosts, binaryHostCount, fleetHosts, tags, parentShare: null, parentName: "", firstSeenMs: g.first_seen, nowMs: o.nowMs };
+    const facts = { binaryName: g.binary_name, protocol: g.protocol, direction: g.direction, hostCount: g.hosts, binaryHostCount, fleetHosts, tags, tagReasons, parentShare: null, parentName: "", firstSeenMs: g.first_seen, nowMs: o.nowMs };
     return { g, binaryHostCount, tags, facts, first: scoreGroup(facts) };
   });
 
@@ -163,16 +163,20 @@ export function buildReport(db: Db, o: ReportOptions): Report {
   };
 }
 
-function parseTagCodes(concatenated: string | null): string[] {
-  if (!concatenated) return [];
-  const codes = new Set<string>();
-  // group_concat joins JSON arrays with commas: "[..],[..]" is a JSON array of arrays once bracketed.
-  try {
-    for (const list of JSON.parse(`[${concatenated}]`) as Array<Array<{ code: string }>>) for (const t of list) codes.add(t.code);
-  } catch {
-    // a malformed tags value is ignored, not fatal
+/** Tag codes and, for each, the first reason an agent gave. */
+function parseTags(concatenated: string | null): { codes: string[]; reasons: Record<string, string> } {
+  const reasons: Record<string, string> = {};
+  if (concatenated) {
+    // group_concat joins JSON arrays with commas: "[..],[..]" is a JSON array of arrays once bracketed.
+    try {
+      for (const list of JSON.parse(`[${concatenated}]`) as Array<Array<{ code: string; reason?: string }>>) {
+        for (const t of list) if (!(t.code in reasons)) reasons[t.code] = t.reason ?? "";
+      }
+    } catch {
+      // a malformed tags value is ignored, not fatal
+    }
   }
-  return [...codes].sort();
+  return { codes: Object.keys(reasons).sort(), reasons };
 }
 
 function detailQueries(db: Db) {

@@ -38,6 +38,8 @@ export interface GroupFacts {
   binaryHostCount: number;
   fleetHosts: number;
   tags: string[];
+  /** The agent's reason for each tag code, when known. */
+  tagReasons?: Record<string, string>;
   /** Share (0..1) of this binary's processes fleet-wide that have the parent these have; null when unknown. */
   parentShare: number | null;
   parentName: string;
@@ -57,7 +59,9 @@ export function confidence(binaryHostCount: number): number {
 }
 
 export function scoreGroup(g: GroupFacts): Scored {
-  const reasons: string[] = [];
+  // Each reason with the weight of the evidence behind it: the strongest first.
+  const said: Array<{ weight: number; text: string }> = [];
+  const say = (weight: number, text: string) => said.push({ weight, text });
   const evidence: string[] = [];
   const c = confidence(g.binaryHostCount);
   const p = g.binaryHostCount > 0 ? Math.min(1, g.hostCount / g.binaryHostCount) : 1;
@@ -67,12 +71,12 @@ export function scoreGroup(g: GroupFacts): Scored {
   if (c > 0) {
     if (rarity >= 0.3) {
       evidence.push("rarity");
-      reasons.push(`${what} on ${g.hostCount} of the ${g.binaryHostCount} hosts that run ${g.binaryName} (${pct(p)})`);
+      say(W_RARITY * rarity, `${what} on ${g.hostCount} of the ${g.binaryHostCount} hosts that run ${g.binaryName} (${pct(p)})`);
     }
   } else if (g.fleetHosts <= 5) {
-    reasons.push(`fleet of ${g.fleetHosts} host${g.fleetHosts === 1 ? "" : "s"}: no fleet statistics, the built-in knowledge carries the score`);
+    say(0, `fleet of ${g.fleetHosts} host${g.fleetHosts === 1 ? "" : "s"}: no fleet statistics, the built-in knowledge carries the score`);
   } else {
-    reasons.push(`${g.binaryName} runs on only ${g.binaryHostCount} host${g.binaryHostCount === 1 ? "" : "s"}: too few to say what is normal for it`);
+    say(0, `${g.binaryName} runs on only ${g.binaryHostCount} host${g.binaryHostCount === 1 ? "" : "s"}: too few to say what is normal for it`);
   }
 
   let k = 0;
@@ -81,15 +85,19 @@ export function scoreGroup(g: GroupFacts): Scored {
   const knowledge = k * (1 - commonness);
   if (knowledge >= 0.2) {
     evidence.push("knowledge");
-    reasons.push(`agent tags: ${g.tags.join(", ")}`);
+    const byWeight = [...g.tags].sort((a, b) => (TAG_WEIGHTS[b] ?? 0.3) - (TAG_WEIGHTS[a] ?? 0.3));
+    const top = byWeight[0]!;
+    const reason = g.tagReasons?.[top];
+    const others = byWeight.slice(1);
+    say(knowledge, `${reason ? `agent (${top}): ${reason}` : `agent tags: ${top}`}${others.length ? `; also tagged ${others.join(", ")}` : ""}`);
   } else if (k > 0 && commonness > 0.5) {
-    reasons.push(`tagged ${g.tags.join(", ")}, but ${pct(p)} of the hosts running ${g.binaryName} do this: this fleet's normal`);
+    say(0, `tagged ${g.tags.join(", ")}, but ${pct(p)} of the hosts running ${g.binaryName} do this: this fleet's normal`);
   }
 
   const lineage = g.parentShare !== null && g.parentShare < 0.1 && g.binaryHostCount >= 3 ? (1 - g.parentShare) * Math.max(c, 0.5) : 0;
   if (lineage > 0) {
     evidence.push("lineage");
-    reasons.push(`runs under ${g.parentName}, the parent of only ${pct(g.parentShare!)} of ${g.binaryName} processes across the fleet`);
+    say(W_LINEAGE * lineage, `runs under ${g.parentName}, the parent of only ${pct(g.parentShare!)} of ${g.binaryName} processes across the fleet`);
   }
 
   const age = g.nowMs - g.firstSeenMs;
@@ -97,8 +105,9 @@ export function scoreGroup(g: GroupFacts): Scored {
   if (novelty >= 0.2) {
     evidence.push("novelty");
     const minutes = Math.max(1, Math.round(age / 60000));
-    reasons.push(`first seen ${minutes} minute${minutes === 1 ? "" : "s"} ago, on ${g.hostCount} host${g.hostCount === 1 ? "" : "s"}`);
+    say(W_NOVELTY * novelty, `first seen ${minutes} minute${minutes === 1 ? "" : "s"} ago, on ${g.hostCount} host${g.hostCount === 1 ? "" : "s"}`);
   }
+  const reasons = said.sort((a, b) => b.weight - a.weight).map((r) => r.text);
 
   const combined = 1 - (1 - W_RARITY * rarity) * (1 - knowledge) * (1 - W_LINEAGE * lineage) * (1 - W_NOVELTY * novelty);
   return { score: Math.round(combined * 1000) / 10, reasons, evidence };
