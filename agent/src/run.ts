@@ -86,7 +86,7 @@ export async function startAgent(config: RunConfig, log: Logger = createLogger({
     }
     running = true;
     try {
-      const { snapshot, totalMs } = await takeSnapshot({ stateDir, backend, hashCache, hash: config.hash, os });
+      const { snapshot, totalMs } = await takeSnapshot({ stateDir, backend, hashCache, hash: config.hash, os, hostId });
       if (spool.takeDropNotice()) wantFull = true;
       const full = wantFull || base === null || sinceFull + 1 >= config.fullEvery;
       const plan = planBatch(snapshot, spool.nextSeq, base, full);

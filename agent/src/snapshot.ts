@@ -24,6 +24,8 @@ export interface SnapshotOptions {
   kb?: KnowledgeBase;
   /** Reuse across snapshots in a long-running agent; loaded from the state dir when absent. */
   hashCache?: HashCache;
+  /** Known already (a long-running agent); read from the state dir when absent. */
+  hostId?: string;
 }
 
 export interface TimedSnapshot {
@@ -40,7 +42,7 @@ export async function takeSnapshot(opts: SnapshotOptions): Promise<TimedSnapshot
   const { hostId, cache, ports, kb } = timer.time("setup", () => {
     const stateDir = ensureStateDir(opts.stateDir);
     return {
-      hostId: loadOrCreateHostId(stateDir),
+      hostId: opts.hostId ?? loadOrCreateHostId(stateDir),
       cache: opts.hashCache ?? HashCache.load(stateDir),
       ports: opts.ports ?? portTable(),
       kb: opts.kb ?? knowledgeBase(),

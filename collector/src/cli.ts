@@ -17,7 +17,7 @@ import { renameSync, writeFileSync } from "node:fs";
 import { startCollector } from "./collector.js";
 import { buildReport } from "./report/build-report.js";
 import { renderReportCsv } from "./report/report-csv.js";
-import { reportFormat, reportOptionsFrom, parseSince } from "./report/report-options.js";
+import { parseDurationMs, reportFormat, reportOptionsFrom } from "./report/report-options.js";
 import { renderReportTable } from "./report/report-text.js";
 import { parseExportSchedules } from "./export/export-config.js";
 import { lastExports, runExport } from "./export/export-run.js";
@@ -271,8 +271,8 @@ function suppress(values: Record<string, unknown>): number {
   const expires = values["expires"] as string | undefined;
   let expiresAtMs: number | null = null;
   if (expires) {
-    const m = /^(\d+)\s*([mhdw])$/.exec(expires);
-    expiresAtMs = m ? now + (now - parseSince(expires, now)) : Date.parse(expires);
+    const duration = parseDurationMs(expires);
+    expiresAtMs = duration !== null ? now + duration : Date.parse(expires);
     if (Number.isNaN(expiresAtMs) || expiresAtMs <= now) throw new OddwireError("ODW_ERR_USAGE", `--expires must be a duration (30d, 12h) or a future ISO date, not ${JSON.stringify(expires)}`);
   }
   const db = openDb((values["db"] as string | undefined) ?? DEFAULT_DB);

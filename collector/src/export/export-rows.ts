@@ -4,6 +4,7 @@
 import { HostStore } from "../store/hosts.js";
 import type { Db } from "../store/open-db.js";
 import { buildReport } from "../report/build-report.js";
+import { isoOrEmpty } from "../report/csv.js";
 import { FINDING_COLUMNS, findingRows } from "../report/report-csv.js";
 import type { ExportKind } from "./export-config.js";
 
@@ -23,7 +24,6 @@ export interface ExportTable {
   rows: Cell[][];
 }
 
-const iso = (ms: number | null | undefined) => (ms ? new Date(ms).toISOString() : "");
 /** Hard cap on findings in one export, so a file stays a file. */
 const MAX_FINDINGS = 10_000;
 
@@ -51,13 +51,13 @@ export function exportRows(db: Db, what: ExportKind, opts: { now: number; minSco
       .all(opts.sinceMs, opts.sinceMs) as Cell[][];
     for (const r of rows) {
       r[17] = (JSON.parse(String(r[17])) as Array<{ code: string }>).map((t) => t.code).join(" ");
-      r[18] = iso(r[18] as number);
+      r[18] = isoOrEmpty(r[18] as number);
     }
     return { columns: INVENTORY_COLUMNS, rows };
   }
   const hosts = new HostStore(db).list(opts.now, 300_000).filter((h) => opts.sinceMs === null || h.enrolledAt >= opts.sinceMs);
   return {
     columns: AGENT_COLUMNS,
-    rows: hosts.map((h) => [h.hostId, h.hostname, h.os, h.osVersion, h.agentVersion, iso(h.enrolledAt), iso(h.firstSeen), iso(h.lastSeen), iso(h.lastSnapshotAt), h.lastSeq, h.droppedBatches, h.revokedAt ? "revoked" : h.silent ? "silent" : "ok", iso(h.revokedAt), h.revokedReason ?? ""]),
+    rows: hosts.map((h) => [h.hostId, h.hostname, h.os, h.osVersion, h.agentVersion, isoOrEmpty(h.enrolledAt), isoOrEmpty(h.firstSeen), isoOrEmpty(h.lastSeen), isoOrEmpty(h.lastSnapshotAt), h.lastSeq, h.droppedBatches, h.revokedAt ? "revoked" : h.silent ? "silent" : "ok", isoOrEmpty(h.revokedAt), h.revokedReason ?? ""]),
   };
 }

@@ -20,3 +20,8 @@ export function csvField(value: string | number | boolean | null | undefined): s
 export function csvLine(fields: ReadonlyArray<string | number | boolean | null | undefined>): string {
   return fields.map(csvField).join(",") + "\r\n";
 }
+
+/** A time as CSV carries it: ISO 8601 UTC, empty when unknown. */
+export function isoOrEmpty(ms: number | null | undefined): string {
+  return ms ? new Date(ms).toISOString() : "";
+}

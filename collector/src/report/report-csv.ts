@@ -2,7 +2,7 @@
 // line and ancestry, so a spreadsheet or SIEM needs nothing else. Columns are
 // a contract (README "Report CSV columns"): add at the end, never reorder.
 
-import { csvLine } from "./csv.js";
+import { csvLine, isoOrEmpty } from "./csv.js";
 import type { Report } from "./report-types.js";
 
 export const FINDING_COLUMNS = [
@@ -11,7 +11,6 @@ export const FINDING_COLUMNS = [
   "cmdline", "ancestry", "host_first_seen", "host_last_seen", "host_ports",
 ] as const;
 
-const iso = (ms: number) => (ms ? new Date(ms).toISOString() : "");
 
 /** One row per finding and host (a finding with no host row left gets one row of its own). */
 export function findingRows(r: Report): Array<Array<string | number>> {
@@ -20,7 +19,7 @@ export function findingRows(r: Report): Array<Array<string | number>> {
     const common = [f.rank, f.score, f.binary.name, f.binary.path, f.binary.sha256, f.protocol, f.transport, f.port, f.portClass, f.direction, f.hostCount, f.binaryHostCount, f.tags.join(" "), f.reasons.join("; "), f.evidence.join(" "), f.suppressed ? f.suppressed.reason : ""];
     const hosts = f.hosts.length ? f.hosts : [null];
     for (const h of hosts) {
-      rows.push([...common, h?.hostId ?? "", h?.hostname ?? "", h?.pid ?? "", h?.user ?? "", h?.cmdline ?? "", h?.ancestry ?? "", iso(h?.firstSeenMs ?? 0), iso(h?.lastSeenMs ?? 0), h?.ports.join(" ") ?? ""]);
+      rows.push([...common, h?.hostId ?? "", h?.hostname ?? "", h?.pid ?? "", h?.user ?? "", h?.cmdline ?? "", h?.ancestry ?? "", isoOrEmpty(h?.firstSeenMs ?? 0), isoOrEmpty(h?.lastSeenMs ?? 0), h?.ports.join(" ") ?? ""]);
     }
   }
   return rows;

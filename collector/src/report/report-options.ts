@@ -11,10 +11,16 @@ export const MAX_TOP = 10_000;
 
 const UNITS: Record<string, number> = { m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000 };
 
+/** "30m", "24h", "7d", "2w" → milliseconds; null when the text is not a duration. */
+export function parseDurationMs(text: string): number | null {
+  const m = /^(\d+)\s*([mhdw])$/.exec(text.trim());
+  return m ? Number(m[1]) * UNITS[m[2]!]! : null;
+}
+
 /** "24h", "7d", "30m", "2w" or an ISO date → epoch ms. */
 export function parseSince(text: string, now: number): number {
-  const m = /^(\d+)\s*([mhdw])$/.exec(text.trim());
-  if (m) return now - Number(m[1]) * UNITS[m[2]!]!;
+  const duration = parseDurationMs(text);
+  if (duration !== null) return now - duration;
   const t = Date.parse(text);
   if (Number.isNaN(t)) throw new OddwireError("ODW_ERR_USAGE", `--since takes a duration (30m, 24h, 7d, 2w) or an ISO date, not ${JSON.stringify(text)}`);
   return t;
