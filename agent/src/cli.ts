@@ -69,7 +69,22 @@ export const REPLAY_COMMAND: CommandSpec = {
   maxPositionals: 1,
 };
 
-const COMMANDS = [SNAPSHOT_COMMAND, RUN_COMMAND, REPLAY_COMMAND];
+export const CONFIGURE_COMMAND: CommandSpec = {
+  name: "configure",
+  summary: "Check the collector URL, enrollment secret and CA certificate, then write the config file and secret file that `run --config` reads (owner-only). The installers call it.",
+  usage: "configure --collector URL --out FILE [--enroll-secret-file FILE|-] [--enroll-secret S] [--secret-out FILE] [--ca-cert FILE] [--state-dir DIR]",
+  options: {
+    collector: CONNECT_OPTIONS.collector,
+    "enroll-secret": { type: "string", valueName: "S", description: "The enrollment secret (visible in the process list: prefer --enroll-secret-file or $ODDWIRE_ENROLL_SECRET)." },
+    "enroll-secret-file": { type: "string", valueName: "FILE", description: "Read the enrollment secret from the first line of FILE, or of standard input when FILE is -." },
+    "ca-cert": { type: "string", valueName: "FILE", description: "PEM CA certificate that the agent will trust for wss:// (checked now; its path is written)." },
+    "state-dir": { type: "string", valueName: "DIR", description: "The state directory the service will use (created owner-only; written to the config file)." },
+    out: { type: "string", valueName: "FILE", description: "The config file to write (replaced whole)." },
+    "secret-out": { type: "string", valueName: "FILE", description: "The secret file to write (default: enroll-secret beside --out)." },
+  },
+};
+
+const COMMANDS = [SNAPSHOT_COMMAND, RUN_COMMAND, REPLAY_COMMAND, CONFIGURE_COMMAND];
 const SUMMARY = "oddwire endpoint agent: finds programs talking protocols they have no business talking.";
 
 export function main(argv: readonly string[]): Promise<number> {
@@ -82,6 +97,7 @@ export function main(argv: readonly string[]): Promise<number> {
       run(command, { values, positionals }) {
         if (command === "run") return runAgent(values);
         if (command === "replay") return runReplay(values, positionals);
+        if (command === "configure") return runConfigure(values);
         return runSnapshot(values);
       },
     },
@@ -132,6 +148,25 @@ async function runReplay(values: Record<string, string | boolean | undefined>, p
   process.stderr.write(`replay: done in ${secs} s: ${result.acked} snapshots from ${result.hosts} hosts acknowledged, ${result.bad} bad lines\n`);
   for (const e of result.errors) process.stderr.write(`replay: ${e}\n`);
   if (result.bad > 0) throw new OddwireError("ODW_ERR_INPUT", `${result.bad} lines of ${file} could not be sent (listed above); every other line was delivered`);
+  return 0;
+}
+
+async function runConfigure(values: Record<string, string | boolean | undefined>): Promise<number> {
+  const str = (name: string): string | undefined => values[name] as string | undefined;
+  const collector = str("collector");
+  if (!collector) throw new OddwireError("ODW_ERR_USAGE", "configure needs --collector URL");
+  const out = str("out");
+  if (!out) throw new OddwireError("ODW_ERR_USAGE", "configure needs --out FILE, the config file to write");
+  const { configureAgent, readSecretInput } = await import("./configure.js");
+  const result = configureAgent({
+    collector,
+    enrollSecret: readSecretInput(str("enroll-secret"), str("enroll-secret-file"), process.env["ODDWIRE_ENROLL_SECRET"]),
+    out,
+    ...(str("secret-out") && { secretOut: str("secret-out")! }),
+    ...(str("ca-cert") && { caCert: str("ca-cert")! }),
+    ...(str("state-dir") && { stateDir: str("state-dir")! }),
+  });
+  await write(process.stdout, `configured: ${result.configFile} (secret in ${result.secretFile})\n`);
   return 0;
 }
 

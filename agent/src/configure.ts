@@ -1,0 +1,156 @@
+// `oddwire-agent configure`: validates the collector URL, the enrollment
+// secret and the CA certificate, then writes the service's config file and
+// secret file, owner-only. The installers call it (the .deb's postinst, the
+// .msi's custom action) so a bad value fails the install with a clear line
+// instead of a service that restarts forever.
+
+import { execFileSync } from "node:child_process";
+import { X509Certificate } from "node:crypto";
+import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { dirname, isAbsolute, resolve } from "node:path";
+import { OddwireError } from "@oddwire/shared";
+import { RUN_SCHEMA } from "./run-config.js";
+
+export interface ConfigureRequest {
+  collector: string;
+  enrollSecret: string;
+  /** Where the config file goes (the service's --config). */
+  out: string;
+  /** Where the secret file goes (default: enroll-secret beside the config file). */
+  secretOut?: string;
+  caCert?: string;
+  stateDir?: string;
+}
+
+export interface ConfigureResult {
+  configFile: string;
+  secretFile: string;
+}
+
+const MIN_SECRET = 8;
+const MAX_SECRET = 4096;
+
+export function checkCollectorUrl(url: string): string {
+  const fail = (why: string): never => {
+    throw new OddwireError("ODW_ERR_CONFIG", `the collector URL ${JSON.stringify(url)} ${why}`);
+  };
+  const spec = RUN_SCHEMA["collector"];
+  if (spec?.type === "string" && spec.pattern && !spec.pattern.test(url)) fail("must be a ws://, wss://, http:// or https:// URL, such as wss://collector.example:8443");
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    return fail("is not a valid URL");
+  }
+  if (!parsed.hostname) fail("names no host");
+  if (parsed.username || parsed.password) fail("must not carry a user name or password (the agent authenticates with its key)");
+  return url;
+}
+
+export function checkEnrollSecret(secret: string): string {
+  if (/[\r\n\0]/.test(secret)) throw new OddwireError("ODW_ERR_CONFIG", "the enrollment secret must be one line");
+  if (secret.length < MIN_SECRET) throw new OddwireError("ODW_ERR_CONFIG", `the enrollment secret must be at least ${MIN_SECRET} characters long (the collector refuses shorter ones)`);
+  if (secret.length > MAX_SECRET) throw new OddwireError("ODW_ERR_CONFIG", `the enrollment secret must be at most ${MAX_SECRET} characters long`);
+  return secret;
+}
+
+function checkCaCert(path: string): string {
+  let pem: Buffer;
+  try {
+    pem = readFileSync(path);
+  } catch (err) {
+    throw new OddwireError("ODW_ERR_INPUT", `cannot read the CA certificate ${path}: ${(err as Error).message}`, { cause: err });
+  }
+  try {
+    new X509Certificate(pem);
+  } catch (err) {
+    throw new OddwireError("ODW_ERR_INPUT", `${path} is not a PEM certificate: ${(err as Error).message}`, { cause: err });
+  }
+  return path;
+}
+
+/** Writes a file owner-only, whole or not at all (temporary file, then rename). */
+function writeOwnerOnly(path: string, text: string): void {
+  const tmp = `${path}.${process.pid}.tmp`;
+  try {
+    mkdirSync(dirname(path), { recursive: true, mode: 0o750 });
+    writeFileSync(tmp, text, { mode: 0o600, flag: "w" });
+    renameSync(tmp, path);
+  } catch (err) {
+    rmSync(tmp, { force: true });
+    throw new OddwireError("ODW_ERR_CONFIG", `cannot write ${path}: ${(err as Error).message}`, { cause: err });
+  }
+}
+
+/**
+ * On Windows, a folder under ProgramData is readable by every user; this
+ * leaves it to SYSTEM (S-1-5-18) and Administrators (S-1-5-32-544) only,
+ * named by SID so that it works in every language.
+ */
+export function restrictDirectoryOnWindows(dir: string): void {
+  if (process.platform !== "win32") return;
+  try {
+    execFileSync("icacls", [dir, "/inheritance:r", "/grant:r", "*S-1-5-18:(OI)(CI)F", "*S-1-5-32-544:(OI)(CI)F"], { stdio: "pipe", windowsHide: true });
+  } catch (err) {
+    throw new OddwireError("ODW_ERR_CONFIG", `cannot restrict ${dir} to SYSTEM and Administrators: ${(err as Error).message}`, { cause: err });
+  }
+}
+
+export function configureAgent(req: ConfigureRequest): ConfigureResult {
+  const collector = checkCollectorUrl(req.collector);
+  const secret = checkEnrollSecret(req.enrollSecret);
+  const caCert = req.caCert ? checkCaCert(resolve(req.caCert)) : undefined;
+  const stateDir = req.stateDir ? resolve(req.stateDir) : undefined;
+  const configFile = resolve(req.out);
+  const secretFile = resolve(req.secretOut ?? `${dirname(configFile)}/enroll-secret`);
+  if (configFile === secretFile) throw new OddwireError("ODW_ERR_USAGE", "the config file and the secret file must be different files");
+  for (const dir of new Set([dirname(configFile), dirname(secretFile)])) {
+    mkdirSync(dir, { recursive: true, mode: 0o750 });
+    restrictDirectoryOnWindows(dir);
+  }
+  if (stateDir) {
+    mkdirSync(stateDir, { recursive: true, mode: 0o700 });
+    restrictDirectoryOnWindows(stateDir);
+  }
+  writeOwnerOnly(secretFile, `${secret}\n`);
+  // Settings an administrator added (schedule, spoolMaxBytes...) survive a reconfigure.
+  const config: Record<string, unknown> = { ...previousSettings(configFile), collector, enrollSecretFile: secretFile };
+  delete config["enrollSecret"];
+  if (caCert) config["caCert"] = caCert;
+  if (stateDir) config["stateDir"] = stateDir;
+  writeOwnerOnly(configFile, `${JSON.stringify(config, null, 2)}\n`);
+  return { configFile, secretFile };
+}
+
+function previousSettings(configFile: string): Record<string, unknown> {
+  let text: string;
+  try {
+    text = readFileSync(configFile, "utf8");
+  } catch {
+    return {};
+  }
+  try {
+    const parsed: unknown = JSON.parse(text);
+    if (parsed && typeof parsed === "object" && !Array.isArray(parsed)) return parsed as Record<string, unknown>;
+  } catch {
+    // fall through
+  }
+  throw new OddwireError("ODW_ERR_CONFIG", `${configFile} exists but is not a JSON object; fix or remove it, then configure again`);
+}
+
+/** The secret from --enroll-secret-file (- for standard input), --enroll-secret or the environment. */
+export function readSecretInput(given: string | undefined, file: string | undefined, envValue: string | undefined): string {
+  if (file !== undefined) {
+    const source = file === "-" ? 0 : isAbsolute(file) ? file : resolve(file);
+    let text: string;
+    try {
+      text = readFileSync(source, "utf8");
+    } catch (err) {
+      throw new OddwireError("ODW_ERR_CONFIG", `cannot read the enrollment secret from ${file === "-" ? "standard input" : file}: ${(err as Error).message}`, { cause: err });
+    }
+    return text.split(/\r?\n/, 1)[0]!.trim();
+  }
+  const secret = given ?? envValue;
+  if (secret === undefined || secret === "") throw new OddwireError("ODW_ERR_CONFIG", "configure needs the enrollment secret: --enroll-secret-file F (- for standard input), --enroll-secret S or $ODDWIRE_ENROLL_SECRET");
+  return secret;
+}
