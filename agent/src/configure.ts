@@ -83,14 +83,22 @@ function writeOwnerOnly(path: string, text: string): void {
 }
 
 /**
- * On Windows, a folder under ProgramData is readable by every user; this
- * leaves it to SYSTEM (S-1-5-18) and Administrators (S-1-5-32-544) only,
- * named by SID so that it works in every language.
+ * On Windows, a folder under ProgramData is readable by every user, and one
+ * made before the install by another user is theirs; this gives it to
+ * Administrators (S-1-5-32-544), drops every entry anyone added, and leaves it
+ * to SYSTEM (S-1-5-18) and Administrators only, named by SID so that it works
+ * in every language.
  */
 export function restrictDirectoryOnWindows(dir: string): void {
   if (process.platform !== "win32") return;
   try {
-    execFileSync("icacls", [dir, "/inheritance:r", "/grant:r", "*S-1-5-18:(OI)(CI)F", "*S-1-5-32-544:(OI)(CI)F"], { stdio: "pipe", windowsHide: true });
+    for (const args of [
+      [dir, "/setowner", "*S-1-5-32-544", "/T", "/C"],
+      [dir, "/reset", "/T", "/C"],
+      [dir, "/inheritance:r", "/grant:r", "*S-1-5-18:(OI)(CI)F", "*S-1-5-32-544:(OI)(CI)F"],
+    ]) {
+      execFileSync("icacls", args, { stdio: "pipe", windowsHide: true });
+    }
   } catch (err) {
     throw new OddwireError("ODW_ERR_CONFIG", `cannot restrict ${dir} to SYSTEM and Administrators: ${(err as Error).message}`, { cause: err });
   }

