@@ -185,3 +185,17 @@ t.test("replay with fewer slots than hosts does not stall when lines trickle in"
   replayer.stdin!.end();
   t.equal(await new Promise((r) => replayer.on("exit", r)), 0, err);
 });
+
+t.test("a revoked agent exits with code 3, which its service is told not to restart", async (t) => {
+  const dir = t.testdir();
+  const db = join(dir, "fleet.db");
+  const collector = await startCollector(t, db);
+  const agent = startAgent(t, dir, "host-r", collector.url, EVERY_SECOND);
+  await waitFor("a batch from host-r", () => seqsOf(db, "host-r").length >= 1);
+  const exited = new Promise<number | null>((resolve) => agent.child.once("exit", (code) => resolve(code)));
+  const r = spawnSync(process.execPath, [COLLECTOR_BIN, "revoke", "host-r", "--db", db, "--reason", "decommissioned"], { encoding: "utf8" });
+  t.equal(r.status, 0, r.stderr);
+  t.equal(await exited, 3, "exit code 3: revoked");
+  const unit = readFileSync(new URL("../../installers/deb/oddwire-agent/oddwire-agent.service", import.meta.url), "utf8");
+  t.match(unit, /^RestartPreventExitStatus=3$/m, "the .deb's unit does not restart it");
+});
