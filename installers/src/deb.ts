@@ -40,7 +40,7 @@ const DEBIAN_VERSION = /^[0-9][A-Za-z0-9.+~-]*$/;
 export function checkTools(tools: readonly string[]): void {
   for (const tool of tools) {
     if (spawnSync("sh", ["-c", `command -v ${tool}`], { stdio: "ignore" }).status !== 0) {
-      const pkg = { "dpkg-deb": "dpkg", lintian: "lintian", wixl: "wixl", xz: "xz-utils", zstd: "zstd" }[tool] ?? tool;
+      const pkg = { "dpkg-deb": "dpkg", strip: "binutils" }[tool] ?? tool;
       throw new PackagingError(`${tool} is not installed (apt-get install ${pkg})`);
     }
   }
@@ -48,7 +48,7 @@ export function checkTools(tools: readonly string[]): void {
 
 export async function buildDeb(o: DebOptions): Promise<DebResult> {
   if (!DEBIAN_VERSION.test(o.version)) throw new PackagingError(`"${o.version}" is not a Debian version (digits first; letters, digits and . + ~ - after)`);
-  checkTools(["dpkg-deb", ...(o.lintian ? ["lintian"] : [])]);
+  checkTools(["dpkg-deb", ...(o.program === "oddwire-collector" ? ["strip"] : []), ...(o.lintian ? ["lintian"] : [])]);
   const pkg = o.program;
   const src = join(INSTALLERS_DIR, "deb", pkg);
   const root = join(o.outDir, "deb-root", pkg);
