@@ -124,6 +124,9 @@ t.test("the .debs through install, boot, upgrade, remove and purge on a fresh De
   t.match(unit, /^ExecStart=\/usr\/lib\/oddwire-agent\/bin\/node --lite-mode --max-semi-space-size=1 --no-expose-wasm /m, "the service runs the bundled runtime with the service flags");
   t.match(unit, /^CapabilityBoundingSet=CAP_SYS_PTRACE CAP_DAC_READ_SEARCH$/m);
   t.notMatch(unit, /^MemoryDenyWriteExecute=/m, "no MemoryDenyWriteExecute: it crashes V8");
+  const verify = chroot("systemd-analyze verify --man=no /lib/systemd/system/oddwire-agent.service /lib/systemd/system/oddwire-collector.service");
+  t.equal(verify.status, 0, `systemd-analyze verify finds nothing wrong with either unit: ${verify.stderr}`);
+  t.equal(verify.stderr, "", "not even a warning");
 
   // --- A bad value is refused with a clear line, and the good configuration stays.
   const before = readFileSync(at("etc/oddwire-agent/agent.json"));
