@@ -137,11 +137,14 @@ t.test("the .debs through install, boot, upgrade, remove and purge on a fresh De
 
   // --- The installed agent's snapshot, with the bundled runtime, in a container of its own.
   const nspawnBase = ["-D", root, "--register=no", "--keep-unit", "--private-network", "-q"];
-  const snap = sh("systemd-nspawn", [...nspawnBase, "--setenv=ODDWIRE_STATE_DIR=/tmp/snapshot-state", "oddwire-agent", "snapshot", "--json"]);
+  const snap = sh("systemd-nspawn", [...nspawnBase, "--setenv=HOME=/root", "oddwire-agent", "snapshot", "--json"]);
   t.equal(snap.status, 0, `oddwire-agent snapshot runs: ${snap.stderr}`);
   const snapshot = JSON.parse(snap.stdout) as { agentVersion: string; processes: { exe: string; cmdline: string }[] };
   t.equal(snapshot.agentVersion, "0.1.0", "the installed version takes the snapshot");
   t.ok(snapshot.processes.some((p) => p.exe === "/usr/lib/oddwire-agent/bin/node" && p.cmdline.includes("snapshot --json")), "it sees itself, run by the bundled runtime");
+
+  t.same(readdirSync(at("var/lib/oddwire-agent")), [], "run by hand as root, the command leaves the service's state directory alone");
+  t.ok(existsSync(at("root/.local/state/oddwire-agent/host-id")), "and keeps its own under root's home");
 
   // The administrator asks for a snapshot every 2 s; configure keeps such settings.
   writeFileSync(at("etc/oddwire-agent/agent.json"), JSON.stringify({ ...agentConfig, schedule: "*/2 * * * * *" }, null, 2));
@@ -173,6 +176,10 @@ t.test("the .debs through install, boot, upgrade, remove and purge on a fresh De
     const score = Number(/Overall exposure level for \S+: ([\d.]+)/.exec(security)?.[1]);
     t.ok(score > 0 && score < 3, `systemd-analyze security scores ${name} ${score} (below 3: "OK")`);
   }
+
+  ok(inside("oddwire-agent snapshot > /dev/null"), "a snapshot by hand beside the running service");
+  const foreign = readdirSync(at("var/lib/oddwire-agent"), { recursive: true }).map(String).filter((f) => statSync(at(`var/lib/oddwire-agent/${f}`)).uid !== agentUser.uid);
+  t.same(foreign, [], "every file in the service's state directory is still the service's");
 
   // --- Upgrade while the collector is down: configuration, identity and spool survive.
   ok(inside("systemctl stop oddwire-collector"), "stopping the collector");

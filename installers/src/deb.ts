@@ -73,7 +73,7 @@ export async function buildDeb(o: DebOptions): Promise<DebResult> {
   const fill = (text: string): string =>
     text.replaceAll("@VERSION@", o.version).replaceAll("@MAINTAINER@", MAINTAINER).replaceAll("@NODE_FLAGS@", SERVICE_NODE_FLAGS.join(" "));
 
-  write(join(root, "usr", "bin", pkg), `#!/bin/sh\n# ${pkg}, run by the Node.js runtime the package carries.\nexec /usr/lib/${pkg}/bin/node /usr/lib/${pkg}/lib/${pkg}.mjs "$@"\n`, 0o755);
+  write(join(root, "usr", "bin", pkg), wrapper(pkg), 0o755);
   write(join(root, "lib", "systemd", "system", `${pkg}.service`), fill(readFileSync(join(src, `${pkg}.service`), "utf8")));
   writeGz(join(root, "usr", "share", "man", "man8", `${pkg}.8.gz`), fill(readFileSync(join(src, `${pkg}.8`), "utf8")));
   write(join(doc, "copyright"), copyright(pkg));
@@ -106,6 +106,21 @@ export async function buildDeb(o: DebOptions): Promise<DebResult> {
   rmSync(root, { recursive: true, force: true });
   const lintian = o.lintian ? runLintian(deb, o.log) : [];
   return { deb, lintian };
+}
+
+/**
+ * /usr/bin/<package>: the program on the runtime the package carries. The
+ * agent's commands, run by hand (even as root), keep their state in the
+ * user's own directory, never in the service's /var/lib/oddwire-agent, where
+ * a root-owned file would lock the service out; the service and configure
+ * name theirs explicitly.
+ */
+function wrapper(pkg: string): string {
+  const state =
+    pkg === "oddwire-agent"
+      ? `if [ -z "\${ODDWIRE_STATE_DIR:-}" ] && [ -n "\${HOME:-}" ]; then\n\tODDWIRE_STATE_DIR="\${XDG_STATE_HOME:-$HOME/.local/state}/oddwire-agent"\n\texport ODDWIRE_STATE_DIR\nfi\n`
+      : "";
+  return `#!/bin/sh\n# ${pkg}, run by the Node.js runtime the package carries.\n${state}exec /usr/lib/${pkg}/bin/node /usr/lib/${pkg}/lib/${pkg}.mjs "$@"\n`;
 }
 
 function write(path: string, text: string, mode = 0o644): void {
