@@ -61,6 +61,12 @@ t.test("a CA certificate is checked and its path written", async (t) => {
   t.notOk(existsSync(join(dir, "bad.json")), "nothing is written");
   const missing = configure(["--collector", "wss://c.example", "--enroll-secret", SECRET, "--ca-cert", join(dir, "nope.pem"), "--out", join(dir, "bad.json")]);
   t.match(missing.stderr, /ODW_ERR_INPUT: cannot read the CA certificate .*nope\.pem/);
+  const kept = configure(["--collector", "wss://c2.example", "--enroll-secret", SECRET, "--out", join(dir, "good.json")]);
+  t.equal(kept.status, 0, kept.stderr);
+  t.equal(JSON.parse(readFileSync(join(dir, "good.json"), "utf8")).caCert, join(dir, "ca.pem"), "without --ca-cert, the pin stays");
+  const removed = configure(["--collector", "wss://c2.example", "--enroll-secret", SECRET, "--ca-cert", "", "--out", join(dir, "good.json")]);
+  t.equal(removed.status, 0, removed.stderr);
+  t.notOk("caCert" in JSON.parse(readFileSync(join(dir, "good.json"), "utf8")), '--ca-cert "" removes it');
 });
 
 t.test("bad values are refused, one line each, and the config in place is untouched", async (t) => {
@@ -85,5 +91,7 @@ t.test("bad values are refused, one line each, and the config in place is untouc
   t.match(configure(["--enroll-secret", SECRET, "--out", out]).stderr, /ODW_ERR_USAGE: configure needs --collector URL/);
   t.match(configure(["--collector", "wss://c.example", "--enroll-secret", SECRET]).stderr, /ODW_ERR_USAGE: configure needs --out FILE/);
   writeFileSync(out, "[1,2]");
+  writeFileSync(join(dir, "enroll-secret"), "the-secret-in-place\n");
   t.match(configure(["--collector", "wss://c.example", "--enroll-secret", SECRET, "--out", out]).stderr, /exists but is not a JSON object/);
+  t.equal(readFileSync(join(dir, "enroll-secret"), "utf8"), "the-secret-in-place\n", "a config file that cannot be kept fails the command before the secret is touched");
 });

@@ -12,13 +12,37 @@ import { fileURLToPath } from "node:url";
 
 const REPO = fileURLToPath(new URL("../..", import.meta.url));
 const PACKAGE_CLI = join(REPO, "installers", "dist", "package.js");
-const MIRROR = process.env["ODDWIRE_DEBIAN_MIRROR"] ?? "http://deb.debian.org/debian";
+const MIRROR = process.env["ODDWIRE_DEBIAN_MIRROR"] ?? machineMirror() ?? "http://deb.debian.org/debian";
+
+/** The Debian mirror this machine's apt uses for bookworm (deb822 .sources or a one-line sources.list). */
+function machineMirror(): string | undefined {
+  const texts: string[] = [];
+  for (const file of ["/etc/apt/sources.list", ...(existsSync("/etc/apt/sources.list.d") ? readdirSync("/etc/apt/sources.list.d").map((f) => `/etc/apt/sources.list.d/${f}`) : [])]) {
+    try {
+      texts.push(readFileSync(file, "utf8"));
+    } catch {
+      // unreadable or not a file: not a source
+    }
+  }
+  for (const text of texts) {
+    for (const stanza of text.split(/\n\s*\n/)) {
+      const uri = /^URIs:\s*(\S+)/m.exec(stanza)?.[1];
+      if (uri && /^Suites:.*\bbookworm\b(?![-\w])/m.test(stanza) && !/security/.test(uri)) return uri;
+    }
+    const line = /^deb\s+(?:\[[^\]]*\]\s+)?(\S+)\s+bookworm\s/m.exec(text);
+    if (line) return line[1];
+  }
+  return undefined;
+}
 const TOOLS = ["debootstrap", "systemd-nspawn", "nsenter", "dpkg-deb", "lintian", "runuser"];
 const missing = TOOLS.filter((tool) => spawnSync("sh", ["-c", `command -v ${tool}`]).status !== 0);
-const skip = process.getuid?.() !== 0 ? "needs root (debootstrap, chroot, systemd-nspawn)" : missing.length > 0 ? `needs ${missing.join(", ")} (.ci/run installs them)` : false;
+// Without root it cannot run at all; without the tools it fails (as the .msi test does), naming them.
+const skip = process.getuid?.() !== 0 ? "needs root (debootstrap, chroot, systemd-nspawn)" : false;
 
 const SECRET = "fleet-secret-0001";
 const CLEAN_ENV = { PATH: "/usr/sbin:/usr/bin:/sbin:/bin", LANG: "C.UTF-8", DEBIAN_FRONTEND: "noninteractive", HOME: "/root" };
+// debootstrap reaches the mirror the way apt does: through the proxy, if the machine has one.
+const PROXY_ENV = Object.fromEntries(Object.entries(process.env).filter(([k, v]) => /^(https?|no)_proxy$/i.test(k) && v)) as Record<string, string>;
 
 function sh(cmd: string, args: readonly string[], env: Record<string, string> = {}, timeoutMs = 300_000): SpawnSyncReturns<string> {
   return spawnSync(cmd, args, { encoding: "utf8", env: { ...CLEAN_ENV, ...env }, timeout: timeoutMs, maxBuffer: 64 << 20 });
@@ -43,6 +67,7 @@ async function waitFor<T>(what: string, fn: () => T | undefined | false, timeout
 t.setTimeout(20 * 60_000);
 
 t.test("the .debs through install, boot, upgrade, remove and purge on a fresh Debian root", { skip, timeout: 20 * 60_000 }, async (t) => {
+  if (missing.length > 0) throw new Error(`the .deb test needs ${missing.join(", ")}: apt-get install lintian debootstrap systemd-container util-linux (as .ci/run does)`);
   const work = mkdtempSync("/var/tmp/oddwire-deb-test-");
   const root = join(work, "root");
   let container: ChildProcess | undefined;
@@ -56,8 +81,8 @@ t.test("the .debs through install, boot, upgrade, remove and purge on a fresh De
 
   // --- Build: 0.1.0 with lintian, 0.1.1 of the agent for the upgrade.
   const build = sh(process.execPath, [PACKAGE_CLI, "--only", "agent-deb,collector-deb", "--version", "0.1.0", "--compression", "gzip", "--out", join(work, "v1")], {}, 600_000);
+  // The build fails on any lintian error, so its success is lintian's verdict.
   t.equal(build.status, 0, `npm run package builds both .debs and lintian passes them:\n${build.stderr}`);
-  t.notMatch(build.stderr, /^package: +E: /m, "lintian reports no error");
   t.match(build.stdout, /oddwire-agent_0\.1\.0_amd64\.deb .* sha256 [0-9a-f]{64}/, "the agent .deb is listed with its digest");
   t.match(build.stdout, /oddwire-collector_0\.1\.0_amd64\.deb/);
   ok(sh(process.execPath, [PACKAGE_CLI, "--only", "agent-deb", "--version", "0.1.1", "--compression", "gzip", "--no-lintian", "--out", join(work, "v2")], {}, 600_000), "building 0.1.1");
@@ -69,7 +94,7 @@ t.test("the .debs through install, boot, upgrade, remove and purge on a fresh De
   t.match(contents, /-rwxr-xr-x root\/root .* \.\/usr\/lib\/oddwire-agent\/bin\/node\n/, "the runtime is in the package, owned by root");
 
   // --- A fresh Debian root.
-  ok(sh("debootstrap", ["--variant=minbase", "--include=adduser,systemd,debconf", "bookworm", root, MIRROR], {}, 900_000), "debootstrap");
+  ok(sh("debootstrap", ["--variant=minbase", "--include=adduser,systemd,debconf", "bookworm", root, MIRROR], PROXY_ENV, 900_000), "debootstrap");
   mkdirSync(join(root, "srv", "debs"), { recursive: true });
   for (const [dir, file] of [["v1", "oddwire-agent_0.1.0_amd64.deb"], ["v1", "oddwire-collector_0.1.0_amd64.deb"], ["v2", "oddwire-agent_0.1.1_amd64.deb"]] as const) {
     copyFileSync(join(work, dir, file), join(root, "srv", "debs", file));
@@ -134,6 +159,12 @@ t.test("the .debs through install, boot, upgrade, remove and purge on a fresh De
   t.not(bad.status, 0, "reconfiguring with an ftp:// URL fails");
   t.match(bad.stderr, /must be a ws:\/\/, wss:\/\/, http:\/\/ or https:\/\/ URL/, "and says why");
   t.same(readFileSync(at("etc/oddwire-agent/agent.json")), before, "the configuration in place is untouched");
+  const secretBefore = readFileSync(at("etc/oddwire-agent/enroll-secret"));
+  const moved = chroot("dpkg-reconfigure oddwire-agent", { ODDWIRE_COLLECTOR_URL: "http://127.0.0.1:8443" });
+  t.equal(moved.status, 0, `reconfiguring the URL alone, the secret left blank, works: ${moved.stderr}`);
+  t.equal(JSON.parse(readFileSync(at("etc/oddwire-agent/agent.json"), "utf8")).collector, "http://127.0.0.1:8443", "the new URL is written");
+  t.same(readFileSync(at("etc/oddwire-agent/enroll-secret")), secretBefore, "and the secret in place is kept");
+  t.equal(modeOf("etc/oddwire-agent/enroll-secret"), "0640");
 
   // --- The installed agent's snapshot, with the bundled runtime, in a container of its own.
   const nspawnBase = ["-D", root, "--register=no", "--keep-unit", "--private-network", "-q"];
@@ -147,7 +178,7 @@ t.test("the .debs through install, boot, upgrade, remove and purge on a fresh De
   t.ok(existsSync(at("root/.local/state/oddwire-agent/host-id")), "and keeps its own under root's home");
 
   // The administrator asks for a snapshot every 2 s; configure keeps such settings.
-  writeFileSync(at("etc/oddwire-agent/agent.json"), JSON.stringify({ ...agentConfig, schedule: "*/2 * * * * *" }, null, 2));
+  writeFileSync(at("etc/oddwire-agent/agent.json"), JSON.stringify({ ...(JSON.parse(readFileSync(at("etc/oddwire-agent/agent.json"), "utf8")) as object), schedule: "*/2 * * * * *" }, null, 2));
 
   // --- Boot the root under systemd: both services start by themselves.
   container = spawn("systemd-nspawn", [...nspawnBase, "-b", "--console=pipe"], { env: CLEAN_ENV, stdio: ["ignore", "ignore", "ignore"] });

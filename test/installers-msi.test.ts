@@ -135,7 +135,7 @@ t.test("the configure and recovery actions run as SYSTEM between InstallServices
   t.equal(configure["Source"], nodeExeKey, "runs the bundled node.exe");
   t.equal(
     configure["Target"],
-    `"[#${bundleKey}]" configure --collector "[COLLECTOR_URL]" --enroll-secret "[ENROLL_SECRET]" --ca-cert "[CA_CERT]" --out "[CommonAppDataFolder]oddwire-agent\\agent.json" --state-dir "[CommonAppDataFolder]oddwire-agent\\state"`,
+    `"[#${bundleKey}]" configure "--collector=[COLLECTOR_URL]" "--enroll-secret=[ENROLL_SECRET]" "--ca-cert=[CA_CERT]" --out "[CommonAppDataFolder]oddwire-agent\\agent.json" --state-dir "[CommonAppDataFolder]oddwire-agent\\state"`,
   );
   const recovery = one("CustomAction", "Action", "SetServiceRecovery");
   t.equal(Number(recovery["Type"]) & (0x3f | 0x400 | 0x800 | 0x40), 18 | 0x400 | 0x800, "deferred, as SYSTEM, checked exit code");
@@ -158,6 +158,10 @@ t.test("the configure and recovery actions run as SYSTEM between InstallServices
 
 t.test("it refuses to install without the .NET Framework 4 that WinSW needs", async (t) => {
   t.ok(table("LaunchCondition").some((r) => r["Condition"] === "Installed OR NETFRAMEWORK4FULL"));
+  t.ok(
+    table("LaunchCondition").some((r) => r["Condition"] === 'NOT (COLLECTOR_URL >> "\\" OR ENROLL_SECRET >> "\\" OR CA_CERT >> "\\")'),
+    "a value ending in a backslash, which would escape its closing quote, is refused before anything runs",
+  );
   const search = one("AppSearch", "Property", "NETFRAMEWORK4FULL");
   const locator = one("RegLocator", "Signature_", search["Signature_"]!);
   t.equal(locator["Root"], "2", "HKLM");
@@ -205,8 +209,8 @@ t.test("the configure action's command line configures the agent", async (t) => 
   const values: Record<string, string> = {
     [`#${one("File", "FileName", "oddwire-agent.mjs")["File"]}`]: join(installed, "lib", "oddwire-agent.mjs"),
     COLLECTOR_URL: "wss://collector.example:8443",
-    ENROLL_SECRET: "enroll-secret-for-the-test",
-    CA_CERT: "", // not given: configure ignores the empty value
+    ENROLL_SECRET: "-enroll-secret-for-the-test", // a leading "-" stays a value
+    CA_CERT: "", // not given: no pin
     CommonAppDataFolder: `${programData}/`,
   };
   const target = one("CustomAction", "Action", "ConfigureAgent")["Target"]!;
@@ -222,10 +226,10 @@ t.test("the configure action's command line configures the agent", async (t) => 
   t.equal(config.collector, "wss://collector.example:8443");
   t.equal(config.stateDir, join(programData, "oddwire-agent", "state"));
   t.notOk("caCert" in config);
-  t.equal(readFileSync(config.enrollSecretFile, "utf8"), "enroll-secret-for-the-test\n");
+  t.equal(readFileSync(config.enrollSecretFile, "utf8"), "-enroll-secret-for-the-test\n");
 
   // A bad value fails the action, and so the install.
-  const bad = spawnSync(process.execPath, argv.map((a) => (a === "wss://collector.example:8443" ? "ftp://collector.example" : a)), { encoding: "utf8" });
+  const bad = spawnSync(process.execPath, argv.map((a) => (a === "--collector=wss://collector.example:8443" ? "--collector=ftp://collector.example" : a)), { encoding: "utf8" });
   t.equal(bad.status, 1);
   t.match(bad.stderr, /ODW_ERR_CONFIG: the collector URL/);
 });

@@ -77,7 +77,7 @@ export const CONFIGURE_COMMAND: CommandSpec = {
     collector: CONNECT_OPTIONS.collector,
     "enroll-secret": { type: "string", valueName: "S", description: "The enrollment secret (visible in the process list: prefer --enroll-secret-file or $ODDWIRE_ENROLL_SECRET)." },
     "enroll-secret-file": { type: "string", valueName: "FILE", description: "Read the enrollment secret from the first line of FILE, or of standard input when FILE is -." },
-    "ca-cert": { type: "string", valueName: "FILE", description: "PEM CA certificate that the agent will trust for wss:// (checked now; its path is written)." },
+    "ca-cert": { type: "string", valueName: "FILE", description: 'PEM CA certificate that the agent will trust for wss:// (checked now; its path is written). --ca-cert "" removes a pin set earlier; without the option, an earlier pin is kept.' },
     "state-dir": { type: "string", valueName: "DIR", description: "The state directory the service will use (created owner-only; written to the config file)." },
     out: { type: "string", valueName: "FILE", description: "The config file to write (replaced whole)." },
     "secret-out": { type: "string", valueName: "FILE", description: "The secret file to write (default: enroll-secret beside --out)." },
@@ -163,7 +163,7 @@ async function runConfigure(values: Record<string, string | boolean | undefined>
     enrollSecret: readSecretInput(str("enroll-secret"), str("enroll-secret-file"), process.env["ODDWIRE_ENROLL_SECRET"]),
     out,
     ...(str("secret-out") && { secretOut: str("secret-out")! }),
-    ...(str("ca-cert") && { caCert: str("ca-cert")! }),
+    ...(str("ca-cert") !== undefined && { caCert: str("ca-cert")! }),
     ...(str("state-dir") && { stateDir: str("state-dir")! }),
   });
   await write(process.stdout, `configured: ${result.configFile} (secret in ${result.secretFile})\n`);

@@ -4,10 +4,10 @@
 // .msi's custom action) so a bad value fails the install with a clear line
 // instead of a service that restarts forever.
 
-import { execFileSync } from "node:child_process";
+import { spawnSync } from "node:child_process";
 import { X509Certificate } from "node:crypto";
-import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
-import { dirname, isAbsolute, resolve } from "node:path";
+import { lstatSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { dirname, isAbsolute, join, resolve } from "node:path";
 import { OddwireError } from "@oddwire/shared";
 import { RUN_SCHEMA } from "./run-config.js";
 
@@ -18,6 +18,7 @@ export interface ConfigureRequest {
   out: string;
   /** Where the secret file goes (default: enroll-secret beside the config file). */
   secretOut?: string;
+  /** A PEM CA certificate to pin; "" removes a pin set earlier; absent leaves it. */
   caCert?: string;
   stateDir?: string;
 }
@@ -74,7 +75,7 @@ function writeOwnerOnly(path: string, text: string): void {
   const tmp = `${path}.${process.pid}.tmp`;
   try {
     mkdirSync(dirname(path), { recursive: true, mode: 0o750 });
-    writeFileSync(tmp, text, { mode: 0o600, flag: "w" });
+    writeFileSync(tmp, text, { mode: 0o600, flag: "wx" });
     renameSync(tmp, path);
   } catch (err) {
     rmSync(tmp, { force: true });
@@ -83,48 +84,70 @@ function writeOwnerOnly(path: string, text: string): void {
 }
 
 /**
- * On Windows, a folder under ProgramData is readable by every user, and one
- * made before the install by another user is theirs; this gives it to
- * Administrators (S-1-5-32-544), drops every entry anyone added, and leaves it
- * to SYSTEM (S-1-5-18) and Administrators only, named by SID so that it works
- * in every language.
+ * On Windows, a folder under ProgramData is readable by every user. This
+ * leaves it to SYSTEM (S-1-5-18) and Administrators (S-1-5-32-544), named by
+ * SID so that it works in every language, in an order that never opens it
+ * wider on the way: first the folder's own entries are replaced (inheritance
+ * from ProgramData cut), then everything below is reset to inherit only
+ * those, then Administrators take ownership (a folder made before the
+ * install by another user is theirs until then).
  */
 export function restrictDirectoryOnWindows(dir: string): void {
   if (process.platform !== "win32") return;
+  refuseLink(dir);
   try {
     for (const args of [
-      [dir, "/setowner", "*S-1-5-32-544", "/T", "/C"],
-      [dir, "/reset", "/T", "/C"],
       [dir, "/inheritance:r", "/grant:r", "*S-1-5-18:(OI)(CI)F", "*S-1-5-32-544:(OI)(CI)F"],
+      [join(dir, "*"), "/reset", "/T", "/C", "/Q"],
+      [dir, "/setowner", "*S-1-5-32-544", "/T", "/C", "/Q"],
     ]) {
-      execFileSync("icacls", args, { stdio: "pipe", windowsHide: true });
+      const r = spawnSync("icacls", args, { stdio: "pipe", windowsHide: true, encoding: "utf8" });
+      // "/reset" on dir\* finds nothing to do in an empty folder; anything else must succeed.
+      if (r.status !== 0 && !(args[1] === "/reset" && readdirSync(dir).length === 0)) throw new Error(`icacls ${args.join(" ")}: ${(r.stderr || r.stdout || String(r.error)).trim()}`);
     }
   } catch (err) {
     throw new OddwireError("ODW_ERR_CONFIG", `cannot restrict ${dir} to SYSTEM and Administrators: ${(err as Error).message}`, { cause: err });
   }
 }
 
+/** A link (or junction) where a directory should be would send the writes elsewhere. */
+function refuseLink(path: string): void {
+  let isLink = false;
+  try {
+    isLink = lstatSync(path).isSymbolicLink();
+  } catch {
+    return; // not there yet
+  }
+  if (isLink) throw new OddwireError("ODW_ERR_CONFIG", `${path} is a link or junction, not a directory; remove it and configure again`);
+}
+
 export function configureAgent(req: ConfigureRequest): ConfigureResult {
   const collector = checkCollectorUrl(req.collector);
   const secret = checkEnrollSecret(req.enrollSecret);
-  const caCert = req.caCert ? checkCaCert(resolve(req.caCert)) : undefined;
+  // "" removes a CA pin set earlier; undefined leaves it as it is.
+  const caCert = req.caCert ? checkCaCert(resolve(req.caCert)) : req.caCert;
   const stateDir = req.stateDir ? resolve(req.stateDir) : undefined;
   const configFile = resolve(req.out);
   const secretFile = resolve(req.secretOut ?? `${dirname(configFile)}/enroll-secret`);
   if (configFile === secretFile) throw new OddwireError("ODW_ERR_USAGE", "the config file and the secret file must be different files");
+  // Read before anything is written: a config file that cannot be kept fails the whole command.
+  const previous = previousSettings(configFile);
   for (const dir of new Set([dirname(configFile), dirname(secretFile)])) {
+    refuseLink(dir);
     mkdirSync(dir, { recursive: true, mode: 0o750 });
     restrictDirectoryOnWindows(dir);
   }
   if (stateDir) {
+    refuseLink(stateDir);
     mkdirSync(stateDir, { recursive: true, mode: 0o700 });
     restrictDirectoryOnWindows(stateDir);
   }
   writeOwnerOnly(secretFile, `${secret}\n`);
   // Settings an administrator added (schedule, spoolMaxBytes...) survive a reconfigure.
-  const config: Record<string, unknown> = { ...previousSettings(configFile), collector, enrollSecretFile: secretFile };
+  const config: Record<string, unknown> = { ...previous, collector, enrollSecretFile: secretFile };
   delete config["enrollSecret"];
   if (caCert) config["caCert"] = caCert;
+  else if (caCert === "") delete config["caCert"];
   if (stateDir) config["stateDir"] = stateDir;
   writeOwnerOnly(configFile, `${JSON.stringify(config, null, 2)}\n`);
   return { configFile, secretFile };
