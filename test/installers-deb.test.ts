@@ -236,6 +236,16 @@ t.test("the .debs through install, boot, upgrade, remove and purge on a fresh De
   t.equal(after.droppedBatches, 0, "nothing was dropped");
   t.ok(after.lastSeq >= first.lastSeq + spooled.length, `every spooled batch arrived (seq ${first.lastSeq} -> ${after.lastSeq})`);
 
+  // --- Reinstalling the collector (as an upgrade does) leaves its configuration alone.
+  const collectorJson = at("etc/oddwire-collector/collector.json");
+  writeFileSync(collectorJson, JSON.stringify({ ...(JSON.parse(readFileSync(collectorJson, "utf8")) as object), logLevel: "warn" }, null, 2));
+  const secretFile = readFileSync(at("etc/oddwire-collector/enroll-secret"));
+  const reinstall = inside("dpkg -i /srv/debs/oddwire-collector_0.1.0_amd64.deb");
+  t.equal(reinstall.status, 0, `the collector reinstalls: ${reinstall.stderr}`);
+  t.equal((JSON.parse(readFileSync(collectorJson, "utf8")) as { logLevel: string }).logLevel, "warn", "the administrator's setting is kept");
+  t.same(readFileSync(at("etc/oddwire-collector/enroll-secret")), secretFile, "and so is the secret");
+  await waitFor("the collector back", () => inside("systemctl is-active oddwire-collector").status === 0);
+
   // --- Remove: the service stops and the program goes; configuration and state stay.
   const remove = inside("dpkg -r oddwire-agent");
   t.equal(remove.status, 0, `remove: ${remove.stderr}`);
