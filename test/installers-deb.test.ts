@@ -6,6 +6,7 @@
 
 import t from "tap";
 import { spawn, spawnSync, type ChildProcess, type SpawnSyncReturns } from "node:child_process";
+import { createHash } from "node:crypto";
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -85,6 +86,13 @@ t.test("the .debs through install, boot, upgrade, remove and purge on a fresh De
   t.equal(build.status, 0, `npm run package builds both .debs and lintian passes them:\n${build.stderr}`);
   t.match(build.stdout, /oddwire-agent_0\.1\.0_amd64\.deb .* sha256 [0-9a-f]{64}/, "the agent .deb is listed with its digest");
   t.match(build.stdout, /oddwire-collector_0\.1\.0_amd64\.deb/);
+  const again = sh(process.execPath, [PACKAGE_CLI, "--only", "agent-deb", "--version", "0.1.0", "--compression", "gzip", "--no-lintian", "--out", join(work, "again")], {}, 600_000);
+  const digest = (file: string): string => createHash("sha256").update(readFileSync(file)).digest("hex");
+  t.equal(
+    digest(join(work, "again", "oddwire-agent_0.1.0_amd64.deb")),
+    digest(join(work, "v1", "oddwire-agent_0.1.0_amd64.deb")),
+    `the build is reproducible: a second build of the same commit is the same bytes ${again.stderr}`,
+  );
   ok(sh(process.execPath, [PACKAGE_CLI, "--only", "agent-deb", "--version", "0.1.1", "--compression", "gzip", "--no-lintian", "--out", join(work, "v2")], {}, 600_000), "building 0.1.1");
 
   const info = ok(sh("dpkg-deb", ["--info", join(work, "v1", "oddwire-agent_0.1.0_amd64.deb")]), "dpkg-deb --info");
