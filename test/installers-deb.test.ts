@@ -137,7 +137,8 @@ t.test("the .debs through install, boot, upgrade, remove and purge on a fresh De
 
   // --- The agent, unattended: the answers come from the environment.
   const agentEnv = { ODDWIRE_COLLECTOR_URL: "ws://127.0.0.1:8443", ODDWIRE_ENROLL_SECRET: SECRET };
-  const agentInstall = chroot("dpkg -i /srv/debs/oddwire-agent_0.1.0_amd64.deb", agentEnv);
+  // As installers/README.md tells IT to: apt-get, the answers in the environment.
+  const agentInstall = chroot("apt-get install -y /srv/debs/oddwire-agent_0.1.0_amd64.deb", agentEnv);
   t.equal(agentInstall.status, 0, `the agent installs unattended: ${agentInstall.stderr}`);
   const agentUser = idOf("oddwire-agent");
   t.ok(agentUser.uid > 0 && agentUser.uid < 1000, "the agent has its own system account");
