@@ -129,26 +129,17 @@ export function labelledFleet(opts: { linux: number; windows: number; seed?: num
 
   // Decoys: benign, rare, and behaving the same wherever they run.
   const decoys: Planted[] = [];
-  for (let i = 0; i < 3; i++) {
-    const { h, pids } = pick(linux, i + 1);
-    h.connect(h.proc("backupd", "/opt/vendor/backup/bin/backupd", "/opt/vendor/backup/bin/backupd --daemon", pids["systemd"]), "203.0.113.200", 443);
-  }
-  decoys.push({ binary: "backupd", protocol: "https", what: "vendor backup agent on 3 hosts" });
-  for (let i = 0; i < 2; i++) {
-    const { h, pids } = pick(linux, i + 20);
-    h.connect(h.proc("rsync", "/usr/bin/rsync", "rsync -az /srv/ backup::srv", pids["systemd"]), "10.1.9.9", 873);
-  }
-  decoys.push({ binary: "rsync", protocol: "rsync", what: "rsync to the backup host on 2 hosts" });
-  for (let i = 0; i < 3; i++) {
-    const { h, pids } = pick(windows, i + 3);
-    h.connect(h.proc("AcmeUpdater.exe", "C:\\Program Files\\Acme\\AcmeUpdater.exe", '"C:\\Program Files\\Acme\\AcmeUpdater.exe" /service', pids["services"]), "203.0.113.201", 443);
-  }
-  decoys.push({ binary: "AcmeUpdater.exe", protocol: "https", what: "vendor updater on 3 Windows hosts" });
-  for (let i = 0; i < 4; i++) {
-    const { h, pids } = pick(linux, i + 60);
-    h.connect(h.proc("agent", "/opt/datadog-agent/bin/agent/agent", "/opt/datadog-agent/bin/agent/agent run", pids["systemd"]), "203.0.113.202", 443);
-  }
-  decoys.push({ binary: "agent", protocol: "https", what: "monitoring agent on 4 hosts" });
+  const decoy = (on: typeof linux, count: number, from: number, name: string, exe: string, cmdline: string, parent: string, address: string, port: number, protocol: string, what: string) => {
+    for (let i = 0; i < count; i++) {
+      const { h, pids } = pick(on, i + from);
+      h.connect(h.proc(name, exe, cmdline, pids[parent]), address, port);
+    }
+    decoys.push({ binary: name, protocol, what });
+  };
+  decoy(linux, 3, 1, "backupd", "/opt/vendor/backup/bin/backupd", "/opt/vendor/backup/bin/backupd --daemon", "systemd", "203.0.113.200", 443, "https", "vendor backup agent on 3 hosts");
+  decoy(linux, 2, 20, "rsync", "/usr/bin/rsync", "rsync -az /srv/ backup::srv", "systemd", "10.1.9.9", 873, "rsync", "rsync to the backup host on 2 hosts");
+  decoy(windows, 3, 3, "AcmeUpdater.exe", "C:\\Program Files\\Acme\\AcmeUpdater.exe", '"C:\\Program Files\\Acme\\AcmeUpdater.exe" /service', "services", "203.0.113.201", 443, "https", "vendor updater on 3 Windows hosts");
+  decoy(linux, 4, 60, "agent", "/opt/datadog-agent/bin/agent/agent", "/opt/datadog-agent/bin/agent/agent run", "systemd", "203.0.113.202", 443, "https", "monitoring agent on 4 hosts");
   // Not a decoy: python serving a directory on one of the ~140 hosts where
   // python runs is rare behaviour for python, and the report should show it.
   {
