@@ -10,6 +10,7 @@ import { createHash } from "node:crypto";
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { waitFor } from "./lib/fleet.js";
 
 const REPO = fileURLToPath(new URL("../..", import.meta.url));
 const PACKAGE_CLI = join(REPO, "installers", "dist", "package.js");
@@ -54,15 +55,6 @@ function ok(r: SpawnSyncReturns<string>, what: string): string {
   return r.stdout;
 }
 
-async function waitFor<T>(what: string, fn: () => T | undefined | false, timeoutMs = 60_000): Promise<T> {
-  const t0 = Date.now();
-  for (;;) {
-    const v = fn();
-    if (v !== undefined && v !== false) return v;
-    if (Date.now() - t0 > timeoutMs) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 500));
-  }
-}
 
 // Building, debootstrap and a boot take two to four minutes; the suite's default is two.
 t.setTimeout(20 * 60_000);
@@ -201,15 +193,15 @@ t.test("the .debs through install, boot, upgrade, remove and purge on a fresh De
   const leader = await waitFor("the container's init", () => {
     const children = readFileSync(`/proc/${container!.pid}/task/${container!.pid}/children`, "utf8").trim().split(/\s+/).filter(Boolean);
     return children.find((pid) => readFileSync(`/proc/${pid}/comm`, "utf8").trim() === "systemd");
-  });
+  }, 60_000, 500);
   const inside = (cmd: string, env: Record<string, string> = {}): SpawnSyncReturns<string> =>
     sh("nsenter", ["-t", leader, "-a", ...envArgs(env), "sh", "-c", cmd]);
   const agents = (): { hostId: string; agentVersion: string; lastSeq: number; droppedBatches: number }[] => {
     const r = inside("runuser -u oddwire-collector -- oddwire-collector agents --db /var/lib/oddwire-collector/oddwire.db --format json");
     return r.status === 0 ? (JSON.parse(r.stdout) as { hosts: ReturnType<typeof agents> }).hosts : [];
   };
-  await waitFor("both services active", () => inside("systemctl is-active oddwire-agent oddwire-collector").status === 0, 90_000);
-  const first = await waitFor("the agent's batches at the collector", () => agents().find((h) => h.lastSeq >= 2), 90_000);
+  await waitFor("both services active", () => inside("systemctl is-active oddwire-agent oddwire-collector").status === 0, 90_000, 500);
+  const first = await waitFor("the agent's batches at the collector", () => agents().find((h) => h.lastSeq >= 2), 90_000, 500);
   const hostId = readFileSync(at("var/lib/oddwire-agent/host-id"), "utf8").trim();
   t.equal(first.hostId, hostId, "the booted agent enrolled and streams to the collector");
 
@@ -232,7 +224,7 @@ t.test("the .debs through install, boot, upgrade, remove and purge on a fresh De
   ok(inside("systemctl stop oddwire-collector"), "stopping the collector");
   const spoolDir = at("var/lib/oddwire-agent/spool");
   const batches = (): string[] => readdirSync(spoolDir).filter((f) => f !== "spool-state.json" && !f.endsWith(".tmp"));
-  const spooled = await waitFor("batches spooled while the collector is down", () => (batches().length >= 3 ? batches() : undefined), 60_000);
+  const spooled = await waitFor("batches spooled while the collector is down", () => (batches().length >= 3 ? batches() : undefined), 60_000, 500);
   const key = readFileSync(at("var/lib/oddwire-agent/agent-key"));
   const config = readFileSync(at("etc/oddwire-agent/agent.json"));
   const upgrade = inside("dpkg -i /srv/debs/oddwire-agent_0.1.1_amd64.deb");
@@ -245,9 +237,9 @@ t.test("the .debs through install, boot, upgrade, remove and purge on a fresh De
   await waitFor("the upgraded agent running", () => {
     const pid = inside("systemctl show -p MainPID --value oddwire-agent").stdout.trim();
     return pid !== "0" && pid !== mainPid && inside("systemctl is-active oddwire-agent").status === 0;
-  });
+  }, 60_000, 500);
   ok(inside("systemctl start oddwire-collector"), "starting the collector");
-  const after = await waitFor("the spool delivered by the upgraded agent", () => agents().find((h) => h.agentVersion === "0.1.1" && batches().length === 0), 90_000);
+  const after = await waitFor("the spool delivered by the upgraded agent", () => agents().find((h) => h.agentVersion === "0.1.1" && batches().length === 0), 90_000, 500);
   t.equal(after.hostId, hostId, "the same host, now on 0.1.1");
   t.equal(after.droppedBatches, 0, "nothing was dropped");
   t.ok(after.lastSeq >= first.lastSeq + spooled.length, `every spooled batch arrived (seq ${first.lastSeq} -> ${after.lastSeq})`);
@@ -260,7 +252,7 @@ t.test("the .debs through install, boot, upgrade, remove and purge on a fresh De
   t.equal(reinstall.status, 0, `the collector reinstalls: ${reinstall.stderr}`);
   t.equal((JSON.parse(readFileSync(collectorJson, "utf8")) as { logLevel: string }).logLevel, "warn", "the administrator's setting is kept");
   t.same(readFileSync(at("etc/oddwire-collector/enroll-secret")), secretFile, "and so is the secret");
-  await waitFor("the collector back", () => inside("systemctl is-active oddwire-collector").status === 0);
+  await waitFor("the collector back", () => inside("systemctl is-active oddwire-collector").status === 0, 60_000, 500);
 
   // --- Remove: the service stops and the program goes; configuration and state stay.
   const remove = inside("dpkg -r oddwire-agent");

@@ -93,16 +93,18 @@ export function query<T = Record<string, unknown>>(db: string, sql: string, ...p
   }
 }
 
-export async function waitFor(what: string, cond: () => boolean | Promise<boolean>, timeoutMs = 30000): Promise<void> {
+/** Polls cond until it gives something truthy, and resolves with it. */
+export async function waitFor<T>(what: string, cond: () => T | Promise<T>, timeoutMs = 30000, intervalMs = 100): Promise<NonNullable<T>> {
   const end = Date.now() + timeoutMs;
   for (;;) {
     try {
-      if (await cond()) return;
+      const value = await cond();
+      if (value) return value as NonNullable<T>;
     } catch {
       // not yet (database not created, file not written...)
     }
     if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
+    await new Promise((r) => setTimeout(r, intervalMs));
   }
 }
 
