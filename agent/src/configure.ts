@@ -7,8 +7,8 @@
 import { spawnSync } from "node:child_process";
 import { X509Certificate } from "node:crypto";
 import { lstatSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
-import { dirname, isAbsolute, join, resolve } from "node:path";
-import { OddwireError } from "@oddwire/shared";
+import { dirname, join, resolve } from "node:path";
+import { OddwireError, resolveSecret } from "@oddwire/shared";
 import { RUN_SCHEMA } from "./run-config.js";
 
 export interface ConfigureRequest {
@@ -171,17 +171,16 @@ function previousSettings(configFile: string): Record<string, unknown> {
 
 /** The secret from --enroll-secret-file (- for standard input), --enroll-secret or the environment. */
 export function readSecretInput(given: string | undefined, file: string | undefined, envValue: string | undefined): string {
-  if (file !== undefined) {
-    const source = file === "-" ? 0 : isAbsolute(file) ? file : resolve(file);
-    let text: string;
+  let secret: string | undefined;
+  if (file === "-") {
     try {
-      text = readFileSync(source, "utf8");
+      secret = readFileSync(0, "utf8").split("\n", 1)[0]!.trim();
     } catch (err) {
-      throw new OddwireError("ODW_ERR_CONFIG", `cannot read the enrollment secret from ${file === "-" ? "standard input" : file}: ${(err as Error).message}`, { cause: err });
+      throw new OddwireError("ODW_ERR_CONFIG", `cannot read the enrollment secret from standard input: ${(err as Error).message}`, { cause: err });
     }
-    return text.split(/\r?\n/, 1)[0]!.trim();
+  } else {
+    secret = resolveSecret(given, file, envValue, "enrollment secret");
   }
-  const secret = given ?? envValue;
-  if (secret === undefined || secret === "") throw new OddwireError("ODW_ERR_CONFIG", "configure needs the enrollment secret: --enroll-secret-file F (- for standard input), --enroll-secret S or $ODDWIRE_ENROLL_SECRET");
+  if (secret === undefined || (secret === "" && file === undefined)) throw new OddwireError("ODW_ERR_CONFIG", "configure needs the enrollment secret: --enroll-secret-file F (- for standard input), --enroll-secret S or $ODDWIRE_ENROLL_SECRET");
   return secret;
 }
