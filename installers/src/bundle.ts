@@ -68,7 +68,7 @@ export async function bundleProgram(program: Program, version: string, stage: st
   });
   // The bundle is loaded by the runtime the package names; the entry's "#!/usr/bin/env node" would name the host's.
   const bundlePath = join(stage, main);
-  writeFileSync(bundlePath, readFileSync(bundlePath, "utf8").replace(/^#![^\n]*\n/, ""), { mode: 0o644 });
+  writeFileSync(bundlePath, readFileSync(bundlePath, "utf8").replace(/^#![^\n]*\n/, ""));
   chmodSync(bundlePath, 0o644);
   for (const f of ["ports.json", "binaries.json"]) copyFileSync(join(REPO_DIR, "shared", "dist", "data", f), join(stage, "lib", "data", f));
   writeFileSync(join(stage, "package.json"), `${JSON.stringify({ name: program, version, private: true, type: "module", main }, null, 2)}\n`);

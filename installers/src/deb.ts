@@ -80,7 +80,6 @@ export async function buildDeb(o: DebOptions): Promise<DebResult> {
     run("strip", ["--strip-unneeded", "--remove-section=.comment", "--remove-section=.note", f]);
     chmodSync(f, 0o644);
   }
-  chmodSync(join(app, "lib", `${pkg}.mjs`), 0o644);
   chmodSync(join(app, "bin", "node"), 0o755);
 
   const control = join(root, "DEBIAN");
