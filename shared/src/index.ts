@@ -1,5 +1,7 @@
 // Public surface of @oddwire/shared.
 export * from "./errors.js";
+export * from "./close-codes.js";
+export * from "./wire-limits.js";
 export * from "./model.js";
 export * from "./tags.js";
 export * from "./ports.js";

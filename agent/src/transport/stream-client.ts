@@ -6,7 +6,7 @@
 
 import { WebSocket } from "ws";
 import { oddwire } from "@oddwire/proto";
-import { OddwireError, type Logger } from "@oddwire/shared";
+import { CLOSE, OddwireError, type Logger } from "@oddwire/shared";
 import { Backoff } from "./backoff.js";
 import { streamUrl } from "./collector-url.js";
 import type { BatchQueue } from "./batch-queue.js";
@@ -144,7 +144,7 @@ export class StreamClient {
       this.oversizedSeq = null;
       this.o.queue.rollback();
       if (this.ws === ws) this.ws = null;
-      if (code === 4403) return this.fatal(new OddwireError("ODW_ERR_REVOKED", "the collector closed the stream: this host has been revoked"));
+      if (code === CLOSE.REVOKED) return this.fatal(new OddwireError("ODW_ERR_REVOKED", "the collector closed the stream: this host has been revoked"));
       if (this.connectedOnce) this.o.log.info("stream.closed", { code, reason: reason.toString().slice(0, 200) });
       this.scheduleRetry();
     });
@@ -156,14 +156,14 @@ export class StreamClient {
       msg = CollectorMessage.decode(data);
     } catch (err) {
       this.o.log.warn("stream.decode_error", { error: (err as Error).message });
-      this.ws?.close(4400, "undecodable CollectorMessage");
+      this.ws?.close(CLOSE.DECODE, "undecodable CollectorMessage");
       return;
     }
     if (msg.welcome) {
       const lastSeq = Number(msg.welcome.lastSeq);
       if (!Number.isSafeInteger(lastSeq) || lastSeq < 0) {
         this.o.log.error("stream.bad_welcome", { lastSeq: String(msg.welcome.lastSeq) });
-        this.ws?.close(4406, "welcome lastSeq out of range");
+        this.ws?.close(CLOSE.PROTOCOL, "welcome lastSeq out of range");
         return;
       }
       this.maxFrameBytes = msg.welcome.maxFrameBytes || Infinity;
