@@ -19,6 +19,8 @@ export const ERROR_CODES = {
   ODW_ERR_DB: "The collector's database could not be opened, migrated or written.",
   ODW_ERR_TRANSPORT: "The agent could not reach or talk to the collector.",
   ODW_ERR_EXPORT: "A CSV export could not be written (directory missing, not writable, disk full).",
+  ODW_ERR_REENROLL: "A host id the collector already knows tried to enroll without its current key or an administrator's approval.",
+  ODW_ERR_UNSAFE_PATH: "A file or directory is unsafe to use (writable by others, a symbolic link where a file was expected).",
   ODW_ERR_INPUT: "An input file (NDJSON to replay, certificate, key) is unreadable or malformed.",
 } as const;
 
