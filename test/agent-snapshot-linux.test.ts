@@ -12,6 +12,7 @@ import { join } from "node:path";
 import { ancestry, TAG, type SnapshotRecord, type SocketRecord } from "@oddwire/shared";
 import { takeSnapshot } from "oddwire-agent/snapshot.js";
 import { loopbackServer, nodeListener, startQuiet, startUntilLine } from "./lib/child-processes.js";
+import { waitFor } from "./lib/fleet.js";
 
 const isRoot = process.getuid?.() === 0;
 if (process.platform !== "linux") t.plan(0, "Linux only");
@@ -42,7 +43,7 @@ t.test("a snapshot sees the processes and sockets this test starts", async (t) =
   const deletedPath = join(temp, "gone");
   copyFileSync("/bin/sleep", deletedPath);
   const deleted = await startQuiet(t, deletedPath, ["600"]);
-  await waitFor(() => readlinkSync(`/proc/${deleted.pid!}/exe`) === deletedPath);
+  await waitFor("the deleted executable to show in /proc", () => readlinkSync(`/proc/${deleted.pid!}/exe`) === deletedPath, 60000, 20);
   unlinkSync(deletedPath);
 
   // A user process dressed as a kernel thread.
@@ -187,15 +188,3 @@ function userName(uid: number): string {
   return line ? line.split(":")[0]! : String(uid);
 }
 
-async function waitFor(cond: () => boolean, timeoutMs = 5000): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    try {
-      if (cond()) return;
-    } catch {
-      // not yet
-    }
-    if (Date.now() > end) throw new Error("condition not met in time");
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}

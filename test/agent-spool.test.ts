@@ -10,7 +10,7 @@ import { join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { isOddwireError } from "@oddwire/shared";
 import { batchFileName, Spool, type SpooledBatch } from "oddwire-agent/spool/spool.js";
-import { kill } from "./lib/child-processes.js";
+import { kill, track } from "./lib/child-processes.js";
 
 const SPOOL_MODULE = fileURLToPath(new URL("../../agent/dist/spool/spool.js", import.meta.url));
 
@@ -353,7 +353,7 @@ t.test("after a SIGKILL mid-stream every batch file is whole and seqs are contig
       }
     }
   `;
-  const child = spawn(process.execPath, ["--input-type=module", "-e", script], { stdio: ["ignore", "pipe", "pipe"] });
+  const child = track(spawn(process.execPath, ["--input-type=module", "-e", script], { stdio: ["ignore", "pipe", "pipe"] }));
   t.teardown(() => kill(child));
   // "close", not "exit": the lines still in the pipe at the kill count too.
   const closed = new Promise<void>((resolve) => child.on("close", () => resolve()));

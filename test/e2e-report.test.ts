@@ -9,7 +9,7 @@ import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { labelledFleet } from "./bench/labelled-fleet.js";
 import { AGENT_BIN, COLLECTOR_BIN, SECRET, startCollector } from "./lib/fleet.js";
-import { kill } from "./lib/child-processes.js";
+import { kill, track } from "./lib/child-processes.js";
 
 const TOKEN = "reader-token-for-tests-0123456789";
 
@@ -23,7 +23,7 @@ t.test("the report ranks planted anomalies first and is served only with the rea
   const c = await startCollector(t, db, { args: ["--reader-token", TOKEN] });
   const fleet = labelledFleet({ linux: 40, windows: 20 });
   writeFileSync(join(dir, "fleet.ndjson"), fleet.lines.join("\n") + "\n");
-  const replay = spawn(process.execPath, [AGENT_BIN, "replay", join(dir, "fleet.ndjson"), "--collector", c.url, "--enroll-secret", SECRET, "--quiet"], { stdio: ["ignore", "ignore", "pipe"] });
+  const replay = track(spawn(process.execPath, [AGENT_BIN, "replay", join(dir, "fleet.ndjson"), "--collector", c.url, "--enroll-secret", SECRET, "--quiet"], { stdio: ["ignore", "ignore", "pipe"] }));
   t.teardown(() => kill(replay));
   let err = "";
   replay.stderr!.on("data", (d) => (err += d));

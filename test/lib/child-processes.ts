@@ -18,7 +18,7 @@ interface Teardown {
 
 /** Starts a process and resolves with its first stdout line. */
 export function startUntilLine(t: Teardown, cmd: string, args: string[], timeoutMs = 15000): Promise<Started> {
-  const child = spawn(cmd, args, { stdio: ["ignore", "pipe", "pipe"] });
+  const child = track(spawn(cmd, args, { stdio: ["ignore", "pipe", "pipe"] }));
   t.teardown(() => kill(child));
   return new Promise((resolve, reject) => {
     let out = "";
@@ -46,7 +46,7 @@ export function startUntilLine(t: Teardown, cmd: string, args: string[], timeout
 
 /** Starts a process with no output and resolves once it is running. */
 export function startQuiet(t: Teardown, cmd: string, args: string[], argv0?: string): Promise<ChildProcess> {
-  const child = spawn(cmd, args, { stdio: "ignore", ...(argv0 !== undefined && { argv0 }) });
+  const child = track(spawn(cmd, args, { stdio: "ignore", ...(argv0 !== undefined && { argv0 }) }));
   t.teardown(() => kill(child));
   return new Promise((resolve, reject) => {
     child.on("spawn", () => resolve(child));
@@ -82,11 +82,51 @@ export async function loopbackServer(t: Teardown, host = "127.0.0.1"): Promise<{
   };
 }
 
-export function kill(child: ChildProcess): Promise<void> {
+const running = new Set<ChildProcess>();
+
+/**
+ * Remembers a child so that it is killed when this test process ends by any
+ * route: a failed assertion, an uncaught error, or tap's timeout (SIGTERM).
+ * Returns the child.
+ */
+export function track<C extends ChildProcess>(child: C): C {
+  running.add(child);
+  child.once("exit", () => running.delete(child));
+  return child;
+}
+
+function killAllNow(): void {
+  for (const child of running) {
+    try {
+      child.kill("SIGKILL");
+    } catch {
+      // already gone
+    }
+  }
+}
+process.once("exit", killAllNow);
+for (const signal of ["SIGTERM", "SIGINT", "SIGHUP"] as const) {
+  process.once(signal, () => {
+    killAllNow();
+    // Whatever else listens (tap reports a timeout) goes on; alone, die of the signal as before.
+    if (process.listenerCount(signal) === 0) process.kill(process.pid, signal);
+  });
+}
+
+/**
+ * Stops a child the way an operator would (SIGTERM, so a collector records its
+ * coverage and closes its database), then SIGKILL if it has not exited within
+ * graceMs. Resolves once it has exited.
+ */
+export function kill(child: ChildProcess, graceMs = 10_000): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
   return new Promise((resolve) => {
-    child.once("exit", () => resolve());
-    child.kill("SIGKILL");
+    const hard = setTimeout(() => child.kill("SIGKILL"), graceMs);
+    child.once("exit", () => {
+      clearTimeout(hard);
+      resolve();
+    });
+    child.kill("SIGTERM");
   });
 }
 

@@ -6,7 +6,7 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import Database from "better-sqlite3";
-import { kill } from "./child-processes.js";
+import { kill, track } from "./child-processes.js";
 
 export const AGENT_BIN = fileURLToPath(new URL("../../../agent/bin/oddwire-agent.js", import.meta.url));
 export const COLLECTOR_BIN = fileURLToPath(new URL("../../../collector/bin/oddwire-collector.js", import.meta.url));
@@ -25,14 +25,16 @@ export interface CollectorProcess {
 
 /** Starts `oddwire-collector serve` and resolves once it listens. */
 export function startCollector(t: Teardown, db: string, opts: { port?: number; args?: string[] } = {}): Promise<CollectorProcess> {
-  const child = spawn(process.execPath, [COLLECTOR_BIN, "serve", "--port", String(opts.port ?? 0), "--db", db, "--enroll-secret", SECRET, "--sync", "normal", ...(opts.args ?? [])], {
-    stdio: ["ignore", "ignore", "pipe"],
-  });
+  const child = track(
+    spawn(process.execPath, [COLLECTOR_BIN, "serve", "--port", String(opts.port ?? 0), "--db", db, "--enroll-secret", SECRET, "--sync", "normal", ...(opts.args ?? [])], {
+      stdio: ["ignore", "ignore", "pipe"],
+    }),
+  );
   t.teardown(() => kill(child));
   const log: string[] = [];
   return new Promise((resolve, reject) => {
     let buf = "";
-    const timer = setTimeout(() => reject(new Error(`collector did not start: ${log.join("\n")}`)), 20000);
+    const timer = setTimeout(() => reject(new Error(`collector did not start: ${log.join("\n")}`)), 60000);
     child.stderr!.on("data", (d) => {
       buf += d;
       let nl;
@@ -66,9 +68,11 @@ export function startAgent(t: Teardown, dir: string, hostId: string, url: string
   const stateDir = join(dir, hostId);
   mkdirSync(stateDir, { recursive: true });
   writeFileSync(join(stateDir, "host-id"), `${hostId}\n`);
-  const child = spawn(process.execPath, [AGENT_BIN, "run", "--collector", url, "--enroll-secret", SECRET, "--state-dir", stateDir, "--no-hash", "--heartbeat-seconds", "2", ...args], {
-    stdio: ["ignore", "ignore", "pipe"],
-  });
+  const child = track(
+    spawn(process.execPath, [AGENT_BIN, "run", "--collector", url, "--enroll-secret", SECRET, "--state-dir", stateDir, "--no-hash", "--heartbeat-seconds", "2", ...args], {
+      stdio: ["ignore", "ignore", "pipe"],
+    }),
+  );
   const log: string[] = [];
   child.stderr!.on("data", (d) => log.push(...String(d).split("\n").filter(Boolean)));
   t.teardown(() => kill(child));
@@ -94,7 +98,7 @@ export function query<T = Record<string, unknown>>(db: string, sql: string, ...p
 }
 
 /** Polls cond until it gives something truthy, and resolves with it. */
-export async function waitFor<T>(what: string, cond: () => T | Promise<T>, timeoutMs = 30000, intervalMs = 100): Promise<NonNullable<T>> {
+export async function waitFor<T>(what: string, cond: () => T | Promise<T>, timeoutMs = 60000, intervalMs = 100): Promise<NonNullable<T>> {
   const end = Date.now() + timeoutMs;
   for (;;) {
     try {

@@ -1,0 +1,31 @@
+// One definition of each record: the proto is the source, and the plain
+// TypeScript shapes in shared/src/model.ts must carry exactly its fields.
+// The type assertions below stop the build when a field is added to one and
+// not the other; the round trip checks that values survive the wire.
+
+import t from "tap";
+import { oddwire } from "@oddwire/proto";
+import type { ProcessRecord, SnapshotRecord, SocketRecord, Tag } from "@oddwire/shared";
+
+type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
+type ProtoKeys<T> = Exclude<keyof T, "$unknowns">;
+
+// Snapshot's host_id..arch are the record's too; the record adds nothing the proto lacks.
+const tagKeys: Same<keyof Tag, ProtoKeys<oddwire.v1.Tag.$Properties>> = true;
+const processKeys: Same<keyof ProcessRecord, ProtoKeys<oddwire.v1.Process.$Properties>> = true;
+const socketKeys: Same<keyof SocketRecord, ProtoKeys<oddwire.v1.Socket.$Properties>> = true;
+const snapshotKeys: Same<keyof SnapshotRecord, ProtoKeys<oddwire.v1.Snapshot.$Properties>> = true;
+
+t.test("the records and the proto messages have the same fields", async (t) => {
+  t.ok(tagKeys && processKeys && socketKeys && snapshotKeys);
+  // And at run time: every field, with a value, through encode and decode.
+  const proc: ProcessRecord = { pid: 1, ppid: 0, name: "n", exe: "/e", cmdline: "c", user: "u", uid: 5, startedAtMs: 1, sha256: "", hashError: "", exeDeleted: false, tags: [] };
+  const sock: SocketRecord = { transport: "tcp", family: 4, localAddress: "127.0.0.1", localPort: 1, remoteAddress: "", remotePort: 0, state: "LISTEN", pid: 1, uid: 0, inode: 2, netns: 3, protocol: "p", direction: "listen", tags: [] };
+  const snap: SnapshotRecord = { hostId: "h", hostname: "h", os: "linux", osVersion: "v", arch: "x64", agentVersion: "a", takenAtMs: 7, processes: [proc], sockets: [sock], partial: false, warnings: [] };
+  const bytes = oddwire.v1.Snapshot.encode(snap).finish();
+  const back = oddwire.v1.Snapshot.toObject(oddwire.v1.Snapshot.decode(bytes), { defaults: true, arrays: true });
+  t.same(Object.keys(back).sort(), Object.keys(snap).sort(), "snapshot fields");
+  t.same(Object.keys(back["processes"][0]).sort(), Object.keys(proc).sort(), "process fields");
+  t.same(Object.keys(back["sockets"][0]).sort(), Object.keys(sock).sort(), "socket fields");
+  t.same(back, snap, "every value survives the wire");
+});
