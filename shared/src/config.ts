@@ -4,18 +4,40 @@
 // is frozen. Precedence: flag > file > default.
 
 import { readFileSync } from "node:fs";
+import * as v from "valibot";
 import { nearest } from "./cli-args.js";
 import { OddwireError } from "./errors.js";
 import { isObject } from "./ports.js";
 
 export type FieldSpec =
-  | { type: "string"; default?: string; description: string; pattern?: RegExp; patternHint?: string }
-  | { type: "integer"; default?: number; description: string; min?: number; max?: number }
-  | { type: "boolean"; default?: boolean; description: string }
-  | { type: "object"; default?: unknown; description: string; check?: (value: unknown, key: string) => unknown };
+  | { readonly type: "string"; readonly default?: string; readonly description: string; readonly pattern?: RegExp; readonly patternHint?: string }
+  | { readonly type: "integer"; readonly default?: number; readonly description: string; readonly min?: number; readonly max?: number }
+  | { readonly type: "boolean"; readonly default?: boolean; readonly description: string }
+  | { readonly type: "object"; readonly default?: unknown; readonly description: string; readonly check?: (value: unknown, key: string) => unknown };
 
-export type ConfigSchema = Record<string, FieldSpec>;
+export type ConfigSchema = Readonly<Record<string, FieldSpec>>;
 
+/** The value type one field declares: a field with a default is always present. */
+type ValueOf<F extends FieldSpec> = F extends { type: "string" }
+  ? string
+  : F extends { type: "integer" }
+    ? number
+    : F extends { type: "boolean" }
+      ? boolean
+      : F extends { check: (value: unknown, key: string) => infer R }
+        ? R
+        : unknown;
+
+/**
+ * The configuration a schema declares, as a type: declare the schema with
+ * `as const satisfies ConfigSchema` and loadConfig's result is typed field by
+ * field (no casts at the call site).
+ */
+export type ConfigOf<S extends ConfigSchema> = {
+  readonly [K in keyof S]: S[K] extends { default: unknown } ? ValueOf<S[K]> : ValueOf<S[K]> | undefined;
+};
+
+/** Kept for callers that read settings by name. */
 export type ConfigValues = Readonly<Record<string, unknown>>;
 
 /** camelCase key ↔ --kebab-case flag. */
@@ -27,7 +49,7 @@ export function flagName(key: string): string {
  * Reads the file (if any), overlays flags (already parsed, keyed by flag
  * name), fills defaults and validates everything.
  */
-export function loadConfig(schema: ConfigSchema, opts: { file?: string | undefined; flags?: Record<string, unknown> }): ConfigValues {
+export function loadConfig<S extends ConfigSchema>(schema: S, opts: { file?: string | undefined; flags?: Record<string, unknown> }): ConfigOf<S> {
   const merged: Record<string, unknown> = {};
   for (const [key, spec] of Object.entries(schema)) if (spec.default !== undefined) merged[key] = spec.default;
 
@@ -54,31 +76,57 @@ export function loadConfig(schema: ConfigSchema, opts: { file?: string | undefin
     if (!key) continue; // flags that are not settings (--config, --help)
     merged[key] = checkValue(schema[key]!, value, `--${flag}`);
   }
-  return Object.freeze(merged);
+  return Object.freeze(merged) as ConfigOf<S>;
+}
+
+// One valibot schema per field kind; each message is written to follow the
+// place the value came from ("--port must be at least 0, got -1").
+const WHOLE_NUMBER = /^-?\d+$/;
+
+function valueSchema(spec: FieldSpec): v.GenericSchema<unknown, unknown> {
+  switch (spec.type) {
+    case "string": {
+      const base = v.string((i) => `must be a string, not ${JSON.stringify(i.input)}`);
+      const pattern = spec.pattern;
+      return pattern ? v.pipe(base, v.check((s) => pattern.test(s), (i) => `${spec.patternHint ?? `must match ${pattern}`}, got ${JSON.stringify(i.input)}`)) : base;
+    }
+    case "integer": {
+      const notWhole = (i: { input: unknown }) => `must be a whole number, not ${JSON.stringify(i.input)}`;
+      const parsed = v.union(
+        [
+          v.number(notWhole),
+          v.pipe(
+            v.string(notWhole),
+            v.check((s) => WHOLE_NUMBER.test(s.trim()), notWhole),
+            v.transform((s) => Number(s)),
+          ),
+        ],
+        notWhole,
+      );
+      const { min, max } = spec;
+      return v.pipe(
+        parsed,
+        v.check((n) => Number.isSafeInteger(n), notWhole),
+        v.check((n) => min === undefined || n >= min, (i) => `must be at least ${min}, got ${i.input}`),
+        v.check((n) => max === undefined || n <= max, (i) => `must be at most ${max}, got ${i.input}`),
+      );
+    }
+    case "boolean":
+      return v.boolean((i) => `must be true or false, not ${JSON.stringify(i.input)}`);
+    case "object":
+      return v.unknown();
+  }
 }
 
 function checkValue(spec: FieldSpec, value: unknown, where: string): unknown {
-  const fail = (what: string): never => {
-    throw new OddwireError("ODW_ERR_CONFIG", `${where} ${what}`);
-  };
-  switch (spec.type) {
-    case "string":
-      if (typeof value !== "string") fail(`must be a string, not ${JSON.stringify(value)}`);
-      if (spec.pattern && !spec.pattern.test(value as string)) fail(`${spec.patternHint ?? `must match ${spec.pattern}`}, got ${JSON.stringify(value)}`);
-      return value;
-    case "integer": {
-      const n = typeof value === "string" && /^-?\d+$/.test(value.trim()) ? Number(value) : value;
-      if (typeof n !== "number" || !Number.isSafeInteger(n)) return fail(`must be a whole number, not ${JSON.stringify(value)}`);
-      if (spec.min !== undefined && n < spec.min) fail(`must be at least ${spec.min}, got ${n}`);
-      if (spec.max !== undefined && n > spec.max) fail(`must be at most ${spec.max}, got ${n}`);
-      return n;
-    }
-    case "boolean":
-      if (typeof value !== "boolean") fail(`must be true or false, not ${JSON.stringify(value)}`);
-      return value;
-    case "object":
-      return spec.check ? spec.check(value, where) : value;
+  const result = v.safeParse(valueSchema(spec), value, { abortEarly: true });
+  if (!result.success) {
+    // A union reports its own message first; the most specific is the deepest.
+    const issue = result.issues[0];
+    const message = issue.issues?.[issue.issues.length - 1]?.message ?? issue.message;
+    throw new OddwireError("ODW_ERR_CONFIG", `${where} ${message}`);
   }
+  return spec.type === "object" && spec.check ? spec.check(result.output, where) : result.output;
 }
 
 /** Sizes such as "100MB", "64KiB" or a plain number of bytes. */
