@@ -5,7 +5,7 @@
 
 import t from "tap";
 import { oddwire } from "@oddwire/proto";
-import type { ProcessRecord, SnapshotRecord, SocketRecord, Tag } from "@oddwire/shared";
+import type { BeaconRecord, ConnectionRecord, HostFactsRecord, ProcessRecord, SnapshotRecord, SocketRecord, Tag, VisibilityRecord } from "@oddwire/shared";
 
 type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
 type ProtoKeys<T> = Exclude<keyof T, "$unknowns">;
@@ -15,17 +15,32 @@ const tagKeys: Same<keyof Tag, ProtoKeys<oddwire.v1.Tag.$Properties>> = true;
 const processKeys: Same<keyof ProcessRecord, ProtoKeys<oddwire.v1.Process.$Properties>> = true;
 const socketKeys: Same<keyof SocketRecord, ProtoKeys<oddwire.v1.Socket.$Properties>> = true;
 const snapshotKeys: Same<keyof SnapshotRecord, ProtoKeys<oddwire.v1.Snapshot.$Properties>> = true;
+const connectionKeys: Same<keyof ConnectionRecord, ProtoKeys<oddwire.v1.Connection.$Properties>> = true;
+const beaconKeys: Same<keyof BeaconRecord, ProtoKeys<oddwire.v1.Beacon.$Properties>> = true;
+const visibilityKeys: Same<keyof VisibilityRecord, ProtoKeys<oddwire.v1.Visibility.$Properties>> = true;
+const factsKeys: Same<keyof HostFactsRecord, ProtoKeys<oddwire.v1.HostFacts.$Properties>> = true;
 
 t.test("the records and the proto messages have the same fields", async (t) => {
-  t.ok(tagKeys && processKeys && socketKeys && snapshotKeys);
+  t.ok(tagKeys && processKeys && socketKeys && snapshotKeys && connectionKeys && beaconKeys && visibilityKeys && factsKeys);
   // And at run time: every field, with a value, through encode and decode.
   const proc: ProcessRecord = { pid: 1, ppid: 0, name: "n", exe: "/e", cmdline: "c", user: "u", uid: 5, startedAtMs: 1, sha256: "", hashError: "", exeDeleted: false, tags: [] };
-  const sock: SocketRecord = { transport: "tcp", family: 4, localAddress: "127.0.0.1", localPort: 1, remoteAddress: "", remotePort: 0, state: "LISTEN", pid: 1, uid: 0, inode: 2, netns: 3, protocol: "p", direction: "listen", tags: [] };
-  const snap: SnapshotRecord = { hostId: "h", hostname: "h", os: "linux", osVersion: "v", arch: "x64", agentVersion: "a", takenAtMs: 7, processes: [proc], sockets: [sock], partial: false, warnings: [] };
+  const sock: SocketRecord = { transport: "tcp", family: 4, localAddress: "127.0.0.1", localPort: 1, remoteAddress: "", remotePort: 0, state: "LISTEN", pid: 1, uid: 0, inode: 2, netns: 3, protocol: "p", direction: "listen", tags: [], rawProtocol: 0 };
+  const conn: ConnectionRecord = {
+    transport: "tcp", direction: "outbound", family: 4, localAddress: "10.0.0.1", localPort: 0, remoteAddress: "10.0.0.2", remotePort: 443, protocol: "https",
+    firstSeenMs: 1, lastSeenMs: 2, count: 3, failed: 1, process: proc, ancestry: ["/usr/bin/bash"], tags: [{ code: "c", reason: "r" }],
+    beacon: { intervalMs: 60000, jitterMs: 2000, count: 30, spanMs: 1800000 },
+  };
+  const snap: SnapshotRecord = {
+    hostId: "h", hostname: "h", os: "linux", osVersion: "v", arch: "x64", agentVersion: "a", takenAtMs: 7, processes: [proc], sockets: [sock], partial: false, warnings: [],
+    connections: [conn],
+    visibility: { mode: "events+snapshots", reason: "", eventsAccepted: 5, droppedRate: 1, droppedRecords: 2, droppedKernel: 3 },
+    facts: { distro: "Debian GNU/Linux", release: "12", kernel: "6.1", virtualization: "kvm", hardwareVendor: "QEMU", hardwareModel: "Standard PC" },
+  };
   const bytes = oddwire.v1.Snapshot.encode(snap).finish();
   const back = oddwire.v1.Snapshot.toObject(oddwire.v1.Snapshot.decode(bytes), { defaults: true, arrays: true });
   t.same(Object.keys(back).sort(), Object.keys(snap).sort(), "snapshot fields");
   t.same(Object.keys(back["processes"][0]).sort(), Object.keys(proc).sort(), "process fields");
   t.same(Object.keys(back["sockets"][0]).sort(), Object.keys(sock).sort(), "socket fields");
+  t.same(Object.keys(back["connections"][0]).sort(), Object.keys(conn).sort(), "connection fields");
   t.same(back, snap, "every value survives the wire");
 });

@@ -46,6 +46,54 @@ export interface SocketRecord {
   protocol: string;
   direction: Direction;
   tags: Tag[];
+  /** Raw sockets: the IP protocol number; packet sockets: the ethertype; absent for tcp and udp. */
+  rawProtocol?: number;
+}
+
+/** A connection seen as it was made, folded per process and destination within a batch (see oddwire.proto). */
+export interface ConnectionRecord {
+  transport: "tcp" | "udp";
+  direction: "outbound" | "inbound";
+  family: 4 | 6;
+  localAddress: string;
+  localPort: number;
+  remoteAddress: string;
+  remotePort: number;
+  protocol: string;
+  firstSeenMs: number;
+  lastSeenMs: number;
+  count: number;
+  failed: number;
+  process: ProcessRecord;
+  /** Executables of the parents, nearest first. */
+  ancestry: string[];
+  tags: Tag[];
+  beacon?: BeaconRecord;
+}
+
+export interface BeaconRecord {
+  intervalMs: number;
+  jitterMs: number;
+  count: number;
+  spanMs: number;
+}
+
+export interface VisibilityRecord {
+  mode: "events+snapshots" | "snapshots";
+  reason: string;
+  eventsAccepted: number;
+  droppedRate: number;
+  droppedRecords: number;
+  droppedKernel: number;
+}
+
+export interface HostFactsRecord {
+  distro: string;
+  release: string;
+  kernel: string;
+  virtualization: string;
+  hardwareVendor: string;
+  hardwareModel: string;
 }
 
 export interface SnapshotRecord {
@@ -60,6 +108,10 @@ export interface SnapshotRecord {
   sockets: SocketRecord[];
   partial: boolean;
   warnings: string[];
+  /** Connections since the previous batch (hosts with events). */
+  connections?: ConnectionRecord[];
+  visibility?: VisibilityRecord;
+  facts?: HostFactsRecord;
 }
 
 /** What a host id may be: the agent's own are UUIDs; replayed ones are what the file says. */
