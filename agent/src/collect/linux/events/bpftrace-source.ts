@@ -30,7 +30,10 @@ export interface BpftraceSourceOptions {
   programPath?: string;
   /** Entries per BPF map (BPFTRACE_MAP_KEYS_MAX); bounds kernel memory and the UDP first-seen set. */
   mapKeysMax?: number;
-  /** Bytes kept of each string (BPFTRACE_STRLEN, at most 200 in bpftrace 0.17); longer exec paths are cut. */
+  /**
+   * Bytes kept of each string (BPFTRACE_STRLEN); longer exec paths are cut. The exec
+   * probe's tuple must fit the 512-byte BPF stack: 160 loads with bpftrace 0.17, 200 does not.
+   */
   strlen?: number;
   /** Restart delays: the first, doubled on each death up to the maximum. */
   restartDelayMs?: number;
@@ -62,7 +65,7 @@ export class BpftraceSource {
       bpftracePath: "bpftrace",
       programPath: EVENTS_PROGRAM,
       mapKeysMax: 16384,
-      strlen: 200,
+      strlen: 128,
       restartDelayMs: 1000,
       maxRestartDelayMs: 60000,
       maxRestarts: 10,

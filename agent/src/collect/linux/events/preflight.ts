@@ -3,6 +3,7 @@
 // `decidePreflight` is pure (facts in, verdict out); `readPreflightFacts` is
 // the thin I/O that gathers the facts from /proc, /sys and $PATH.
 
+import { execFileSync } from "node:child_process";
 import { accessSync, constants, readFileSync, statSync } from "node:fs";
 import { delimiter, join } from "node:path";
 
@@ -125,6 +126,14 @@ export function readPreflightFacts(env: NodeJS.ProcessEnv = process.env): Prefli
 export function preflight(): PreflightResult & { facts: PreflightFacts } {
   const facts = readPreflightFacts();
   return { ...decidePreflight(facts), facts };
+}
+
+/**
+ * Mounts tracefs on /sys/kernel/tracing, for when decidePreflight said
+ * mountTracefs. Throws with mount's own message when it fails.
+ */
+export function mountTracefs(): void {
+  execFileSync("mount", ["-t", "tracefs", "nodev", "/sys/kernel/tracing"], { stdio: ["ignore", "ignore", "pipe"], timeout: 10000 });
 }
 
 function findExecutable(name: string, dirs: string[]): string | null {
