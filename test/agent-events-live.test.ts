@@ -5,7 +5,9 @@
 import t from "tap";
 import { spawn, type ChildProcess } from "node:child_process";
 import { createSocket } from "node:dgram";
-import { realpathSync } from "node:fs";
+import { chmodSync, copyFileSync, mkdtempSync, realpathSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { EventRecorder } from "oddwire-agent/collect/linux/events/event-recorder.js";
 import { mountTracefs, preflight } from "oddwire-agent/collect/linux/events/preflight.js";
 import type { TimedEvent } from "oddwire-agent/collect/linux/events/bpftrace-source.js";
@@ -100,6 +102,19 @@ t.test("events from real processes", { skip }, async (t) => {
     t.match(rec, { remotePort: port, count: 1 });
     t.match(rec?.exe, /python3/);
     t.match(rec?.cmdline, /SOCK_DGRAM/);
+  });
+
+  t.test("an executable with quotes, a backslash, a newline and UTF-8 in its name comes through as its name", async (t) => {
+    const dir = mkdtempSync(join(tmpdir(), "odw-"));
+    t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+    const path = join(dir, 'a"b\\c\nd caf\u00e9');
+    copyFileSync("/bin/true", path);
+    chmodSync(path, 0o755);
+    const { child, code } = await run(t, path, []);
+    t.equal(code, 0);
+    const e = await waitFor("the exec event", () => events.find((e) => e.kind === "exec" && e.pid === child.pid), 30000, 50);
+    t.equal((e as { filename: string }).filename, path, "bytes >= 0x80 decoded as UTF-8, escapes undone");
+    t.equal(e.comm.slice(0, 9), 'a"b\\c\nd c', "comm is the first 15 bytes of the name");
   });
 
   t.test("stop reaps bpftrace", async (t) => {
