@@ -1,11 +1,12 @@
 // decidePreflight on literal facts, and one real check on this machine.
 
 import t from "tap";
-import { capEffFromStatus, decidePreflight, parseCapMask, preflight, type PreflightFacts } from "oddwire-agent/collect/linux/events/preflight.js";
+import { capEffFromStatus, decidePreflight, parseCapMask, preflight, tracefsInMounts, type PreflightFacts } from "oddwire-agent/collect/linux/events/preflight.js";
 
 const ROOT: PreflightFacts = {
   kernelRelease: "6.18.44-fc-v857",
   tracefsMounted: true,
+  tracefsReadable: true,
   tracefsMountPoint: true,
   btf: true,
   capEffHex: "000001ffffffffff",
@@ -39,19 +40,27 @@ t.test("root without CAP_SYS_RESOURCE (this kind of VM): ok, with a memlock warn
 });
 
 t.test("tracefs not mounted: mount it when CAP_SYS_ADMIN allows, else say how", async (t) => {
-  const r = decidePreflight({ ...ROOT, tracefsMounted: false });
+  t.equal(tracefsInMounts("sysfs /sys sysfs rw,nosuid 0 0\nnodev /sys/kernel/tracing tracefs rw,relatime 0 0\n"), true);
+  t.equal(tracefsInMounts("tracefs /sys/kernel/debug/tracing tracefs rw 0 0\n"), true, "the old place, under debugfs");
+  t.equal(tracefsInMounts("sysfs /sys sysfs rw 0 0\ndebugfs /sys/kernel/debug debugfs rw 0 0\n"), false);
+  t.equal(tracefsInMounts("tracefs /mnt/elsewhere tracefs rw 0 0\n"), false, "bpftrace does not look there");
+  const r = decidePreflight({ ...ROOT, tracefsMounted: false, tracefsReadable: false });
   t.ok(r.ok);
   t.equal(r.mountTracefs, true);
   t.match(r.warnings, [/tracefs is not mounted; it will be mounted/]);
 
   // CAP_BPF + CAP_PERFMON only (bits 38, 39)
-  const r2 = decidePreflight({ ...ROOT, tracefsMounted: false, capEffHex: "000000c000000000" });
+  const r2 = decidePreflight({ ...ROOT, tracefsMounted: false, tracefsReadable: false, capEffHex: "000000c000000000" });
   t.notOk(r2.ok);
   t.equal(r2.mountTracefs, false);
   t.match(r2.missing, [/tracefs is not mounted.*needs CAP_SYS_ADMIN/]);
 
-  const r3 = decidePreflight({ ...ROOT, tracefsMounted: false, tracefsMountPoint: false });
+  const r3 = decidePreflight({ ...ROOT, tracefsMounted: false, tracefsReadable: false, tracefsMountPoint: false });
   t.match(r3.missing, [/no tracefs/]);
+
+  // Mounted, but root-only (mode 0700) and this process is not root.
+  const r4 = decidePreflight({ ...ROOT, tracefsReadable: false, capEffHex: "000000c000000000" });
+  t.same(r4.missing, ["tracefs is mounted but this process cannot read /sys/kernel/tracing/events (root-only by default), where bpftrace finds the tracepoints"]);
 });
 
 t.test("CAP_BPF + CAP_PERFMON without CAP_SYS_ADMIN is enough to load", async (t) => {
@@ -61,7 +70,7 @@ t.test("CAP_BPF + CAP_PERFMON without CAP_SYS_ADMIN is enough to load", async (t
 });
 
 t.test("an unprivileged process, no BTF, no bpftrace, old kernel: every reason in words", async (t) => {
-  const r = decidePreflight({ kernelRelease: "5.10.0-28-amd64", tracefsMounted: true, tracefsMountPoint: true, btf: false, capEffHex: "0000000000000000", bpftracePath: null, perfEventParanoid: 2 });
+  const r = decidePreflight({ kernelRelease: "5.10.0-28-amd64", tracefsMounted: true, tracefsReadable: true, tracefsMountPoint: true, btf: false, capEffHex: "0000000000000000", bpftracePath: null, perfEventParanoid: 2 });
   t.notOk(r.ok);
   t.same(r.capabilities, []);
   t.match(r.missing, [/older than 6.4/, /neither CAP_SYS_ADMIN nor both CAP_BPF and CAP_PERFMON/, /cannot read kernel memory/, /no BTF/, /bpftrace is not installed/]);

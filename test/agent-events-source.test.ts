@@ -2,9 +2,9 @@
 // prints what bpftrace would and then dies or waits. Runs without root.
 
 import t from "tap";
-import { chmodSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { BpftraceSource, type SourceStatus, type TimedEvent } from "oddwire-agent/collect/linux/events/bpftrace-source.js";
+import { BpftraceSource, EVENTS_PROGRAM, type SourceStatus, type TimedEvent } from "oddwire-agent/collect/linux/events/bpftrace-source.js";
 import { waitFor } from "./lib/fleet.js";
 
 function script(dir: string, name: string, body: string): string {
@@ -25,6 +25,11 @@ function alive(pid: number): boolean {
 
 const HELLO = `{"type": "value", "data": ["hello",1,1]}`;
 const CONNECT = `{"type": "value", "data": ["connect",5000000000,4242,4242,0,"curl",4,"127.0.0.1",40000,"127.0.0.1",8080,"established"]}`;
+
+t.test("the program file is where the compiled source looks for it", async (t) => {
+  t.ok(existsSync(EVENTS_PROGRAM), EVENTS_PROGRAM);
+  t.match(EVENTS_PROGRAM, /agent\/bpf\/oddwire-events\.bt$/);
+});
 
 t.test("a child that dies is reported and restarted; events, losses and bad lines reach the caller", async (t) => {
   const dir = t.testdir();

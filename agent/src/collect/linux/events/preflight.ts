@@ -21,8 +21,10 @@ export type CapName = keyof typeof CAPS;
 export interface PreflightFacts {
   /** Kernel release, `uname -r`. */
   kernelRelease: string;
-  /** /sys/kernel/tracing (or the old /sys/kernel/debug/tracing) holds tracefs's `events` directory. */
+  /** tracefs is mounted on /sys/kernel/tracing or /sys/kernel/debug/tracing (per /proc/mounts). */
   tracefsMounted: boolean;
+  /** Its `events` directory can be read by this process (it is root-only by default). */
+  tracefsReadable: boolean;
   /** /sys/kernel/tracing exists as a mount point, so a process with CAP_SYS_ADMIN could mount tracefs there. */
   tracefsMountPoint: boolean;
   /** /sys/kernel/btf/vmlinux: the kernel's type information, which the program's struct reads need. */
@@ -60,6 +62,14 @@ export function capEffFromStatus(statusText: string): string | null {
   return m ? m[1]! : null;
 }
 
+/** Whether /proc/mounts lists tracefs where bpftrace looks for it. */
+export function tracefsInMounts(mountsText: string): boolean {
+  return mountsText.split("\n").some((line) => {
+    const [, mountPoint, type] = line.split(" ");
+    return type === "tracefs" && (mountPoint === "/sys/kernel/tracing" || mountPoint === "/sys/kernel/debug/tracing");
+  });
+}
+
 export function hasCap(mask: bigint, cap: CapName): boolean {
   return ((mask >> BigInt(CAPS[cap])) & 1n) === 1n;
 }
@@ -95,6 +105,7 @@ export function decidePreflight(f: PreflightFacts): PreflightResult {
   }
 
   let mountTracefs = false;
+  if (f.tracefsMounted && !f.tracefsReadable) missing.push("tracefs is mounted but this process cannot read /sys/kernel/tracing/events (root-only by default), where bpftrace finds the tracepoints");
   if (!f.tracefsMounted) {
     if (f.tracefsMountPoint && has("CAP_SYS_ADMIN")) {
       mountTracefs = true;
@@ -113,7 +124,8 @@ const BPFTRACE_DIRS = ["/usr/bin", "/usr/sbin", "/usr/local/bin", "/usr/local/sb
 export function readPreflightFacts(env: NodeJS.ProcessEnv = process.env): PreflightFacts {
   return {
     kernelRelease: readText("/proc/sys/kernel/osrelease")?.trim() ?? "",
-    tracefsMounted: isDir("/sys/kernel/tracing/events") || isDir("/sys/kernel/debug/tracing/events"),
+    tracefsMounted: tracefsInMounts(readText("/proc/mounts") ?? "") || isDir("/sys/kernel/tracing/events"),
+    tracefsReadable: isDir("/sys/kernel/tracing/events") || isDir("/sys/kernel/debug/tracing/events"),
     tracefsMountPoint: isDir("/sys/kernel/tracing"),
     btf: exists("/sys/kernel/btf/vmlinux"),
     capEffHex: capEffFromStatus(readText("/proc/self/status") ?? ""),
