@@ -102,9 +102,7 @@ t.test("a stream that stayed healthy long enough resets the backoff (injected cl
   const queue = new MemoryQueue();
   queue.enqueue(batchBytes());
   const backoff = new RecordingBackoff(5);
-  // Built apart from the call so that it compiles against a client without these options.
-  const options = { collector: server.url, hostId: "storm-3", queue, getKey: async () => "key", log: quiet, backoff, healthyAfterMs: 60_000, now: () => now };
-  const client = new StreamClient(options);
+  const client = new StreamClient({ collector: server.url, hostId: "storm-3", queue, getKey: async () => "key", log: quiet, backoff, healthyAfterMs: 60_000, now: () => now });
   t.teardown(() => client.stop());
   client.start();
   await waitFor("5 streams", () => server.streams >= 5, 30_000, 5);

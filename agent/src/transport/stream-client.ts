@@ -1,11 +1,12 @@
 // The agent's connection to the collector: one WebSocket carrying batches
 // from a queue (lease → send → ack → commit), reconnecting with jittered
 // backoff, pinging to notice a dead collector, and re-enrolling when its key
-// is refused. The backoff follows outcomes, not connects: a Welcome alone
-// proves nothing (a collector whose database fails says Welcome and closes
-// with 1011 at once), so the delay starts again only after an ack or a
-// stream that stayed up for healthyAfterMs. Nothing leaves the queue before the collector acknowledges it;
+// is refused. Nothing leaves the queue before the collector acknowledges it;
 // on any disconnect the leased batches are rolled back and sent again.
+// The backoff follows outcomes, not connects: a Welcome alone proves nothing
+// (a collector whose database fails says Welcome and closes with 1011 at
+// once), so the delay starts again only after an ack or a stream that stayed
+// up for healthyAfterMs.
 
 import { WebSocket } from "ws";
 import { oddwire } from "@oddwire/proto";
