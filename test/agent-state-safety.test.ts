@@ -107,3 +107,14 @@ t.test("world-writable secret and config files are refused", async (t) => {
   chmodSync(config, 0o646);
   t.throws(() => resolveRunConfig({ config, "enroll-secret-file": secret }, {}), { code: "ODW_ERR_UNSAFE_PATH", message: new RegExp(config) });
 });
+
+t.test("configure refuses a state directory run would refuse", async (t) => {
+  const dir = t.testdir({ state: {} });
+  const state = join(dir, "state");
+  chmodSync(state, 0o777);
+  const { ODDWIRE_ENROLL_SECRET: _drop, ...env } = process.env;
+  const r = spawnSync(BIN, ["configure", "--collector", "wss://c.example:8443", "--enroll-secret", "fleet-secret-0001", "--out", join(dir, "agent.json"), "--state-dir", state], { encoding: "utf8", env });
+  t.equal(r.status, 1);
+  t.match(r.stderr, `ODW_ERR_UNSAFE_PATH: the state directory ${state} is writable by every user (mode 0777)`);
+  t.match(r.stderr, `chmod 700 ${state}`);
+});

@@ -10,6 +10,7 @@ import { lstatSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, wr
 import { dirname, join, resolve } from "node:path";
 import { OddwireError, resolveSecret } from "@oddwire/shared";
 import { checkEnrollSecret } from "./enroll-secret.js";
+import { checkPrivateDirectory } from "./identity/safe-files.js";
 import { RUN_SCHEMA } from "./run-config.js";
 
 export { checkEnrollSecret };
@@ -135,6 +136,8 @@ export function configureAgent(req: ConfigureRequest): ConfigureResult {
     refuseLink(stateDir);
     mkdirSync(stateDir, { recursive: true, mode: 0o700 });
     restrictDirectoryOnWindows(stateDir);
+    // `run` would refuse it at every start: better to fail the install now.
+    checkPrivateDirectory(stateDir, "the state directory");
   }
   writeOwnerOnly(secretFile, `${secret}\n`);
   // Settings an administrator added (schedule, spoolMaxBytes...) survive a reconfigure.

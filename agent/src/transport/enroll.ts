@@ -7,7 +7,7 @@
 import { request as httpRequest } from "node:http";
 import { request as httpsRequest } from "node:https";
 import { oddwire } from "@oddwire/proto";
-import { OddwireError } from "@oddwire/shared";
+import { OddwireError, STRING_LIMITS, truncateUtf8 } from "@oddwire/shared";
 import { httpBase } from "./collector-url.js";
 
 export interface EnrollParams {
@@ -27,7 +27,15 @@ export interface EnrollParams {
 
 export function enroll(p: EnrollParams): Promise<string> {
   const url = new URL("/v1/enroll", httpBase(p.collector));
-  const body = oddwire.v1.EnrollRequest.encode({ hostId: p.hostId, hostname: p.hostname, os: p.os, agentVersion: p.agentVersion, enrollSecret: p.secret, currentKey: p.currentKey ?? "" }).finish();
+  // Within the wire limits, as batches are (the host id and secret are checked where they come from).
+  const body = oddwire.v1.EnrollRequest.encode({
+    hostId: p.hostId,
+    hostname: truncateUtf8(p.hostname, STRING_LIMITS.hostname),
+    os: truncateUtf8(p.os, STRING_LIMITS.os),
+    agentVersion: truncateUtf8(p.agentVersion, STRING_LIMITS.agent_version),
+    enrollSecret: p.secret,
+    currentKey: p.currentKey ?? "",
+  }).finish();
   const request = url.protocol === "https:" ? httpsRequest : httpRequest;
   return new Promise((resolve, reject) => {
     const req = request(
