@@ -118,3 +118,14 @@ t.test("configure refuses a state directory run would refuse", async (t) => {
   t.match(r.stderr, `ODW_ERR_UNSAFE_PATH: the state directory ${state} is writable by every user (mode 0777)`);
   t.match(r.stderr, `chmod 700 ${state}`);
 });
+
+t.test("configure accepts a private state directory owned by the service's user", { skip: process.getuid?.() !== 0 && "needs root to chown" }, async (t) => {
+  const dir = t.testdir({ state: {} });
+  const state = join(dir, "state");
+  chmodSync(state, 0o700);
+  const { chownSync } = await import("node:fs");
+  chownSync(state, 65534, 65534);
+  const { ODDWIRE_ENROLL_SECRET: _drop, ...env } = process.env;
+  const r = spawnSync(BIN, ["configure", "--collector", "wss://c.example:8443", "--enroll-secret", "fleet-secret-0001", "--out", join(dir, "agent.json"), "--state-dir", state], { encoding: "utf8", env });
+  t.equal(r.status, 0, r.stderr);
+});

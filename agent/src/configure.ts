@@ -137,7 +137,9 @@ export function configureAgent(req: ConfigureRequest): ConfigureResult {
     mkdirSync(stateDir, { recursive: true, mode: 0o700 });
     restrictDirectoryOnWindows(stateDir);
     // `run` would refuse it at every start: better to fail the install now.
-    checkPrivateDirectory(stateDir, "the state directory");
+    // Its owner is not checked: the installers run this as root for the
+    // service's own user, who owns the directory.
+    checkPrivateDirectory(stateDir, "the state directory", { checkOwner: false });
   }
   writeOwnerOnly(secretFile, `${secret}\n`);
   // Settings an administrator added (schedule, spoolMaxBytes...) survive a reconfigure.

@@ -19,12 +19,16 @@ function modeText(mode: number): string {
   return (mode & 0o7777).toString(8).padStart(4, "0");
 }
 
-/** Refuses a directory that another user could write into (see the file's comment). */
-export function checkPrivateDirectory(dir: string, what: string): void {
+/**
+ * Refuses a directory that another user could write into (see the file's
+ * comment). `checkOwner: false` is for a directory prepared for another user
+ * (the installer, as root, configures the service user's state directory).
+ */
+export function checkPrivateDirectory(dir: string, what: string, opts: { checkOwner?: boolean } = {}): void {
   if (!POSIX) return;
   const st = statSync(dir);
   const me = process.getuid?.() ?? 0;
-  if (st.uid !== 0 && st.uid !== me) {
+  if ((opts.checkOwner ?? true) && st.uid !== 0 && st.uid !== me) {
     throw new OddwireError(
       "ODW_ERR_UNSAFE_PATH",
       `${what} ${dir} is owned by uid ${st.uid}, not by this user (uid ${me}) or root, so that user could plant files in it; run \`chown ${me} ${dir} && chmod 700 ${dir}\`, or choose another directory`,
