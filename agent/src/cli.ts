@@ -4,6 +4,7 @@
 import { createLogger, loadConfig, OddwireError, reportCliError, runCli, type CommandSpec } from "@oddwire/shared";
 import { CONNECT_SCHEMA, resolveConnectConfig, resolveRunConfig, RUN_SCHEMA } from "./run-config.js";
 import { renderSnapshot } from "./render/human-snapshot.js";
+import { checkNotWorldWritable } from "./identity/safe-files.js";
 import { defaultStateDir } from "./identity/state-dir.js";
 import { takeSnapshot } from "./snapshot.js";
 import { AGENT_VERSION } from "./version.js";
@@ -122,7 +123,9 @@ async function runAgent(values: Record<string, string | boolean | undefined>): P
 async function runReplay(values: Record<string, string | boolean | undefined>, positionals: string[]): Promise<number> {
   const file = positionals[0];
   if (!file) throw new OddwireError("ODW_ERR_USAGE", "replay needs the NDJSON FILE to send (or - for standard input)");
-  const c = loadConfig(CONNECT_SCHEMA, { file: values["config"] as string | undefined, flags: values });
+  const configFile = values["config"] as string | undefined;
+  if (configFile) checkNotWorldWritable(configFile, "the config file");
+  const c = loadConfig(CONNECT_SCHEMA, { file: configFile, flags: values });
   const connect = resolveConnectConfig(c, process.env);
   if (!connect.enrollSecret) throw new OddwireError("ODW_ERR_CONFIG", "replay needs the enrollment secret: --enroll-secret S, --enroll-secret-file F or $ODDWIRE_ENROLL_SECRET");
   const concurrency = positiveInt(values["concurrency"], 64, "--concurrency");

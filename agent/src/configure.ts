@@ -9,7 +9,11 @@ import { X509Certificate } from "node:crypto";
 import { lstatSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { OddwireError, resolveSecret } from "@oddwire/shared";
+import { checkEnrollSecret } from "./enroll-secret.js";
+import { checkPrivateDirectory } from "./identity/safe-files.js";
 import { RUN_SCHEMA } from "./run-config.js";
+
+export { checkEnrollSecret };
 
 export interface ConfigureRequest {
   collector: string;
@@ -28,8 +32,6 @@ export interface ConfigureResult {
   secretFile: string;
 }
 
-const MIN_SECRET = 8;
-const MAX_SECRET = 4096;
 
 export function checkCollectorUrl(url: string): string {
   const fail = (why: string): never => {
@@ -46,13 +48,6 @@ export function checkCollectorUrl(url: string): string {
   if (!parsed.hostname) fail("names no host");
   if (parsed.username || parsed.password) fail("must not carry a user name or password (the agent authenticates with its key)");
   return url;
-}
-
-export function checkEnrollSecret(secret: string): string {
-  if (/[\r\n\0]/.test(secret)) throw new OddwireError("ODW_ERR_CONFIG", "the enrollment secret must be one line");
-  if (secret.length < MIN_SECRET) throw new OddwireError("ODW_ERR_CONFIG", `the enrollment secret must be at least ${MIN_SECRET} characters long (the collector refuses shorter ones)`);
-  if (secret.length > MAX_SECRET) throw new OddwireError("ODW_ERR_CONFIG", `the enrollment secret must be at most ${MAX_SECRET} characters long`);
-  return secret;
 }
 
 function checkCaCert(path: string): string {
@@ -141,6 +136,10 @@ export function configureAgent(req: ConfigureRequest): ConfigureResult {
     refuseLink(stateDir);
     mkdirSync(stateDir, { recursive: true, mode: 0o700 });
     restrictDirectoryOnWindows(stateDir);
+    // `run` would refuse it at every start: better to fail the install now.
+    // Its owner is not checked: the installers run this as root for the
+    // service's own user, who owns the directory.
+    checkPrivateDirectory(stateDir, "the state directory", { checkOwner: false });
   }
   writeOwnerOnly(secretFile, `${secret}\n`);
   // Settings an administrator added (schedule, spoolMaxBytes...) survive a reconfigure.

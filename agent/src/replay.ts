@@ -10,6 +10,7 @@ import { createInterface } from "node:readline";
 import { oddwire } from "@oddwire/proto";
 import { HOST_ID_PATTERN, knowledgeBase, OddwireError, portTable, type Logger, type OsName, type ProcessRecord, type SnapshotRecord, type SocketRecord } from "@oddwire/shared";
 import type { RawProcess, RawSocket } from "./collect/backend.js";
+import { boundSnapshot } from "./bound-snapshot.js";
 import { classifySnapshot, type ExeIdentity } from "./classify/classify-snapshot.js";
 import { planBatch, type DeltaBase } from "./delta/snapshot-delta.js";
 import { MemoryQueue } from "./transport/batch-queue.js";
@@ -85,11 +86,12 @@ export async function replay(o: ReplayOptions): Promise<ReplayResult> {
       ca: o.ca,
       maxInFlight: 32,
       backoff: new Backoff(200, 5000),
+      flagWelcomeAhead: false,
       getKey: async (refresh) => {
         const known = keys.get(s.hostId);
         if (known && !refresh) return known;
         const first = s.waiting[0];
-        const key = await enroll({ collector: o.collector, secret: o.enrollSecret, hostId: s.hostId, hostname: first?.hostname ?? "", os: first?.os ?? "", agentVersion: first?.agentVersion ?? "", ca: o.ca });
+        const key = await enroll({ collector: o.collector, secret: o.enrollSecret, hostId: s.hostId, hostname: first?.hostname ?? "", os: first?.os ?? "", agentVersion: first?.agentVersion ?? "", ca: o.ca, ...(known && { currentKey: known }) });
         keys.set(s.hostId, key);
         return key;
       },
@@ -212,7 +214,14 @@ export async function replay(o: ReplayOptions): Promise<ReplayResult> {
 
 type Json = Record<string, unknown>;
 
-/** One NDJSON line → a classified snapshot record; throws with what is wrong. */
+const DIRECTIONS = new Set(["listen", "outbound", "inbound"]);
+
+/**
+ * One NDJSON line → a classified snapshot record within the wire limits;
+ * throws with what is wrong. Vocabulary fields (os, transport, direction) must
+ * be the collector's words. A lone UTF-16 surrogate (JSON allows "\udc80";
+ * UTF-8 has no form for it) is replaced with U+FFFD rather than losing the line.
+ */
 export function parseLine(line: string, ports: ReturnType<typeof portTable>, kb: ReturnType<typeof knowledgeBase>): SnapshotRecord {
   let data: unknown;
   try {
@@ -236,7 +245,8 @@ export function parseLine(line: string, ports: ReturnType<typeof portTable>, kb:
     pid: p.pid, ppid: p.ppid, name: p.name, exe: p.exe, cmdline: p.cmdline, user: p.user, uid: p.uid, startedAtMs: Number(p.startedAtMs), exeDeleted: p.exeDeleted, exeReadPath: "",
   }));
   const rawSockets: RawSocket[] = msg.sockets.map((s, i) => {
-    if (s.transport !== "tcp" && s.transport !== "udp") throw new Error(`sockets[${i}].transport must be "tcp" or "udp"`);
+    if (s.transport !== "tcp" && s.transport !== "udp") throw new Error(`sockets[${i}].transport ${JSON.stringify(s.transport)} must be tcp or udp`);
+    if (s.direction && !DIRECTIONS.has(s.direction)) throw new Error(`sockets[${i}].direction ${JSON.stringify(s.direction)} must be listen, outbound or inbound (or left out)`);
     const family = s.family === 6 || s.localAddress.includes(":") ? 6 : 4;
     return {
       transport: s.transport, family, localAddress: s.localAddress, localPort: s.localPort, remoteAddress: s.remoteAddress, remotePort: s.remotePort,
@@ -256,7 +266,8 @@ export function parseLine(line: string, ports: ReturnType<typeof portTable>, kb:
       tags: given.tags.length ? given.tags.map(tagOf) : s.tags,
     };
   });
-  return {
+  // Cut to the wire limits, lone surrogates replaced with U+FFFD, as the agent does.
+  return boundSnapshot({
     hostId: msg.hostId,
     hostname: msg.hostname,
     os,
@@ -268,7 +279,7 @@ export function parseLine(line: string, ports: ReturnType<typeof portTable>, kb:
     sockets,
     partial: msg.partial,
     warnings: msg.warnings,
-  };
+  });
 }
 
 function tagOf(t: oddwire.v1.ITag): { code: string; reason: string } {

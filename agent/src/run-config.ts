@@ -4,6 +4,8 @@
 
 import { readFileSync } from "node:fs";
 import { loadConfig, OddwireError, parseByteSize, resolveSecret, type ConfigSchema } from "@oddwire/shared";
+import { checkEnrollSecret } from "./enroll-secret.js";
+import { checkNotWorldWritable } from "./identity/safe-files.js";
 import { defaultStateDir } from "./identity/state-dir.js";
 import { DEFAULT_SPOOL_MAX_BYTES } from "./spool/spool.js";
 
@@ -46,7 +48,11 @@ export function resolveConnectConfig(c: Readonly<Record<string, unknown>>, env: 
     throw new OddwireError("ODW_ERR_CONFIG", msg);
   };
   const collector = (c["collector"] as string | undefined) ?? fail("the collector's URL is needed: --collector ws://127.0.0.1:8443 (or collector in the config file)");
-  const secret = resolveSecret(c["enrollSecret"] as string | undefined, c["enrollSecretFile"] as string | undefined, env["ODDWIRE_ENROLL_SECRET"], "enrollment secret");
+  const secretFile = c["enrollSecretFile"] as string | undefined;
+  if (secretFile) checkNotWorldWritable(secretFile, "the enrollment secret file");
+  const secret = resolveSecret(c["enrollSecret"] as string | undefined, secretFile, env["ODDWIRE_ENROLL_SECRET"], "enrollment secret");
+  // The same rules as configure and the collector, checked before anything starts.
+  if (secret) checkEnrollSecret(secret);
   let ca: Buffer | undefined;
   if (c["caCert"]) {
     try {
@@ -66,7 +72,9 @@ export function resolveConnectConfig(c: Readonly<Record<string, unknown>>, env: 
 export function resolveRunConfig(flags: Record<string, unknown>, env: NodeJS.ProcessEnv = process.env): RunConfig {
   const f = { ...flags };
   if (f["no-hash"]) f["hash"] = false;
-  const c = loadConfig(RUN_SCHEMA, { file: f["config"] as string | undefined, flags: f });
+  const configFile = f["config"] as string | undefined;
+  if (configFile) checkNotWorldWritable(configFile, "the config file");
+  const c = loadConfig(RUN_SCHEMA, { file: configFile, flags: f });
   const schedule = c["schedule"] as string; // checked by startAgent, which loads node-cron
   return Object.freeze({
     ...resolveConnectConfig(c, env),

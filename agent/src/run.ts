@@ -3,13 +3,14 @@
 // scheduler never waits for the network: batches wait in the spool.
 
 import cron from "node-cron";
-import { readFileSync, renameSync, writeFileSync } from "node:fs";
 import { hostname } from "node:os";
 import { join } from "node:path";
 import { oddwire } from "@oddwire/proto";
 import { createLogger, OddwireError, type Logger } from "@oddwire/shared";
 import { backendFor, osName } from "./collect/backend-for-os.js";
 import { planBatch, type DeltaBase } from "./delta/snapshot-delta.js";
+import { boundSnapshot } from "./bound-snapshot.js";
+import { readAgentKey, writeAgentKey } from "./identity/agent-key.js";
 import { HashCache } from "./identity/hash-cache.js";
 import { loadOrCreateHostId } from "./identity/host-id.js";
 import { ensureStateDir } from "./identity/state-dir.js";
@@ -19,8 +20,6 @@ import { Spool } from "./spool/spool.js";
 import { enroll } from "./transport/enroll.js";
 import { StreamClient } from "./transport/stream-client.js";
 import { AGENT_VERSION } from "./version.js";
-
-const KEY_FILE = "agent-key";
 
 export interface RunningAgent {
   /** Takes one snapshot now and spools it (the schedule calls this). */
@@ -46,21 +45,17 @@ export async function startAgent(config: RunConfig, log: Logger = createLogger({
   let sinceFull = 0;
   let wantFull = true;
 
+  // Read now so that an unreadable key stops the agent at start, with the reason.
+  readAgentKey(stateDir);
   const getKey = async (refresh: boolean): Promise<string> => {
-    const path = join(stateDir, KEY_FILE);
-    if (!refresh) {
-      try {
-        const key = readFileSync(path, "utf8").trim();
-        if (key) return key;
-      } catch {
-        // not enrolled yet
-      }
-    }
+    // Only a missing file means "not enrolled"; any other failure throws.
+    const current = readAgentKey(stateDir);
+    if (current && !refresh) return current;
     if (!config.enrollSecret) throw new OddwireError("ODW_ERR_CONFIG", "this host has no agent key yet and no enrollment secret was given (--enroll-secret)");
-    const key = await enroll({ collector: config.collector, secret: config.enrollSecret, hostId, hostname: hostname(), os, agentVersion: AGENT_VERSION, ca: config.ca });
-    writeFileSync(`${path}.tmp`, `${key}\n`, { mode: 0o600 });
-    renameSync(`${path}.tmp`, path);
-    log.info("enroll.ok", { hostId });
+    // The key held now is the proof that this agent is the host the collector knows.
+    const key = await enroll({ collector: config.collector, secret: config.enrollSecret, hostId, hostname: hostname(), os, agentVersion: AGENT_VERSION, ca: config.ca, currentKey: current ?? undefined });
+    writeAgentKey(stateDir, key);
+    log.info("enroll.ok", { hostId, reenrolled: current !== null });
     return key;
   };
 
@@ -86,7 +81,8 @@ export async function startAgent(config: RunConfig, log: Logger = createLogger({
     }
     running = true;
     try {
-      const { snapshot, totalMs } = await takeSnapshot({ stateDir, backend, hashCache, hash: config.hash, os, hostId });
+      const { snapshot: taken, totalMs } = await takeSnapshot({ stateDir, backend, hashCache, hash: config.hash, os, hostId });
+      const snapshot = boundSnapshot(taken);
       if (spool.takeDropNotice()) wantFull = true;
       const full = wantFull || base === null || sinceFull + 1 >= config.fullEvery;
       const plan = planBatch(snapshot, spool.nextSeq, base, full);
@@ -99,7 +95,9 @@ export async function startAgent(config: RunConfig, log: Logger = createLogger({
       log.debug("snapshot.spooled", { seq, full: plan.batch.full, bytes: bytes.length, ms: totalMs, processes: snapshot.processes.length, sockets: snapshot.sockets.length });
       client.notify();
     } catch (err) {
-      log.error("snapshot.failed", { code: (err as OddwireError).code, error: (err as Error).message });
+      const lost = ((err as Error).cause as NodeJS.ErrnoException | undefined)?.code;
+      if (lost === "ENOSPC" || lost === "EDQUOT") log.error("spool.disk_full", { code: (err as OddwireError).code, error: (err as Error).message, droppedTotal: spool.droppedTotal });
+      else log.error("snapshot.failed", { code: (err as OddwireError).code, error: (err as Error).message });
     } finally {
       running = false;
     }

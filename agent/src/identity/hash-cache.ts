@@ -4,8 +4,8 @@
 // others, up to MAX_ENTRIES. A corrupt file is ignored (and rewritten): the
 // cache only saves time, it is never a source of truth.
 
-import { readFileSync, renameSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { readPlainFile, replaceFile } from "./safe-files.js";
 
 export const MAX_ENTRIES = 8192;
 const FILE = "exe-hashes.json";
@@ -47,24 +47,21 @@ export class HashCache {
 
   static load(stateDir: string): HashCache {
     try {
-      const data = JSON.parse(readFileSync(join(stateDir, FILE), "utf8")) as { version?: number; entries?: unknown };
+      const data = JSON.parse(readPlainFile(join(stateDir, FILE)).toString("utf8")) as { version?: number; entries?: unknown };
       if (data.version === 1 && Array.isArray(data.entries)) {
         const ok = data.entries.filter((e): e is [string, string] => Array.isArray(e) && typeof e[0] === "string" && /^[0-9a-f]{64}$/.test(e[1]));
         return new HashCache(ok);
       }
     } catch {
-      // missing or corrupt: start empty
+      // missing, corrupt or a link: start empty (saving replaces it)
     }
     return new HashCache();
   }
 
-  /** Writes the cache if anything new was hashed (temp file + rename, never half a file). */
+  /** Writes the cache if anything new was hashed (exclusive temp file + rename, never half a file). */
   save(stateDir: string): void {
     if (!this.changed) return;
-    const path = join(stateDir, FILE);
-    const tmp = `${path}.${process.pid}.tmp`;
-    writeFileSync(tmp, JSON.stringify({ version: 1, entries: this.entries() }), { mode: 0o600 });
-    renameSync(tmp, path);
+    replaceFile(join(stateDir, FILE), JSON.stringify({ version: 1, entries: this.entries() }), { fsync: false });
     this.changed = false;
   }
 }

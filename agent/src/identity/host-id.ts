@@ -4,26 +4,27 @@
 // survives restarts and upgrades.
 
 import { createHash, randomUUID } from "node:crypto";
-import { readFileSync, renameSync, writeFileSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { HOST_ID_PATTERN, OddwireError } from "@oddwire/shared";
+import { HOST_ID_PATTERN, isOddwireError, OddwireError } from "@oddwire/shared";
+import { readPlainFile, replaceFile } from "./safe-files.js";
 
 const FILE = "host-id";
 
 export function loadOrCreateHostId(stateDir: string): string {
   const path = join(stateDir, FILE);
   try {
-    const existing = readFileSync(path, "utf8").trim();
+    const existing = readPlainFile(path).toString("utf8").trim();
     if (HOST_ID_PATTERN.test(existing)) return existing;
   } catch (err) {
+    if (isOddwireError(err)) throw err;
     if ((err as NodeJS.ErrnoException).code !== "ENOENT") {
       throw new OddwireError("ODW_ERR_STATE_DIR", `cannot read ${path}: ${(err as Error).message}`, { cause: err });
     }
   }
   const id = deriveHostId();
   try {
-    writeFileSync(`${path}.tmp`, `${id}\n`, { mode: 0o600 });
-    renameSync(`${path}.tmp`, path);
+    replaceFile(path, `${id}\n`);
   } catch (err) {
     throw new OddwireError("ODW_ERR_STATE_DIR", `cannot write ${path}: ${(err as Error).message}`, { cause: err });
   }

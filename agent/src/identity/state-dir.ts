@@ -6,6 +6,7 @@ import { mkdirSync, statSync } from "node:fs";
 import { homedir } from "node:os";
 import { dirname, join } from "node:path";
 import { OddwireError } from "@oddwire/shared";
+import { checkPrivateDirectory } from "./safe-files.js";
 
 export function defaultStateDir(env: NodeJS.ProcessEnv = process.env): string {
   if (env["ODDWIRE_STATE_DIR"]) return env["ODDWIRE_STATE_DIR"];
@@ -14,13 +15,17 @@ export function defaultStateDir(env: NodeJS.ProcessEnv = process.env): string {
   return join(env["XDG_STATE_HOME"] ?? join(homedir(), ".local", "state"), "oddwire-agent");
 }
 
-/** Creates the directory (owner-only) if needed and returns it. */
-export function ensureStateDir(dir: string): string {
+/**
+ * Creates the directory (owner-only) if needed and returns it; refuses one
+ * that another user could write into (ODW_ERR_UNSAFE_PATH).
+ */
+export function ensureStateDir(dir: string, what = "the state directory"): string {
   try {
     makeDirectory(dir);
   } catch (err) {
-    throw new OddwireError("ODW_ERR_STATE_DIR", `cannot create the state directory ${dir}: ${(err as Error).message}; choose another with --state-dir or ODDWIRE_STATE_DIR`, { cause: err });
+    throw new OddwireError("ODW_ERR_STATE_DIR", `cannot create ${what} ${dir}: ${(err as Error).message}; choose another with --state-dir or ODDWIRE_STATE_DIR`, { cause: err });
   }
+  checkPrivateDirectory(dir, what);
   return dir;
 }
 

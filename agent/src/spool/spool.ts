@@ -16,9 +16,10 @@
 // Memory holds only the index (seq → payload size); payloads are read at lease.
 // One process per directory: two agents sharing a spool would reuse seqs.
 
-import { closeSync, fsyncSync, openSync, readdirSync, readFileSync, renameSync, statSync, unlinkSync, writeSync } from "node:fs";
+import { closeSync, fsyncSync, lstatSync, openSync, readdirSync, renameSync, unlinkSync } from "node:fs";
 import { join } from "node:path";
-import { OddwireError } from "@oddwire/shared";
+import { isOddwireError, OddwireError } from "@oddwire/shared";
+import { createExclusive, readPlainFile, writeAll } from "../identity/safe-files.js";
 import { ensureStateDir } from "../identity/state-dir.js";
 
 export const DEFAULT_SPOOL_MAX_BYTES = 100 * 1024 * 1024;
@@ -46,6 +47,9 @@ const SEQ_DIGITS = 12;
 const MAGIC = 0x4f445742; // "ODWB"
 const HEADER_BYTES = 8;
 const MAX_PAYLOAD = 0xffffffff; // the header's length field is a u32
+// Write failures that mean the disk (or the user's quota) is full: the batch
+// is lost, and counted like a batch dropped for space.
+const DISK_FULL_ERRORS = new Set(["ENOSPC", "EDQUOT"]);
 // Read failures that say the process is short of something, not that the file
 // is bad: dropping the batch for these would lose good data.
 const TRANSIENT_READ_ERRORS = new Set(["EMFILE", "ENFILE", "ENOMEM", "EAGAIN", "EINTR", "EBUSY"]);
@@ -82,6 +86,8 @@ export class Spool {
   private dropped = 0;
   private notice = false;
   private corruptCount = 0;
+  /** The state on disk is behind (a write failed, the disk being full): written at the next chance. */
+  private stateBehind = false;
 
   private constructor(dir: string, maxBytes: number, maxEntries: number, fsync: boolean) {
     this.dir = dir;
@@ -101,8 +107,9 @@ export class Spool {
       throw new OddwireError("ODW_ERR_CONFIG", `spool maxEntries must be a positive integer, got ${String(maxEntries)}`);
     }
     try {
-      ensureStateDir(opts.dir);
+      ensureStateDir(opts.dir, "the spool directory");
     } catch (err) {
+      if (isOddwireError(err, "ODW_ERR_UNSAFE_PATH")) throw err;
       const reason = ((err as Error).cause as Error | undefined)?.message ?? (err as Error).message;
       throw new OddwireError("ODW_ERR_SPOOL", `cannot create the spool directory ${opts.dir}: ${reason}`, { cause: err });
     }
@@ -128,7 +135,18 @@ export class Spool {
     const header = Buffer.alloc(HEADER_BYTES);
     header.writeUInt32BE(MAGIC, 0);
     header.writeUInt32BE(bytes.byteLength, 4);
-    this.writeFile(batchFileName(seq), [header, bytes]);
+    try {
+      this.writeFile(batchFileName(seq), [header, bytes]);
+    } catch (err) {
+      if (!DISK_FULL_ERRORS.has(((err as Error).cause as NodeJS.ErrnoException | undefined)?.code ?? "")) throw err;
+      // The batch is lost but takes no seq: the collector sees no gap, so the
+      // count in droppedBatches (and the full snapshot that follows) is the
+      // only trace. The count reaches the disk once there is room again.
+      this.dropped++;
+      this.notice = true;
+      this.writeStateIfPossible();
+      throw new OddwireError("ODW_ERR_SPOOL", `${(err as Error).message}; this snapshot is lost and counted in droppedBatches (${this.dropped} so far): free space on that disk or lower --spool-max-bytes`, { cause: (err as Error).cause });
+    }
     // The file is in place: from here the seq is taken even if the directory
     // fsync below fails, so it can never be handed out twice.
     this.seq = seq + 1;
@@ -136,6 +154,7 @@ export class Spool {
     this.sizes.push(bytes.byteLength);
     this.totalBytes += bytes.byteLength;
     this.syncDir();
+    if (this.stateBehind) this.writeStateIfPossible();
     return { seq, dropped: this.enforceLimits() };
   }
 
@@ -180,7 +199,18 @@ export class Spool {
     if (n === 0) return 0;
     // The directory listing is what remembers nextSeq between state writes;
     // before the newest file goes, the state file must take over.
-    if (this.head + n === this.seqs.length && this.persistedNextSeq < this.seq) this.writeState();
+    if (this.head + n === this.seqs.length && this.persistedNextSeq < this.seq) {
+      try {
+        this.writeState();
+      } catch (err) {
+        // A full disk: the older files go first to make room, then once more.
+        if (n === 1 || !DISK_FULL_ERRORS.has(((err as Error).cause as NodeJS.ErrnoException | undefined)?.code ?? "")) throw err;
+        this.unlinkBatches(this.removeOldest(n - 1));
+        this.writeState();
+        this.unlinkBatches(this.removeOldest(1));
+        return n;
+      }
+    }
     const removed = this.removeOldest(n);
     // No directory fsync: an unlink lost to a power cut only replays batches
     // the collector already has, and it keeps the first of each seq.
@@ -234,7 +264,7 @@ export class Spool {
   takeDropNotice(): boolean {
     if (!this.notice) return false;
     this.notice = false;
-    this.writeState();
+    this.writeStateIfPossible();
     return true;
   }
 
@@ -256,7 +286,8 @@ export class Spool {
       const seq = Number(m[1]);
       if (!Number.isSafeInteger(seq) || seq < 1) continue;
       try {
-        const st = statSync(join(this.dir, name));
+        // lstat: a link is not a batch, whatever it points at.
+        const st = lstatSync(join(this.dir, name));
         if (st.isFile()) found.push([seq, Math.max(0, st.size - HEADER_BYTES)]);
       } catch (err) {
         if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw this.fail(`cannot stat ${join(this.dir, name)}`, err);
@@ -293,9 +324,10 @@ export class Spool {
   private readState(): PersistedState | "missing" | "corrupt" {
     let text: string;
     try {
-      text = readFileSync(join(this.dir, STATE_FILE), "utf8");
+      text = readPlainFile(join(this.dir, STATE_FILE)).toString("utf8");
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === "ENOENT") return "missing";
+      // A link or unreadable file: treated as lost, and replaced at the next write.
       return "corrupt";
     }
     try {
@@ -321,6 +353,16 @@ export class Spool {
     this.writeFile(STATE_FILE, [Buffer.from(JSON.stringify(state) + "\n")]);
     this.syncDir();
     this.persistedNextSeq = this.seq;
+    this.stateBehind = false;
+  }
+
+  /** writeState, or remember to retry it: for counts that must not fail the caller when the disk is full. */
+  private writeStateIfPossible(): void {
+    try {
+      this.writeState();
+    } catch {
+      this.stateBehind = true;
+    }
   }
 
   /** Drops the oldest batches, never the newest, until both limits hold. Returns how many. */
@@ -364,7 +406,7 @@ export class Spool {
   private readBatch(seq: number, expected: number): Uint8Array | undefined {
     let buf: Buffer;
     try {
-      buf = readFileSync(join(this.dir, batchFileName(seq)));
+      buf = readPlainFile(join(this.dir, batchFileName(seq)));
     } catch (err) {
       if (TRANSIENT_READ_ERRORS.has((err as NodeJS.ErrnoException).code ?? "")) {
         throw this.fail(`cannot read spooled batch ${seq}; it is kept and will be leased again`, err);
@@ -377,17 +419,17 @@ export class Spool {
     return buf.subarray(HEADER_BYTES);
   }
 
-  /** Temp file, fsync, rename: a reader sees the old file or the whole new one. */
+  /**
+   * Temp file (created exclusively, never through a link), fsync, rename: a
+   * reader sees the old file or the whole new one.
+   */
   private writeFile(name: string, chunks: Uint8Array[]): void {
     const path = join(this.dir, name);
     const tmp = path + TEMP_SUFFIX;
     try {
-      const fd = openSync(tmp, "w", 0o600);
+      const fd = createExclusive(tmp);
       try {
-        for (const chunk of chunks) {
-          let off = 0;
-          while (off < chunk.byteLength) off += writeSync(fd, chunk, off, chunk.byteLength - off);
-        }
+        for (const chunk of chunks) writeAll(fd, chunk);
         if (this.fsync) fsyncSync(fd);
       } finally {
         closeSync(fd);

@@ -13,6 +13,8 @@ export interface BatchQueue {
   bumpSeq(atLeast: number): void;
   readonly droppedTotal: number;
   readonly pending: number;
+  /** The seq the next batch will get: every seq this queue ever handed out is below it. */
+  readonly nextSeq: number;
 }
 
 /** Replay's queue: bounded by what the caller puts in, never persisted. */

@@ -3,6 +3,10 @@
 // backoff, pinging to notice a dead collector, and re-enrolling when its key
 // is refused. Nothing leaves the queue before the collector acknowledges it;
 // on any disconnect the leased batches are rolled back and sent again.
+// The backoff follows outcomes, not connects: a Welcome alone proves nothing
+// (a collector whose database fails says Welcome and closes with 1011 at
+// once), so the delay starts again only after an ack or a stream that stayed
+// up for healthyAfterMs.
 
 import { WebSocket } from "ws";
 import { oddwire } from "@oddwire/proto";
@@ -32,9 +36,20 @@ export interface StreamClientOptions {
   onWelcome?(lastSeq: number): void;
   /** Enrollment or the stream was refused for good (revoked): the client stops. */
   onFatal?(err: OddwireError): void;
+  /** A stream open this long counts as progress even without an ack (default 60 s). */
+  healthyAfterMs?: number;
+  /** The clock for healthyAfterMs (tests inject one). */
+  now?(): number;
+  /**
+   * Log a Welcome whose lastSeq is past every seq this agent made as
+   * stream.welcome_ahead (default true). Replay turns it off: its queue is
+   * in memory and starts from 1 in every run.
+   */
+  flagWelcomeAhead?: boolean;
 }
 
 const WELCOME_TIMEOUT_MS = 15_000;
+export const DEFAULT_HEALTHY_AFTER_MS = 60_000;
 
 
 export class StreamClient {
@@ -53,6 +68,8 @@ export class StreamClient {
   private oversized = 0;
   /** A leased batch too large to send, dropped once nothing before it is in flight. */
   private oversizedSeq: number | null = null;
+  /** When the current stream said Welcome (by o.now), or null. */
+  private welcomedAt: number | null = null;
 
   constructor(private readonly o: StreamClientOptions) {
     this.backoff = o.backoff ?? new Backoff();
@@ -98,7 +115,9 @@ export class StreamClient {
       this.refreshKey = false;
     } catch (err) {
       const e = err as OddwireError;
-      if (e.code === "ODW_ERR_REVOKED" || e.code === "ODW_ERR_AUTH") {
+      if (e.code === "ODW_ERR_REENROLL") {
+        this.o.log.error("enroll.reenroll_refused", { code: e.code, error: e.message });
+      } else if (e.code === "ODW_ERR_REVOKED" || e.code === "ODW_ERR_AUTH") {
         this.o.log.error("enroll.refused", { code: e.code, error: e.message });
         if (e.code === "ODW_ERR_REVOKED") return this.fatal(e);
       } else this.o.log.warn("enroll.failed", { code: e.code, error: e.message });
@@ -142,6 +161,8 @@ export class StreamClient {
       if (this.ping) clearInterval(this.ping);
       this.welcomed = false;
       this.oversizedSeq = null;
+      if (this.welcomedAt !== null && this.clock() - this.welcomedAt >= (this.o.healthyAfterMs ?? DEFAULT_HEALTHY_AFTER_MS)) this.backoff.reset();
+      this.welcomedAt = null;
       this.o.queue.rollback();
       if (this.ws === ws) this.ws = null;
       if (code === CLOSE.REVOKED) return this.fatal(new OddwireError("ODW_ERR_REVOKED", "the collector closed the stream: this host has been revoked"));
@@ -166,19 +187,32 @@ export class StreamClient {
         this.ws?.close(CLOSE.PROTOCOL, "welcome lastSeq out of range");
         return;
       }
+      const newest = this.o.queue.nextSeq - 1;
+      if (lastSeq > newest && (this.o.flagWelcomeAhead ?? true)) {
+        // The collector holds batches this agent never made: its state
+        // directory was wiped or restored from an old copy, or another
+        // machine is enrolled under this host id. Carry on after lastSeq.
+        this.o.log.error("stream.welcome_ahead", {
+          lastSeq,
+          newestSeq: newest,
+          hint: "the collector already holds batches up to lastSeq that this agent never sent: either this host's state directory was wiped or restored, or another machine is sending as this host id; check `oddwire-collector agents`",
+        });
+      }
       this.maxFrameBytes = msg.welcome.maxFrameBytes || Infinity;
       // The collector already holds everything up to lastSeq.
       this.o.queue.commit(lastSeq);
       this.o.queue.bumpSeq(lastSeq + 1);
       this.welcomed = true;
+      this.welcomedAt = this.clock();
       this.connectedOnce = true;
-      this.backoff.reset();
       this.o.onWelcome?.(lastSeq);
       this.o.log.info("stream.open", { lastSeq, pending: this.o.queue.pending });
       this.startHeartbeat();
       this.pump();
     } else if (msg.ack) {
       const seq = Number(msg.ack.seq);
+      // The collector stored something: this stream works.
+      this.backoff.reset();
       this.inFlight = Math.max(0, this.inFlight - this.o.queue.commit(seq));
       if (msg.ack.resync) this.o.onResync?.();
       this.o.onAck?.(seq);
@@ -243,6 +277,10 @@ export class StreamClient {
       this.retry = null;
       void this.connect();
     }, delay);
+  }
+
+  private clock(): number {
+    return this.o.now ? this.o.now() : Date.now();
   }
 
   private fatal(err: OddwireError): void {
