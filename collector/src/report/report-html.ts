@@ -5,7 +5,7 @@
 // and toggles, reading the data as JSON and writing nothing but textContent.
 // The page needs no network: a strict nonce-only CSP fits it.
 
-import { terminalSafe } from "@oddwire/shared";
+import { terminalSafe, UNSAFE_TEXT } from "@oddwire/shared";
 import type { Finding, Report, ReportHost } from "./report-types.js";
 
 export interface ReportHtmlOptions {
@@ -18,7 +18,7 @@ const HTML_ENTITY: Record<string, string> = { "&": "&amp;", "<": "&lt;", ">": "&
 // The characters terminalSafe escapes: controls, line separators and bidi
 // overrides. In a page they could hide text or reorder it (U+202E makes
 // "exe.txt" read "txt.exe"), so they are shown as marked \xNN / \uNNNN.
-const INVISIBLE = /[\u0000-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g;
+const INVISIBLE = UNSAFE_TEXT;
 // Characters that end or confuse an inline <script> block, and the two that ended JS strings before ES2019.
 const SCRIPT_UNSAFE = /[<>&\u2028\u2029]/g;
 const NONCE = /^[A-Za-z0-9+/_=-]{8,200}$/;
