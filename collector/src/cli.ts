@@ -13,7 +13,6 @@ import {
   type ParsedCommand,
 } from "@oddwire/shared";
 import { randomBytes } from "node:crypto";
-import { renameSync, writeFileSync } from "node:fs";
 import { startCollector } from "./collector.js";
 import { buildReport } from "./report/build-report.js";
 import { renderReportCsv } from "./report/report-csv.js";
@@ -21,6 +20,7 @@ import { parseDurationMs, reportFormat, reportOptionsFrom } from "./report/repor
 import { renderReportTable } from "./report/report-text.js";
 import { parseExportSchedules } from "./export/export-config.js";
 import { lastExports, runExport } from "./export/export-run.js";
+import { writeFileAtomically } from "./export/temp-file.js";
 import { addSuppression, listSuppressions, removeSuppression } from "./report/suppressions.js";
 import { DEFAULT_DB, resolveServeConfig, SERVE_SCHEMA } from "./serve-config.js";
 import { HostStore, type HostRow } from "./store/hosts.js";
@@ -83,7 +83,7 @@ export const COMMANDS: CommandSpec[] = [
       tag: { type: "string", valueName: "T", description: "Only findings carrying this agent tag (shell-outbound, writable-dir-exe...)." },
       "min-score": { type: "string", valueName: "N", description: "Only findings scoring at least N (0-100)." },
       "show-suppressed": { type: "boolean", description: "Include suppressed findings, marked as such." },
-      out: { type: "string", valueName: "FILE", description: "Write to FILE (atomically) instead of standard output." },
+      out: { type: "string", valueName: "FILE", description: "Write to FILE (atomically, mode 0600, through a new randomly named temporary file that never follows a link) instead of standard output." },
     },
   },
   {
@@ -228,8 +228,7 @@ async function report(values: Record<string, unknown>): Promise<number> {
   }
   const out = values["out"] as string | undefined;
   if (out) {
-    writeFileSync(`${out}.tmp`, text, { mode: 0o640 });
-    renameSync(`${out}.tmp`, out);
+    writeFileAtomically(out, text, 0o600);
     process.stderr.write(`${PROGRAM}: report written to ${out}\n`);
   } else process.stdout.write(text);
   return 0;
