@@ -13,7 +13,6 @@ import {
   type ParsedCommand,
 } from "@oddwire/shared";
 import { randomBytes } from "node:crypto";
-import { startCollector } from "./collector.js";
 import { buildReport } from "./report/build-report.js";
 import { renderReportCsv } from "./report/report-csv.js";
 import { parseDurationMs, reportFormat, reportOptionsFrom } from "./report/report-options.js";
@@ -22,7 +21,8 @@ import { parseExportSchedules } from "./export/export-config.js";
 import { lastExports, runExport } from "./export/export-run.js";
 import { writeFileAtomically } from "./export/temp-file.js";
 import { addSuppression, listSuppressions, removeSuppression } from "./report/suppressions.js";
-import { DEFAULT_DB, resolveServeConfig, SERVE_SCHEMA } from "./serve-config.js";
+import { DEFAULT_DB, existingDbPath, resolveServeConfig, SERVE_SCHEMA } from "./serve-config.js";
+import { startServing } from "./serve-start.js";
 import { HostStore, type HostRow } from "./store/hosts.js";
 import { openDb } from "./store/open-db.js";
 
@@ -169,7 +169,7 @@ async function dispatch(command: string, { values, positionals }: ParsedCommand)
 
 async function serve(values: Record<string, unknown>): Promise<number> {
   const config = resolveServeConfig(values);
-  const running = await startCollector(config);
+  const running = await startServing(config);
   const hostPart = config.host.includes(":") ? `[${config.host}]` : config.host;
   process.stderr.write(`${PROGRAM}: listening on ${config.tls ? "wss" : "ws"}://${hostPart}:${running.port}/v1/stream, database ${config.db}\n`);
   process.stderr.write(`${PROGRAM}: report at ${config.tls ? "https" : "http"}://${hostPart}:${running.port}/report${config.readerTokenGenerated ? `?token=${config.readerToken} (a token made for this run; set --reader-token to keep one)` : " (open it with ?token=<your reader token>)"}\n`);
@@ -187,7 +187,7 @@ function agents(values: Record<string, unknown>): number {
   if (format !== "table" && format !== "json") throw new OddwireError("ODW_ERR_USAGE", `--format must be table or json, not "${format}"`);
   const silentAfter = Number(values["silent-after-seconds"] ?? 300);
   if (!Number.isSafeInteger(silentAfter) || silentAfter < 1) throw new OddwireError("ODW_ERR_USAGE", "--silent-after-seconds must be a whole number of seconds, 1 or more");
-  const db = openDb((values["db"] as string | undefined) ?? DEFAULT_DB, { readonly: true });
+  const db = openDb(existingDbPath(values["db"]), { readonly: true });
   try {
     const rows = new HostStore(db).list(Date.now(), silentAfter * 1000);
     const exports = hasTable(db, "export_runs") ? lastExports(db) : [];
@@ -201,7 +201,7 @@ function agents(values: Record<string, unknown>): number {
 function revoke(values: Record<string, unknown>, positionals: string[]): number {
   const hostId = positionals[0];
   if (!hostId) throw new OddwireError("ODW_ERR_USAGE", "revoke needs the HOSTID to cut off (see `oddwire-collector agents`)");
-  const db = openDb((values["db"] as string | undefined) ?? DEFAULT_DB);
+  const db = openDb(existingDbPath(values["db"]));
   try {
     const store = new HostStore(db);
     if (!store.list(Date.now(), 1).some((h) => h.hostId === hostId)) throw new OddwireError("ODW_ERR_USAGE", `no enrolled host has id ${JSON.stringify(hostId)}`);
@@ -218,7 +218,7 @@ async function report(values: Record<string, unknown>): Promise<number> {
   const now = Date.now();
   const opts = reportOptionsFrom(values, now);
   // Not read-only: opening brings an older database's schema up to date.
-  const db = openDb((values["db"] as string | undefined) ?? DEFAULT_DB);
+  const db = openDb(existingDbPath(values["db"]));
   let text: string;
   try {
     const r = buildReport(db, opts);
@@ -249,7 +249,7 @@ function exportOnce(values: Record<string, unknown>): number {
     ],
     "export",
   );
-  const db = openDb((values["db"] as string | undefined) ?? DEFAULT_DB);
+  const db = openDb(existingDbPath(values["db"]));
   try {
     const out = runExport(db, schedule!);
     if (out.status !== "ok") throw new OddwireError("ODW_ERR_EXPORT", `the export failed: ${out.error}`);
@@ -274,7 +274,7 @@ function suppress(values: Record<string, unknown>): number {
     expiresAtMs = duration !== null ? now + duration : Date.parse(expires);
     if (Number.isNaN(expiresAtMs) || expiresAtMs <= now) throw new OddwireError("ODW_ERR_USAGE", `--expires must be a duration (30d, 12h) or a future ISO date, not ${JSON.stringify(expires)}`);
   }
-  const db = openDb((values["db"] as string | undefined) ?? DEFAULT_DB);
+  const db = openDb(existingDbPath(values["db"]));
   try {
     const hosts = (values["hosts"] as string | undefined)?.split(",").map((h) => h.trim()).filter(Boolean);
     const id = addSuppression(db, { binary: (values["binary"] as string | undefined) ?? "", protocol: values["protocol"] as string | undefined, hosts, reason: (values["reason"] as string | undefined) ?? "", by: who(values), expiresAtMs }, now);
@@ -288,7 +288,7 @@ function suppress(values: Record<string, unknown>): number {
 function unsuppress(values: Record<string, unknown>, positionals: string[]): number {
   const id = Number(positionals[0]);
   if (!Number.isSafeInteger(id) || id < 1) throw new OddwireError("ODW_ERR_USAGE", "unsuppress needs the rule's ID (see `oddwire-collector suppressions`)");
-  const db = openDb((values["db"] as string | undefined) ?? DEFAULT_DB);
+  const db = openDb(existingDbPath(values["db"]));
   try {
     if (!removeSuppression(db, id, who(values), (values["reason"] as string | undefined) ?? "", Date.now())) {
       throw new OddwireError("ODW_ERR_USAGE", `no active suppression has id ${id}`);
@@ -303,7 +303,7 @@ function unsuppress(values: Record<string, unknown>, positionals: string[]): num
 function suppressions(values: Record<string, unknown>): number {
   const format = (values["format"] as string | undefined) ?? "table";
   if (format !== "table" && format !== "json") throw new OddwireError("ODW_ERR_USAGE", `--format must be table or json, not "${format}"`);
-  const db = openDb((values["db"] as string | undefined) ?? DEFAULT_DB, { readonly: true });
+  const db = openDb(existingDbPath(values["db"]), { readonly: true });
   try {
     const { rules, audit } = listSuppressions(db);
     if (format === "json") process.stdout.write(JSON.stringify({ rules, audit }, null, 2) + "\n");

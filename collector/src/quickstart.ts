@@ -9,8 +9,8 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { dirname, join, resolve } from "node:path";
 import { createLogger, OddwireError } from "@oddwire/shared";
-import { startCollector } from "./collector.js";
 import { resolveServeConfig } from "./serve-config.js";
+import { startServing } from "./serve-start.js";
 
 function secretFile(path: string, bytes: number): string {
   if (existsSync(path)) return readFileSync(path, "utf8").trim();
@@ -37,7 +37,7 @@ export async function quickstart(values: Record<string, unknown>): Promise<numbe
   const config = resolveServeConfig({ port: String(port), db: join(dataDir, "oddwire.db"), "enroll-secret": enrollSecret, "reader-token": readerToken, "log-level": "warn" });
   const bin = agentBin(); // before anything starts: a missing agent is a clear error, not a hang
   const log = createLogger({ name: "collector", level: "warn" });
-  const collector = await startCollector(config, log);
+  const collector = await startServing(config, log);
   const url = `ws://127.0.0.1:${collector.port}`;
   const agent: ChildProcess = spawn(
     process.execPath,
