@@ -7,6 +7,7 @@ import t from "tap";
 import { spawn } from "node:child_process";
 import { existsSync, readdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { openDb } from "oddwire-collector/store/open-db.js";
 import { kill, loopbackServer } from "./lib/child-processes.js";
 import { COLLECTOR_BIN, SECRET } from "./lib/fleet.js";
 
@@ -95,4 +96,14 @@ t.test("a database URL is refused until PostgreSQL support lands", async (t) => 
     t.notMatch(r.stderr, NO_STACK);
   }
   t.same(readdirSync(dir), ["serve.json"], "no directory named postgres: or anything else");
+});
+
+t.test("report --out into a directory that does not exist: one clear line, no stack", async (t) => {
+  const dir = t.testdir();
+  const db = join(dir, "fleet.db");
+  openDb(db).close();
+  const r = await collector(t, ["report", "--db", db, "--out", join(dir, "no-such-dir", "report.txt")]);
+  t.equal(r.status, 2);
+  t.match(r.stderr, /^oddwire-collector: ODW_ERR_USAGE: --out ".*no-such-dir\/report\.txt": cannot write the report there \(ENOENT\); give a file in an existing directory you can write to\n$/);
+  t.notMatch(r.stderr, NO_STACK);
 });

@@ -229,7 +229,12 @@ async function report(values: Record<string, unknown>): Promise<number> {
   }
   const out = values["out"] as string | undefined;
   if (out) {
-    writeFileAtomically(out, text, 0o600);
+    try {
+      writeFileAtomically(out, text, 0o600);
+    } catch (err) {
+      const e = err as NodeJS.ErrnoException;
+      throw new OddwireError("ODW_ERR_USAGE", `--out ${JSON.stringify(out)}: cannot write the report there (${e.code ?? e.message}); give a file in an existing directory you can write to`, { cause: err });
+    }
     process.stderr.write(`${PROGRAM}: report written to ${out}\n`);
   } else process.stdout.write(text);
   return 0;
