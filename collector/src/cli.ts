@@ -316,7 +316,7 @@ function suppressions(values: Record<string, unknown>): number {
     else {
       const now = Date.now();
       for (const r of rules) {
-        const state = r["removed_at"] ? `removed ${iso(r["removed_at"] as number)} by ${r["removed_by"]}` : r["expires_at"] && (r["expires_at"] as number) <= now ? "expired" : "active";
+        const state = r["removed_at"] ? `removed ${iso(r["removed_at"] as number)} by ${terminalSafe(String(r["removed_by"]))}` : r["expires_at"] && (r["expires_at"] as number) <= now ? "expired" : "active";
         process.stdout.write(`#${r["id"]} ${state}: binary ${terminalSafe(String(r["binary"]))} protocol ${terminalSafe(String(r["protocol"]))} hosts ${terminalSafe(String(r["hosts"]))}; ${terminalSafe(String(r["reason"]))} (by ${terminalSafe(String(r["created_by"]))} at ${iso(r["created_at"] as number)}${r["expires_at"] ? `, expires ${iso(r["expires_at"] as number)}` : ""})\n`);
       }
       process.stdout.write(`${countOf(rules.length, "rule")}; audit trail: ${countOf(audit.length, "entry")} (--format json shows them)\n`);
