@@ -25,6 +25,7 @@ t.test("terminalSafe neutralises control characters and bidi overrides", async (
   t.equal(terminalSafe("ls -la"), "ls -la");
   t.equal(terminalSafe("evil\x1b]0;pwned\x07\r\n"), "evil\\x1b]0;pwned\\x07\\x0d\\x0a");
   t.equal(terminalSafe("a\u202eexe.txt"), "a\\u202eexe.txt");
+  t.equal(terminalSafe("\u200ex\u200f\u061c\u2066y\u2069\u009b"), "\\u200ex\\u200f\\u061c\\u2066y\\u2069\\x9b", "marks, isolates and C1 controls too");
   t.equal(terminalSafe("café <script>"), "café <script>", "printable text, non-ASCII included, is kept");
 });
 

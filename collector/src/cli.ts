@@ -13,16 +13,17 @@ import {
   type ParsedCommand,
 } from "@oddwire/shared";
 import { randomBytes } from "node:crypto";
-import { renameSync, writeFileSync } from "node:fs";
-import { startCollector } from "./collector.js";
 import { buildReport } from "./report/build-report.js";
 import { renderReportCsv } from "./report/report-csv.js";
 import { parseDurationMs, reportFormat, reportOptionsFrom } from "./report/report-options.js";
+import { countOf } from "./report/plural.js";
 import { renderReportTable } from "./report/report-text.js";
 import { parseExportSchedules } from "./export/export-config.js";
 import { lastExports, runExport } from "./export/export-run.js";
+import { writeFileAtomically } from "./export/temp-file.js";
 import { addSuppression, listSuppressions, removeSuppression } from "./report/suppressions.js";
-import { DEFAULT_DB, resolveServeConfig, SERVE_SCHEMA } from "./serve-config.js";
+import { DEFAULT_DB, existingDbPath, resolveServeConfig, SERVE_SCHEMA } from "./serve-config.js";
+import { startServing } from "./serve-start.js";
 import { HostStore, type HostRow } from "./store/hosts.js";
 import { openDb } from "./store/open-db.js";
 
@@ -48,7 +49,7 @@ export const COMMANDS: CommandSpec[] = [
     summary: "Start the collector on embedded defaults (./data) with an agent on this host enrolled against it, and print where the report is. What `npm start` runs.",
     usage: "quickstart [--port P] [--data-dir DIR]",
     options: {
-      port: { type: "string", valueName: "P", description: "Port for the collector (default 8443)." },
+      port: { type: "string", valueName: "P", description: "Port for the collector (default 8443; 0: any free port, printed at start)." },
       "data-dir": { type: "string", valueName: "DIR", description: "Where the database, the enrollment secret, the reader token and the agent's state live (default ./data)." },
     },
   },
@@ -83,7 +84,7 @@ export const COMMANDS: CommandSpec[] = [
       tag: { type: "string", valueName: "T", description: "Only findings carrying this agent tag (shell-outbound, writable-dir-exe...)." },
       "min-score": { type: "string", valueName: "N", description: "Only findings scoring at least N (0-100)." },
       "show-suppressed": { type: "boolean", description: "Include suppressed findings, marked as such." },
-      out: { type: "string", valueName: "FILE", description: "Write to FILE (atomically) instead of standard output." },
+      out: { type: "string", valueName: "FILE", description: "Write to FILE (atomically, mode 0600, through a new randomly named temporary file that never follows a link) instead of standard output." },
     },
   },
   {
@@ -169,7 +170,7 @@ async function dispatch(command: string, { values, positionals }: ParsedCommand)
 
 async function serve(values: Record<string, unknown>): Promise<number> {
   const config = resolveServeConfig(values);
-  const running = await startCollector(config);
+  const running = await startServing(config);
   const hostPart = config.host.includes(":") ? `[${config.host}]` : config.host;
   process.stderr.write(`${PROGRAM}: listening on ${config.tls ? "wss" : "ws"}://${hostPart}:${running.port}/v1/stream, database ${config.db}\n`);
   process.stderr.write(`${PROGRAM}: report at ${config.tls ? "https" : "http"}://${hostPart}:${running.port}/report${config.readerTokenGenerated ? `?token=${config.readerToken} (a token made for this run; set --reader-token to keep one)` : " (open it with ?token=<your reader token>)"}\n`);
@@ -187,7 +188,7 @@ function agents(values: Record<string, unknown>): number {
   if (format !== "table" && format !== "json") throw new OddwireError("ODW_ERR_USAGE", `--format must be table or json, not "${format}"`);
   const silentAfter = Number(values["silent-after-seconds"] ?? 300);
   if (!Number.isSafeInteger(silentAfter) || silentAfter < 1) throw new OddwireError("ODW_ERR_USAGE", "--silent-after-seconds must be a whole number of seconds, 1 or more");
-  const db = openDb((values["db"] as string | undefined) ?? DEFAULT_DB, { readonly: true });
+  const db = openDb(existingDbPath(values["db"]), { readonly: true });
   try {
     const rows = new HostStore(db).list(Date.now(), silentAfter * 1000);
     const exports = hasTable(db, "export_runs") ? lastExports(db) : [];
@@ -201,7 +202,7 @@ function agents(values: Record<string, unknown>): number {
 function revoke(values: Record<string, unknown>, positionals: string[]): number {
   const hostId = positionals[0];
   if (!hostId) throw new OddwireError("ODW_ERR_USAGE", "revoke needs the HOSTID to cut off (see `oddwire-collector agents`)");
-  const db = openDb((values["db"] as string | undefined) ?? DEFAULT_DB);
+  const db = openDb(existingDbPath(values["db"]));
   try {
     const store = new HostStore(db);
     if (!store.list(Date.now(), 1).some((h) => h.hostId === hostId)) throw new OddwireError("ODW_ERR_USAGE", `no enrolled host has id ${JSON.stringify(hostId)}`);
@@ -218,7 +219,7 @@ async function report(values: Record<string, unknown>): Promise<number> {
   const now = Date.now();
   const opts = reportOptionsFrom(values, now);
   // Not read-only: opening brings an older database's schema up to date.
-  const db = openDb((values["db"] as string | undefined) ?? DEFAULT_DB);
+  const db = openDb(existingDbPath(values["db"]));
   let text: string;
   try {
     const r = buildReport(db, opts);
@@ -228,8 +229,12 @@ async function report(values: Record<string, unknown>): Promise<number> {
   }
   const out = values["out"] as string | undefined;
   if (out) {
-    writeFileSync(`${out}.tmp`, text, { mode: 0o640 });
-    renameSync(`${out}.tmp`, out);
+    try {
+      writeFileAtomically(out, text, 0o600);
+    } catch (err) {
+      const e = err as NodeJS.ErrnoException;
+      throw new OddwireError("ODW_ERR_USAGE", `--out ${JSON.stringify(out)}: cannot write the report there (${e.code ?? e.message}); give a file in an existing directory you can write to`, { cause: err });
+    }
     process.stderr.write(`${PROGRAM}: report written to ${out}\n`);
   } else process.stdout.write(text);
   return 0;
@@ -250,12 +255,12 @@ function exportOnce(values: Record<string, unknown>): number {
     ],
     "export",
   );
-  const db = openDb((values["db"] as string | undefined) ?? DEFAULT_DB);
+  const db = openDb(existingDbPath(values["db"]));
   try {
     const out = runExport(db, schedule!);
     if (out.status !== "ok") throw new OddwireError("ODW_ERR_EXPORT", `the export failed: ${out.error}`);
     process.stdout.write(`${out.file}\n`);
-    process.stderr.write(`${PROGRAM}: ${out.rows} rows\n`);
+    process.stderr.write(`${PROGRAM}: ${countOf(out.rows, "row")}\n`);
   } finally {
     db.close();
   }
@@ -275,7 +280,7 @@ function suppress(values: Record<string, unknown>): number {
     expiresAtMs = duration !== null ? now + duration : Date.parse(expires);
     if (Number.isNaN(expiresAtMs) || expiresAtMs <= now) throw new OddwireError("ODW_ERR_USAGE", `--expires must be a duration (30d, 12h) or a future ISO date, not ${JSON.stringify(expires)}`);
   }
-  const db = openDb((values["db"] as string | undefined) ?? DEFAULT_DB);
+  const db = openDb(existingDbPath(values["db"]));
   try {
     const hosts = (values["hosts"] as string | undefined)?.split(",").map((h) => h.trim()).filter(Boolean);
     const id = addSuppression(db, { binary: (values["binary"] as string | undefined) ?? "", protocol: values["protocol"] as string | undefined, hosts, reason: (values["reason"] as string | undefined) ?? "", by: who(values), expiresAtMs }, now);
@@ -289,7 +294,7 @@ function suppress(values: Record<string, unknown>): number {
 function unsuppress(values: Record<string, unknown>, positionals: string[]): number {
   const id = Number(positionals[0]);
   if (!Number.isSafeInteger(id) || id < 1) throw new OddwireError("ODW_ERR_USAGE", "unsuppress needs the rule's ID (see `oddwire-collector suppressions`)");
-  const db = openDb((values["db"] as string | undefined) ?? DEFAULT_DB);
+  const db = openDb(existingDbPath(values["db"]));
   try {
     if (!removeSuppression(db, id, who(values), (values["reason"] as string | undefined) ?? "", Date.now())) {
       throw new OddwireError("ODW_ERR_USAGE", `no active suppression has id ${id}`);
@@ -304,17 +309,17 @@ function unsuppress(values: Record<string, unknown>, positionals: string[]): num
 function suppressions(values: Record<string, unknown>): number {
   const format = (values["format"] as string | undefined) ?? "table";
   if (format !== "table" && format !== "json") throw new OddwireError("ODW_ERR_USAGE", `--format must be table or json, not "${format}"`);
-  const db = openDb((values["db"] as string | undefined) ?? DEFAULT_DB, { readonly: true });
+  const db = openDb(existingDbPath(values["db"]), { readonly: true });
   try {
     const { rules, audit } = listSuppressions(db);
     if (format === "json") process.stdout.write(JSON.stringify({ rules, audit }, null, 2) + "\n");
     else {
       const now = Date.now();
       for (const r of rules) {
-        const state = r["removed_at"] ? `removed ${iso(r["removed_at"] as number)} by ${r["removed_by"]}` : r["expires_at"] && (r["expires_at"] as number) <= now ? "expired" : "active";
-        process.stdout.write(`#${r["id"]} ${state}: binary ${terminalSafe(String(r["binary"]))} protocol ${r["protocol"]} hosts ${terminalSafe(String(r["hosts"]))}; ${terminalSafe(String(r["reason"]))} (by ${terminalSafe(String(r["created_by"]))} at ${iso(r["created_at"] as number)}${r["expires_at"] ? `, expires ${iso(r["expires_at"] as number)}` : ""})\n`);
+        const state = r["removed_at"] ? `removed ${iso(r["removed_at"] as number)} by ${terminalSafe(String(r["removed_by"]))}` : r["expires_at"] && (r["expires_at"] as number) <= now ? "expired" : "active";
+        process.stdout.write(`#${r["id"]} ${state}: binary ${terminalSafe(String(r["binary"]))} protocol ${terminalSafe(String(r["protocol"]))} hosts ${terminalSafe(String(r["hosts"]))}; ${terminalSafe(String(r["reason"]))} (by ${terminalSafe(String(r["created_by"]))} at ${iso(r["created_at"] as number)}${r["expires_at"] ? `, expires ${iso(r["expires_at"] as number)}` : ""})\n`);
       }
-      process.stdout.write(`${rules.length} rules; audit trail: ${audit.length} entries (--format json shows them)\n`);
+      process.stdout.write(`${countOf(rules.length, "rule")}; audit trail: ${countOf(audit.length, "entry")} (--format json shows them)\n`);
     }
   } finally {
     db.close();
@@ -330,7 +335,7 @@ function renderExports(exports: ReturnType<typeof lastExports>): string {
   if (exports.length === 0) return "";
   return (
     "\nlast exports:\n" +
-    exports.map((e) => `  ${e.schedule} (${e.what}): ${e.status} at ${iso(e.startedAt)}${e.status === "ok" ? `, ${e.rows} rows, ${terminalSafe(e.file)}` : e.error ? `: ${terminalSafe(e.error)}` : ""}`).join("\n") +
+    exports.map((e) => `  ${e.schedule} (${e.what}): ${e.status} at ${iso(e.startedAt)}${e.status === "ok" ? `, ${countOf(e.rows, "row")}, ${terminalSafe(e.file)}` : e.error ? `: ${terminalSafe(e.error)}` : ""}`).join("\n") +
     "\n"
   );
 }
@@ -353,6 +358,7 @@ function renderAgents(rows: HostRow[]): string {
   ]);
   const widths = header.map((c, i) => Math.max(c.length, ...body.map((r) => r[i]!.length)));
   const line = (r: string[]) => r.map((c, i) => c.padEnd(widths[i]!)).join("  ").trimEnd();
+  // "1 hosts" stays until test/e2e-stream.test.ts (which asserts it) is updated with it.
   return [line(header), ...body.map(line), `${rows.length} hosts`].join("\n") + "\n";
 }
 

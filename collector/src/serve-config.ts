@@ -2,7 +2,7 @@
 // (--config), validated before anything starts.
 
 import { randomBytes } from "node:crypto";
-import { readFileSync } from "node:fs";
+import { readFileSync, statSync } from "node:fs";
 import { isAbsolute, resolve } from "node:path";
 import { loadConfig, OddwireError, parseByteSize, resolveSecret, type ConfigSchema } from "@oddwire/shared";
 import type { SyncMode } from "./store/open-db.js";
@@ -56,6 +56,43 @@ export interface ServeConfig {
   exports: ExportSchedule[];
 }
 
+// "postgres://...", "sqlite:///x", "file://x": a scheme, then "//".
+const URL_LIKE = /^[A-Za-z][A-Za-z0-9+.-]*:\/\//;
+
+/**
+ * Refuses a --db value that is an address rather than a file path: today it
+ * would silently become a directory named "postgres:".
+ */
+export function checkDbPath(db: string, where = "--db"): string {
+  if (URL_LIKE.test(db)) {
+    const scheme = db.slice(0, db.indexOf(":")).toLowerCase();
+    const what = scheme.startsWith("postgres") ? "PostgreSQL is not supported by this build" : `a database address (${scheme}://) is not supported`;
+    throw new OddwireError("ODW_ERR_CONFIG", `${where} ${JSON.stringify(db)}: ${what}; give a file path for the SQLite database (default ${DEFAULT_DB})`);
+  }
+  return db;
+}
+
+/**
+ * The database of a command that reads (or amends) a fleet the collector
+ * already stores: it must exist. Opening a mistyped path would create an
+ * empty database and report an empty fleet as if all were well.
+ */
+export function existingDbPath(value: unknown): string {
+  const db = checkDbPath(typeof value === "string" && value !== "" ? value : DEFAULT_DB);
+  let isFile: boolean;
+  try {
+    isFile = statSync(db).isFile();
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === "ENOENT" || code === "ENOTDIR") {
+      throw new OddwireError("ODW_ERR_DB", `there is no database at ${db}; check --db (the collector creates its database when \`oddwire-collector serve\` first starts; default ${DEFAULT_DB})`, { cause: err });
+    }
+    throw new OddwireError("ODW_ERR_DB", `cannot read the database ${db}: ${(err as Error).message}`, { cause: err });
+  }
+  if (!isFile) throw new OddwireError("ODW_ERR_DB", `${db} is not a database file; give the path of the SQLite file with --db`);
+  return db;
+}
+
 const LOOPBACK = /^(127\.\d+\.\d+\.\d+|::1|localhost)$/;
 
 export function resolveServeConfig(flags: Record<string, unknown>, env: NodeJS.ProcessEnv = process.env): ServeConfig {
@@ -81,7 +118,7 @@ export function resolveServeConfig(flags: Record<string, unknown>, env: NodeJS.P
   if (!tls && !LOOPBACK.test(host) && !c["insecure"]) {
     fail(`listening on ${host} without TLS would expose agent keys and snapshots on the network; give --tls-cert and --tls-key, listen on 127.0.0.1, or pass --insecure for a lab`);
   }
-  const db = c["db"] as string;
+  const db = checkDbPath(c["db"] as string, flags["db"] !== undefined ? "--db" : "db");
   const givenToken = (c["readerToken"] as string | undefined) ?? env["ODDWIRE_READER_TOKEN"];
   if (givenToken !== undefined && givenToken.length < 16) fail("the reader token must be at least 16 characters long");
   return Object.freeze({

@@ -3,12 +3,13 @@
 // schedule pruned to its retention count. Every run is recorded in
 // export_runs with its outcome; a failure says why and leaves no temp file.
 
-import { closeSync, fsyncSync, openSync, readdirSync, renameSync, rmSync, statSync, writeSync } from "node:fs";
+import { closeSync, fsyncSync, readdirSync, renameSync, rmSync, statSync } from "node:fs";
 import { join } from "node:path";
 import type { Db } from "../store/open-db.js";
 import { csvLine } from "../report/csv.js";
 import type { ExportSchedule } from "./export-config.js";
 import { exportRows } from "./export-rows.js";
+import { createTempBeside, writeAll } from "./temp-file.js";
 
 export interface ExportOutcome {
   status: "ok" | "failed";
@@ -26,7 +27,7 @@ export function fileStamp(ms: number): string {
 export function runExport(db: Db, s: ExportSchedule, now = Date.now()): ExportOutcome {
   const runId = Number(db.prepare("INSERT INTO export_runs (schedule, what, started_at, status) VALUES (?, ?, ?, 'running')").run(s.name, s.what, now).lastInsertRowid);
   const final = join(s.dir, `${s.name}-${s.what}-${fileStamp(now)}.csv`);
-  const tmp = join(s.dir, `.${s.name}-${s.what}-${fileStamp(now)}.csv.tmp`);
+  let tmp: string | null = null;
   let outcome: ExportOutcome;
   try {
     if (!statSync(s.dir).isDirectory()) throw new Error(`${s.dir} is not a directory`);
@@ -34,7 +35,10 @@ export function runExport(db: Db, s: ExportSchedule, now = Date.now()): ExportOu
       ? (db.prepare("SELECT max(started_at) AS at FROM export_runs WHERE schedule = ? AND status = 'ok'").get(s.name) as { at: number | null }).at
       : null;
     const table = exportRows(db, s.what, { now, minScore: s.minScore, sinceMs: last });
-    const fd = openSync(tmp, "wx", 0o640);
+    // A random, exclusively created name: nothing planted in the directory can redirect or block the write.
+    const created = createTempBeside(final, 0o640);
+    tmp = created.path;
+    const fd = created.fd;
     try {
       let buf = csvLine([...table.columns]);
       for (const row of table.rows) {
@@ -53,22 +57,12 @@ export function runExport(db: Db, s: ExportSchedule, now = Date.now()): ExportOu
     prune(s);
     outcome = { status: "ok", rows: table.rows.length, file: final, error: "" };
   } catch (err) {
-    rmSync(tmp, { force: true });
+    if (tmp !== null) rmSync(tmp, { force: true });
     const e = err as NodeJS.ErrnoException;
     outcome = { status: "failed", rows: 0, file: "", error: e.code && !e.message.startsWith(e.code) ? `${e.code}: ${e.message}` : e.message };
   }
   db.prepare("UPDATE export_runs SET finished_at = ?, status = ?, rows = ?, file = ?, error = ? WHERE id = ?").run(Date.now(), outcome.status, outcome.rows, outcome.file, outcome.error, runId);
   return outcome;
-}
-
-/**
- * writeSync may write less than asked (a full disk takes what fits and
- * reports the rest on the next call): loop until all of it is written.
- */
-function writeAll(fd: number, text: string): void {
-  const data = Buffer.from(text, "utf8");
-  let offset = 0;
-  while (offset < data.length) offset += writeSync(fd, data, offset, data.length - offset);
 }
 
 function prune(s: ExportSchedule): void {

@@ -1,9 +1,17 @@
 // CSV as RFC 4180 says (header row, CRLF line ends, fields quoted when they
-// hold a comma, quote, CR or LF; quotes doubled), UTF-8, with OWASP's
-// defence against formula injection: a field that starts with =, +, -, @,
-// tab, CR, LF or NUL gets a leading apostrophe, so a spreadsheet shows it as
-// text instead of evaluating it. To read the original value back, drop one
-// leading apostrophe from a field whose second character is one of those.
+// hold a comma or quote; quotes doubled), UTF-8, made safe twice over:
+// - for a terminal (`cat`, `less -r`, `tail -f` of an export): every control
+//   character (C0 including tab, CR and LF; DEL; C1), line separator and bidi
+//   control inside a field is written as a visible escape, \xNN or \uNNNN,
+//   the way terminalSafe prints it, so the only raw controls in the file are
+//   the CRLF record ends. Such a field is not byte-for-byte the agent's
+//   string; the JSON report carries the exact strings.
+// - for a spreadsheet (OWASP's formula-injection defence): a field that
+//   starts with =, +, - or @ gets a leading apostrophe, so it is shown as text
+//   instead of evaluated. To read the value back, drop one leading apostrophe
+//   from a field whose second character is one of those.
+
+import { terminalSafe } from "@oddwire/shared";
 
 const TRIGGER = /^[=+\-@\t\r\n\0]/;
 
@@ -13,7 +21,7 @@ export function neutralise(value: string): string {
 
 export function csvField(value: string | number | boolean | null | undefined): string {
   if (value === null || value === undefined) return "";
-  const text = typeof value === "string" ? neutralise(value) : String(value);
+  const text = typeof value === "string" ? neutralise(terminalSafe(value)) : String(value);
   return /[",\r\n]/.test(text) ? `"${text.replaceAll('"', '""')}"` : text;
 }
 

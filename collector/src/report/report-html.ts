@@ -5,7 +5,8 @@
 // and toggles, reading the data as JSON and writing nothing but textContent.
 // The page needs no network: a strict nonce-only CSP fits it.
 
-import { terminalSafe } from "@oddwire/shared";
+import { terminalSafe, UNSAFE_TEXT } from "@oddwire/shared";
+import { countOf } from "./plural.js";
 import type { Finding, Report, ReportHost } from "./report-types.js";
 
 export interface ReportHtmlOptions {
@@ -18,7 +19,7 @@ const HTML_ENTITY: Record<string, string> = { "&": "&amp;", "<": "&lt;", ">": "&
 // The characters terminalSafe escapes: controls, line separators and bidi
 // overrides. In a page they could hide text or reorder it (U+202E makes
 // "exe.txt" read "txt.exe"), so they are shown as marked \xNN / \uNNNN.
-const INVISIBLE = /[\u0000-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g;
+const INVISIBLE = UNSAFE_TEXT;
 // Characters that end or confuse an inline <script> block, and the two that ended JS strings before ES2019.
 const SCRIPT_UNSAFE = /[<>&\u2028\u2029]/g;
 const NONCE = /^[A-Za-z0-9+/_=-]{8,200}$/;
@@ -58,14 +59,25 @@ function int(n: unknown): string {
   return typeof n === "number" && Number.isFinite(n) ? number.format(Math.round(n)) : "—";
 }
 
+/** An identifier that happens to be a number (port, pid, uid, rank, rule id): never grouped, "8443" not "8,443". */
+function ident(n: unknown): string {
+  return typeof n === "number" && Number.isFinite(n) ? String(Math.round(n)) : "—";
+}
+
 function iso(ms: unknown): string {
   if (typeof ms !== "number" || !Number.isFinite(ms) || ms <= 0) return "—";
   const d = new Date(ms);
   return Number.isNaN(d.getTime()) ? "—" : d.toISOString().replace(/\.000Z$/, "Z");
 }
 
+/** A time for a narrow cell: it may break after the date ("2025-11-28T" / "23:59:58.987Z"), never inside either part. */
+function isoCell(ms: unknown): string {
+  return iso(ms).replace("T", "T<wbr>");
+}
+
 function percent(share: number): string {
   const p = share * 100;
+  if (p > 0 && p < 0.1) return "<0.1%";
   return `${p > 0 && p < 1 ? p.toFixed(1) : Math.round(p)}%`;
 }
 
@@ -208,13 +220,13 @@ function renderFilters(findings: Finding[]): string {
 
 function renderHost(h: ReportHost, key: string): string {
   const cmd = String(h.cmdline ?? "");
-  const ports = Array.isArray(h.ports) && h.ports.length > 0 ? h.ports.map((p) => int(p)).join(", ") : "—";
+  const ports = Array.isArray(h.ports) && h.ports.length > 0 ? h.ports.map((p) => ident(p)).join(", ") : "—";
   const clamp =
     cmd.length > CLAMP_CHARS
       ? `<button type="button" class="more" aria-controls="${key}" aria-expanded="false">Show all ${int(cmd.length)} characters</button>`
       : "";
   return `<tbody class="host">
-<tr><td class="mono strong">${text(h.hostname)}</td><td class="mono">${text(h.hostId)}</td><td class="num">${Number(h.pid) > 0 ? int(h.pid) : `<span class="none" title="the process is gone">gone</span>`}</td><td class="mono">${text(h.user) || `<span class="none">—</span>`}</td><td class="mono">${text(h.ancestry) || `<span class="none">—</span>`}</td><td class="mono nowrap">${iso(h.firstSeenMs)}</td><td class="mono nowrap">${iso(h.lastSeenMs)}</td><td class="mono">${ports}</td></tr>
+<tr><td class="mono strong" data-label="Hostname">${text(h.hostname)}</td><td class="mono" data-label="Host ID">${text(h.hostId)}</td><td class="num" data-label="PID">${Number(h.pid) > 0 ? ident(h.pid) : `<span class="none" title="the process is gone">gone</span>`}</td><td class="mono" data-label="User">${text(h.user) || `<span class="none">—</span>`}</td><td class="mono" data-label="Ancestry">${text(h.ancestry) || `<span class="none">—</span>`}</td><td class="mono time" data-label="First seen">${isoCell(h.firstSeenMs)}</td><td class="mono time" data-label="Last seen">${isoCell(h.lastSeenMs)}</td><td class="mono" data-label="Ports">${ports}</td></tr>
 <tr class="cmdrow"><td colspan="8"><pre class="cmd${cmd.length > CLAMP_CHARS ? " clamped" : ""}" id="${key}">${cmd === "" ? `<span class="none">(no command line)</span>` : text(cmd)}</pre>${clamp}</td></tr>
 </tbody>`;
 }
@@ -224,7 +236,7 @@ function renderDetail(f: Finding, i: number): string {
   const hosts = Array.isArray(f.hosts) ? f.hosts : [];
   const s = f.suppressed;
   const suppression = s
-    ? `<div class="suppression"><h4>Suppressed</h4><p>${text(s.reason)}</p><p class="sub">by ${text(s.by)} · ${iso(s.createdAtMs)} · ${s.expiresAtMs === null ? "never expires" : `expires ${iso(s.expiresAtMs)}`} · suppression #${int(s.id)}</p></div>`
+    ? `<div class="suppression"><h4>Suppressed</h4><p>${text(s.reason)}</p><p class="sub">by ${text(s.by)} · ${iso(s.createdAtMs)} · ${s.expiresAtMs === null ? "never expires" : `expires ${iso(s.expiresAtMs)}`} · suppression #${ident(s.id)}</p></div>`
     : "";
   return `<tr class="detail" id="d-${i}" hidden><td colspan="7"><div class="drill">
   <div class="facts">
@@ -253,10 +265,10 @@ function renderFinding(f: Finding, i: number): string {
   const fill = ((score / 100) * 56).toFixed(1);
   return `<tbody class="finding${s ? " suppressed" : ""}" data-i="${i}"${hidden}>
 <tr class="main">
-  <td class="rank"><button type="button" class="toggle" aria-expanded="false" aria-controls="d-${i}" aria-label="Details of finding ${int(f.rank)}"><span aria-hidden="true">▸</span></button><span class="rank-n">${int(f.rank)}</span></td>
+  <td class="rank"><button type="button" class="toggle" aria-expanded="false" aria-controls="d-${i}" aria-label="Details of finding ${ident(f.rank)}"><span aria-hidden="true">▸</span></button><span class="rank-n">${ident(f.rank)}</span></td>
   <td class="score"><span class="score-n ${band(score)}">${int(score)}</span><svg class="sbar" width="56" height="6" viewBox="0 0 56 6" aria-hidden="true"><rect class="track" width="56" height="6" rx="3"/><rect class="fill ${band(score)}" width="${fill}" height="6" rx="3"/></svg></td>
   <td class="bin"><div class="name">${text(f.binary?.name)}</div><div class="path mono">${text(f.binary?.path)}</div><div class="sha mono" title="sha256 ${attr(sha)}">${text(shortSha(sha))}</div></td>
-  <td class="proto"><div><b>${text(f.protocol)}</b> <span class="sub">/ ${text(f.transport)}</span></div><div class="sub">${text(f.direction)} · port ${int(f.port)}</div><div class="sub port-class">${text(f.portClass)}</div></td>
+  <td class="proto"><div><b>${text(f.protocol)}</b> <span class="sub">/ ${text(f.transport)}</span></div><div class="sub">${text(f.direction)} · port ${ident(f.port)}</div><div class="sub port-class">${text(f.portClass)}</div></td>
   <td class="hosts-n"><b>${int(f.hostCount)}</b> <span class="sub">/ ${int(f.binaryHostCount)}</span>${Number.isFinite(hostShare) ? `<div class="sub">${percent(hostShare)} of its hosts</div>` : ""}</td>
   <td class="tags">${chips(f.tags, "tag")}</td>
   <td class="why">${reasons.length > 0 ? `<div class="reason">${text(reasons[0])}</div>` : `<span class="none">—</span>`}${reasons.length > 1 ? `<div class="sub">+${int(reasons.length - 1)} more</div>` : ""}${s ? `<div class="supp-note"><b>Suppressed:</b> ${text(s.reason)} <span class="sub">(${text(s.by)})</span></div>` : ""}</td>
@@ -291,7 +303,7 @@ export function renderReportHtml(report: Report, opts: ReportHtmlOptions): strin
 ${renderHeader(report)}
 ${renderPrevalence(report.prevalence)}
 <section class="panel findings" aria-labelledby="findings-h">
-  <div class="findings-head"><h2 id="findings-h">Findings</h2><p id="count" class="count" aria-live="polite">Showing ${int(visible)} of ${int(findings.length)} findings${suppressed > 0 ? ` (${int(suppressed)} suppressed hidden)` : ""}</p></div>
+  <div class="findings-head"><h2 id="findings-h">Findings</h2><p id="count" class="count" aria-live="polite">Showing ${int(visible)} of ${countOf(findings.length, "finding", int(findings.length))}${suppressed > 0 ? ` (${int(suppressed)} suppressed hidden)` : ""}</p></div>
   ${renderFilters(findings)}
   <table class="ranked">
     <colgroup><col class="c-rank"><col class="c-score"><col class="c-bin"><col class="c-proto"><col class="c-hosts"><col class="c-tags"><col class="c-why"></colgroup>
@@ -346,7 +358,7 @@ const SCRIPT = `
       if (ok) shown++;
     });
     empty.hidden = shown > 0;
-    count.textContent = "Showing " + number.format(shown) + " of " + number.format(findings.length) + " findings" +
+    count.textContent = "Showing " + number.format(shown) + " of " + number.format(findings.length) + (findings.length === 1 ? " finding" : " findings") +
       (hiddenSuppressed > 0 ? " (" + number.format(hiddenSuppressed) + " suppressed hidden)" : "");
   }
 
@@ -498,8 +510,9 @@ tr.detail > td { padding: 0 8px 14px 8px; border-bottom: 1px solid var(--line); 
 .reasons li { margin-bottom: 2px; }
 .suppression { background: var(--sup); border-radius: 8px; padding: 0 12px 10px; overflow-wrap: anywhere; }
 table.hosts { table-layout: fixed; margin-top: 2px; background: var(--panel); border: 1px solid var(--line); border-radius: 6px; }
-table.hosts col.c-hn { width: 14%; } table.hosts col.c-hid { width: 12%; } table.hosts col.c-pid { width: 64px; }
-table.hosts col.c-user { width: 9%; } table.hosts col.c-t { width: 158px; } table.hosts col.c-ports { width: 9%; }
+table.hosts col.c-hn { width: 14%; } table.hosts col.c-hid { width: 12%; } table.hosts col.c-pid { width: 84px; }
+/* Wide enough for a time with milliseconds in most monospace fonts; one that is wider breaks after the date instead of spilling. */
+table.hosts col.c-user { width: 9%; } table.hosts col.c-t { width: 192px; } table.hosts col.c-ports { width: 9%; }
 table.hosts th { padding: 6px 8px; }
 table.hosts td { padding: 6px 8px 2px; vertical-align: top; overflow-wrap: anywhere; }
 table.hosts tbody.host { border-top: 1px solid var(--line2); }
@@ -511,10 +524,46 @@ pre.cmd.clamped.full { max-height: 60vh; overflow: auto; }
 button.more { margin-top: 4px; font-size: 11px; padding: 2px 8px; }
 td.empty { padding: 28px 8px; text-align: center; color: var(--muted); font-size: 14px; }
 footer { color: var(--muted); font-size: 12px; padding: 4px 2px; }
+@media (max-width: 1100px) {
+  table.hosts col.c-hn { width: 16%; } table.hosts col.c-t { width: 13%; } table.hosts col.c-ports { width: 10%; }
+}
 @media (max-width: 900px) {
-  .top { grid-template-columns: 1fr; } .stats { justify-content: flex-start; }
-  .facts, .prevalence { grid-template-columns: 1fr; } .drill { padding-left: 0; }
+  .top { grid-template-columns: minmax(0, 1fr); } .stats { justify-content: flex-start; }
+  .facts, .prevalence { grid-template-columns: minmax(0, 1fr); } .drill { padding-left: 0; }
   .ranked col.c-tags { width: 0; } .ranked th:nth-child(6), .ranked td.tags { display: none; }
+}
+/* Phones and narrow windows: each finding, and each host of a drill-down, becomes a card of labelled fields instead of a table row. */
+@media (max-width: 760px) {
+  main { padding: 12px 8px 20px; }
+  .panel { padding: 10px; }
+  h1 { font-size: 18px; }
+  .stats > div { min-width: 0; flex: 1 1 40%; padding: 6px 10px; }
+  .stats .os { display: inline-block; }
+  .findings-head { flex-wrap: wrap; }
+  .filters .search { flex-basis: 100%; }
+  .filters input[type=range] { width: 100%; }
+  .filters label.range { flex: 1 1 40%; }
+  .filters select { max-width: 100%; }
+  .actions { margin-left: 0; flex-wrap: wrap; }
+  .ranked, .ranked > tbody, .ranked > tbody > tr, .ranked > tbody > tr > td, tr.detail > td { display: block; width: auto; }
+  .ranked > colgroup, .ranked > thead { display: none; }
+  .ranked > tbody > tr.main { display: grid; grid-template-columns: auto minmax(0, 1fr); grid-template-areas: "rank score" "bin bin" "proto hosts" "tags tags" "why why"; gap: 2px 10px; padding: 8px 2px; border-bottom: 1px solid var(--line2); }
+  .ranked > tbody > tr.main > td { padding: 0; border-bottom: 0; min-width: 0; }
+  tbody.finding.open > tr.main { background: color-mix(in srgb, var(--accent) 8%, transparent); }
+  tbody.finding.open > tr.main > td, tr.main:hover > td { background: none; }
+  .ranked > tbody > tr.main > td.rank { grid-area: rank; } .ranked > tbody > tr.main > td.score { grid-area: score; align-self: center; }
+  .ranked > tbody > tr.main > td.bin { grid-area: bin; } .ranked > tbody > tr.main > td.proto { grid-area: proto; }
+  .ranked > tbody > tr.main > td.hosts-n { grid-area: hosts; } .ranked > tbody > tr.main > td.why { grid-area: why; }
+  .ranked > tbody > tr.main > td.tags { grid-area: tags; display: block; }
+  .ranked > tbody > tr.main > td.tags:has(> .none) { display: none; }
+  tr.detail > td { padding: 0 2px 12px; }
+  table.hosts, table.hosts > tbody, table.hosts > tbody > tr, table.hosts > tbody > tr > td { display: block; width: auto; }
+  table.hosts > colgroup, table.hosts > thead { display: none; }
+  table.hosts > tbody.host > tr:first-child { display: grid; grid-template-columns: repeat(2, minmax(0, 1fr)); gap: 4px 10px; padding: 6px 8px 4px; }
+  table.hosts > tbody.host > tr:first-child > td { padding: 0; text-align: left; }
+  table.hosts > tbody.host > tr:first-child > td.mono.strong, table.hosts > tbody.host > tr:first-child > td[data-label=Ancestry] { grid-column: 1 / -1; }
+  table.hosts td[data-label]::before { content: attr(data-label); display: block; font-family: system-ui, sans-serif; font-size: 10.5px; font-weight: 400; text-transform: uppercase; letter-spacing: 0.05em; color: var(--muted); }
+  tr.cmdrow > td { padding: 0 8px 8px; }
 }
 @media print { tr.detail[hidden] { display: none; } .filters { display: none; } }
 `;

@@ -1,22 +1,24 @@
 // The report as a terminal table: one line per finding, ranked, with its top
-// reason; strings from agents pass through terminalSafe.
+// reason. Every string in a Report came from an agent (os, protocol,
+// transport and direction included), so each one passes through terminalSafe.
 
 import { terminalSafe } from "@oddwire/shared";
+import { countOf } from "./plural.js";
 import type { Report } from "./report-types.js";
 
 const REASON_WIDTH = 100;
 
 export function renderReportTable(r: Report): string {
   const out: string[] = [];
-  const os = Object.entries(r.fleet.byOs).map(([k, v]) => `${v} ${k}`).join(", ");
-  out.push(`oddwire fleet rarity report, ${r.generatedAt}: ${r.fleet.hosts} hosts (${os || "none"}), ${r.fleet.binaries} binaries, ${r.fleet.observations} observations`);
+  const os = Object.entries(r.fleet.byOs).map(([k, v]) => `${v} ${terminalSafe(k)}`).join(", ");
+  out.push(`oddwire fleet rarity report, ${terminalSafe(r.generatedAt)}: ${countOf(r.fleet.hosts, "host")} (${os || "none"}), ${countOf(r.fleet.binaries, "binary")}, ${countOf(r.fleet.observations, "observation")}`);
   if (r.fleet.smallFleet) out.push("small fleet (5 hosts or fewer): no fleet statistics; scores rest on the built-in knowledge");
   if (r.findings.length === 0) return out.concat("no findings").join("\n") + "\n";
   const rows = r.findings.map((f) => [
     String(f.rank),
     f.score.toFixed(1),
     terminalSafe(f.binary.name),
-    `${terminalSafe(f.protocol)}/${f.transport} ${f.direction} ${f.port}`,
+    terminalSafe(`${f.protocol}/${f.transport} ${f.direction} ${f.port}`),
     `${f.hostCount}/${f.binaryHostCount}`,
     terminalSafe(f.tags.join(",")),
     (f.suppressed ? "[suppressed] " : "") + terminalSafe(f.reasons[0] ?? "").slice(0, REASON_WIDTH),

@@ -1,0 +1,109 @@
+// The collector's command line when the operator gets something wrong: a
+// port already in use, a mistyped database path, a database URL this build
+// cannot use. Each is one clear ODW_ERR_* line with a non-zero exit, no stack
+// trace, and nothing created on disk. The real CLI, as a child process.
+
+import t from "tap";
+import { spawn } from "node:child_process";
+import { existsSync, readdirSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { openDb } from "oddwire-collector/store/open-db.js";
+import { kill, loopbackServer } from "./lib/child-processes.js";
+import { COLLECTOR_BIN, SECRET } from "./lib/fleet.js";
+
+interface Run {
+  status: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+interface Teardown {
+  teardown(fn: () => void | Promise<void>): void;
+}
+
+/** Runs the CLI without blocking this process (a server of the test's may have to answer meanwhile). */
+function collector(t: Teardown, args: string[], cwd?: string): Promise<Run> {
+  // The timeout is a backstop for a run that wrongly keeps serving, should the test be cut off before its teardown.
+  const child = spawn(process.execPath, [COLLECTOR_BIN, ...args], { stdio: ["ignore", "pipe", "pipe"], timeout: 60_000, killSignal: "SIGKILL", ...(cwd && { cwd }) });
+  t.teardown(() => kill(child));
+  let stdout = "";
+  let stderr = "";
+  child.stdout!.on("data", (d) => (stdout += d));
+  child.stderr!.on("data", (d) => (stderr += d));
+  return new Promise((resolve) => child.on("close", (status) => resolve({ status, stdout, stderr })));
+}
+
+const NO_STACK = /^\s+at /m;
+
+t.test("serve on a port in use: one clear line, exit 1, no database left behind", async (t) => {
+  const dir = t.testdir();
+  const busy = await loopbackServer(t);
+  const r = await collector(t, ["serve", "--port", String(busy.port), "--db", join(dir, "new", "fleet.db"), "--enroll-secret", SECRET]);
+  t.equal(r.status, 1);
+  t.equal(r.stderr, `oddwire-collector: ODW_ERR_CONFIG: port ${busy.port} on 127.0.0.1 is in use; choose another with --port\n`);
+  t.notMatch(r.stderr, NO_STACK, "no stack trace");
+  t.same(readdirSync(dir), [], "neither the database nor its directory was left");
+
+  await t.test("an existing database is kept", async (t) => {
+    const db = join(dir, "kept.db");
+    const first = await collector(t, ["serve", "--port", String(busy.port), "--db", db, "--enroll-secret", SECRET]);
+    t.equal(first.status, 1);
+    writeFileSync(db, "");
+    const again = await collector(t, ["serve", "--port", String(busy.port), "--db", db, "--enroll-secret", SECRET]);
+    t.equal(again.status, 1);
+    t.ok(existsSync(db), "the file that was there before is still there");
+  });
+});
+
+t.test("commands that read the fleet refuse a database that does not exist", async (t) => {
+  const dir = t.testdir({ exports: {} });
+  const db = join(dir, "fleeet.db");
+  const commands: string[][] = [
+    ["report"],
+    ["report", "--format", "csv"],
+    ["agents"],
+    ["suppressions"],
+    ["export", "--what", "findings", "--out", join(dir, "exports")],
+    ["revoke", "some-host"],
+    ["suppress", "--binary", "curl", "--reason", "known"],
+    ["unsuppress", "1"],
+  ];
+  for (const args of commands) {
+    const r = await collector(t, [...args, "--db", db]);
+    t.equal(r.status, 1, `${args.join(" ")}: exit 1`);
+    t.equal(r.stdout, "", `${args.join(" ")}: prints no report`);
+    t.match(r.stderr, /^oddwire-collector: ODW_ERR_DB: there is no database at .*fleeet\.db; check --db/, `${args.join(" ")}: says so`);
+    t.notMatch(r.stderr, NO_STACK);
+    t.notOk(existsSync(db), `${args.join(" ")}: creates no database`);
+  }
+  t.same(readdirSync(dir), ["exports"]);
+});
+
+t.test("a database URL is refused until PostgreSQL support lands", async (t) => {
+  const dir = t.testdir({ "serve.json": JSON.stringify({ db: "postgresql://oddwire@127.0.0.1:5432/fleet", enrollSecret: SECRET }) });
+  const url = "postgres://oddwire@127.0.0.1/fleet";
+  const runs: Array<[string, string[]]> = [
+    ["serve --db", ["serve", "--port", "0", "--db", url, "--enroll-secret", SECRET]],
+    ["serve --config", ["serve", "--port", "0", "--config", join(dir, "serve.json")]],
+    ["report --db", ["report", "--db", url]],
+    ["agents --db", ["agents", "--db", url]],
+    ["export --db", ["export", "--what", "agents", "--out", dir, "--db", url]],
+  ];
+  for (const [name, args] of runs) {
+    const r = await collector(t, args, dir);
+    t.equal(r.status, 1, `${name}: exit 1`);
+    t.match(r.stderr, /^oddwire-collector: ODW_ERR_CONFIG: .*PostgreSQL is not supported by this build; give a file path/, `${name}: says so`);
+    t.notMatch(r.stderr, NO_STACK);
+  }
+  t.same(readdirSync(dir), ["serve.json"], "no directory named postgres: or anything else");
+});
+
+t.test("report --out into a directory that does not exist: one clear line, no stack", async (t) => {
+  const dir = t.testdir();
+  const db = join(dir, "fleet.db");
+  openDb(db).close();
+  const r = await collector(t, ["report", "--db", db, "--out", join(dir, "no-such-dir", "report.txt")]);
+  t.equal(r.status, 2);
+  t.match(r.stderr, /^oddwire-collector: ODW_ERR_USAGE: --out ".*no-such-dir\/report\.txt": cannot write the report there \(ENOENT\); give a file in an existing directory you can write to\n$/);
+  t.notMatch(r.stderr, NO_STACK);
+});
