@@ -8,14 +8,17 @@ import { execFileSync, spawnSync } from "node:child_process";
 import { mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { parse } from "csv-parse/sync";
+import { STRING_LIMITS, terminalSafe, truncateUtf8 } from "@oddwire/shared";
 import { AGENT_BIN, COLLECTOR_BIN, SECRET, startCollector, stopGracefully, waitFor } from "./lib/fleet.js";
 import { http } from "./lib/http.js";
 
-const TRIGGERS = ["=", "+", "-", "@", "\t", "\r", "\n", "\0"];
+// Spreadsheet formula triggers; tab, CR, LF and NUL at the start are triggers
+// too, but a CSV field never starts with them raw: controls are escaped.
+const TRIGGERS = ["=", "+", "-", "@"];
 const HOSTILE = [
   'cmd "with quotes", and commas',
   "line one\nline two\r\nline three",
-  ...TRIGGERS.map((c) => `${c}HYPERLINK("http://192.0.2.1/x","click")`),
+  ...[...TRIGGERS, "\t", "\r", "\n", "\0"].map((c) => `${c}HYPERLINK("http://192.0.2.1/x","click")`),
   `unicode: 東京 café сервер \u202eexe.txt 🙂`,
   `long ${"A".repeat(100_000)} end`,
 ];
@@ -83,10 +86,14 @@ t.test("exports run on schedule, survive a hostile corpus, and failures leave th
     t.same(header!.slice(0, 5), ["rank", "score", "binary_name", "binary_path", "sha256"]);
     const col = (name: string) => header!.indexOf(name);
     const report = JSON.parse(spawnSync(process.execPath, [COLLECTOR_BIN, "report", "--db", db, "--format", "json", "--top", "1000"], { encoding: "utf8", maxBuffer: 64 << 20 }).stdout);
-    const expected = report.findings.flatMap((f: any) => f.hosts.map((h: any) => `${f.rank}|${h.hostId}|${h.cmdline}`)).sort();
+    // CSV carries each string terminal-safe (controls and bidi marks as visible escapes).
+    const expected = report.findings.flatMap((f: any) => f.hosts.map((h: any) => `${f.rank}|${terminalSafe(h.hostId)}|${terminalSafe(h.cmdline)}`)).sort();
     const got = body.map((r) => `${r[col("rank")]}|${original(r[col("host_id")]!)}|${original(r[col("cmdline")]!)}`).sort();
-    t.same(got, expected, "every finding x host row of the report, command lines identical after removing the guard");
-    for (const cmd of HOSTILE) t.ok(body.some((r) => original(r[col("cmdline")]!) === cmd), `round trip: ${JSON.stringify(cmd.slice(0, 30))}`);
+    t.same(got, expected, "every finding x host row of the report, command lines as terminalSafe prints them after removing the guard");
+    // The agent cuts a command line to its wire bound (the 100,000-byte one) before sending.
+    const sent = (cmd: string) => terminalSafe(truncateUtf8(cmd, STRING_LIMITS.cmdline));
+    for (const cmd of HOSTILE) t.ok(body.some((r) => original(r[col("cmdline")]!) === sent(cmd)), `round trip: ${JSON.stringify(cmd.slice(0, 30))}`);
+    t.notOk(/[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/.test(raw), "no raw control or bidi character in the file");
     for (const r of body) {
       for (const cell of r) t.notOk(TRIGGERS.includes(cell[0] ?? ""), "no cell starts with a formula trigger");
     }

@@ -51,3 +51,11 @@ t.test("npm start stops entirely when npm is sent SIGTERM", async (t) => {
   process.kill(npm.pid!, "SIGTERM");
   t.same(await leftInGroup(npm.pid!), [], "no process of the group is left");
 });
+
+t.test("npm start stops entirely when npm alone is sent SIGINT (kill -INT <npm pid>)", async (t) => {
+  const data = t.testdir();
+  const npm = startGroup(t, "npm", ["start", "--silent", "--", "--port", "0", "--data-dir", data], { cwd: REPO });
+  await running(npm);
+  process.kill(npm.pid!, "SIGINT");
+  t.same(await leftInGroup(npm.pid!), [], "no process of the group is left");
+});

@@ -358,8 +358,7 @@ function renderAgents(rows: HostRow[]): string {
   ]);
   const widths = header.map((c, i) => Math.max(c.length, ...body.map((r) => r[i]!.length)));
   const line = (r: string[]) => r.map((c, i) => c.padEnd(widths[i]!)).join("  ").trimEnd();
-  // "1 hosts" stays until test/e2e-stream.test.ts (which asserts it) is updated with it.
-  return [line(header), ...body.map(line), `${rows.length} hosts`].join("\n") + "\n";
+  return [line(header), ...body.map(line), countOf(rows.length, "host")].join("\n") + "\n";
 }
 
 export function reportError(err: unknown): number {
