@@ -38,6 +38,9 @@ export async function startCollector(config: ServeConfig, log: Logger = createLo
       maxQueueBytes: Math.max(256 * 1024 * 1024, config.maxFrameBytes * 4),
       flushBatches: 512,
       flushDelayMs: 5,
+      // One stream may hold a sixteenth of the queue (and always one frame) before it is paused.
+      maxStreamQueueBytes: Math.max(config.maxFrameBytes, 16 * 1024 * 1024),
+      flushBytes: 8 * 1024 * 1024,
     },
     hosts,
     new Ingester(db),

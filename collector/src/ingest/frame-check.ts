@@ -69,6 +69,14 @@ const EnrollRequest = message("EnrollRequest", {
 const Heartbeat = message("Heartbeat", { 1: num("sent_at_ms") });
 const AgentMessage = message("AgentMessage", { 1: msg("enroll", EnrollRequest), 2: msg("batch", Batch), 3: msg("heartbeat", Heartbeat) });
 
+/**
+ * Repeated elements (processes, sockets, tags, keys, warnings) in one frame
+ * at most, all fields together. Each field's own bound still lets 100,000
+ * processes carry 32 tags each (3.2 million objects, about 1.5 s to decode);
+ * an honest snapshot holds a few hundred thousand elements at the very most.
+ */
+export const MAX_FRAME_ELEMENTS = 1_000_000;
+
 const WIRE_VARINT = 0;
 const WIRE_I64 = 1;
 const WIRE_LEN = 2;
@@ -76,6 +84,7 @@ const WIRE_I32 = 5;
 
 class Walker {
   pos = 0;
+  elements = 0;
   constructor(readonly buf: Uint8Array) {}
 
   /** A varint as a number (exact up to 2^53), or -1 when it runs past `end` or over 10 bytes. */
@@ -113,6 +122,7 @@ class Walker {
         if (f && f.count !== undefined) {
           const n = f.slot === 0 ? ++c0 : f.slot === 1 ? ++c1 : ++c2;
           if (n > f.count) return { kind: "count", field: `${m.name}.${f.name}`, limit: f.count };
+          if (++this.elements > MAX_FRAME_ELEMENTS) return { kind: "count", field: "repeated fields of the frame in all", limit: MAX_FRAME_ELEMENTS };
         }
         if (f?.type === "string") {
           if (len > f.limit) return { kind: "string", field: `${m.name}.${f.name}`, limit: f.limit, bytes: len };

@@ -41,6 +41,10 @@ export interface ServerOptions {
   flushBatches: number;
   /** How long the first queued batch waits for others before a commit. */
   flushDelayMs: number;
+  /** Bytes of one stream's uncommitted batches past which it stops being read. */
+  maxStreamQueueBytes: number;
+  /** Bytes of batches per transaction at most. */
+  flushBytes: number;
 }
 
 export class IngestServer {

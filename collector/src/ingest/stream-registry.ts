@@ -13,6 +13,8 @@ export interface Stream {
   alive: boolean;
   /** Closed by the collector: nothing more from it is queued or committed. */
   dead: boolean;
+  /** Bytes of this stream's batches waiting to be committed. */
+  queuedBytes: number;
 }
 
 /** How long a peer has to finish the closing handshake before it is cut off. */

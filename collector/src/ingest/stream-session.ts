@@ -6,6 +6,7 @@ import type { WebSocket } from "ws";
 import { oddwire } from "@oddwire/proto";
 import type { Logger } from "@oddwire/shared";
 import { batchProblem } from "./batch-limits.js";
+import { checkAgentFrame, describeViolation } from "./frame-check.js";
 import { CLOSE } from "./close-codes.js";
 import { sendMessage, type GroupCommit } from "./group-commit.js";
 import type { Metrics } from "./metrics.js";
@@ -23,7 +24,7 @@ export interface SessionDeps {
 
 export function startSession(deps: SessionDeps, ws: WebSocket, hostId: string, address: string, lastSeq: number): Stream {
   const { streams, metrics, log } = deps;
-  const stream: Stream = { ws, hostId, address, alive: true, dead: false };
+  const stream: Stream = { ws, hostId, address, alive: true, dead: false, queuedBytes: 0 };
   streams.add(stream);
   metrics.inc("connections_accepted");
   log.info("stream.open", { hostId, address, lastSeq });
@@ -54,6 +55,17 @@ function onMessage(deps: SessionDeps, stream: Stream, data: Buffer, isBinary: bo
   if (!isBinary) {
     metrics.inc("protocol_errors");
     return streams.close(stream, CLOSE.PROTOCOL, "messages must be binary protobuf", "stream.text_frame");
+  }
+  // Walked before decoding: a frame of a million tiny fields costs gigabytes
+  // and seconds once decoded, and would stall every other stream meanwhile.
+  const violation = checkAgentFrame(data);
+  if (violation?.kind === "malformed") {
+    metrics.inc("decode_errors");
+    return streams.close(stream, CLOSE.DECODE, "undecodable AgentMessage", "stream.decode_error", { error: violation.where });
+  }
+  if (violation) {
+    metrics.inc("frames_over_limit");
+    return streams.close(stream, CLOSE.PROTOCOL, describeViolation(violation), "stream.over_limit", { bytes: data.length });
   }
   let msg: oddwire.v1.AgentMessage;
   try {

@@ -45,6 +45,7 @@ export class Ingester {
       clearProcesses: db.prepare("DELETE FROM processes WHERE host_id = ?"),
       clearSockets: db.prepare("DELETE FROM sockets WHERE host_id = ?"),
       existingSockets: db.prepare<[string], { skey: string }>("SELECT skey FROM sockets WHERE host_id = ?").pluck(),
+      socketExists: db.prepare<[string, string], number>("SELECT 1 FROM sockets WHERE host_id = ? AND skey = ?").pluck(),
       upsertProcess: db.prepare(`INSERT OR REPLACE INTO processes
         (host_id, pid, started_at, ppid, name, exe, binary, cmdline, user, uid, sha256, exe_deleted, tags)
         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
@@ -109,7 +110,10 @@ export class Ingester {
     const resync = !full && num(batch.baseSeq) !== host.last_seq;
 
     // Sockets already in the host's state: a socket counts toward its observation once, when new.
-    const known = new Set<string>(s.existingSockets.all(hostId) as unknown as string[]);
+    // A full batch replaces the state, so it reads all of it first; a delta
+    // looks up only its own sockets, so that a small delta of a host with a
+    // large state costs little inside a transaction shared with other hosts.
+    const known = full ? new Set<string>(s.existingSockets.all(hostId) as unknown as string[]) : null;
     if (full) {
       s.clearProcesses.run(hostId);
       s.clearSockets.run(hostId);
@@ -135,7 +139,7 @@ export class Ingester {
     const obs = new Map<string, { o: unknown[]; count: number }>();
     for (const k of snap.sockets ?? []) {
       const key = socketKey(k);
-      const isNew = !known.has(key);
+      const isNew = known ? !known.has(key) : s.socketExists.get(hostId, key) === undefined;
       const pid = num(k.pid);
       s.upsertSocket.run(hostId, key, k.transport ?? "", num(k.family), k.localAddress ?? "", num(k.localPort), k.remoteAddress ?? "", num(k.remotePort), k.state ?? "", pid, num(k.uid), num(k.inode), num(k.netns), k.protocol ?? "", k.direction ?? "", tagsJson(k));
       if (!pid) continue;
