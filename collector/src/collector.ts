@@ -41,6 +41,7 @@ export async function startCollector(config: ServeConfig, log: Logger = createLo
       // One stream may hold a sixteenth of the queue (and always one frame) before it is paused.
       maxStreamQueueBytes: Math.max(config.maxFrameBytes, 16 * 1024 * 1024),
       flushBytes: 8 * 1024 * 1024,
+      requestTimeoutMs: config.requestTimeoutSeconds * 1000,
     },
     hosts,
     new Ingester(db),

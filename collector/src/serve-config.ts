@@ -26,6 +26,7 @@ export const SERVE_SCHEMA: ConfigSchema = {
   connectRate: { type: "integer", default: 200, min: 1, description: "Enrollments and stream upgrades per second per client address (token bucket)." },
   connectBurst: { type: "integer", default: 2000, min: 1, description: "Burst allowance for --connect-rate." },
   heartbeatSeconds: { type: "integer", default: 30, min: 1, max: 3600, description: "Ping interval; a stream that misses a ping is closed." },
+  requestTimeoutSeconds: { type: "integer", default: 20, min: 1, max: 600, description: "Seconds a client has to send a complete HTTP request (a stream's upgrade headers, an enrollment with its body); slower or half-open connections are closed." },
   silentAfterSeconds: { type: "integer", default: 300, min: 1, description: "A host with no batch for this long is listed as silent by `agents`." },
   batchLogDays: { type: "integer", default: 30, min: 1, description: "Days the log of received batches is kept." },
   observationDays: { type: "integer", default: 180, min: 1, description: "Days an observation (binary, protocol, port per host) is kept after it was last seen." },
@@ -48,6 +49,7 @@ export interface ServeConfig {
   connectRate: number;
   connectBurst: number;
   heartbeatMs: number;
+  requestTimeoutSeconds: number;
   silentAfterMs: number;
   batchLogDays: number;
   observationDays: number;
@@ -97,6 +99,7 @@ export function resolveServeConfig(flags: Record<string, unknown>, env: NodeJS.P
     connectRate: c["connectRate"] as number,
     connectBurst: c["connectBurst"] as number,
     heartbeatMs: (c["heartbeatSeconds"] as number) * 1000,
+    requestTimeoutSeconds: c["requestTimeoutSeconds"] as number,
     silentAfterMs: (c["silentAfterSeconds"] as number) * 1000,
     batchLogDays: c["batchLogDays"] as number,
     observationDays: c["observationDays"] as number,

@@ -1,6 +1,7 @@
 // POST /v1/enroll: an agent presents the fleet's enrollment secret once and
-// receives its own agent key. A host that enrolls again gets a new key and
-// its live stream (holding the old one) is closed.
+// receives its own agent key. A host id already known must present its
+// current key or have an administrator's approval (409 otherwise); then it
+// gets a new key and its live stream (holding the old one) is closed.
 
 import { createHash, timingSafeEqual } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
@@ -59,9 +60,10 @@ export class EnrollRoute {
       return reply(res, 401, "text/plain", "wrong enrollment secret\n");
     }
     try {
-      const agentKey = this.hosts.enroll({ hostId: msg.hostId, hostname: msg.hostname, os: msg.os, agentVersion: msg.agentVersion }, Date.now());
+      const { agentKey, proof } = this.hosts.enroll({ hostId: msg.hostId, hostname: msg.hostname, os: msg.os, agentVersion: msg.agentVersion, currentKey: msg.currentKey }, Date.now());
       this.metrics.inc("enrollments");
-      this.log.info("enroll.ok", { address, hostId: msg.hostId, hostname: msg.hostname });
+      if (proof) this.metrics.inc("reenrollments");
+      this.log.info(proof ? "enroll.reenrolled" : "enroll.ok", { address, hostId: msg.hostId, hostname: msg.hostname, ...(proof && { proof }) });
       // The old key stops working now, not at the next connect.
       const live = this.streams.get(msg.hostId);
       if (live) this.streams.close(live, CLOSE.SUPERSEDED, "the host enrolled again", "stream.reenrolled");
@@ -71,6 +73,11 @@ export class EnrollRoute {
         this.metrics.inc("revoked_refusals");
         this.log.warn("enroll.revoked", { address, hostId: msg.hostId });
         return reply(res, 403, "text/plain", `${err.message}\n`);
+      }
+      if (isOddwireError(err, "ODW_ERR_REENROLL")) {
+        this.metrics.inc("reenroll_refusals");
+        this.log.warn("enroll.reenroll_refused", { address, hostId: msg.hostId, presentedKey: msg.currentKey !== "" });
+        return reply(res, 409, "text/plain", `${err.message}\n`);
       }
       if (isOddwireError(err, "ODW_ERR_PROTOCOL")) return reply(res, 400, "text/plain", `${err.message}\n`);
       this.metrics.inc("db_errors");

@@ -113,6 +113,14 @@ export class GroupCommit {
         this.metrics.inc("db_errors");
         return this.streams.close(q.stream, CLOSE.SERVER_ERROR, "this batch could not be stored; resend", "stream.batch_failed", { seq: r.seq, error: r.error });
       }
+      if (r.status === "jump") {
+        this.metrics.inc("sequence_jumps");
+        return this.streams.close(q.stream, CLOSE.PROTOCOL, `sequence jump: expected seq ${r.expected}, got ${r.seq}`, "stream.sequence_jump", {
+          seq: r.seq,
+          expected: r.expected,
+          droppedBatches: num(q.item.batch.droppedBatches),
+        });
+      }
       if (r.status === "rejected") {
         this.metrics.inc("batches_rejected");
         return this.streams.close(q.stream, CLOSE.REVOKED, "host revoked", "stream.revoked");
@@ -134,6 +142,8 @@ export class GroupCommit {
     if (q.stream.ws.isPaused && !q.stream.dead && q.stream.queuedBytes <= this.opts.maxStreamQueueBytes / 2) q.stream.ws.resume();
   }
 }
+
+const num = (v: number | { toNumber(): number } | null | undefined): number => (v == null ? 0 : Number(v));
 
 export function sendMessage(ws: Stream["ws"], body: oddwire.v1.ICollectorMessage): void {
   if (ws.readyState === ws.OPEN) ws.send(CollectorMessage.encode(body).finish());

@@ -17,6 +17,7 @@ import { CLOSE } from "./close-codes.js";
 import { EnrollRoute } from "./enroll-route.js";
 import { GroupCommit } from "./group-commit.js";
 import { isLoopback, reply } from "./http-reply.js";
+import { LogThrottle } from "./log-throttle.js";
 import { Metrics } from "./metrics.js";
 import { RateLimiter } from "./rate-limit.js";
 import { startSession } from "./stream-session.js";
@@ -45,6 +46,8 @@ export interface ServerOptions {
   maxStreamQueueBytes: number;
   /** Bytes of batches per transaction at most. */
   flushBytes: number;
+  /** A client must send a complete request (headers, or an enrollment with its body) within this. */
+  requestTimeoutMs: number;
 }
 
 export class IngestServer {
@@ -56,6 +59,7 @@ export class IngestServer {
   private readonly limiter: RateLimiter;
   private readonly enrollRoute: EnrollRoute;
   private heartbeat?: NodeJS.Timeout;
+  private readonly throttled: LogThrottle;
   /** Other routes (the report), tried before 404. */
   extraRoutes: ((req: IncomingMessage, res: ServerResponse) => boolean) | null = null;
 
@@ -69,14 +73,20 @@ export class IngestServer {
     this.streams = new StreamRegistry(this.metrics, log);
     this.commits = new GroupCommit(opts, ingester, this.streams, this.metrics, log);
     this.enrollRoute = new EnrollRoute(opts.enrollSecret, hosts, this.streams, this.limiter, this.metrics, log);
+    this.throttled = new LogThrottle(log);
     this.wss = new WebSocketServer({ noServer: true, maxPayload: opts.maxFrameBytes, perMessageDeflate: false, clientTracking: false });
   }
 
   async listen(): Promise<number> {
     const handler = (req: IncomingMessage, res: ServerResponse) => this.onRequest(req, res);
-    this.http = this.opts.tls ? createHttpsServer({ cert: this.opts.tls.cert, key: this.opts.tls.key }, handler) : createHttpServer(handler);
+    // Slow or half-open clients hold a descriptor each: a request (an
+    // upgrade's headers, an enrollment with its body) must be complete in
+    // time, checked often enough for a short limit to mean something.
+    const timeout = this.opts.requestTimeoutMs;
+    const limits = { headersTimeout: timeout, requestTimeout: timeout, connectionsCheckingInterval: Math.max(250, Math.min(5000, Math.floor(timeout / 4))) };
+    this.http = this.opts.tls ? createHttpsServer({ cert: this.opts.tls.cert, key: this.opts.tls.key, ...limits }, handler) : createHttpServer(limits, handler);
     this.http.on("upgrade", (req, socket, head) => this.onUpgrade(req, socket, head));
-    this.http.on("clientError", (_err, socket) => socket.destroy());
+    this.http.on("clientError", (err: Error & { code?: string }, socket: Duplex) => this.onClientError(err, socket));
     await new Promise<void>((resolve, reject) => {
       this.http.once("error", reject);
       this.http.listen(this.opts.port, this.opts.host, () => resolve());
@@ -110,6 +120,19 @@ export class IngestServer {
     for (const s of [...this.streams.all()]) {
       if (this.hosts.isRevoked(s.hostId)) this.streams.close(s, CLOSE.REVOKED, "host revoked", "stream.revoked");
     }
+  }
+
+  private onClientError(err: Error & { code?: string }, socket: Duplex): void {
+    const address = (socket as Duplex & { remoteAddress?: string }).remoteAddress;
+    if (err.code === "ERR_HTTP_REQUEST_TIMEOUT") {
+      this.metrics.inc("http_timeouts");
+      this.throttled.warn("http.request_timeout", { address, limitMs: this.opts.requestTimeoutMs });
+      if (socket.writable) return void socket.end("HTTP/1.1 408 Request Timeout\r\nConnection: close\r\nContent-Length: 0\r\n\r\n", () => socket.destroy());
+    } else if (err.code !== "ECONNRESET") {
+      this.metrics.inc("http_client_errors");
+      this.throttled.warn("http.client_error", { address, code: err.code, error: err.message });
+    }
+    socket.destroy();
   }
 
   private onRequest(req: IncomingMessage, res: ServerResponse): void {

@@ -70,14 +70,13 @@ export class StreamRegistry {
     setTimeout(() => s.ws.terminate(), CLOSE_GRACE_MS).unref();
   }
 
-  /** Pings every stream; one that did not answer the previous ping is dropped. */
+  /** Pings every stream; one that did not answer the previous ping is closed with 4408. */
   checkHeartbeats(): void {
     for (const s of this.byHost.values()) {
       if (!s.alive) {
+        // Told why (4408) in case only its pongs are lost; cut off after the grace period if it does not answer the close either.
         this.metrics.inc("heartbeat_timeouts");
-        this.log.warn("stream.heartbeat_timeout", { hostId: s.hostId, address: s.address });
-        s.ws.terminate();
-        this.byHost.delete(s.hostId);
+        this.close(s, CLOSE.HEARTBEAT, "no answer to the last ping", "stream.heartbeat_timeout");
         continue;
       }
       s.alive = false;
