@@ -35,11 +35,11 @@ export async function startCollector(config: ServeConfig, log: Logger = createLo
       connectPerSecond: config.connectRate,
       connectBurst: config.connectBurst,
       heartbeatMs: config.heartbeatMs,
-      maxQueueBytes: Math.max(256 * 1024 * 1024, config.maxFrameBytes * 4),
+      maxQueueBytes: config.maxQueueBytes,
       flushBatches: 512,
       flushDelayMs: 5,
       // One stream may hold a sixteenth of the queue (and always one frame) before it is paused.
-      maxStreamQueueBytes: Math.max(config.maxFrameBytes, 16 * 1024 * 1024),
+      maxStreamQueueBytes: Math.max(config.maxFrameBytes, Math.floor(config.maxQueueBytes / 16)),
       flushBytes: 8 * 1024 * 1024,
       requestTimeoutMs: config.requestTimeoutSeconds * 1000,
     },
