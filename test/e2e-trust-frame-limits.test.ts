@@ -91,9 +91,15 @@ t.test("frames over a field's bound close only their stream, before decoding; a 
     });
   }
 
+  await t.test("an enrollment body with a field over its bound is refused with 400 before decoding", async (t) => {
+    const e = await enrollRaw(c.port, { hostId: "hostile", enrollSecret: SECRET, currentKey: "k".repeat(STRING_LIMITS.current_key + 1) });
+    t.equal(e.status, 400);
+    t.match(e.text, new RegExp(`EnrollRequest\\.current_key is ${STRING_LIMITS.current_key + 1} bytes, over its bound of ${STRING_LIMITS.current_key}`));
+  });
+
   t.same(seqsOf(db, "hostile"), [], "nothing of the hostile frames was stored");
   t.same(seqsOf(db, "neighbour"), Array.from({ length: seq }, (_, i) => i + 1), "every neighbour batch was stored once");
   const m = await readMetrics(c.port);
-  t.equal(m["frames_over_limit"], cases.length, "each refusal counted");
+  t.equal(m["frames_over_limit"], cases.length + 1, "each refusal counted");
   t.match(c.log.join("\n"), /"event":"stream\.over_limit"/, "and logged");
 });

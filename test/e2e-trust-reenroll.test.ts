@@ -73,6 +73,15 @@ t.test("a known host id cannot be taken over with the secret alone, nor its sequ
     t.equal(closed.code, 4406);
     t.match(closed.reason, /sequence jump: expected seq 8, got 10/);
     t.same(seqsOf(db, "victim"), [1, 2, 3, 4, 7]);
+    // An agent that lost its spool state counts dropped batches from 0 again.
+    const again = await openRawStream(c.port, "victim", key);
+    t.teardown(() => again.ws.terminate());
+    again.sendBatch(delta("victim", 8, 0));
+    again.sendBatch(delta("victim", 10, 1));
+    await again.acked(10);
+    t.same(seqsOf(db, "victim"), [1, 2, 3, 4, 7, 8, 10], "a reset dropped count is counted from 0");
+    again.ws.close();
+    await again.closed;
   });
 
   await t.test("allow-reenroll lets the secret alone enroll once, within the window, and is audited", async (t) => {
@@ -93,9 +102,9 @@ t.test("a known host id cannot be taken over with the secret alone, nor its sequ
     t.equal(audit[1]!.by, "alice");
     const s = await openRawStream(c.port, "victim", allowed.key);
     t.teardown(() => s.ws.terminate());
-    t.equal(s.lastSeq, 7, "the re-enrolled agent continues after the host's last batch");
-    s.sendBatch(smallBatch("victim", 8));
-    await s.acked(8);
+    t.equal(s.lastSeq, 10, "the re-enrolled agent continues after the host's last batch");
+    s.sendBatch(smallBatch("victim", 11));
+    await s.acked(11);
   });
 
   await t.test("a host that has delivered nothing yet may enroll again (its answer may have been lost)", async (t) => {

@@ -9,6 +9,7 @@ import { oddwire } from "@oddwire/proto";
 import { isOddwireError, type Logger } from "@oddwire/shared";
 import type { HostStore } from "../store/hosts.js";
 import { CLOSE } from "./close-codes.js";
+import { checkEnrollRequest, describeViolation } from "./frame-check.js";
 import { readBody, reply } from "./http-reply.js";
 import type { Metrics } from "./metrics.js";
 import type { RateLimiter } from "./rate-limit.js";
@@ -44,6 +45,17 @@ export class EnrollRoute {
     } catch {
       this.metrics.inc("frames_too_large");
       return reply(res, 413, "text/plain", `an enrollment request is at most ${ENROLL_MAX_BYTES} bytes\n`);
+    }
+    const violation = checkEnrollRequest(body);
+    if (violation?.kind === "malformed") {
+      this.metrics.inc("decode_errors");
+      this.log.warn("enroll.decode_error", { address, error: violation.where });
+      return reply(res, 400, "text/plain", "the body is not an EnrollRequest\n");
+    }
+    if (violation) {
+      this.metrics.inc("frames_over_limit");
+      this.log.warn("enroll.over_limit", { address, problem: describeViolation(violation) });
+      return reply(res, 400, "text/plain", `the EnrollRequest is refused: ${describeViolation(violation)}\n`);
     }
     let msg: oddwire.v1.EnrollRequest;
     try {

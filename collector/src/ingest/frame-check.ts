@@ -151,6 +151,11 @@ export function checkAgentFrame(frame: Uint8Array): FrameViolation | null {
   return w.walk(AgentMessage, frame.length);
 }
 
+/** The same check for the body of POST /v1/enroll (an EnrollRequest on its own). */
+export function checkEnrollRequest(body: Uint8Array): FrameViolation | null {
+  return new Walker(body).walk(EnrollRequest, body.length);
+}
+
 /** The violation in words, short enough for a WebSocket close reason (123 bytes). */
 export function describeViolation(v: FrameViolation): string {
   if (v.kind === "string") return `${v.field} is ${v.bytes} bytes, over its bound of ${v.limit}`.slice(0, 123);

@@ -15,7 +15,7 @@ export const COUNTERS = {
   decode_errors: "Messages that did not decode as an AgentMessage.",
   frames_too_large: "Messages over the frame size limit.",
   protocol_errors: "Messages that broke the stream's rules.",
-  frames_over_limit: "Messages refused before decoding: a string or repeated field over its bound (shared/src/wire-limits.ts).",
+  frames_over_limit: "Messages (stream frames and enrollment bodies) refused before decoding: a string or repeated field over its bound (shared/src/wire-limits.ts).",
   streams_paused: "Times a stream stopped being read because too many of its bytes were waiting to be committed.",
   batches_applied: "Batches committed to the database.",
   batches_duplicate: "Batches already committed earlier (replays), acknowledged again.",

@@ -73,6 +73,8 @@ export class StreamRegistry {
   /** Pings every stream; one that did not answer the previous ping is closed with 4408. */
   checkHeartbeats(): void {
     for (const s of this.byHost.values()) {
+      // A stream the collector paused (too much of it waiting to be committed) cannot read its pongs.
+      if (s.ws.isPaused) continue;
       if (!s.alive) {
         // Told why (4408) in case only its pongs are lost; cut off after the grace period if it does not answer the close either.
         this.metrics.inc("heartbeat_timeouts");

@@ -115,7 +115,10 @@ export class Ingester {
     }
     const gap = seq - host.last_seq - 1;
     const firstEver = host.last_seq === 0 && host.first_seen == null;
-    if (gap > 0 && !firstEver && num(batch.droppedBatches) - host.dropped_batches < gap) {
+    const dropped = num(batch.droppedBatches);
+    // A count lower than the one stored was reset (the agent lost its spool state): it counts from 0 again.
+    const droppedBefore = dropped >= host.dropped_batches ? host.dropped_batches : 0;
+    if (gap > 0 && !firstEver && dropped - droppedBefore < gap) {
       return { seq, status: "jump", resync: false, expected: host.last_seq + 1 };
     }
     const snap: Snapshot = batch.snapshot ?? {};
