@@ -8,7 +8,7 @@ import { enrollRaw, openRawStream, readMetrics } from "./lib/raw-stream.js";
 
 t.test("a peer that does not answer pings sees 4408; one that does stays open", async (t) => {
   const dir = t.testdir();
-  const c = await startCollector(t, join(dir, "fleet.db"), { args: ["--heartbeat-seconds", "1"] });
+  const c = await startCollector(t, join(dir, "fleet.db"), { args: ["--heartbeat-seconds", "2"] });
   const mute = await enrollRaw(c.port, { hostId: "mute", enrollSecret: SECRET });
   const lively = await enrollRaw(c.port, { hostId: "lively", enrollSecret: SECRET });
   const m = await openRawStream(c.port, "mute", mute.key, { autoPong: false });
