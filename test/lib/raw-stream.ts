@@ -2,6 +2,7 @@
 // built by hand (no agent code in between), so a test can send exactly the
 // bytes a hostile peer would, and read every close code and acknowledgement.
 
+import { request } from "node:http";
 import { WebSocket } from "ws";
 import { oddwire } from "@oddwire/proto";
 
@@ -12,12 +13,28 @@ export interface EnrollAnswer {
   text: string;
 }
 
+/**
+ * One HTTP request on a connection of its own (no keep-alive: a test blocked
+ * in spawnSync must not come back to a pooled connection the server closed).
+ */
+export function httpOnce(port: number, method: string, path: string, body?: Uint8Array): Promise<{ status: number; body: Buffer }> {
+  return new Promise((resolve, reject) => {
+    const req = request({ host: "127.0.0.1", port, method, path, agent: false, headers: { connection: "close", ...(body && { "content-length": body.length }) } }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on("data", (c: Buffer) => chunks.push(c));
+      res.on("end", () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks) }));
+      res.on("error", reject);
+    });
+    req.on("error", reject);
+    req.end(body);
+  });
+}
+
 /** POSTs an EnrollRequest to /v1/enroll and returns the status and key or text. */
 export async function enrollRaw(port: number, req: oddwire.v1.IEnrollRequest): Promise<EnrollAnswer> {
-  const res = await fetch(`http://127.0.0.1:${port}/v1/enroll`, { method: "POST", body: oddwire.v1.EnrollRequest.encode({ hostname: "h", os: "linux", agentVersion: "t", ...req }).finish() });
-  const body = Buffer.from(await res.arrayBuffer());
-  if (res.status === 200) return { status: 200, key: oddwire.v1.EnrollResponse.decode(body).agentKey, text: "" };
-  return { status: res.status, key: "", text: body.toString("utf8") };
+  const res = await httpOnce(port, "POST", "/v1/enroll", oddwire.v1.EnrollRequest.encode({ hostname: "h", os: "linux", agentVersion: "t", ...req }).finish());
+  if (res.status === 200) return { status: 200, key: oddwire.v1.EnrollResponse.decode(res.body).agentKey, text: "" };
+  return { status: res.status, key: "", text: res.body.toString("utf8") };
 }
 
 export interface RawStream {
@@ -85,7 +102,7 @@ export function openRawStream(port: number, hostId: string, key: string, options
 
 /** The collector's counters from /metrics, by name without the oddwire_ prefix and _total suffix. */
 export async function readMetrics(port: number): Promise<Record<string, number>> {
-  const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+  const text = (await httpOnce(port, "GET", "/metrics")).body.toString("utf8");
   const out: Record<string, number> = {};
   for (const m of text.matchAll(/^oddwire_(\w+?)(?:_total)? (\d+)$/gm)) out[m[1]!] = Number(m[2]);
   return out;
