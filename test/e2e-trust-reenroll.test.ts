@@ -91,6 +91,9 @@ t.test("a known host id cannot be taken over with the secret alone, nor its sequ
     const unknown = spawnSync(process.execPath, [COLLECTOR_BIN, "allow-reenroll", "nobody", "--db", db], { encoding: "utf8" });
     t.equal(unknown.status, 2);
     t.match(unknown.stderr, /no enrolled host has id "nobody"/);
+    const nowhere = spawnSync(process.execPath, [COLLECTOR_BIN, "allow-reenroll", "victim", "--db", join(dir, "typo.db")], { encoding: "utf8" });
+    t.not(nowhere.status, 0);
+    t.match(nowhere.stderr, /there is no database at .*typo\.db/);
     const r = spawnSync(process.execPath, [COLLECTOR_BIN, "allow-reenroll", "victim", "--db", db, "--within", "1h"], { encoding: "utf8", env: { ...process.env, USER: "alice", SUDO_USER: "" } });
     t.equal(r.status, 0, r.stderr);
     t.match(r.stdout, /^victim may enroll again once until \d{4}-\d\d-\d\dT/);
