@@ -10,6 +10,7 @@ import { WebSocket } from "ws";
 import { oddwire } from "@oddwire/proto";
 import { enroll } from "oddwire-agent/transport/enroll.js";
 import { COLLECTOR_BIN, query, SECRET, seqsOf, startAgent, startCollector, waitFor } from "./lib/fleet.js";
+import { enrollRaw } from "./lib/raw-stream.js";
 
 // Above a full snapshot of this machine, however many sockets the other tests leave in TIME_WAIT.
 const LIMIT = 8 * 1024 * 1024;
@@ -95,9 +96,11 @@ t.test("hostile peers are refused one by one while a good agent keeps streaming"
     t.match(closed.reason, /inode or netns is out of range/);
   });
 
-  await t.test("enrolling again replaces the key and closes the live stream", async (t) => {
+  await t.test("enrolling again with the current key replaces the key and closes the live stream", async (t) => {
     const s = await open(c.url, { authorization: `Bearer ${key}`, "x-oddwire-host": "mallory" });
-    const newKey = await enroll({ ...base, hostId: "mallory", secret: SECRET });
+    const answer = await enrollRaw(c.port, { hostId: "mallory", enrollSecret: SECRET, currentKey: key });
+    t.equal(answer.status, 200, answer.text);
+    const newKey = answer.key;
     t.equal((await s.closed).code, 4409);
     t.equal((await open(c.url, { authorization: `Bearer ${key}`, "x-oddwire-host": "mallory" })).status, 401, "the old key is dead");
     const again = await open(c.url, { authorization: `Bearer ${newKey}`, "x-oddwire-host": "mallory" });

@@ -139,6 +139,13 @@ export const COMMANDS: CommandSpec[] = [
     options: { db: DB_OPTION, reason: { type: "string", valueName: "TEXT", description: "Why, kept with the host (default: none given)." } },
     maxPositionals: 1,
   },
+  {
+    name: "allow-reenroll",
+    summary: "Allow a known host id to enroll once more with the enrollment secret alone (a reinstalled machine without its agent key); recorded in the audit trail.",
+    usage: "allow-reenroll HOSTID [--db FILE] [--within DURATION]",
+    options: { db: DB_OPTION, within: { type: "string", valueName: "DURATION", description: "How long the allowance lasts: 30m, 24h, 7d (default 24h)." } },
+    maxPositionals: 1,
+  },
 ];
 
 export function main(argv: readonly string[]): Promise<number> {
@@ -163,6 +170,8 @@ async function dispatch(command: string, { values, positionals }: ParsedCommand)
       return unsuppress(values, positionals);
     case "suppressions":
       return suppressions(values);
+    case "allow-reenroll":
+      return (await import("./hosts-admin.js")).allowReenroll(values, positionals);
     default:
       return revoke(values, positionals);
   }

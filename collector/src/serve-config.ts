@@ -22,13 +22,15 @@ export const SERVE_SCHEMA: ConfigSchema = {
   tlsKey: { type: "string", description: "PEM private key for --tls-cert." },
   insecure: { type: "boolean", default: false, description: "Allow plain ws:// on a non-loopback address (development only)." },
   maxFrameBytes: { type: "string", default: "16MiB", description: "Largest message accepted from an agent; larger ones close the stream with 1009." },
+  maxQueueBytes: { type: "string", description: "Bytes of received batches waiting to be committed, all streams together (at least twice --max-frame-bytes); past it a stream is closed with 1013. One stream may have a sixteenth of it (at least one frame) waiting before it stops being read. Default: 256MiB or four frames, whichever is more." },
   maxConnections: { type: "integer", default: 20000, min: 1, max: 1_000_000, description: "Streams open at once at most; more are refused with HTTP 503." },
   connectRate: { type: "integer", default: 200, min: 1, description: "Enrollments and stream upgrades per second per client address (token bucket)." },
   connectBurst: { type: "integer", default: 2000, min: 1, description: "Burst allowance for --connect-rate." },
   heartbeatSeconds: { type: "integer", default: 30, min: 1, max: 3600, description: "Ping interval; a stream that misses a ping is closed." },
+  requestTimeoutSeconds: { type: "integer", default: 20, min: 1, max: 600, description: "Seconds a client has to send a complete HTTP request (a stream's upgrade headers, an enrollment with its body); slower or half-open connections are closed." },
   silentAfterSeconds: { type: "integer", default: 300, min: 1, description: "A host with no batch for this long is listed as silent by `agents`." },
   batchLogDays: { type: "integer", default: 30, min: 1, description: "Days the log of received batches is kept." },
-  observationDays: { type: "integer", default: 180, min: 1, description: "Days an observation (binary, protocol, port per host) is kept after it was last seen." },
+  observationDays: { type: "integer", default: 180, min: 1, description: "Days an observation (binary, protocol, port per host) is kept after the collector last received it (the collector's clock, not the agent's)." },
   sync: { type: "string", default: "full", pattern: /^(full|normal)$/, patternHint: 'must be "full" or "normal"', description: 'SQLite synchronous mode: "full" (an ack survives power loss) or "normal" (faster; survives crashes, not power loss).' },
   exports: { type: "object", default: [], description: "Scheduled CSV exports (config file only): a list of {name, cron, what: findings|inventory|agents, dir, minScore, onlyNew, timezone, keep}.", check: (v, where) => parseExportSchedules(v, where) },
   logLevel: { type: "string", default: "info", pattern: /^(debug|info|warn|error)$/, patternHint: "must be debug, info, warn or error", description: "Least severe log level printed (JSON lines on stderr)." },
@@ -44,10 +46,12 @@ export interface ServeConfig {
   readerTokenGenerated: boolean;
   tls?: { cert: Buffer; key: Buffer };
   maxFrameBytes: number;
+  maxQueueBytes: number;
   maxConnections: number;
   connectRate: number;
   connectBurst: number;
   heartbeatMs: number;
+  requestTimeoutSeconds: number;
   silentAfterMs: number;
   batchLogDays: number;
   observationDays: number;
@@ -119,6 +123,10 @@ export function resolveServeConfig(flags: Record<string, unknown>, env: NodeJS.P
     fail(`listening on ${host} without TLS would expose agent keys and snapshots on the network; give --tls-cert and --tls-key, listen on 127.0.0.1, or pass --insecure for a lab`);
   }
   const db = checkDbPath(c["db"] as string, flags["db"] !== undefined ? "--db" : "db");
+  const maxFrameBytes = parseByteSize(c["maxFrameBytes"] as string, "--max-frame-bytes");
+  const givenQueue = c["maxQueueBytes"] as string | undefined;
+  const maxQueueBytes = givenQueue === undefined ? Math.max(256 * 1024 * 1024, maxFrameBytes * 4) : parseByteSize(givenQueue, "--max-queue-bytes");
+  if (maxQueueBytes < 2 * maxFrameBytes) fail(`--max-queue-bytes (${maxQueueBytes}) must be at least twice --max-frame-bytes (${maxFrameBytes}), so that one stream's frame cannot fill the queue`);
   const givenToken = (c["readerToken"] as string | undefined) ?? env["ODDWIRE_READER_TOKEN"];
   if (givenToken !== undefined && givenToken.length < 16) fail("the reader token must be at least 16 characters long");
   return Object.freeze({
@@ -129,11 +137,13 @@ export function resolveServeConfig(flags: Record<string, unknown>, env: NodeJS.P
     readerToken: givenToken ?? randomBytes(24).toString("base64url"),
     readerTokenGenerated: givenToken === undefined,
     ...(tls && { tls }),
-    maxFrameBytes: parseByteSize(c["maxFrameBytes"] as string, "--max-frame-bytes"),
+    maxFrameBytes,
+    maxQueueBytes,
     maxConnections: c["maxConnections"] as number,
     connectRate: c["connectRate"] as number,
     connectBurst: c["connectBurst"] as number,
     heartbeatMs: (c["heartbeatSeconds"] as number) * 1000,
+    requestTimeoutSeconds: c["requestTimeoutSeconds"] as number,
     silentAfterMs: (c["silentAfterSeconds"] as number) * 1000,
     batchLogDays: c["batchLogDays"] as number,
     observationDays: c["observationDays"] as number,

@@ -1,11 +1,9 @@
 // Checks a decoded batch before it is queued: every 64-bit number must be a
 // safe integer (SQLite's STRICT INTEGER columns refuse anything else, and one
-// bad batch must not fail a group commit shared with other hosts), and
-// counts stay within what one snapshot can plausibly hold.
+// bad batch must not fail a group commit shared with other hosts). Counts
+// and string sizes were checked on the wire, before decoding (frame-check.ts).
 
 import type { oddwire } from "@oddwire/proto";
-
-export const MAX_RECORDS = 1_000_000;
 
 const safe = (v: unknown) => v === undefined || v === null || (typeof v === "number" && Number.isSafeInteger(v) && v >= 0);
 
@@ -16,7 +14,6 @@ export function batchProblem(b: oddwire.v1.IBatch): string | null {
     if (!safe(v)) return `${name} is out of range`;
   }
   const s = b.snapshot;
-  if ((s?.processes?.length ?? 0) > MAX_RECORDS || (s?.sockets?.length ?? 0) > MAX_RECORDS) return `more than ${MAX_RECORDS} processes or sockets in one batch`;
   for (const p of s?.processes ?? []) if (!safe(p.startedAtMs)) return "a process startedAtMs is out of range";
   for (const k of s?.sockets ?? []) if (!safe(k.inode) || !safe(k.netns)) return "a socket inode or netns is out of range";
   for (const k of b.processesRemoved ?? []) if (!safe(k.startedAtMs)) return "a removed process key is out of range";

@@ -1,5 +1,12 @@
 // Hosts: enrollment, authentication, revocation and the agents list. Only a
 // SHA-256 of each agent key is stored; keys are compared in constant time.
+//
+// A host id the collector knows is not handed to whoever holds the
+// enrollment secret: enrolling it again needs the key it holds now (the agent
+// proves continuity) or an administrator's approval (allow-reenroll), which
+// allows one re-enrollment within a window. A host that has delivered no
+// batch yet is the exception: its enrollment answer may have been lost, and it
+// has nothing to protect yet.
 
 import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
 import { HOST_ID_PATTERN, OddwireError } from "@oddwire/shared";
@@ -10,7 +17,12 @@ export interface EnrollInput {
   hostname: string;
   os: string;
   agentVersion: string;
+  /** The agent key the host holds now, if it has one (EnrollRequest.current_key). */
+  currentKey?: string;
 }
+
+/** How a re-enrollment was allowed, or null for a host's first enrollment. */
+export type EnrollProof = "current-key" | "approval" | "never-streamed" | null;
 
 export type AuthResult = { ok: true; lastSeq: number } | { ok: false; reason: "unknown-host" | "bad-key" | "revoked" };
 
@@ -28,6 +40,9 @@ export interface HostRow {
   droppedBatches: number;
   revokedAt: number | null;
   revokedReason: string | null;
+  /** Until when an administrator allowed one re-enrollment with the secret alone (null: not allowed). */
+  reenrollAllowedUntil: number | null;
+  reenrolledAt: number | null;
   /** No batch for longer than the silence threshold (or never). */
   silent: boolean;
 }
@@ -37,8 +52,19 @@ export function hashKey(key: string): string {
   return createHash("sha256").update(key).digest("hex");
 }
 
+/** The key hashes to `storedHash`, compared in constant time. */
+function sameKey(key: string, storedHash: string): boolean {
+  const presented = Buffer.from(hashKey(key), "hex");
+  const stored = Buffer.from(storedHash, "hex");
+  return presented.length === stored.length && timingSafeEqual(presented, stored);
+}
+
 export class HostStore {
   private readonly select;
+  private readonly selectForEnroll;
+  private readonly allowStmt;
+  private readonly useAllowance;
+  private readonly audit;
   private readonly insert;
   private readonly rekey;
   private readonly revokeStmt;
@@ -48,6 +74,12 @@ export class HostStore {
     this.select = db.prepare<[string], { key_hash: string; last_seq: number; revoked_at: number | null }>(
       "SELECT key_hash, last_seq, revoked_at FROM hosts WHERE host_id = ?",
     );
+    this.selectForEnroll = db.prepare<[string], { key_hash: string; revoked_at: number | null; first_seen: number | null; last_seq: number; reenroll_allowed_until: number | null }>(
+      "SELECT key_hash, revoked_at, first_seen, last_seq, reenroll_allowed_until FROM hosts WHERE host_id = ?",
+    );
+    this.allowStmt = db.prepare("UPDATE hosts SET reenroll_allowed_until = ?, reenroll_allowed_by = ? WHERE host_id = ? AND revoked_at IS NULL");
+    this.useAllowance = db.prepare("UPDATE hosts SET reenroll_allowed_until = NULL, reenrolled_at = ?, reenrolled_with = ? WHERE host_id = ?");
+    this.audit = db.prepare("INSERT INTO host_audit (host_id, action, at, by, details) VALUES (?, ?, ?, ?, ?)");
     this.insert = db.prepare(
       "INSERT INTO hosts (host_id, hostname, os, agent_version, key_hash, enrolled_at) VALUES (@hostId, @hostname, @os, @agentVersion, @keyHash, @now)",
     );
@@ -57,30 +89,54 @@ export class HostStore {
   }
 
   /**
-   * Issues a new agent key for the host (a re-enrolling host gets a new key;
-   * the old one stops working). A revoked host cannot enroll again.
+   * Issues a new agent key for the host. A host id already known must prove
+   * continuity (its current key) or have an administrator's approval; the
+   * old key stops working. A revoked host cannot enroll again.
    */
-  enroll(input: EnrollInput, now: number): string {
+  enroll(input: EnrollInput, now: number): { agentKey: string; proof: EnrollProof } {
     if (!HOST_ID_PATTERN.test(input.hostId)) {
       throw new OddwireError("ODW_ERR_PROTOCOL", `host id ${JSON.stringify(input.hostId.slice(0, 140))} must be 1-128 letters, digits, ".", "_", ":" or "-"`);
     }
     const agentKey = randomBytes(32).toString("base64url");
-    const row = { ...input, hostname: input.hostname.slice(0, 255), os: input.os.slice(0, 32), agentVersion: input.agentVersion.slice(0, 64), keyHash: hashKey(agentKey), now };
-    this.db.transaction(() => {
-      const existing = this.select.get(input.hostId);
-      if (existing?.revoked_at != null) throw new OddwireError("ODW_ERR_REVOKED", `host ${input.hostId} is revoked and cannot enroll again`);
-      if (existing) this.rekey.run(row);
-      else this.insert.run(row);
+    const row = { hostId: input.hostId, hostname: input.hostname.slice(0, 255), os: input.os.slice(0, 32), agentVersion: input.agentVersion.slice(0, 64), keyHash: hashKey(agentKey), now };
+    const proof = this.db.transaction((): EnrollProof => {
+      const existing = this.selectForEnroll.get(input.hostId);
+      if (!existing) {
+        this.insert.run(row);
+        return null;
+      }
+      if (existing.revoked_at != null) throw new OddwireError("ODW_ERR_REVOKED", `host ${input.hostId} is revoked and cannot enroll again`);
+      let proof: EnrollProof;
+      if (input.currentKey && sameKey(input.currentKey, existing.key_hash)) proof = "current-key";
+      else if (existing.reenroll_allowed_until != null && now <= existing.reenroll_allowed_until) proof = "approval";
+      else if (existing.first_seen == null && existing.last_seq === 0) proof = "never-streamed";
+      else {
+        throw new OddwireError(
+          "ODW_ERR_REENROLL",
+          `host ${input.hostId} is already enrolled and did not present its current agent key; if this is the same machine reinstalled or restored, an administrator can allow one re-enrollment with \`oddwire-collector allow-reenroll ${input.hostId}\` on the collector, then the agent enrolls again`,
+        );
+      }
+      this.rekey.run(row);
+      this.useAllowance.run(now, proof, input.hostId);
+      this.audit.run(input.hostId, "reenrolled", now, "agent", JSON.stringify({ proof }));
+      return proof;
     })();
-    return agentKey;
+    return { agentKey, proof };
+  }
+
+  /** Allows one re-enrollment of `hostId` with the enrollment secret alone until `until`; false when no such (unrevoked) host exists. */
+  allowReenroll(hostId: string, until: number, by: string, now: number): boolean {
+    return this.db.transaction(() => {
+      if (this.allowStmt.run(until, by, hostId).changes === 0) return false;
+      this.audit.run(hostId, "reenroll_allowed", now, by, JSON.stringify({ until }));
+      return true;
+    })();
   }
 
   authenticate(hostId: string, agentKey: string): AuthResult {
     const row = this.select.get(hostId);
     if (!row) return { ok: false, reason: "unknown-host" };
-    const presented = Buffer.from(hashKey(agentKey), "hex");
-    const stored = Buffer.from(row.key_hash, "hex");
-    if (presented.length !== stored.length || !timingSafeEqual(presented, stored)) return { ok: false, reason: "bad-key" };
+    if (!sameKey(agentKey, row.key_hash)) return { ok: false, reason: "bad-key" };
     if (row.revoked_at != null) return { ok: false, reason: "revoked" };
     return { ok: true, lastSeq: row.last_seq };
   }
@@ -108,6 +164,8 @@ export class HostStore {
       droppedBatches: r["dropped_batches"],
       revokedAt: r["revoked_at"],
       revokedReason: r["revoked_reason"],
+      reenrollAllowedUntil: r["reenroll_allowed_until"] ?? null,
+      reenrolledAt: r["reenrolled_at"] ?? null,
       silent: r["revoked_at"] == null && (r["last_seen"] == null || now - r["last_seen"] > silentAfterMs),
     }));
   }

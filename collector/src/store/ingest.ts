@@ -1,7 +1,12 @@
 // Applies batches to the store: several batches (from any number of hosts) in
 // one transaction, so a flush of many agents costs one commit. A batch whose
 // seq is at or below the host's last applied seq is a replay (lost ack,
-// reconnect after a crash) and changes nothing. A delta whose base is not the
+// reconnect after a crash) and changes nothing. A batch must follow the
+// host's last one (seq + 1) unless the agent's count of dropped batches grew
+// by the gap; anything else is a sequence jump and is not applied (a forged
+// seq of 2^53-1 would otherwise make every later batch of the real agent a
+// "duplicate"). A host's very first batch may start anywhere: an agent
+// whose collector lost its database carries on with the seqs it has. A delta whose base is not the
 // last applied batch is still applied, and the host is asked for a full
 // snapshot (resync).
 
@@ -23,8 +28,10 @@ export interface IngestItem {
 
 export interface IngestResult {
   seq: number;
-  /** rejected: the host is unknown or revoked; failed: this batch could not be stored (the others were); neither is acked. */
-  status: "applied" | "duplicate" | "rejected" | "failed";
+  /** rejected: the host is unknown or revoked; failed: this batch could not be stored (the others were); jump: its seq skips ahead unaccounted; none of these is acked. */
+  status: "applied" | "duplicate" | "rejected" | "failed" | "jump";
+  /** For a jump: the seq the host's next batch must have (or the dropped count that would explain the gap). */
+  expected?: number;
   resync: boolean;
   error?: string;
 }
@@ -41,10 +48,13 @@ export class Ingester {
 
   constructor(private readonly db: Db) {
     this.stmts = {
-      host: db.prepare<[string], { last_seq: number; revoked_at: number | null }>("SELECT last_seq, revoked_at FROM hosts WHERE host_id = ?"),
+      host: db.prepare<[string], { last_seq: number; revoked_at: number | null; dropped_batches: number; first_seen: number | null }>(
+        "SELECT last_seq, revoked_at, dropped_batches, first_seen FROM hosts WHERE host_id = ?",
+      ),
       clearProcesses: db.prepare("DELETE FROM processes WHERE host_id = ?"),
       clearSockets: db.prepare("DELETE FROM sockets WHERE host_id = ?"),
       existingSockets: db.prepare<[string], { skey: string }>("SELECT skey FROM sockets WHERE host_id = ?").pluck(),
+      socketExists: db.prepare<[string, string], number>("SELECT 1 FROM sockets WHERE host_id = ? AND skey = ?").pluck(),
       upsertProcess: db.prepare(`INSERT OR REPLACE INTO processes
         (host_id, pid, started_at, ppid, name, exe, binary, cmdline, user, uid, sha256, exe_deleted, tags)
         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
@@ -59,10 +69,11 @@ export class Ingester {
       upsertBinary: db.prepare(`INSERT INTO host_binaries (host_id, binary, binary_name, first_seen, last_seen) VALUES (?, ?, ?, ?, ?)
         ON CONFLICT (host_id, binary) DO UPDATE SET last_seen = max(last_seen, excluded.last_seen)`),
       upsertObservation: db.prepare(`INSERT INTO observations
-        (host_id, binary, protocol, transport, direction, port, binary_name, exe, sha256, first_seen, last_seen, count, tags)
-        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+        (host_id, binary, protocol, transport, direction, port, binary_name, exe, sha256, first_seen, last_seen, count, tags, received_at)
+        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
         ON CONFLICT (host_id, binary, protocol, transport, direction, port) DO UPDATE SET
           last_seen = max(last_seen, excluded.last_seen),
+          received_at = max(received_at, excluded.received_at),
           first_seen = min(first_seen, excluded.first_seen),
           count = count + excluded.count,
           exe = excluded.exe, sha256 = excluded.sha256, binary_name = excluded.binary_name,
@@ -102,6 +113,14 @@ export class Ingester {
       s.touchHost.run(now, hostId);
       return { seq, status: "duplicate", resync: false };
     }
+    const gap = seq - host.last_seq - 1;
+    const firstEver = host.last_seq === 0 && host.first_seen == null;
+    const dropped = num(batch.droppedBatches);
+    // A count lower than the one stored was reset (the agent lost its spool state): it counts from 0 again.
+    const droppedBefore = dropped >= host.dropped_batches ? host.dropped_batches : 0;
+    if (gap > 0 && !firstEver && dropped - droppedBefore < gap) {
+      return { seq, status: "jump", resync: false, expected: host.last_seq + 1 };
+    }
     const snap: Snapshot = batch.snapshot ?? {};
     const os = snap.os ?? "";
     const takenAt = num(snap.takenAtMs) || now;
@@ -109,7 +128,10 @@ export class Ingester {
     const resync = !full && num(batch.baseSeq) !== host.last_seq;
 
     // Sockets already in the host's state: a socket counts toward its observation once, when new.
-    const known = new Set<string>(s.existingSockets.all(hostId) as unknown as string[]);
+    // A full batch replaces the state, so it reads all of it first; a delta
+    // looks up only its own sockets, so that a small delta of a host with a
+    // large state costs little inside a transaction shared with other hosts.
+    const known = full ? new Set<string>(s.existingSockets.all(hostId) as unknown as string[]) : null;
     if (full) {
       s.clearProcesses.run(hostId);
       s.clearSockets.run(hostId);
@@ -125,7 +147,7 @@ export class Ingester {
       const name = p.name ?? "";
       const binary = binaryKey(exe, name, os);
       owners.set(num(p.pid), { exe, name, sha256: p.sha256 ?? "", binary });
-      s.upsertProcess.run(hostId, num(p.pid), num(p.startedAtMs), num(p.ppid), name, exe, binary, p.cmdline ?? "", p.user ?? "", num(p.uid), p.sha256 ?? "", p.exeDeleted ? 1 : 0, tagsJson(p));
+      s.upsertProcess.run(hostId, num(p.pid), num(p.startedAtMs), num(p.ppid), name, exe, binary, p.cmdline ?? "", p.user ?? "", uidOrNull(p.uid), p.sha256 ?? "", p.exeDeleted ? 1 : 0, tagsJson(p));
       if (!binaries.has(binary)) binaries.set(binary, displayName(exe, name));
     }
     for (const [binary, shown] of binaries) s.upsertBinary.run(hostId, binary, shown, takenAt, takenAt);
@@ -135,9 +157,9 @@ export class Ingester {
     const obs = new Map<string, { o: unknown[]; count: number }>();
     for (const k of snap.sockets ?? []) {
       const key = socketKey(k);
-      const isNew = !known.has(key);
+      const isNew = known ? !known.has(key) : s.socketExists.get(hostId, key) === undefined;
       const pid = num(k.pid);
-      s.upsertSocket.run(hostId, key, k.transport ?? "", num(k.family), k.localAddress ?? "", num(k.localPort), k.remoteAddress ?? "", num(k.remotePort), k.state ?? "", pid, num(k.uid), num(k.inode), num(k.netns), k.protocol ?? "", k.direction ?? "", tagsJson(k));
+      s.upsertSocket.run(hostId, key, k.transport ?? "", num(k.family), k.localAddress ?? "", num(k.localPort), k.remoteAddress ?? "", num(k.remotePort), k.state ?? "", pid, uidOrNull(k.uid), num(k.inode), num(k.netns), k.protocol ?? "", k.direction ?? "", tagsJson(k));
       if (!pid) continue;
       let owner = owners.get(pid);
       if (!owner) {
@@ -153,7 +175,7 @@ export class Ingester {
       else obs.set(okey, { o: [hostId, owner.binary, k.protocol ?? "", k.transport ?? "", direction, port, displayName(owner.exe, owner.name), owner.exe, owner.sha256, takenAt, takenAt], count: isNew ? 1 : 0 });
       if (k.tags?.length) obs.get(okey)!.o[13] = tagsJson(k);
     }
-    for (const { o, count } of obs.values()) s.upsertObservation.run(...o.slice(0, 11), count, (o[13] as string | undefined) ?? "[]");
+    for (const { o, count } of obs.values()) s.upsertObservation.run(...o.slice(0, 11), count, (o[13] as string | undefined) ?? "[]", now);
 
     s.updateHost.run({
       hostId,
@@ -169,6 +191,14 @@ export class Ingester {
     s.logBatch.run(hostId, seq, now, takenAt, full ? 1 : 0, snap.processes?.length ?? 0, snap.sockets?.length ?? 0, bytes);
     return { seq, status: "applied", resync };
   }
+}
+
+/** The agent's "unknown uid" (-1) crosses the wire as a uint32: 4294967295. Stored as NULL. */
+export const UNKNOWN_UID = 0xffffffff;
+
+function uidOrNull(uid: number | null | undefined): number | null {
+  const n = num(uid);
+  return n === UNKNOWN_UID ? null : n;
 }
 
 function tagsJson(x: Process | Socket): string {

@@ -152,4 +152,85 @@ export const MIGRATIONS: readonly string[] = [
   ) STRICT;
   CREATE INDEX export_runs_by_schedule ON export_runs (schedule, started_at);
   `,
+  `
+  -- Re-enrollment of a known host id needs its current key or an
+  -- administrator's approval (allow-reenroll): one use, until a deadline.
+  ALTER TABLE hosts ADD COLUMN reenroll_allowed_until INTEGER;
+  ALTER TABLE hosts ADD COLUMN reenroll_allowed_by TEXT;
+  ALTER TABLE hosts ADD COLUMN reenrolled_at INTEGER;
+  ALTER TABLE hosts ADD COLUMN reenrolled_with TEXT;
+
+  -- Who allowed what for a host, and each re-enrollment: kept, never pruned.
+  CREATE TABLE host_audit (
+    id       INTEGER PRIMARY KEY,
+    host_id  TEXT NOT NULL,
+    action   TEXT NOT NULL,
+    at       INTEGER NOT NULL,
+    by       TEXT NOT NULL,
+    details  TEXT NOT NULL
+  ) STRICT;
+  CREATE INDEX host_audit_by_host ON host_audit (host_id, at);
+  `,
+  `
+  -- Retention follows the collector's clock, not the agent's: received_at is
+  -- when the collector last received an observation. Rows already stored get
+  -- their last_seen moved by the host's clock offset as last measured (the
+  -- collector's last_seen minus the agent's last_snapshot_at).
+  ALTER TABLE observations ADD COLUMN received_at INTEGER NOT NULL DEFAULT 0;
+  UPDATE observations SET received_at = coalesce(
+    (SELECT min(h.last_seen, observations.last_seen + (h.last_seen - h.last_snapshot_at)) FROM hosts h
+      WHERE h.host_id = observations.host_id AND h.last_seen IS NOT NULL AND h.last_snapshot_at IS NOT NULL),
+    last_seen);
+  CREATE INDEX observations_by_received ON observations (received_at);
+  `,
+  `
+  -- A uid the agent could not read is unknown (NULL), not 4294967295 (-1 as
+  -- a uint32 on the wire). SQLite cannot drop NOT NULL in place: the two
+  -- tables are rebuilt.
+  CREATE TABLE processes_v7 (
+    host_id     TEXT NOT NULL,
+    pid         INTEGER NOT NULL,
+    started_at  INTEGER NOT NULL,
+    ppid        INTEGER NOT NULL,
+    name        TEXT NOT NULL,
+    exe         TEXT NOT NULL,
+    binary      TEXT NOT NULL,
+    cmdline     TEXT NOT NULL,
+    user        TEXT NOT NULL,
+    uid         INTEGER,
+    sha256      TEXT NOT NULL,
+    exe_deleted INTEGER NOT NULL,
+    tags        TEXT NOT NULL,
+    PRIMARY KEY (host_id, pid, started_at)
+  ) STRICT, WITHOUT ROWID;
+  INSERT INTO processes_v7 (host_id, pid, started_at, ppid, name, exe, binary, cmdline, user, uid, sha256, exe_deleted, tags)
+    SELECT host_id, pid, started_at, ppid, name, exe, binary, cmdline, user, nullif(uid, 4294967295), sha256, exe_deleted, tags FROM processes;
+  DROP TABLE processes;
+  ALTER TABLE processes_v7 RENAME TO processes;
+  CREATE INDEX processes_by_binary ON processes (binary);
+
+  CREATE TABLE sockets_v7 (
+    host_id        TEXT NOT NULL,
+    skey           TEXT NOT NULL,
+    transport      TEXT NOT NULL,
+    family         INTEGER NOT NULL,
+    local_address  TEXT NOT NULL,
+    local_port     INTEGER NOT NULL,
+    remote_address TEXT NOT NULL,
+    remote_port    INTEGER NOT NULL,
+    state          TEXT NOT NULL,
+    pid            INTEGER NOT NULL,
+    uid            INTEGER,
+    inode          INTEGER NOT NULL,
+    netns          INTEGER NOT NULL,
+    protocol       TEXT NOT NULL,
+    direction      TEXT NOT NULL,
+    tags           TEXT NOT NULL,
+    PRIMARY KEY (host_id, skey)
+  ) STRICT, WITHOUT ROWID;
+  INSERT INTO sockets_v7 (host_id, skey, transport, family, local_address, local_port, remote_address, remote_port, state, pid, uid, inode, netns, protocol, direction, tags)
+    SELECT host_id, skey, transport, family, local_address, local_port, remote_address, remote_port, state, pid, nullif(uid, 4294967295), inode, netns, protocol, direction, tags FROM sockets;
+  DROP TABLE sockets;
+  ALTER TABLE sockets_v7 RENAME TO sockets;
+  `,
 ];

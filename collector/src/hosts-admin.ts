@@ -1,0 +1,38 @@
+// `oddwire-collector allow-reenroll HOSTID`: an administrator allows a known
+// host id to enroll once more with the enrollment secret alone (a machine
+// reinstalled or restored without its agent key), within a window. Recorded
+// in the hosts table and in its audit trail.
+
+import { existsSync } from "node:fs";
+import { OddwireError } from "@oddwire/shared";
+import { parseDurationMs } from "./report/report-options.js";
+import { DEFAULT_DB } from "./serve-config.js";
+import { HostStore } from "./store/hosts.js";
+import { openDb } from "./store/open-db.js";
+
+export const DEFAULT_REENROLL_WINDOW = "24h";
+
+export function allowReenroll(values: Record<string, unknown>, positionals: string[]): number {
+  const hostId = positionals[0];
+  if (!hostId) throw new OddwireError("ODW_ERR_USAGE", "allow-reenroll needs the HOSTID that may enroll again (see `oddwire-collector agents`)");
+  const within = (values["within"] as string | undefined) ?? DEFAULT_REENROLL_WINDOW;
+  const windowMs = parseDurationMs(within);
+  if (windowMs === null || windowMs <= 0) throw new OddwireError("ODW_ERR_USAGE", `--within takes a duration such as 30m, 24h or 7d, not ${JSON.stringify(within)}`);
+  const by = process.env["SUDO_USER"] || process.env["USER"] || "unknown";
+  const now = Date.now();
+  const path = (values["db"] as string | undefined) ?? DEFAULT_DB;
+  // Opening a mistyped path would create an empty database.
+  if (!existsSync(path)) throw new OddwireError("ODW_ERR_DB", `there is no database at ${path}; give the collector's database with --db`);
+  const db = openDb(path);
+  try {
+    const store = new HostStore(db);
+    const host = store.list(now, 1).find((h) => h.hostId === hostId);
+    if (!host) throw new OddwireError("ODW_ERR_USAGE", `no enrolled host has id ${JSON.stringify(hostId)}; a new host enrolls with the secret alone`);
+    if (host.revokedAt !== null) throw new OddwireError("ODW_ERR_REVOKED", `host ${hostId} is revoked; a revoked host cannot enroll again`);
+    store.allowReenroll(hostId, now + windowMs, by, now);
+    process.stdout.write(`${hostId} may enroll again once until ${new Date(now + windowMs).toISOString().replace(/\.\d+Z$/, "Z")}\n`);
+  } finally {
+    db.close();
+  }
+  return 0;
+}
