@@ -3,10 +3,9 @@
 // reinstalled or restored without its agent key), within a window. Recorded
 // in the hosts table and in its audit trail.
 
-import { existsSync } from "node:fs";
 import { OddwireError } from "@oddwire/shared";
 import { parseDurationMs } from "./report/report-options.js";
-import { DEFAULT_DB } from "./serve-config.js";
+import { existingDbPath } from "./serve-config.js";
 import { HostStore } from "./store/hosts.js";
 import { openDb } from "./store/open-db.js";
 
@@ -20,10 +19,7 @@ export function allowReenroll(values: Record<string, unknown>, positionals: stri
   if (windowMs === null || windowMs <= 0) throw new OddwireError("ODW_ERR_USAGE", `--within takes a duration such as 30m, 24h or 7d, not ${JSON.stringify(within)}`);
   const by = process.env["SUDO_USER"] || process.env["USER"] || "unknown";
   const now = Date.now();
-  const path = (values["db"] as string | undefined) ?? DEFAULT_DB;
-  // Opening a mistyped path would create an empty database.
-  if (!existsSync(path)) throw new OddwireError("ODW_ERR_DB", `there is no database at ${path}; give the collector's database with --db`);
-  const db = openDb(path);
+  const db = openDb(existingDbPath(values["db"]));
   try {
     const store = new HostStore(db);
     const host = store.list(now, 1).find((h) => h.hostId === hostId);
