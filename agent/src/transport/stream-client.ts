@@ -166,7 +166,11 @@ export class StreamClient {
       this.o.queue.rollback();
       if (this.ws === ws) this.ws = null;
       if (code === CLOSE.REVOKED) return this.fatal(new OddwireError("ODW_ERR_REVOKED", "the collector closed the stream: this host has been revoked"));
-      if (this.connectedOnce) this.o.log.info("stream.closed", { code, reason: reason.toString().slice(0, 200) });
+      if (code === CLOSE.TOO_BIG) {
+        // The agent checks each frame against the Welcome's limit, so this is a
+        // collector whose limit changed under a stream: say so, and resend.
+        this.o.log.warn("stream.closed", { code, errorCode: "ODW_ERR_FRAME_TOO_LARGE", reason: reason.toString().slice(0, 200), hint: "the collector's --max-frame-bytes is smaller than a batch" });
+      } else if (this.connectedOnce) this.o.log.info("stream.closed", { code, reason: reason.toString().slice(0, 200) });
       this.scheduleRetry();
     });
   }
