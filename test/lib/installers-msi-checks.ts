@@ -303,7 +303,7 @@ function parseXml(source: string): XmlElement {
     }
     if (closing) {
       const open = stack.pop();
-      if (open?.name !== name) throw new Error(`</${name}> closes <${open?.name}>`);
+      if (!open || open.name !== name) throw new Error(`</${name}> closes <${open?.name}>`);
       open.text = open.text.trim();
       continue;
     }

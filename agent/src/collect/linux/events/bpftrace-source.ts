@@ -25,7 +25,7 @@ export interface BpftraceSourceOptions {
   onLost?(count: number): void;
   /** A line that did not parse; the source carries on. */
   onError?(reason: string): void;
-  onStatus?(status: SourceStatus): void;
+  onStatus?: ((status: SourceStatus) => void) | undefined;
   bpftracePath?: string;
   programPath?: string;
   /** Entries per BPF map (BPFTRACE_MAP_KEYS_MAX); bounds kernel memory and the UDP first-seen set. */

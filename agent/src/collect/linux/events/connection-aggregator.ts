@@ -57,9 +57,9 @@ export interface Batch {
 
 export interface AggregatorOptions {
   /** Connection events accepted per second of event time; the rest are counted and dropped. */
-  maxEventsPerSecond?: number;
+  maxEventsPerSecond?: number | undefined;
   /** Distinct records per batch. */
-  maxRecords?: number;
+  maxRecords?: number | undefined;
   cache: ProcessCache;
   /** Asked when the cache does not know a pid (a process older than the tracer). May read /proc. */
   fallback?: (pid: number) => ProcessInfo | null;
