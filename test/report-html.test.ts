@@ -30,7 +30,7 @@ const T0 = Date.UTC(2025, 4, 12, 8, 30, 0);
 const HOUR = 3_600_000;
 
 function host(over: Partial<ReportHost>): ReportHost {
-  return { hostId: "h-1", hostname: "web-01", pid: 1000, cmdline: "", user: "root", ancestry: "", firstSeenMs: T0, lastSeenMs: T0 + HOUR, ports: [443], ...over };
+  return { hostId: "h-1", hostname: "web-01", platform: "", pid: 1000, cmdline: "", user: "root", ancestry: "", firstSeenMs: T0, lastSeenMs: T0 + HOUR, ports: [443], ...over };
 }
 
 function finding(over: Partial<Finding>): Finding {

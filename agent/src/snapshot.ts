@@ -6,6 +6,7 @@ import { knowledgeBase, portTable, type KnowledgeBase, type OsName, type PortTab
 import type { Backend } from "./collect/backend.js";
 import { backendFor, osName } from "./collect/backend-for-os.js";
 import { classifySnapshot } from "./classify/classify-snapshot.js";
+import { hostFacts } from "./host-facts.js";
 import { readHostInfo } from "./host-info.js";
 import { identifyExecutables } from "./identity/exe-identity.js";
 import { HashCache } from "./identity/hash-cache.js";
@@ -65,6 +66,8 @@ export async function takeSnapshot(opts: SnapshotOptions): Promise<TimedSnapshot
     }
   });
   const info = readHostInfo(os);
+  const { facts, warning } = await hostFacts();
+  if (warning) raw.warnings.push(warning);
   const snapshot: SnapshotRecord = {
     hostId,
     hostname: info.hostname,
@@ -77,6 +80,7 @@ export async function takeSnapshot(opts: SnapshotOptions): Promise<TimedSnapshot
     sockets,
     partial: raw.warnings.length > 0,
     warnings: raw.warnings,
+    facts,
   };
   return { snapshot, phases: timer.ms, totalMs: timer.totalMs(), hashedFiles };
 }

@@ -24,7 +24,7 @@ import { writeFileAtomically } from "./export/temp-file.js";
 import { addSuppression, listSuppressions, removeSuppression } from "./report/suppressions.js";
 import { DEFAULT_DB, existingDbPath, resolveServeConfig, SERVE_SCHEMA } from "./serve-config.js";
 import { startServing } from "./serve-start.js";
-import { HostStore, type HostRow } from "./store/hosts.js";
+import { HostStore, platformOf, type HostRow } from "./store/hosts.js";
 import { openDb } from "./store/open-db.js";
 
 const PROGRAM = "oddwire-collector";
@@ -352,11 +352,12 @@ function renderExports(exports: ReturnType<typeof lastExports>): string {
 const iso = (ms: number | null) => (ms ? new Date(ms).toISOString().replace(/\.\d+Z$/, "Z") : "-");
 
 function renderAgents(rows: HostRow[]): string {
-  const header = ["HOST ID", "HOSTNAME", "OS", "AGENT", "FIRST SEEN", "LAST SEEN", "LAST SNAPSHOT", "SEQ", "DROPPED", "STATUS"];
+  const header = ["HOST ID", "HOSTNAME", "OS", "PLATFORM", "AGENT", "FIRST SEEN", "LAST SEEN", "LAST SNAPSHOT", "SEQ", "DROPPED", "STATUS"];
   const body = rows.map((h) => [
     h.hostId,
     terminalSafe(h.hostname),
     terminalSafe(h.os),
+    terminalSafe(platformOf(h.facts)) || "-",
     terminalSafe(h.agentVersion),
     iso(h.firstSeen),
     iso(h.lastSeen),

@@ -9,7 +9,7 @@ export const T0 = Date.UTC(2025, 10, 28, 23, 59, 58, 987);
 const HOUR = 3_600_000;
 
 export function reportHost(over: Partial<ReportHost>): ReportHost {
-  return { hostId: "h-1", hostname: "web-01", pid: 31337, cmdline: "", user: "root", ancestry: "", firstSeenMs: T0 - 50 * HOUR, lastSeenMs: T0, ports: [8443], ...over };
+  return { hostId: "h-1", hostname: "web-01", platform: "Debian GNU/Linux 12 (KVM)", pid: 31337, cmdline: "", user: "root", ancestry: "", firstSeenMs: T0 - 50 * HOUR, lastSeenMs: T0, ports: [8443], ...over };
 }
 
 export function reportFinding(over: Partial<Finding>): Finding {

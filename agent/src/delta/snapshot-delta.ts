@@ -59,7 +59,8 @@ export function planBatch(snap: SnapshotRecord, seq: number, base: DeltaBase | n
   const batch: oddwire.v1.IBatch = {
     seq,
     full: !asDelta,
-    snapshot: { ...snap, processes: changedProcesses, sockets: changedSockets },
+    // Host facts do not change while the agent runs: full batches carry them.
+    snapshot: { ...snap, processes: changedProcesses, sockets: changedSockets, facts: asDelta ? null : (snap.facts ?? null) },
   };
   if (asDelta) {
     batch.baseSeq = base.seq;

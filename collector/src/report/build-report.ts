@@ -5,6 +5,7 @@
 
 import { formatAncestry, MAX_ANCESTRY_DEPTH } from "@oddwire/shared";
 import type { Db } from "../store/open-db.js";
+import { platformOf } from "../store/hosts.js";
 import { scoreGroup } from "../score/score-finding.js";
 import { activeSuppressions, matchSuppression } from "./suppressions.js";
 import type { Finding, Report, ReportHost } from "./report-types.js";
@@ -188,6 +189,9 @@ function detailQueries(db: Db) {
          AND o.last_seen >= ? AND (? IS NULL OR o.host_id IN (SELECT host_id FROM hosts WHERE host_id = ? OR hostname = ?))
          AND o.host_id NOT IN (SELECT host_id FROM hosts WHERE revoked_at IS NOT NULL) LIMIT ?`),
     hostname: db.prepare("SELECT hostname FROM hosts WHERE host_id = ?").pluck(),
+    facts: db.prepare<[string], { distro: string; os_release: string; kernel: string; virtualization: string; hardware_vendor: string; hardware_model: string }>(
+      "SELECT distro, os_release, kernel, virtualization, hardware_vendor, hardware_model FROM hosts WHERE host_id = ?",
+    ),
     liveProcess: db.prepare(`SELECT p.pid, p.ppid, p.cmdline, p.user FROM sockets s JOIN processes p ON p.host_id = s.host_id AND p.pid = s.pid
        WHERE s.host_id = ? AND p.binary = ? AND s.protocol = ? AND s.transport = ? AND s.direction = ? LIMIT 1`),
     identity: db.prepare("SELECT binary_name, exe, sha256 FROM observations WHERE binary = ? LIMIT 1"),
@@ -237,9 +241,11 @@ function hostsOf(q: Queries, g: GroupRow, limit: number, f: HostFilter): { hosts
       const parent = q.byPid.get(r.host_id, live.ppid) as { binary: string } | undefined;
       if (parent) parentBinaries.push(parent.binary);
     }
+    const f = q.facts.get(r.host_id);
     return {
       hostId: r.host_id,
       hostname: r.hostname,
+      platform: f ? platformOf({ distro: f.distro, release: f.os_release, kernel: f.kernel, virtualization: f.virtualization, hardwareVendor: f.hardware_vendor, hardwareModel: f.hardware_model }) : "",
       pid: live?.pid ?? 0,
       cmdline: live?.cmdline ?? "",
       user: live?.user ?? "",

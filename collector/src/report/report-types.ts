@@ -5,6 +5,8 @@
 export interface ReportHost {
   hostId: string;
   hostname: string;
+  /** The machine in one phrase ("Debian GNU/Linux 12 (KVM)"); "" until its agent sends a full batch. */
+  platform: string;
   /** 0 when the process is gone (the observation is historical). */
   pid: number;
   cmdline: string;

@@ -9,7 +9,7 @@
 // has nothing to protect yet.
 
 import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
-import { HOST_ID_PATTERN, OddwireError } from "@oddwire/shared";
+import { HOST_ID_PATTERN, OddwireError, type HostFactsRecord } from "@oddwire/shared";
 import type { Db } from "./open-db.js";
 
 export interface EnrollInput {
@@ -45,6 +45,15 @@ export interface HostRow {
   reenrolledAt: number | null;
   /** No batch for longer than the silence threshold (or never). */
   silent: boolean;
+  /** What the agent read of the machine at its start (empty strings until a full batch says). */
+  facts: HostFactsRecord;
+}
+
+/** "Debian GNU/Linux 12 (KVM)": the facts in one phrase for tables; "" when none are known. */
+export function platformOf(f: HostFactsRecord): string {
+  const os = [f.distro, f.release].filter(Boolean).join(" ");
+  const machine = f.virtualization ? f.virtualization : [f.hardwareVendor, f.hardwareModel].filter(Boolean).join(" ");
+  return machine ? `${os || "?"} (${machine})` : os;
 }
 
 
@@ -167,6 +176,14 @@ export class HostStore {
       reenrollAllowedUntil: r["reenroll_allowed_until"] ?? null,
       reenrolledAt: r["reenrolled_at"] ?? null,
       silent: r["revoked_at"] == null && (r["last_seen"] == null || now - r["last_seen"] > silentAfterMs),
+      facts: {
+        distro: r["distro"] ?? "",
+        release: r["os_release"] ?? "",
+        kernel: r["kernel"] ?? "",
+        virtualization: r["virtualization"] ?? "",
+        hardwareVendor: r["hardware_vendor"] ?? "",
+        hardwareModel: r["hardware_model"] ?? "",
+      },
     }));
   }
 }

@@ -84,6 +84,8 @@ export class Ingester {
           last_snapshot_at = max(coalesce(last_snapshot_at, 0), @takenAt), last_seq = @seq,
           dropped_batches = max(dropped_batches, @dropped)
         WHERE host_id = @hostId`),
+      updateFacts: db.prepare(`UPDATE hosts SET distro = @distro, os_release = @release, kernel = @kernel, virtualization = @virtualization,
+          hardware_vendor = @hardwareVendor, hardware_model = @hardwareModel WHERE host_id = @hostId`),
       logBatch: db.prepare("INSERT INTO batches (host_id, seq, received_at, taken_at, full, processes, sockets, bytes) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"),
       touchHost: db.prepare("UPDATE hosts SET last_seen = ? WHERE host_id = ?"),
     };
@@ -188,6 +190,11 @@ export class Ingester {
       seq,
       dropped: num(batch.droppedBatches),
     });
+    if (snap.facts) {
+      const f = snap.facts;
+      const cut = (v: string | null | undefined) => (v ?? "").slice(0, 255);
+      s.updateFacts.run({ hostId, distro: cut(f.distro), release: cut(f.release), kernel: cut(f.kernel), virtualization: cut(f.virtualization), hardwareVendor: cut(f.hardwareVendor), hardwareModel: cut(f.hardwareModel) });
+    }
     s.logBatch.run(hostId, seq, now, takenAt, full ? 1 : 0, snap.processes?.length ?? 0, snap.sockets?.length ?? 0, bytes);
     return { seq, status: "applied", resync };
   }

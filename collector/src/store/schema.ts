@@ -233,4 +233,13 @@ export const MIGRATIONS: readonly string[] = [
   DROP TABLE sockets;
   ALTER TABLE sockets_v7 RENAME TO sockets;
   `,
+  // 8: host facts from the agent (systeminformation), sent in full batches.
+  `
+  ALTER TABLE hosts ADD COLUMN distro TEXT NOT NULL DEFAULT '';
+  ALTER TABLE hosts ADD COLUMN os_release TEXT NOT NULL DEFAULT '';
+  ALTER TABLE hosts ADD COLUMN kernel TEXT NOT NULL DEFAULT '';
+  ALTER TABLE hosts ADD COLUMN virtualization TEXT NOT NULL DEFAULT '';
+  ALTER TABLE hosts ADD COLUMN hardware_vendor TEXT NOT NULL DEFAULT '';
+  ALTER TABLE hosts ADD COLUMN hardware_model TEXT NOT NULL DEFAULT '';
+  `,
 ];
