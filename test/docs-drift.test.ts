@@ -68,7 +68,7 @@ t.test("every log event the code writes is documented, and every documented one 
 
 t.test("the README's table of field limits is wire-limits.ts", async (t) => {
   const { STRING_LIMITS, COUNT_LIMITS } = await import("@oddwire/shared");
-  const rows = new Map([...readme.matchAll(/^\| `([a-z_]+)` \| ([\d,]+) (bytes|elements) \|$/gm)].map((m) => [m[1]!, { n: Number(m[2]!.replace(/,/g, "")), unit: m[3] }]));
+  const rows = new Map([...readme.matchAll(/^\| `([a-z0-9_]+)` \| ([\d,]+) (bytes|elements) \|$/gm)].map((m) => [m[1]!, { n: Number(m[2]!.replace(/,/g, "")), unit: m[3] }]));
   for (const [field, limit] of Object.entries(STRING_LIMITS)) t.same(rows.get(field), { n: limit, unit: "bytes" }, `${field}: ${limit} bytes`);
   for (const [field, limit] of Object.entries(COUNT_LIMITS)) t.same(rows.get(field), { n: limit, unit: "elements" }, `${field}: ${limit} elements`);
   t.equal(rows.size, Object.keys(STRING_LIMITS).length + Object.keys(COUNT_LIMITS).length, "no row for a field that has no bound");
