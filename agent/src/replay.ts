@@ -6,13 +6,13 @@
 // stays bounded whatever the file's size.
 
 import { createReadStream } from "node:fs";
-import { createInterface } from "node:readline";
 import { oddwire } from "@oddwire/proto";
 import { HOST_ID_PATTERN, knowledgeBase, OddwireError, portTable, type Logger, type OsName, type ProcessRecord, type SnapshotRecord, type SocketRecord } from "@oddwire/shared";
 import type { RawProcess, RawSocket } from "./collect/backend.js";
 import { boundSnapshot } from "./bound-snapshot.js";
 import { classifySnapshot, type ExeIdentity } from "./classify/classify-snapshot.js";
 import { planBatch, type DeltaBase } from "./delta/snapshot-delta.js";
+import { boundedLines } from "./bounded-lines.js";
 import { MemoryQueue } from "./transport/batch-queue.js";
 import { enroll } from "./transport/enroll.js";
 import { StreamClient } from "./transport/stream-client.js";
@@ -43,6 +43,8 @@ export interface ReplayResult extends ReplayProgress {
 }
 
 const MAX_BUFFERED = 2000;
+/** One snapshot line at most (a 100,000-process host is about 30 MB of JSON). */
+export const MAX_LINE_BYTES = 64 * 1024 * 1024;
 const MAX_ERRORS_KEPT = 100;
 
 interface Session {
@@ -185,13 +187,13 @@ export async function replay(o: ReplayOptions): Promise<ReplayResult> {
     input.once("end", () => resolve());
   });
   await opened;
-  const lines = createInterface({ input, crlfDelay: Infinity });
   try {
-    for await (const line of lines) {
+    for await (const read of boundedLines(input, MAX_LINE_BYTES)) {
       progress.lines++;
-      if (!line.trim()) continue;
       try {
-        accept(parseLine(line, ports, kb));
+        if ("tooLong" in read) throw new OddwireError("ODW_ERR_INPUT", `the line is ${read.tooLong} bytes, over the ${MAX_LINE_BYTES}-byte limit of one snapshot line; skipped`);
+        if (!read.line.trim()) continue;
+        accept(parseLine(read.line, ports, kb));
       } catch (err) {
         progress.bad++;
         const msg = `line ${progress.lines}: ${(err as Error).message}`;
