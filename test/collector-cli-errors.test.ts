@@ -107,3 +107,22 @@ t.test("report --out into a directory that does not exist: one clear line, no st
   t.match(r.stderr, /^oddwire-collector: ODW_ERR_USAGE: --out ".*no-such-dir\/report\.txt": cannot write the report there \(ENOENT\); give a file in an existing directory you can write to\n$/);
   t.notMatch(r.stderr, NO_STACK);
 });
+
+t.test("serve checks the enrollment secret as the agent does: one line, 8 to 4096 characters", async (t) => {
+  const dir = t.testdir();
+  for (const [secret, message] of [
+    ["short", /ODW_ERR_CONFIG: the enrollment secret must be at least 8 characters long/],
+    ["x".repeat(4097), /ODW_ERR_CONFIG: the enrollment secret must be at most 4096 characters long/],
+  ] as const) {
+    const r = await collector(t, ["serve", "--port", "0", "--db", join(dir, "x.db"), "--enroll-secret", secret]);
+    t.equal(r.status, 1, `${secret.length} characters refused`);
+    t.match(r.stderr, message);
+    t.notMatch(r.stderr, NO_STACK);
+  }
+  const file = join(dir, "secret");
+  writeFileSync(file, "first-line-secret\nsecond line\n");
+  const ok = await collector(t, ["serve", "--port", "0", "--db", join(dir, "x.db"), "--enroll-secret", "line one\nline two"]);
+  t.equal(ok.status, 1, "a secret with a line break refused");
+  t.match(ok.stderr, /the enrollment secret must be one line/);
+  t.notOk(existsSync(join(dir, "x.db")), "nothing created");
+});

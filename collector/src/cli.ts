@@ -9,6 +9,7 @@ import {
   runCli,
   terminalSafe,
   type CommandSpec,
+  type ConfigSchema,
   type OptionSpec,
   type ParsedCommand,
 } from "@oddwire/shared";
@@ -35,7 +36,7 @@ const CONFIG_OPTION: OptionSpec = { type: "string", valueName: "FILE", descripti
 const DB_OPTION: OptionSpec = { type: "string", valueName: "FILE", description: `SQLite database file (default ${DEFAULT_DB}).` };
 
 const serveOptions: Record<string, OptionSpec> = { config: CONFIG_OPTION };
-for (const [key, spec] of Object.entries(SERVE_SCHEMA)) {
+for (const [key, spec] of Object.entries(SERVE_SCHEMA as ConfigSchema)) {
   if (spec.type === "object") continue; // config file only
   const dflt = spec.default !== undefined && spec.type !== "boolean" ? ` (default ${spec.default})` : "";
   serveOptions[flagName(key)] = spec.type === "boolean"

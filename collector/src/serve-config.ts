@@ -4,14 +4,14 @@
 import { randomBytes } from "node:crypto";
 import { readFileSync, statSync } from "node:fs";
 import { isAbsolute, resolve } from "node:path";
-import { loadConfig, OddwireError, parseByteSize, resolveSecret, type ConfigSchema } from "@oddwire/shared";
+import { checkEnrollSecret, loadConfig, OddwireError, parseByteSize, resolveSecret, type ConfigSchema } from "@oddwire/shared";
 import type { SyncMode } from "./store/open-db.js";
 import { parseExportSchedules, type ExportSchedule } from "./export/export-config.js";
 
 export const DEFAULT_PORT = 8443;
 export const DEFAULT_DB = "./data/oddwire.db";
 
-export const SERVE_SCHEMA: ConfigSchema = {
+export const SERVE_SCHEMA = {
   port: { type: "integer", default: DEFAULT_PORT, min: 0, max: 65535, description: "TCP port for HTTP(S) and the agents' WebSocket streams (0: any free port)." },
   host: { type: "string", default: "127.0.0.1", description: "Address to listen on. Anything but loopback needs TLS (--tls-cert, --tls-key) or --insecure." },
   db: { type: "string", default: DEFAULT_DB, description: "SQLite database file (created if missing)." },
@@ -34,7 +34,7 @@ export const SERVE_SCHEMA: ConfigSchema = {
   sync: { type: "string", default: "full", pattern: /^(full|normal)$/, patternHint: 'must be "full" or "normal"', description: 'SQLite synchronous mode: "full" (an ack survives power loss) or "normal" (faster; survives crashes, not power loss).' },
   exports: { type: "object", default: [], description: "Scheduled CSV exports (config file only): a list of {name, cron, what: findings|inventory|agents, dir, minScore, onlyNew, timezone, keep}.", check: (v, where) => parseExportSchedules(v, where) },
   logLevel: { type: "string", default: "info", pattern: /^(debug|info|warn|error)$/, patternHint: "must be debug, info, warn or error", description: "Least severe log level printed (JSON lines on stderr)." },
-};
+} as const satisfies ConfigSchema;
 
 export interface ServeConfig {
   port: number;
@@ -104,11 +104,11 @@ export function resolveServeConfig(flags: Record<string, unknown>, env: NodeJS.P
   const fail = (msg: string): never => {
     throw new OddwireError("ODW_ERR_CONFIG", msg);
   };
-  const secret = resolveSecret(c["enrollSecret"] as string | undefined, c["enrollSecretFile"] as string | undefined, env["ODDWIRE_ENROLL_SECRET"], "enrollment secret");
+  const secret = resolveSecret(c.enrollSecret, c.enrollSecretFile, env["ODDWIRE_ENROLL_SECRET"], "enrollment secret");
   if (!secret) fail("serve needs the fleet's enrollment secret: --enroll-secret S, --enroll-secret-file F, $ODDWIRE_ENROLL_SECRET or enrollSecret in the config file");
-  if (secret!.length < 8) fail("the enrollment secret must be at least 8 characters long");
-  const certPath = c["tlsCert"] as string | undefined;
-  const keyPath = c["tlsKey"] as string | undefined;
+  const enrollSecret = checkEnrollSecret(secret!);
+  const certPath = c.tlsCert;
+  const keyPath = c.tlsKey;
   if (!!certPath !== !!keyPath) fail("TLS needs both --tls-cert and --tls-key");
   let tls: ServeConfig["tls"];
   if (certPath && keyPath) {
@@ -118,37 +118,37 @@ export function resolveServeConfig(flags: Record<string, unknown>, env: NodeJS.P
       fail(`cannot read the TLS certificate or key: ${(err as Error).message}`);
     }
   }
-  const host = c["host"] as string;
-  if (!tls && !LOOPBACK.test(host) && !c["insecure"]) {
+  const host = c.host;
+  if (!tls && !LOOPBACK.test(host) && !c.insecure) {
     fail(`listening on ${host} without TLS would expose agent keys and snapshots on the network; give --tls-cert and --tls-key, listen on 127.0.0.1, or pass --insecure for a lab`);
   }
-  const db = checkDbPath(c["db"] as string, flags["db"] !== undefined ? "--db" : "db");
-  const maxFrameBytes = parseByteSize(c["maxFrameBytes"] as string, "--max-frame-bytes");
-  const givenQueue = c["maxQueueBytes"] as string | undefined;
+  const db = checkDbPath(c.db, flags["db"] !== undefined ? "--db" : "db");
+  const maxFrameBytes = parseByteSize(c.maxFrameBytes, "--max-frame-bytes");
+  const givenQueue = c.maxQueueBytes;
   const maxQueueBytes = givenQueue === undefined ? Math.max(256 * 1024 * 1024, maxFrameBytes * 4) : parseByteSize(givenQueue, "--max-queue-bytes");
   if (maxQueueBytes < 2 * maxFrameBytes) fail(`--max-queue-bytes (${maxQueueBytes}) must be at least twice --max-frame-bytes (${maxFrameBytes}), so that one stream's frame cannot fill the queue`);
-  const givenToken = (c["readerToken"] as string | undefined) ?? env["ODDWIRE_READER_TOKEN"];
+  const givenToken = c.readerToken ?? env["ODDWIRE_READER_TOKEN"];
   if (givenToken !== undefined && givenToken.length < 16) fail("the reader token must be at least 16 characters long");
   return Object.freeze({
-    port: c["port"] as number,
+    port: c.port,
     host,
     db: db === ":memory:" || isAbsolute(db) ? db : resolve(db),
-    enrollSecret: secret!,
+    enrollSecret,
     readerToken: givenToken ?? randomBytes(24).toString("base64url"),
     readerTokenGenerated: givenToken === undefined,
     ...(tls && { tls }),
     maxFrameBytes,
     maxQueueBytes,
-    maxConnections: c["maxConnections"] as number,
-    connectRate: c["connectRate"] as number,
-    connectBurst: c["connectBurst"] as number,
-    heartbeatMs: (c["heartbeatSeconds"] as number) * 1000,
-    requestTimeoutSeconds: c["requestTimeoutSeconds"] as number,
-    silentAfterMs: (c["silentAfterSeconds"] as number) * 1000,
-    batchLogDays: c["batchLogDays"] as number,
-    observationDays: c["observationDays"] as number,
-    sync: c["sync"] as SyncMode,
-    logLevel: c["logLevel"] as ServeConfig["logLevel"],
-    exports: c["exports"] as ExportSchedule[],
+    maxConnections: c.maxConnections,
+    connectRate: c.connectRate,
+    connectBurst: c.connectBurst,
+    heartbeatMs: c.heartbeatSeconds * 1000,
+    requestTimeoutSeconds: c.requestTimeoutSeconds,
+    silentAfterMs: c.silentAfterSeconds * 1000,
+    batchLogDays: c.batchLogDays,
+    observationDays: c.observationDays,
+    sync: c.sync as SyncMode,
+    logLevel: c.logLevel as ServeConfig["logLevel"],
+    exports: c.exports,
   });
 }

@@ -1,5 +1,6 @@
 // Public surface of @oddwire/shared.
 export * from "./errors.js";
+export * from "./enroll-secret.js";
 export * from "./close-codes.js";
 export * from "./wire-limits.js";
 export * from "./model.js";
