@@ -12,19 +12,18 @@ export const TAG = {
   SHELL_OUTBOUND: "shell-outbound",
   /** A script interpreter owning an outbound connection. */
   INTERPRETER_OUTBOUND: "interpreter-outbound",
-  /** The executable lives in a temp or world-writable directory. */
-  WRITABLE_DIR_EXE: "writable-dir-exe",
-  /** The executable was deleted or replaced after the process started. */
-  DELETED_EXE: "deleted-exe",
-  /** The process's name imitates another (a kernel thread, a system binary). */
-  NAME_IMITATION: "name-imitation",
-
   /** A packet socket (AF_PACKET, link-layer frames) held by a binary not known to capture. */
   PACKET_SOCKET: "packet-socket",
   /** A raw IP socket held by a binary not known to need one. */
   RAW_SOCKET: "raw-socket",
   /** An ICMP echo (ping) socket held by a binary that is not a ping tool. */
   PING_SOCKET: "ping-socket",
+  /** The executable lives in a temp or world-writable directory. */
+  WRITABLE_DIR_EXE: "writable-dir-exe",
+  /** The executable was deleted or replaced after the process started. */
+  DELETED_EXE: "deleted-exe",
+  /** The process's name imitates another (a kernel thread, a system binary). */
+  NAME_IMITATION: "name-imitation",
 } as const;
 
 export type TagCode = (typeof TAG)[keyof typeof TAG];
