@@ -2,7 +2,8 @@
 // then a real raw ICMP socket found in /proc/net/raw and traced to its pid,
 // then a whole snapshot of real holders: python3 with a raw ICMP socket and
 // with a packet socket for every frame (tagged), tcpdump capturing on lo (not
-// tagged) and a copy of tcpdump run from a temp directory (tagged).
+// tagged) and a copy of tcpdump run from a temp directory (tagged); ping on
+// loopback (not tagged); a raw socket in another network namespace.
 
 import t from "tap";
 import { spawn } from "node:child_process";
@@ -181,4 +182,26 @@ t.test("a snapshot holds real raw and packet sockets with their owners, tagging 
     t.match(k.tags.find((x) => x.code === TAG.PACKET_SOCKET)?.reason, `tcpdump (runs from ${temp}, not where tcpdump is installed`);
     t.ok(codes(k).includes(TAG.WRITABLE_DIR_EXE), "and carries its process's temp-directory tag");
   }
+});
+
+t.test("ping on loopback holds its ICMP socket untagged", { skip: notRoot || (existsSync("/usr/bin/ping") ? false : "/usr/bin/ping is not installed (iputils-ping)") }, async (t) => {
+  // ping prints its "PING 127.0.0.1 ..." banner once its socket is open.
+  const ping = await startUntilLine(t, "/usr/bin/ping", ["-n", "-i", "0.5", "127.0.0.1"]);
+  const { snapshot: s } = await takeSnapshot({ stateDir: t.testdir(), hash: false });
+  const pings = s.sockets.filter((k) => k.pid === ping.pid && (k.transport === "icmp" || k.transport === "raw"));
+  t.ok(pings.length >= 1, `ping's ICMP socket is in the snapshot (${pings.map((k) => `${k.transport}${k.family}`).join(", ")})`);
+  t.same(pings.flatMap((k) => k.tags), [], "and is not tagged");
+  t.ok(pings.every((k) => k.protocol === (k.family === 6 ? "icmpv6" : "icmp")), "its protocol is icmp");
+});
+
+t.test("a raw socket in another network namespace is seen, with its owner", { skip: notRoot }, async (t) => {
+  const hold = "import os,signal,socket\ns=socket.socket(socket.AF_INET,socket.SOCK_RAW,socket.IPPROTO_ICMP)\nprint(os.fstat(s.fileno()).st_ino,flush=True)\nsignal.pause()\n";
+  const inNs = await startUntilLine(t, "unshare", ["--net", "python3", "-c", hold]);
+  const { snapshot: s } = await takeSnapshot({ stateDir: t.testdir(), hash: false });
+  const ours = s.sockets.find((k) => k.pid === process.pid)?.netns;
+  const k = s.sockets.find((x) => x.inode === Number(inNs.line) && x.transport === "raw");
+  t.ok(k, "the raw socket in the other namespace is found by its inode");
+  t.equal(k?.pid, inNs.pid);
+  t.not(k?.netns, ours, "in its own network namespace");
+  t.ok(k?.tags.some((x) => x.code === TAG.RAW_SOCKET), "and tagged");
 });
