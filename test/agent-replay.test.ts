@@ -50,7 +50,7 @@ t.test("lone surrogates are replaced, bad vocabulary skipped, the rest delivered
   t.equal(code, 1, "bad lines make the exit code 1");
   t.match(stderr, /3 snapshots from 3 hosts acknowledged, 3 bad lines/);
   t.match(stderr, /line 3: sockets\[0\]\.direction "sideways" must be listen, outbound or inbound/);
-  t.match(stderr, /line 4: sockets\[0\]\.transport "sctp" must be tcp or udp/);
+  t.match(stderr, /line 4: sockets\[0\]\.transport "sctp" must be tcp, udp, raw, icmp or packet/);
   t.match(stderr, /line 5: os "plan9" must be linux, windows or darwin/);
   const hosts = query<{ host_id: string }>(db, "SELECT host_id FROM hosts ORDER BY host_id").map((h) => h.host_id);
   t.same(hosts, ["ok-1", "ok-2", "surrogate"]);

@@ -217,6 +217,7 @@ export async function replay(o: ReplayOptions): Promise<ReplayResult> {
 type Json = Record<string, unknown>;
 
 const DIRECTIONS = new Set(["listen", "outbound", "inbound"]);
+const TRANSPORTS = new Set(["tcp", "udp", "raw", "icmp", "packet"]);
 
 /**
  * One NDJSON line → a classified snapshot record within the wire limits;
@@ -247,12 +248,13 @@ export function parseLine(line: string, ports: ReturnType<typeof portTable>, kb:
     pid: p.pid, ppid: p.ppid, name: p.name, exe: p.exe, cmdline: p.cmdline, user: p.user, uid: p.uid, startedAtMs: Number(p.startedAtMs), exeDeleted: p.exeDeleted, exeReadPath: "",
   }));
   const rawSockets: RawSocket[] = msg.sockets.map((s, i) => {
-    if (s.transport !== "tcp" && s.transport !== "udp") throw new Error(`sockets[${i}].transport ${JSON.stringify(s.transport)} must be tcp or udp`);
+    if (!TRANSPORTS.has(s.transport)) throw new Error(`sockets[${i}].transport ${JSON.stringify(s.transport)} must be tcp, udp, raw, icmp or packet`);
     if (s.direction && !DIRECTIONS.has(s.direction)) throw new Error(`sockets[${i}].direction ${JSON.stringify(s.direction)} must be listen, outbound or inbound (or left out)`);
-    const family = s.family === 6 || s.localAddress.includes(":") ? 6 : 4;
+    const family = s.transport === "packet" ? 0 : s.family === 6 || s.localAddress.includes(":") ? 6 : 4;
     return {
       transport: s.transport, family, localAddress: s.localAddress, localPort: s.localPort, remoteAddress: s.remoteAddress, remotePort: s.remotePort,
       state: s.state || (s.remoteAddress ? "ESTABLISHED" : s.transport === "tcp" ? "LISTEN" : "UNCONN"), pid: s.pid, uid: s.uid, inode: Number(s.inode), netns: Number(s.netns),
+      ...(s.transport !== "tcp" && s.transport !== "udp" && { rawProtocol: s.rawProtocol }),
     };
   });
   const identities = new Map<number, ExeIdentity>(msg.processes.map((p) => [p.pid, { sha256: p.sha256, hashError: p.hashError, dirWorldWritable: false }]));

@@ -11,6 +11,14 @@ import { isObject, type PortTable, portTable } from "./ports.js";
 export const BINARY_CLASSES = ["browser", "client", "server", "system", "silent", "shell", "interpreter", "lolbin", "tool"] as const;
 export type BinaryClass = (typeof BINARY_CLASSES)[number];
 
+/**
+ * Sockets below TCP and UDP a binary normally holds: "packet" (AF_PACKET,
+ * link-layer frames: capture tools, DHCP clients, LLDP), "raw" (raw IP:
+ * traceroute, VRRP, OSPF), "ping" (ICMP echo sockets).
+ */
+export const RAW_SOCKET_KINDS = ["packet", "raw", "ping"] as const;
+export type RawSocketKind = (typeof RAW_SOCKET_KINDS)[number];
+
 /** "*" means any protocol; otherwise the set of protocols. */
 export type ProtocolSet = "*" | ReadonlySet<string>;
 
@@ -25,6 +33,8 @@ export interface BinaryProfile {
   lolbin?: string;
   /** Lower-case directory prefixes where the genuine binary lives. */
   paths?: readonly string[];
+  /** The raw, packet or ping sockets it normally holds; absent: none. */
+  rawSockets?: readonly RawSocketKind[];
   note?: string;
 }
 
@@ -38,7 +48,7 @@ export interface KnowledgeBase {
   readonly profiles: readonly BinaryProfile[];
 }
 
-const KEYS = new Set(["id", "names", "os", "class", "outbound", "listens", "lolbin", "paths", "note"]);
+const KEYS = new Set(["id", "names", "os", "class", "outbound", "listens", "lolbin", "paths", "rawSockets", "note"]);
 const OSES = new Set(["linux", "windows", "darwin"]);
 
 export function buildKnowledgeBase(data: unknown, ports: PortTable, source = "binaries.json"): KnowledgeBase {
@@ -89,6 +99,10 @@ export function buildKnowledgeBase(data: unknown, ports: PortTable, source = "bi
     if (paths !== undefined && (!Array.isArray(paths) || paths.some((p) => typeof p !== "string" || p !== p.toLowerCase()))) {
       fail(`binary "${id}": "paths" must be a list of lower-case directory prefixes`);
     }
+    const rawSockets = raw["rawSockets"];
+    if (rawSockets !== undefined && (!Array.isArray(rawSockets) || rawSockets.length === 0 || rawSockets.some((k) => !RAW_SOCKET_KINDS.includes(k)))) {
+      fail(`binary "${id}": "rawSockets" must be a non-empty list of ${RAW_SOCKET_KINDS.join(", ")}`);
+    }
     const profile: BinaryProfile = Object.freeze({
       id,
       names: Object.freeze([...(names as string[])]),
@@ -98,6 +112,7 @@ export function buildKnowledgeBase(data: unknown, ports: PortTable, source = "bi
       listens: protocolSet(id, "listens", raw["listens"]),
       ...(raw["lolbin"] !== undefined && { lolbin: raw["lolbin"] as string }),
       ...(paths !== undefined && { paths: Object.freeze([...(paths as string[])]) }),
+      ...(rawSockets !== undefined && { rawSockets: Object.freeze([...(rawSockets as RawSocketKind[])]) }),
       ...(raw["note"] !== undefined && { note: raw["note"] as string }),
     });
     for (const name of profile.names) {

@@ -3,7 +3,8 @@
 // generated interfaces make every field optional); keep the two in step.
 
 export type OsName = "linux" | "windows" | "darwin";
-export type Transport = "tcp" | "udp";
+/** raw: raw IP sockets; icmp: ping sockets; packet: AF_PACKET (link-layer frames). */
+export type Transport = "tcp" | "udp" | "raw" | "icmp" | "packet";
 export type Direction = "listen" | "outbound" | "inbound";
 
 export interface Tag {
@@ -31,7 +32,8 @@ export interface ProcessRecord {
 
 export interface SocketRecord {
   transport: Transport;
-  family: 4 | 6;
+  /** 0 for packet sockets, which are below IP. */
+  family: 0 | 4 | 6;
   localAddress: string;
   localPort: number;
   remoteAddress: string;

@@ -5,7 +5,6 @@
 
 import { createRequire } from "node:module";
 import { OddwireError } from "./errors.js";
-import type { Transport } from "./model.js";
 
 export const UNKNOWN_PROTOCOL = "unknown";
 
@@ -15,8 +14,8 @@ export interface ProtocolInfo {
 }
 
 export interface PortTable {
-  /** The protocol a transport and port imply, or "unknown". */
-  protocolOf(transport: Transport, port: number): string;
+  /** The protocol a transport and port imply, or "unknown". Only TCP and UDP have ports. */
+  protocolOf(transport: "tcp" | "udp", port: number): string;
   describe(protocol: string): ProtocolInfo | undefined;
   /** Members of a group named without its "@". */
   group(name: string): readonly string[] | undefined;
@@ -38,7 +37,7 @@ export function buildPortTable(data: unknown, source = "ports.json"): PortTable 
   };
   if (!isObject(data) || !isObject(data["protocols"]) || !isObject(data["groups"])) fail('expected an object with "protocols" and "groups"');
   const file = data as unknown as PortsFile;
-  const byPort: Record<Transport, Map<number, string>> = { tcp: new Map(), udp: new Map() };
+  const byPort: Record<"tcp" | "udp", Map<number, string>> = { tcp: new Map(), udp: new Map() };
   const protocols = new Map<string, ProtocolInfo>();
   for (const [name, spec] of Object.entries(file.protocols)) {
     if (!NAME.test(name)) fail(`protocol name "${name}" must be lower-case letters, digits and dashes`);
@@ -64,7 +63,7 @@ export function buildPortTable(data: unknown, source = "ports.json"): PortTable 
     groups.set(name, Object.freeze([...members]));
   }
   return Object.freeze({
-    protocolOf: (transport: Transport, port: number) => byPort[transport].get(port) ?? UNKNOWN_PROTOCOL,
+    protocolOf: (transport: "tcp" | "udp", port: number) => byPort[transport].get(port) ?? UNKNOWN_PROTOCOL,
     describe: (protocol: string) => protocols.get(protocol),
     group: (name: string) => groups.get(name),
     protocols,

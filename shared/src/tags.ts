@@ -12,6 +12,12 @@ export const TAG = {
   SHELL_OUTBOUND: "shell-outbound",
   /** A script interpreter owning an outbound connection. */
   INTERPRETER_OUTBOUND: "interpreter-outbound",
+  /** A packet socket (AF_PACKET, link-layer frames) held by a binary not known to capture. */
+  PACKET_SOCKET: "packet-socket",
+  /** A raw IP socket held by a binary not known to need one. */
+  RAW_SOCKET: "raw-socket",
+  /** An ICMP echo (ping) socket held by a binary that is not a ping tool. */
+  PING_SOCKET: "ping-socket",
   /** The executable lives in a temp or world-writable directory. */
   WRITABLE_DIR_EXE: "writable-dir-exe",
   /** The executable was deleted or replaced after the process started. */

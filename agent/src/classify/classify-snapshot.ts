@@ -7,6 +7,7 @@ import type { RawProcess, RawSocket } from "../collect/backend.js";
 import { binaryName } from "./binary-name.js";
 import { describeSocket } from "./describe-socket.js";
 import { classifyDirections } from "./direction.js";
+import { isRawTransport, rawSocketProtocol, tagRawSocket } from "./raw-socket-tags.js";
 import { type ExeFacts, tagProcess } from "./process-tags.js";
 import { tagSocket } from "./socket-tags.js";
 
@@ -65,10 +66,14 @@ export function classifySnapshot(input: ClassifyInput): { processes: ProcessReco
   const judged = new Map<number, { profile: BinaryProfile | undefined; binary: string }>();
   const sockets = input.sockets.map((s, i): SocketRecord => {
     const direction = directions[i]!;
-    const protocol = ports.protocolOf(s.transport, direction === "outbound" ? s.remotePort : s.localPort);
+    const raw = isRawTransport(s.transport);
+    const protocol = s.transport === "tcp" || s.transport === "udp" ? ports.protocolOf(s.transport, direction === "outbound" ? s.remotePort : s.localPort) : rawSocketProtocol(s);
     const owner = s.pid ? byPid.get(s.pid) : undefined;
     let tags: Tag[] = [];
-    if (owner) {
+    if (owner && raw) {
+      const own = owner.pid === input.selfPid ? [] : tagRawSocket(s, owner, kb, os);
+      tags = [...own, ...owner.tags];
+    } else if (owner) {
       let j = judged.get(owner.pid);
       if (!j) judged.set(owner.pid, (j = profileOf(owner, binaryName(owner), kb)));
       const own = tagSocket({
@@ -97,6 +102,7 @@ export function classifySnapshot(input: ClassifyInput): { processes: ProcessReco
       protocol,
       direction,
       tags,
+      ...(raw && { rawProtocol: s.rawProtocol ?? 0 }),
     };
   });
   return { processes, sockets };

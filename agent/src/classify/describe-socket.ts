@@ -9,6 +9,11 @@ export function endpoint(address: string, port: number): string {
 }
 
 export function describeSocket(s: RawSocket, direction: Direction, protocol: string): string {
+  if (s.transport === "packet") return `packet socket for ${protocol} frames`;
+  if (s.transport === "raw" || s.transport === "icmp") {
+    const what = s.transport === "raw" ? `raw ${protocol} socket` : `${protocol} echo (ping) socket`;
+    return s.remoteAddress ? `${what} connected to ${s.remoteAddress}` : `${what} on ${s.localAddress}`;
+  }
   const proto = protocol === "unknown" ? "unknown protocol" : protocol;
   switch (direction) {
     case "listen":

@@ -2,6 +2,8 @@
 // socket are listeners; a connected socket is inbound when a listener of the
 // same namespace, transport and port accepts on its local address, and
 // outbound otherwise (the kernel picked an ephemeral local port for it).
+// Raw, ping and packet sockets have no listener to be accepted by: unconnected
+// they receive what arrives (listen), connected they were aimed (outbound).
 
 import type { Direction } from "@oddwire/shared";
 import type { RawSocket } from "../collect/backend.js";
@@ -23,6 +25,7 @@ export function classifyDirections(sockets: readonly RawSocket[]): Direction[] {
   }
   return sockets.map((s): Direction => {
     if (isListener(s)) return "listen";
+    if (s.transport !== "tcp" && s.transport !== "udp") return "outbound";
     const addrs = listeners.get(`${s.netns}/${s.transport}/${s.localPort}`);
     if (addrs && addrs.some((a) => acceptsOn(a, s.localAddress))) return "inbound";
     return "outbound";

@@ -32,7 +32,8 @@ export interface RawProcess {
 
 export interface RawSocket {
   transport: Transport;
-  family: 4 | 6;
+  /** 0 for packet sockets. */
+  family: 0 | 4 | 6;
   localAddress: string;
   localPort: number;
   remoteAddress: string;
@@ -44,6 +45,10 @@ export interface RawSocket {
   uid: number;
   inode: number;
   netns: number;
+  /** Raw sockets: the IP protocol number; packet sockets: the EtherType as bound; absent otherwise. */
+  rawProtocol?: number;
+  /** Packet sockets: the interface index bound to, 0 for every interface. Not sent; used in reasons. */
+  ifindex?: number;
 }
 
 export interface CollectResult {

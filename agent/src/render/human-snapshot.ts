@@ -39,11 +39,11 @@ export function renderSnapshot(s: SnapshotRecord): string {
   const rows = s.sockets.map((k) => {
     const owner = byPid.get(k.pid);
     return [
-      k.transport + k.family,
+      transportOf(k),
       k.direction,
       k.protocol,
-      endpoint(k.localAddress, k.localPort),
-      k.remoteAddress ? endpoint(k.remoteAddress, k.remotePort) : "-",
+      localOf(k),
+      remoteOf(k) || "-",
       k.state,
       owner ? `${safe(owner.name)}(${owner.pid})` : k.pid ? String(k.pid) : "-",
       k.tags.length ? k.tags.map((t) => t.code).join(",") : "",
@@ -54,8 +54,26 @@ export function renderSnapshot(s: SnapshotRecord): string {
 }
 
 function socketLine(k: SocketRecord): string {
-  const remote = k.remoteAddress ? ` -> ${endpoint(k.remoteAddress, k.remotePort)}` : "";
-  return `${k.transport}${k.family} ${k.direction} ${k.protocol}  ${endpoint(k.localAddress, k.localPort)}${remote}  ${k.state}`;
+  const remote = remoteOf(k);
+  return `${transportOf(k)} ${k.direction} ${k.protocol}  ${localOf(k)}${remote ? ` -> ${remote}` : ""}  ${k.state}`;
+}
+
+/** tcp4, udp6, raw4, icmp6; packet sockets are below IP and have no family. */
+function transportOf(k: SocketRecord): string {
+  return k.transport === "packet" ? "packet" : `${k.transport}${k.family}`;
+}
+
+// Raw sockets have no ports, ping sockets an echo identifier, packet sockets no address.
+function localOf(k: SocketRecord): string {
+  if (k.transport === "packet") return "*";
+  if (k.transport === "raw") return k.localAddress;
+  if (k.transport === "icmp") return `${k.localAddress} id ${k.localPort}`;
+  return endpoint(k.localAddress, k.localPort);
+}
+
+function remoteOf(k: SocketRecord): string {
+  if (!k.remoteAddress) return "";
+  return k.transport === "tcp" || k.transport === "udp" ? endpoint(k.remoteAddress, k.remotePort) : k.remoteAddress;
 }
 
 function pushProcess(out: string[], p: ProcessRecord | undefined, byPid: ReadonlyMap<number, ProcessRecord>, indent: string): void {

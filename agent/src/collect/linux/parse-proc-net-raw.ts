@@ -16,6 +16,7 @@
 // link header), Proto the EtherType in hex as bound (0003 ETH_P_ALL: every
 // frame), Iface the interface index (0: all), R whether it is running.
 
+import { etherTypeName, ipProtocolName } from "../raw-protocol-names.js";
 import { parseProcNet } from "./parse-proc-net.js";
 
 export interface RawIpSocket {
@@ -58,45 +59,12 @@ export interface PacketSocket {
   inode: number;
 }
 
-const IP_PROTOCOLS: Record<number, string> = {
-  0: "ip",
-  1: "icmp",
-  2: "igmp",
-  4: "ipip",
-  6: "tcp",
-  17: "udp",
-  41: "ipv6",
-  47: "gre",
-  50: "esp",
-  51: "ah",
-  58: "icmpv6",
-  89: "ospf",
-  103: "pim",
-  112: "vrrp",
-  132: "sctp",
-  255: "raw",
-};
-
-const ETHER_TYPES: Record<number, string> = {
-  0x0000: "none",
-  0x0003: "all",
-  0x0800: "ipv4",
-  0x0806: "arp",
-  0x8035: "rarp",
-  0x8100: "vlan",
-  0x86dd: "ipv6",
-  0x8863: "pppoe-discovery",
-  0x8864: "pppoe-session",
-  0x888e: "eapol",
-  0x88cc: "lldp",
-};
-
 export function parseProcNetRaw(text: string, family: 4 | 6): RawIpSocket[] {
   return parseProcNet(text, "udp", family).map((r) => ({
     kind: "raw" as const,
     family,
     protocol: r.localPort,
-    protocolName: IP_PROTOCOLS[r.localPort] ?? `ip proto ${r.localPort}`,
+    protocolName: ipProtocolName(r.localPort),
     localAddress: r.localAddress,
     // A connected raw socket has a peer address but no port; parseProcNet keys "connected" on either.
     remoteAddress: isUnspecified(r.remoteAddress) ? "" : r.remoteAddress,
@@ -136,7 +104,7 @@ export function parseProcNetPacket(text: string): PacketSocket[] {
       kind: "packet",
       type: t === 3 ? "raw" : t === 2 ? "dgram" : `type ${t}`,
       etherType,
-      etherTypeName: ETHER_TYPES[etherType] ?? `0x${etherType.toString(16).padStart(4, "0")}`,
+      etherTypeName: etherTypeName(etherType),
       ifindex: Number(iface),
       running: running !== "0",
       uid: Number(user),
