@@ -46,7 +46,7 @@ export interface RawSocket {
   inode: number;
   netns: number;
   /** Raw sockets: the IP protocol number; packet sockets: the EtherType as bound; absent otherwise. */
-  rawProtocol?: number;
+  rawProtocol?: number | undefined;
   /** Packet sockets: the interface index bound to, 0 for every interface. Not sent; used in reasons. */
   ifindex?: number;
 }
