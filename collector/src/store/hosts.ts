@@ -67,10 +67,11 @@ export interface HostVisibility {
 }
 
 /** The EVENTS cell of `agents`: "on", "off: <reason>", or "-" when the agent never said. */
-export function eventsCell(v: HostVisibility | null): string {
+export function eventsCell(v: HostVisibility | null, maxReason = 80): string {
   if (!v) return "-";
   if (v.mode === "events+snapshots") return "on";
-  return `off: ${v.reason || v.mode || "no reason given"}`;
+  const reason = v.reason || v.mode || "no reason given";
+  return `off: ${reason.length > maxReason ? `${reason.slice(0, maxReason - 1)}…` : reason}`;
 }
 
 /** "Debian GNU/Linux 12 (KVM)": the facts in one phrase for tables; "" when none are known. */
