@@ -184,9 +184,11 @@ export class Ingester {
     }
     const connections = snap.connections ?? [];
     // The process of a connection ran on this host, however briefly: it counts in rarity's denominator.
-    const connBinaries = connections.map((c) => binaryKey(c.process?.exe ?? "", c.process?.name ?? "", os));
+    // A record whose process is unknown (no exe, no name) is kept but observes nothing, as a socket without an owner.
+    const connBinaries = connections.map((c) => (c.process?.exe || c.process?.name ? binaryKey(c.process.exe ?? "", c.process.name ?? "", os) : ""));
     connections.forEach((c, i) => {
-      if (!binaries.has(connBinaries[i]!)) binaries.set(connBinaries[i]!, displayName(c.process?.exe ?? "", c.process?.name ?? ""));
+      const binary = connBinaries[i]!;
+      if (binary && !binaries.has(binary)) binaries.set(binary, displayName(c.process?.exe ?? "", c.process?.name ?? ""));
     });
     for (const [binary, shown] of binaries) s.upsertBinary.run(hostId, binary, shown, takenAt, takenAt);
 
@@ -233,7 +235,7 @@ export class Ingester {
       s.insertConnection.run(hostId, binary, num(p.pid), num(p.startedAtMs), p.name ?? "", p.exe ?? "", p.cmdline ?? "", p.user ?? "", p.sha256 ?? "", JSON.stringify(c.ancestry ?? []),
         c.transport ?? "", direction, num(c.family), c.localAddress ?? "", num(c.localPort), c.remoteAddress ?? "", num(c.remotePort), c.protocol ?? "", port,
         first, last, count, num(c.failed), tags, ...beacon, seq, now);
-      observe(binary, p.exe ?? "", p.name ?? "", p.sha256 ?? "", c.protocol ?? "", c.transport ?? "", direction, port, first, last, count, tags);
+      if (binary) observe(binary, p.exe ?? "", p.name ?? "", p.sha256 ?? "", c.protocol ?? "", c.transport ?? "", direction, port, first, last, count, tags);
     });
     for (const e of obs.values()) s.upsertObservation.run(...e.o, e.first, e.last, e.count, e.tags, now);
     if (connections.length > 0) this.boundConnectionRows(hostId, connections.length);

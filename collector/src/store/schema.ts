@@ -6,7 +6,9 @@
 // batches, patched by deltas), one row per (host, binary, protocol,
 // transport, direction, port) observation with first/last seen and a count,
 // which binaries each host runs at all (rarity's denominator), and a log of
-// applied batches (exactly-once and auditing; pruned by retention).
+// applied batches (exactly-once and auditing; pruned by retention), each
+// host's recent connection records (events; per batch, bounded per host,
+// pruned with the batch log) and the latest visibility of each host.
 
 export const MIGRATIONS: readonly string[] = [
   `
