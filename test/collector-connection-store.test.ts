@@ -32,3 +32,15 @@ t.test("a host keeps its newest maxConnectionRowsPerHost connection rows", async
   t.equal(db.prepare("SELECT connection_rows FROM hosts WHERE host_id = 'busy'").pluck().get(), rows.length, "the row count is exact");
   t.equal(db.prepare("SELECT COUNT(*) FROM connections WHERE host_id = 'quiet'").pluck().get(), 5, "another host is untouched");
 });
+
+t.test("a record whose process is unknown is kept but observes nothing", async (t) => {
+  const db = openDb(join(t.testdir(), "fleet.db"), { sync: "normal" });
+  t.teardown(() => db.close());
+  new HostStore(db).enroll({ hostId: "h", hostname: "h", os: "linux", agentVersion: "t" }, 1);
+  const ingest = new Ingester(db);
+  const batch: oddwire.v1.IBatch = { seq: 1, full: true, snapshot: { hostId: "h", os: "linux", takenAtMs: 1000, connections: [connectionRecord({ process: { pid: 9 } }, 1000)] } };
+  t.match(ingest.apply([{ hostId: "h", batch, bytes: 1 }], 1), [{ status: "applied" }]);
+  t.equal(db.prepare("SELECT COUNT(*) FROM connections").pluck().get(), 1);
+  t.equal(db.prepare("SELECT COUNT(*) FROM observations").pluck().get(), 0);
+  t.equal(db.prepare("SELECT COUNT(*) FROM host_binaries").pluck().get(), 0);
+});
