@@ -58,7 +58,7 @@ t.test("an agent's snapshots arrive and are queryable", async (t) => {
   t.match(json.hosts[0], { hostId: "host-a", hostname: String, os: "linux", agentVersion: "0.1.0", droppedBatches: 0, silent: false, revokedAt: null });
   t.equal(json.hosts[0].lastSeq, batches.length);
   const table = spawnSync(process.execPath, [COLLECTOR_BIN, "agents", "--db", db], { encoding: "utf8" });
-  t.match(table.stdout, /^HOST ID\s+HOSTNAME\s+OS\s+PLATFORM\s+AGENT\s+FIRST SEEN\s+LAST SEEN\s+LAST SNAPSHOT\s+SEQ\s+DROPPED\s+STATUS\nhost-a\s/);
+  t.match(table.stdout, /^HOST ID\s+HOSTNAME\s+OS\s+PLATFORM\s+AGENT\s+FIRST SEEN\s+LAST SEEN\s+LAST SNAPSHOT\s+SEQ\s+DROPPED\s+EVENTS\s+EVENTS DROPPED\s+STATUS\nhost-a\s/);
   t.match(table.stdout, /\n1 host\n$/);
 });
 

@@ -51,6 +51,7 @@ function finding(over: Partial<Finding>): Finding {
     firstSeenMs: T0,
     lastSeenMs: T0 + HOUR,
     suppressed: null,
+    beacon: null,
     hosts: [host({})],
     ...over,
   };

@@ -25,7 +25,7 @@ import { writeFileAtomically } from "./export/temp-file.js";
 import { addSuppression, listSuppressions, removeSuppression } from "./report/suppressions.js";
 import { DEFAULT_DB, existingDbPath, resolveServeConfig, SERVE_SCHEMA } from "./serve-config.js";
 import { startServing } from "./serve-start.js";
-import { HostStore, platformOf, type HostRow } from "./store/hosts.js";
+import { eventsCell, HostStore, platformOf, type HostRow } from "./store/hosts.js";
 import { openDb } from "./store/open-db.js";
 
 const PROGRAM = "oddwire-collector";
@@ -62,7 +62,7 @@ export const COMMANDS: CommandSpec[] = [
   },
   {
     name: "agents",
-    summary: "List enrolled hosts: hostname, OS, agent version, first/last seen, last snapshot, dropped batches, silent or revoked.",
+    summary: "List enrolled hosts: hostname, OS, agent version, first/last seen, last snapshot, dropped batches, whether connection events are on (and why not), silent or revoked.",
     usage: "agents [--db FILE] [--format table|json] [--silent-after-seconds N]",
     options: {
       db: DB_OPTION,
@@ -353,7 +353,7 @@ function renderExports(exports: ReturnType<typeof lastExports>): string {
 const iso = (ms: number | null) => (ms ? new Date(ms).toISOString().replace(/\.\d+Z$/, "Z") : "-");
 
 function renderAgents(rows: HostRow[]): string {
-  const header = ["HOST ID", "HOSTNAME", "OS", "PLATFORM", "AGENT", "FIRST SEEN", "LAST SEEN", "LAST SNAPSHOT", "SEQ", "DROPPED", "STATUS"];
+  const header = ["HOST ID", "HOSTNAME", "OS", "PLATFORM", "AGENT", "FIRST SEEN", "LAST SEEN", "LAST SNAPSHOT", "SEQ", "DROPPED", "EVENTS", "EVENTS DROPPED", "STATUS"];
   const body = rows.map((h) => [
     h.hostId,
     terminalSafe(h.hostname),
@@ -365,6 +365,8 @@ function renderAgents(rows: HostRow[]): string {
     iso(h.lastSnapshotAt),
     String(h.lastSeq),
     String(h.droppedBatches),
+    terminalSafe(eventsCell(h.visibility)),
+    h.visibility ? String(h.visibility.droppedRate + h.visibility.droppedRecords + h.visibility.droppedKernel) : "-",
     h.revokedAt ? "revoked" : h.silent ? "silent" : "ok",
   ]);
   const widths = header.map((c, i) => Math.max(c.length, ...body.map((r) => r[i]!.length)));

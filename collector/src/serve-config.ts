@@ -29,7 +29,7 @@ export const SERVE_SCHEMA = {
   heartbeatSeconds: { type: "integer", default: 30, min: 1, max: 3600, description: "Ping interval; a stream that misses a ping is closed." },
   requestTimeoutSeconds: { type: "integer", default: 20, min: 1, max: 600, description: "Seconds a client has to send a complete HTTP request (a stream's upgrade headers, an enrollment with its body); slower or half-open connections are closed." },
   silentAfterSeconds: { type: "integer", default: 300, min: 1, description: "A host with no batch for this long is listed as silent by `agents`." },
-  batchLogDays: { type: "integer", default: 30, min: 1, description: "Days the log of received batches is kept." },
+  batchLogDays: { type: "integer", default: 30, min: 1, description: "Days the log of received batches, and the connection records that came with them, are kept." },
   observationDays: { type: "integer", default: 180, min: 1, description: "Days an observation (binary, protocol, port per host) is kept after the collector last received it (the collector's clock, not the agent's)." },
   sync: { type: "string", default: "full", pattern: /^(full|normal)$/, patternHint: 'must be "full" or "normal"', description: 'SQLite synchronous mode: "full" (an ack survives power loss) or "normal" (faster; survives crashes, not power loss).' },
   exports: { type: "object", default: [], description: "Scheduled CSV exports (config file only): a list of {name, cron, what: findings|inventory|agents, dir, minScore, onlyNew, timezone, keep}.", check: (v, where) => parseExportSchedules(v, where) },

@@ -41,6 +41,10 @@ export const COUNT_LIMITS = {
   warnings: 64,
   processes_removed: 100_000,
   sockets_removed: 200_000,
+  /** Snapshot.connections: records folded per process and destination in one batch. */
+  connections: 20_000,
+  /** Connection.ancestry: parent executables, nearest first. */
+  ancestry: 16,
 } as const;
 
 /** Marks a string the agent cut to its bound; the cut is made on a character boundary. */

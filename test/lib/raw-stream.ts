@@ -139,3 +139,33 @@ export function smallBatch(hostId: string, seq: number, over: Partial<oddwire.v1
     ...over,
   };
 }
+
+/** A connection record of a process that has exited: everything about it travels in the record. */
+export function connectionRecord(over: Partial<oddwire.v1.IConnection> = {}, now = Date.now()): oddwire.v1.IConnection {
+  return {
+    transport: "tcp",
+    direction: "outbound",
+    family: 4,
+    localAddress: "10.0.0.1",
+    localPort: 0,
+    remoteAddress: "203.0.113.9",
+    remotePort: 443,
+    protocol: "https",
+    firstSeenMs: now - 2000,
+    lastSeenMs: now,
+    count: 1,
+    failed: 0,
+    process: { pid: 4242, ppid: 4200, name: "dropper", exe: "/tmp/.x/dropper", cmdline: "/tmp/.x/dropper --c2 203.0.113.9", user: "www-data", uid: 33, startedAtMs: now - 3000 },
+    ancestry: ["/bin/sh", "/usr/sbin/nginx"],
+    tags: [],
+    ...over,
+  };
+}
+
+/** The collector CLI's output for `args` (report, agents...), run against a database a collector may be serving. */
+export async function collectorCli(args: string[]): Promise<{ status: number | null; stdout: string; stderr: string }> {
+  const { spawnSync } = await import("node:child_process");
+  const { COLLECTOR_BIN } = await import("./fleet.js");
+  const r = spawnSync(process.execPath, [COLLECTOR_BIN, ...args], { encoding: "utf8", maxBuffer: 64 * 1024 * 1024 });
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+}

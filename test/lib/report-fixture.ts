@@ -30,6 +30,7 @@ export function reportFinding(over: Partial<Finding>): Finding {
     firstSeenMs: T0 - 50 * HOUR,
     lastSeenMs: T0,
     suppressed: null,
+    beacon: null,
     hosts: [reportHost({})],
     ...over,
   };

@@ -16,6 +16,11 @@ export function batchProblem(b: oddwire.v1.IBatch): string | null {
   const s = b.snapshot;
   for (const p of s?.processes ?? []) if (!safe(p.startedAtMs)) return "a process startedAtMs is out of range";
   for (const k of s?.sockets ?? []) if (!safe(k.inode) || !safe(k.netns)) return "a socket inode or netns is out of range";
+  for (const c of s?.connections ?? []) {
+    if (!safe(c.firstSeenMs) || !safe(c.lastSeenMs) || !safe(c.process?.startedAtMs) || !safe(c.beacon?.spanMs)) return "a connection's time (firstSeenMs, lastSeenMs, process startedAtMs or beacon spanMs) is out of range";
+  }
+  const v = s?.visibility;
+  if (v && (!safe(v.eventsAccepted) || !safe(v.droppedRate) || !safe(v.droppedRecords) || !safe(v.droppedKernel))) return "a visibility count is out of range";
   for (const k of b.processesRemoved ?? []) if (!safe(k.startedAtMs)) return "a removed process key is out of range";
   for (const k of b.socketsRemoved ?? []) if (!safe(k.inode) || !safe(k.netns)) return "a removed socket key is out of range";
   return null;

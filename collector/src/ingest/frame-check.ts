@@ -28,9 +28,11 @@ interface Message {
 }
 
 const str = (name: keyof typeof STRING_LIMITS, limit: number = STRING_LIMITS[name]): Field => ({ name, type: "string", limit });
+/** A string field whose bound is another field's (the agent cuts it to that one). */
+const strAs = (name: string, like: keyof typeof STRING_LIMITS): Field => ({ name, type: "string", limit: STRING_LIMITS[like] });
 const num = (name: string): Field => ({ name, type: "varint" });
 const msg = (name: string, of: Message): Field => ({ name, type: "message", of });
-/** A repeated field: `slot` is its counter (0-2) within its message. */
+/** A repeated field: `slot` is its counter (0-3) within its message. */
 const many = (f: Field, count: number, slot: number): Field => ({ ...f, count, slot }) as Field;
 
 function message(name: string, byNumber: Record<number, Field>): Message {
@@ -47,12 +49,30 @@ const Process = message("Process", {
 const Socket = message("Socket", {
   1: str("transport"), 2: num("family"), 3: str("local_address"), 4: num("local_port"), 5: str("remote_address"), 6: num("remote_port"),
   7: str("state"), 8: num("pid"), 9: str("protocol"), 10: str("direction"), 11: many(msg("tags", Tag), COUNT_LIMITS.socket_tags, 0),
-  12: num("inode"), 13: num("netns"), 14: num("uid"),
+  12: num("inode"), 13: num("netns"), 14: num("uid"), 15: num("raw_protocol"),
+});
+const Beacon = message("Beacon", { 1: num("interval_ms"), 2: num("jitter_ms"), 3: num("count"), 4: num("span_ms") });
+// A connection's tags are bounded like a socket's, its ancestry entries like an exe path.
+const Connection = message("Connection", {
+  1: str("transport"), 2: str("direction"), 3: num("family"), 4: str("local_address"), 5: num("local_port"), 6: str("remote_address"),
+  7: num("remote_port"), 8: str("protocol"), 9: num("first_seen_ms"), 10: num("last_seen_ms"), 11: num("count"), 12: num("failed"),
+  13: msg("process", Process), 14: many(strAs("ancestry", "exe"), COUNT_LIMITS.ancestry, 0), 15: many(msg("tags", Tag), COUNT_LIMITS.socket_tags, 1),
+  16: msg("beacon", Beacon),
+});
+// mode is a two-word vocabulary ("events+snapshots"), bounded like a socket state.
+const Visibility = message("Visibility", {
+  1: strAs("mode", "state"), 2: str("reason"), 3: num("events_accepted"), 4: num("dropped_rate"), 5: num("dropped_records"), 6: num("dropped_kernel"),
+});
+// The agent cuts every host fact to os_version's bound.
+const HostFacts = message("HostFacts", {
+  1: strAs("distro", "os_version"), 2: strAs("release", "os_version"), 3: strAs("kernel", "os_version"), 4: strAs("virtualization", "os_version"),
+  5: strAs("hardware_vendor", "os_version"), 6: strAs("hardware_model", "os_version"),
 });
 const Snapshot = message("Snapshot", {
   1: str("host_id"), 2: str("hostname"), 3: str("os"), 4: str("os_version"), 5: str("agent_version"), 6: num("taken_at_ms"),
   7: many(msg("processes", Process), COUNT_LIMITS.processes, 0), 8: many(msg("sockets", Socket), COUNT_LIMITS.sockets, 1),
-  9: num("partial"), 10: many({ name: "warnings", type: "string", limit: STRING_LIMITS.warning }, COUNT_LIMITS.warnings, 2), 11: str("arch"),
+  9: num("partial"), 10: many(strAs("warnings", "warning"), COUNT_LIMITS.warnings, 2), 11: str("arch"),
+  12: many(msg("connections", Connection), COUNT_LIMITS.connections, 3), 13: msg("visibility", Visibility), 14: msg("facts", HostFacts),
 });
 const ProcessKey = message("ProcessKey", { 1: num("pid"), 2: num("started_at_ms") });
 const SocketKey = message("SocketKey", {
@@ -68,6 +88,42 @@ const EnrollRequest = message("EnrollRequest", {
 });
 const Heartbeat = message("Heartbeat", { 1: num("sent_at_ms") });
 const AgentMessage = message("AgentMessage", { 1: msg("enroll", EnrollRequest), 2: msg("batch", Batch), 3: msg("heartbeat", Heartbeat) });
+
+/** A field of the walker's schema, for the test that holds it to proto/oddwire.proto. */
+export interface SchemaField {
+  number: number;
+  name: string;
+  type: "string" | "message" | "varint";
+  /** The nested message's name (type "message"). */
+  of?: string;
+  /** The bound of a string, in bytes. */
+  limit?: number;
+  /** Most elements, for a repeated field. */
+  count?: number;
+}
+
+/** Every message the walker knows (those an agent sends), by name, with its fields. */
+export function walkerSchema(): Record<string, SchemaField[]> {
+  const out: Record<string, SchemaField[]> = {};
+  const visit = (m: Message) => {
+    if (out[m.name]) return;
+    const fields: SchemaField[] = [];
+    out[m.name] = fields;
+    m.fields.forEach((f, number) => {
+      if (!f) return;
+      const sf: SchemaField = { number, name: f.name, type: f.type };
+      if (f.type === "string") sf.limit = f.limit;
+      if (f.type !== "varint" && f.count !== undefined) sf.count = f.count;
+      if (f.type === "message") {
+        sf.of = f.of.name;
+        visit(f.of);
+      }
+      fields.push(sf);
+    });
+  };
+  visit(AgentMessage);
+  return out;
+}
 
 /**
  * Repeated elements (processes, sockets, tags, keys, warnings) in one frame
@@ -105,6 +161,7 @@ class Walker {
     let c0 = 0;
     let c1 = 0;
     let c2 = 0;
+    let c3 = 0;
     while (this.pos < end) {
       const key = this.varint(end);
       if (key < 0) return { kind: "malformed", where: `${m.name}: truncated field key` };
@@ -120,7 +177,7 @@ class Walker {
         const stop = this.pos + len;
         if (f?.type === "varint") return { kind: "malformed", where: `${m.name}.${f.name}: wrong wire type` };
         if (f && f.count !== undefined) {
-          const n = f.slot === 0 ? ++c0 : f.slot === 1 ? ++c1 : ++c2;
+          const n = f.slot === 0 ? ++c0 : f.slot === 1 ? ++c1 : f.slot === 2 ? ++c2 : ++c3;
           if (n > f.count) return { kind: "count", field: `${m.name}.${f.name}`, limit: f.count };
           if (++this.elements > MAX_FRAME_ELEMENTS) return { kind: "count", field: "repeated fields of the frame in all", limit: MAX_FRAME_ELEMENTS };
         }

@@ -2,11 +2,17 @@
 // (binary, protocol, transport, direction, port class), scores every group,
 // then looks closer (lineage, hosts, command lines, ancestry) only at the
 // best candidates, so the report stays fast on large fleets.
+//
+// A process seen only through connection records (events: it may have lived
+// two seconds) is shown like any other: each host's pid, command line, user
+// and ancestry come from its latest connection record in the group when
+// there is one, ahead of a live process of the same binary.
 
-import { formatAncestry, MAX_ANCESTRY_DEPTH } from "@oddwire/shared";
+import { binaryKey, formatAncestry, MAX_ANCESTRY_DEPTH } from "@oddwire/shared";
 import type { Db } from "../store/open-db.js";
 import { platformOf } from "../store/hosts.js";
-import { scoreGroup } from "../score/score-finding.js";
+import { scoreGroup, type BeaconFacts } from "../score/score-finding.js";
+import { readVisibility } from "./fleet-visibility.js";
 import { activeSuppressions, matchSuppression } from "./suppressions.js";
 import type { Finding, Report, ReportHost } from "./report-types.js";
 
@@ -46,6 +52,8 @@ const PC_SQL = "CASE WHEN port < 1024 THEN 0 WHEN port < 49152 THEN 1 ELSE 2 END
 const BUCKETS = [0, 0.01, 0.05, 0.1, 0.25, 0.5, 0.75, 1];
 const LINEAGE_SAMPLE = 10;
 const PORT_RANGES = [[0, 1023], [1024, 49151], [49152, 65535]] as const;
+/** Beaconing connection records read per report at most (beacons are few; this bounds a hostile flood). */
+const MAX_BEACON_ROWS = 10_000;
 
 export function buildReport(db: Db, o: ReportOptions): Report {
   const where: string[] = ["o.last_seen >= ?"];
@@ -80,6 +88,8 @@ export function buildReport(db: Db, o: ReportOptions): Report {
     )
     .all(...params) as GroupRow[];
 
+  const beacons = beaconsByGroup(db, o);
+  const groupKey = (g: { binary: string; protocol: string; transport: string; direction: string; pc: number }) => `${g.binary}\0${g.protocol}\0${g.transport}\0${g.direction}\0${g.pc}`;
   const fleetHosts = fleetRow.n;
   const prevalence = BUCKETS.slice(0, -1).map((from, i) => ({ from, to: BUCKETS[i + 1]!, groups: 0 }));
   const scored = groups.map((g) => {
@@ -89,7 +99,7 @@ export function buildReport(db: Db, o: ReportOptions): Report {
     bucket.groups++;
     const { codes: tags, reasons: tagReasons } = parseTags(g.tags);
     g.binary_name = nameOf(g.binary);
-    const facts = { binaryName: g.binary_name, protocol: g.protocol, direction: g.direction, hostCount: g.hosts, binaryHostCount, fleetHosts, tags, tagReasons, parentShare: null, parentName: "", firstSeenMs: g.first_seen, nowMs: o.nowMs };
+    const facts = { binaryName: g.binary_name, protocol: g.protocol, direction: g.direction, hostCount: g.hosts, binaryHostCount, fleetHosts, tags, tagReasons, parentShare: null, parentName: "", firstSeenMs: g.first_seen, nowMs: o.nowMs, beacon: beacons.get(groupKey(g)) ?? null };
     return { g, binaryHostCount, tags, facts, first: scoreGroup(facts) };
   });
 
@@ -125,7 +135,7 @@ export function buildReport(db: Db, o: ReportOptions): Report {
     const finding: Finding = {
       rank: 0,
       score: s.score,
-      binary: { name: g.binary_name, path: g.exe || g.binary, sha256: g.sha256 },
+      binary: { name: g.binary_name, path: detail.exe || g.exe || g.binary, sha256: detail.sha256 || g.sha256 },
       protocol: g.protocol,
       transport: g.transport,
       port: mostCommonPort(detail.hosts) ?? g.port,
@@ -139,6 +149,7 @@ export function buildReport(db: Db, o: ReportOptions): Report {
       firstSeenMs: g.first_seen,
       lastSeenMs: g.last_seen,
       suppressed: suppression ?? null,
+      beacon: c.facts.beacon ?? null,
       hosts: detail.hosts,
     };
     findings.push(finding);
@@ -159,6 +170,7 @@ export function buildReport(db: Db, o: ReportOptions): Report {
     generatedAt: new Date(o.nowMs).toISOString(),
     fleet: { hosts: fleetHosts, byOs, binaries: binaryHosts.size, observations, smallFleet: fleetHosts <= 5 },
     prevalence,
+    visibility: readVisibility(db),
     filters: Object.fromEntries(Object.entries({ top: o.top, since: o.sinceMs ? new Date(o.sinceMs).toISOString() : undefined, host: o.host, binary: o.binary, protocol: o.protocol, tag: o.tag, minScore: o.minScore, showSuppressed: o.showSuppressed }).filter(([, v]) => v !== undefined && v !== false)) as Record<string, string | number | boolean>,
     findings: top,
   };
@@ -195,6 +207,10 @@ function detailQueries(db: Db) {
     liveProcess: db.prepare(`SELECT p.pid, p.ppid, p.cmdline, p.user FROM sockets s JOIN processes p ON p.host_id = s.host_id AND p.pid = s.pid
        WHERE s.host_id = ? AND p.binary = ? AND s.protocol = ? AND s.transport = ? AND s.direction = ? LIMIT 1`),
     identity: db.prepare("SELECT binary_name, exe, sha256 FROM observations WHERE binary = ? LIMIT 1"),
+    // The latest connection record of this host in the group: its process may be long gone.
+    connection: db.prepare<[string, string, string, string, string, number, number], ConnRow>(`SELECT pid, name, exe, sha256, cmdline, user, ancestry FROM connections INDEXED BY connections_by_finding
+       WHERE host_id = ? AND binary = ? AND protocol = ? AND transport = ? AND direction = ? AND port BETWEEN ? AND ?
+       ORDER BY last_seen DESC LIMIT 1`),
     anyProcess: db.prepare("SELECT pid, ppid, cmdline, user FROM processes WHERE host_id = ? AND binary = ? LIMIT 1"),
     byPid: db.prepare("SELECT pid, ppid, name, binary FROM processes WHERE host_id = ? AND pid = ? ORDER BY started_at DESC LIMIT 1"),
     parents: db.prepare(`SELECT coalesce(par.binary, '') AS parent, COUNT(*) AS n FROM processes p
@@ -209,7 +225,17 @@ interface HostFilter {
   host: string | null;
 }
 
-function hostsOf(q: Queries, g: GroupRow, limit: number, f: HostFilter): { hosts: ReportHost[]; parentBinaries: string[] } {
+interface ConnRow {
+  pid: number;
+  name: string;
+  exe: string;
+  sha256: string;
+  cmdline: string;
+  user: string;
+  ancestry: string;
+}
+
+function hostsOf(q: Queries, g: GroupRow, limit: number, f: HostFilter): { hosts: ReportHost[]; parentBinaries: string[]; exe: string; sha256: string } {
   const [lo, hi] = PORT_RANGES[g.pc]!;
   const byHost = new Map<string, { host_id: string; hostname: string; first_seen: number; last_seen: number; ports: number[] }>();
   for (const r of q.obsHosts.all(g.binary, g.protocol, g.transport, g.direction, lo, hi, f.sinceMs, f.host, f.host, f.host, limit * 4) as Array<{ host_id: string; first_seen: number; last_seen: number; port: number }>) {
@@ -224,23 +250,38 @@ function hostsOf(q: Queries, g: GroupRow, limit: number, f: HostFilter): { hosts
   }
   const rows = [...byHost.values()].sort((a, b) => b.last_seen - a.last_seen);
   const parentBinaries: string[] = [];
+  let exe = "";
+  let sha256 = "";
   const hosts = rows.map((r): ReportHost => {
-    const live = (q.liveProcess.get(r.host_id, g.binary, g.protocol, g.transport, g.direction) ?? q.anyProcess.get(r.host_id, g.binary)) as { pid: number; ppid: number; cmdline: string; user: string } | undefined;
+    const conn = q.connection.get(r.host_id, g.binary, g.protocol, g.transport, g.direction, lo, hi);
+    let proc: { pid: number; ppid: number; cmdline: string; user: string } | undefined;
     let ancestry = "";
-    if (live) {
-      const chain: Array<{ pid: number; ppid: number; name: string }> = [];
-      let cur = q.byPid.get(r.host_id, live.pid) as { pid: number; ppid: number; name: string; binary: string } | undefined;
-      const seen = new Set<number>();
-      while (cur && !seen.has(cur.pid) && chain.length < MAX_ANCESTRY_DEPTH) {
-        chain.push(cur);
-        seen.add(cur.pid);
-        if (cur.ppid <= 2) break;
-        cur = q.byPid.get(r.host_id, cur.ppid) as typeof cur;
+    if (conn) {
+      // The newest host first: its connection's process names the binary's path.
+      if (!exe) exe = conn.exe;
+      if (!sha256) sha256 = conn.sha256;
+      const parents = parseAncestry(conn.ancestry);
+      if (parents[0]) parentBinaries.push(binaryKey(parents[0], "", ""));
+      ancestry = [...parents].reverse().concat(`${conn.name || baseName(conn.exe)}(${conn.pid})`).join(" > ");
+      proc = { pid: conn.pid, ppid: 0, cmdline: conn.cmdline, user: conn.user };
+    } else {
+      proc = (q.liveProcess.get(r.host_id, g.binary, g.protocol, g.transport, g.direction) ?? q.anyProcess.get(r.host_id, g.binary)) as typeof proc;
+      if (proc) {
+        const chain: Array<{ pid: number; ppid: number; name: string }> = [];
+        let cur = q.byPid.get(r.host_id, proc.pid) as { pid: number; ppid: number; name: string; binary: string } | undefined;
+        const seen = new Set<number>();
+        while (cur && !seen.has(cur.pid) && chain.length < MAX_ANCESTRY_DEPTH) {
+          chain.push(cur);
+          seen.add(cur.pid);
+          if (cur.ppid <= 2) break;
+          cur = q.byPid.get(r.host_id, cur.ppid) as typeof cur;
+        }
+        ancestry = formatAncestry(chain.reverse());
+        const parent = q.byPid.get(r.host_id, proc.ppid) as { binary: string } | undefined;
+        if (parent) parentBinaries.push(parent.binary);
       }
-      ancestry = formatAncestry(chain.reverse());
-      const parent = q.byPid.get(r.host_id, live.ppid) as { binary: string } | undefined;
-      if (parent) parentBinaries.push(parent.binary);
     }
+    const live = proc;
     const f = q.facts.get(r.host_id);
     return {
       hostId: r.host_id,
@@ -255,7 +296,52 @@ function hostsOf(q: Queries, g: GroupRow, limit: number, f: HostFilter): { hosts
       ports: [...new Set(r.ports)].sort((a, b) => a - b),
     };
   });
-  return { hosts, parentBinaries };
+  return { hosts, parentBinaries, exe, sha256 };
+}
+
+/** A connection record's ancestry column (a JSON array of executables, nearest parent first); [] when unreadable. */
+function parseAncestry(json: string): string[] {
+  try {
+    const v = JSON.parse(json) as unknown;
+    return Array.isArray(v) ? v.filter((x): x is string => typeof x === "string") : [];
+  } catch {
+    return [];
+  }
+}
+
+function baseName(path: string): string {
+  return path.split(/[\\/]/).pop() || path;
+}
+
+/**
+ * The steadiest beacon of each observation group (binary, protocol,
+ * transport, direction, port class) among connection records inside the
+ * report's filters: most connections first, then the latest.
+ */
+function beaconsByGroup(db: Db, o: ReportOptions): Map<string, BeaconFacts> {
+  const rows = db
+    .prepare(
+      `SELECT binary, protocol, transport, direction, ${PC_SQL} AS pc, beacon_interval_ms AS intervalMs, beacon_jitter_ms AS jitterMs,
+              beacon_count AS count, beacon_span_ms AS spanMs, remote_address, remote_port, local_port
+         FROM connections
+        WHERE beacon_interval_ms IS NOT NULL AND last_seen >= ?
+          AND (? IS NULL OR host_id IN (SELECT host_id FROM hosts WHERE host_id = ? OR hostname = ?))
+          AND host_id NOT IN (SELECT host_id FROM hosts WHERE revoked_at IS NOT NULL)
+        ORDER BY beacon_count DESC, last_seen DESC LIMIT ?`,
+    )
+    .all(o.sinceMs ?? 0, o.host ?? null, o.host ?? null, o.host ?? null, MAX_BEACON_ROWS) as Array<{
+    binary: string; protocol: string; transport: string; direction: string; pc: number; intervalMs: number; jitterMs: number; count: number; spanMs: number;
+    remote_address: string; remote_port: number; local_port: number;
+  }>;
+  const out = new Map<string, BeaconFacts>();
+  for (const r of rows) {
+    const key = `${r.binary}\0${r.protocol}\0${r.transport}\0${r.direction}\0${r.pc}`;
+    if (out.has(key)) continue;
+    const port = r.direction === "inbound" ? r.local_port : r.remote_port;
+    const address = r.remote_address.includes(":") ? `[${r.remote_address}]` : r.remote_address;
+    out.set(key, { intervalMs: r.intervalMs, jitterMs: r.jitterMs, count: r.count, spanMs: r.spanMs, destination: r.direction === "inbound" ? `port ${port} from ${address}` : `${address}:${port}` });
+  }
+  return out;
 }
 
 /** The usual parent of these processes, and its share among all of the binary's processes fleet-wide. */

@@ -7,6 +7,7 @@
 
 import { terminalSafe, UNSAFE_TEXT } from "@oddwire/shared";
 import { countOf } from "./plural.js";
+import { visibilitySentence } from "./fleet-visibility.js";
 import type { Finding, Report, ReportHost } from "./report-types.js";
 
 export interface ReportHtmlOptions {
@@ -121,8 +122,18 @@ function renderHeader(report: Report): string {
     <div><dt>Findings</dt><dd>${int(findings.length)}</dd><dd class="sub">${suppressed > 0 ? `${int(suppressed)} suppressed` : "none suppressed"}</dd></div>
   </dl>
   ${small}
+  ${renderVisibility(report)}
   ${filters.length > 0 ? `<p class="report-filters">Report filters: ${filters.map(([k, v]) => `<code>${text(k)}=${text(v)}</code>`).join(" ")}</p>` : ""}
 </header>`;
+}
+
+/** One line on where the fleet is blind to short connections (every reason is agent text). */
+function renderVisibility(report: Report): string {
+  const line = visibilitySentence(report.visibility);
+  if (!line) return "";
+  const v = report.visibility!;
+  const blind = v.hostsSnapshotsOnly + v.hostsUnknown > 0;
+  return `<p class="note visibility" role="note"><b>${blind ? "Blind spots." : "Connection events."}</b> ${text(line.charAt(0).toUpperCase() + line.slice(1))}.</p>`;
 }
 
 /** A server-side SVG bar chart of report.prevalence; log-scaled when the counts span orders of magnitude. */
@@ -243,7 +254,8 @@ function renderDetail(f: Finding, i: number): string {
     <div><h4>Reasons</h4>${reasons.length > 0 ? `<ol class="reasons">${reasons.map((r) => `<li>${text(r)}</li>`).join("")}</ol>` : `<p class="none">—</p>`}</div>
     <div><h4>Evidence</h4><p>${chips(f.evidence, "ev")}</p>
       <h4>Seen</h4><p class="mono">${iso(f.firstSeenMs)} → ${iso(f.lastSeenMs)}</p>
-      <h4>Binary</h4><p class="mono wrap">${text(f.binary?.path)}</p><p class="mono wrap sub">sha256 ${text(f.binary?.sha256)}</p></div>
+      <h4>Binary</h4><p class="mono wrap">${text(f.binary?.path)}</p><p class="mono wrap sub">sha256 ${text(f.binary?.sha256)}</p>
+      ${f.beacon ? `<h4>Beacon</h4><p class="mono">every ${int(f.beacon.intervalMs)} ms ± ${int(f.beacon.jitterMs)} ms, ${int(f.beacon.count)} connections over ${int(f.beacon.spanMs)} ms to ${text(f.beacon.destination)}</p>` : ""}</div>
     ${suppression}
   </div>
   <h4>Hosts (${int(hosts.length)})</h4>

@@ -4,6 +4,7 @@
 
 import { terminalSafe } from "@oddwire/shared";
 import { countOf } from "./plural.js";
+import { visibilitySentence } from "./fleet-visibility.js";
 import type { Report } from "./report-types.js";
 
 const REASON_WIDTH = 100;
@@ -12,6 +13,8 @@ export function renderReportTable(r: Report): string {
   const out: string[] = [];
   const os = Object.entries(r.fleet.byOs).map(([k, v]) => `${v} ${terminalSafe(k)}`).join(", ");
   out.push(`oddwire fleet rarity report, ${terminalSafe(r.generatedAt)}: ${countOf(r.fleet.hosts, "host")} (${os || "none"}), ${countOf(r.fleet.binaries, "binary")}, ${countOf(r.fleet.observations, "observation")}`);
+  const blind = visibilitySentence(r.visibility);
+  if (blind) out.push(terminalSafe(blind));
   if (r.fleet.smallFleet) out.push("small fleet (5 hosts or fewer): no fleet statistics; scores rest on the built-in knowledge");
   if (r.findings.length === 0) return out.concat("no findings").join("\n") + "\n";
   const rows = r.findings.map((f) => [

@@ -44,14 +44,45 @@ export interface Finding {
   binaryHostCount: number;
   /** Why, in words, most important first. */
   reasons: string[];
-  /** Which evidence drove the score: "rarity", "knowledge", "lineage", "novelty". */
+  /** Which evidence drove the score: "rarity", "knowledge", "lineage", "novelty", "beaconing". */
   evidence: string[];
   /** Tag codes seen on this finding's sockets. */
   tags: string[];
   firstSeenMs: number;
   lastSeenMs: number;
   suppressed: Suppression | null;
+  /** The steadiest beacon among this finding's connection records (the agent judged the series periodic), or null. */
+  beacon: FindingBeacon | null;
   hosts: ReportHost[];
+}
+
+export interface FindingBeacon {
+  /** Median gap between connections, ms. */
+  intervalMs: number;
+  /** How far the gaps stray from it, ms. */
+  jitterMs: number;
+  /** Connections in the series. */
+  count: number;
+  /** From the first to the last, ms. */
+  spanMs: number;
+  /** "203.0.113.9:443" ("[2001:db8::1]:443" for IPv6). */
+  destination: string;
+}
+
+/** Where the fleet is blind to short connections (not revoked hosts only). */
+export interface ReportVisibility {
+  /** Hosts whose agent records connections as they are made. */
+  hostsWithEvents: number;
+  /** Hosts whose agent sees only what each snapshot catches. */
+  hostsSnapshotsOnly: number;
+  /** Hosts whose agent never said (older agents): treat as snapshots only. */
+  hostsUnknown: number;
+  /** Events dropped, summed over the hosts, by cause (each host's count since its agent started). */
+  dropped: { rate: number; records: number; kernel: number };
+  /** The snapshots-only hosts with the agent's reason, by hostname (at most 1,000). */
+  snapshotsOnly: Array<{ hostId: string; hostname: string; reason: string }>;
+  /** Hosts that dropped events, most first (at most 1,000). */
+  dropping: Array<{ hostId: string; hostname: string; droppedRate: number; droppedRecords: number; droppedKernel: number }>;
 }
 
 export interface Report {
@@ -67,5 +98,7 @@ export interface Report {
   /** How many observation groups fall in each prevalence bucket (share of the binary's hosts that show it). */
   prevalence: Array<{ from: number; to: number; groups: number }>;
   filters: Record<string, string | number | boolean>;
+  /** Where the fleet is blind to short connections (absent in reports made before it existed). */
+  visibility?: ReportVisibility;
   findings: Finding[];
 }

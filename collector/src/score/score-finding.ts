@@ -10,6 +10,9 @@
 //    the fleet does is this fleet's normal, whatever the tag says.
 // 3. Lineage: the binary runs here under a parent it rarely has elsewhere.
 // 4. Novelty: first seen recently, on few hosts.
+// 5. Beaconing: the agent saw these connections repeat at a steady interval
+//    (the way implants call home), damped like knowledge when most hosts
+//    running the binary do the same (an update check, a telemetry client).
 
 export const MIN_HOSTS_FOR_STATS = 6;
 const FULL_CONFIDENCE_HOSTS = 30;
@@ -28,6 +31,7 @@ export const TAG_WEIGHTS: Record<string, number> = {
 const W_RARITY = 0.85;
 const W_LINEAGE = 0.5;
 const W_NOVELTY = 0.25;
+export const W_BEACON = 0.7;
 const DAY = 86_400_000;
 
 export interface GroupFacts {
@@ -45,6 +49,16 @@ export interface GroupFacts {
   parentName: string;
   firstSeenMs: number;
   nowMs: number;
+  /** The steadiest beacon of this group's connection records, if any. */
+  beacon?: BeaconFacts | null | undefined;
+}
+
+export interface BeaconFacts {
+  intervalMs: number;
+  jitterMs: number;
+  count: number;
+  spanMs: number;
+  destination: string;
 }
 
 export interface Scored {
@@ -68,6 +82,7 @@ export function scoreGroup(g: GroupFacts): Scored {
   const what = `${g.binaryName} ${g.direction === "listen" ? "listening for" : g.direction === "inbound" ? "accepting" : "speaking"} ${g.protocol}`;
 
   const rarity = c * (1 - p);
+  const commonness = c * p;
   if (c > 0) {
     if (rarity >= 0.3) {
       evidence.push("rarity");
@@ -81,7 +96,6 @@ export function scoreGroup(g: GroupFacts): Scored {
 
   let k = 0;
   for (const tag of g.tags) k = 1 - (1 - k) * (1 - (TAG_WEIGHTS[tag] ?? 0.3));
-  const commonness = c * p;
   const knowledge = k * (1 - commonness);
   if (knowledge >= 0.2) {
     evidence.push("knowledge");
@@ -107,10 +121,32 @@ export function scoreGroup(g: GroupFacts): Scored {
     const minutes = Math.max(1, Math.round(age / 60000));
     say(W_NOVELTY * novelty, `first seen ${minutes} minute${minutes === 1 ? "" : "s"} ago, on ${g.hostCount} host${g.hostCount === 1 ? "" : "s"}`);
   }
+  let beaconing = 0;
+  if (g.beacon) {
+    const b = g.beacon;
+    const rhythm = `beacons every ${duration(b.intervalMs)} ± ${duration(b.jitterMs)} for ${duration(b.spanMs)} to ${b.destination} (${b.count} connection${b.count === 1 ? "" : "s"})`;
+    beaconing = W_BEACON * (1 - commonness);
+    if (beaconing >= 0.2) {
+      evidence.push("beaconing");
+      say(beaconing, rhythm);
+    } else {
+      beaconing = 0;
+      say(0, `${rhythm}, but ${pct(p)} of the hosts running ${g.binaryName} do this: this fleet's normal`);
+    }
+  }
   const reasons = said.sort((a, b) => b.weight - a.weight).map((r) => r.text);
 
-  const combined = 1 - (1 - W_RARITY * rarity) * (1 - knowledge) * (1 - W_LINEAGE * lineage) * (1 - W_NOVELTY * novelty);
+  const combined = 1 - (1 - W_RARITY * rarity) * (1 - knowledge) * (1 - W_LINEAGE * lineage) * (1 - W_NOVELTY * novelty) * (1 - beaconing);
   return { score: Math.round(combined * 1000) / 10, reasons, evidence };
+}
+
+/** A duration as people say it: "500 ms", "60 s", "15 min", "5 h", "3 d". */
+export function duration(ms: number): string {
+  if (ms < 1000) return `${Math.round(ms)} ms`;
+  if (ms < 120_000) return `${Math.round(ms / 1000)} s`;
+  if (ms < 7_200_000) return `${Math.round(ms / 60_000)} min`;
+  if (ms < 2 * DAY) return `${Math.round(ms / 3_600_000)} h`;
+  return `${Math.round(ms / DAY)} d`;
 }
 
 function pct(x: number): string {

@@ -47,6 +47,31 @@ export interface HostRow {
   silent: boolean;
   /** What the agent read of the machine at its start (empty strings until a full batch says). */
   facts: HostFactsRecord;
+  /** What the agent can see (the latest batch that said), or null when its agent never said (an older agent). */
+  visibility: HostVisibility | null;
+}
+
+export interface HostVisibility {
+  /** "events+snapshots": connections are recorded as they are made; "snapshots": only what each snapshot catches. */
+  mode: string;
+  /** Why events are off, in the agent's words ("" when they are on). */
+  reason: string;
+  /** Connection events the collector received from this host, in total. */
+  eventsAccepted: number;
+  /** Events the agent dropped since it started, by cause: over its rate cap, over its records-per-batch cap, lost in the kernel's buffer. */
+  droppedRate: number;
+  droppedRecords: number;
+  droppedKernel: number;
+  /** When the collector received this (ms since the epoch). */
+  updatedAt: number;
+}
+
+/** The EVENTS cell of `agents`: "on", "off: <reason>", or "-" when the agent never said. */
+export function eventsCell(v: HostVisibility | null, maxReason = 80): string {
+  if (!v) return "-";
+  if (v.mode === "events+snapshots") return "on";
+  const reason = v.reason || v.mode || "no reason given";
+  return `off: ${reason.length > maxReason ? `${reason.slice(0, maxReason - 1)}…` : reason}`;
 }
 
 /** "Debian GNU/Linux 12 (KVM)": the facts in one phrase for tables; "" when none are known. */
@@ -184,6 +209,17 @@ export class HostStore {
         hardwareVendor: r["hardware_vendor"] ?? "",
         hardwareModel: r["hardware_model"] ?? "",
       },
+      visibility: r["visibility_at"] == null
+        ? null
+        : {
+            mode: r["visibility_mode"],
+            reason: r["visibility_reason"],
+            eventsAccepted: r["events_accepted"],
+            droppedRate: r["dropped_rate"],
+            droppedRecords: r["dropped_records"],
+            droppedKernel: r["dropped_kernel"],
+            updatedAt: r["visibility_at"],
+          },
     }));
   }
 }

@@ -9,6 +9,14 @@
 // whose collector lost its database carries on with the seqs it has. A delta whose base is not the
 // last applied batch is still applied, and the host is asked for a full
 // snapshot (resync).
+//
+// Connection records (events: connections seen as they were made) are per
+// batch, not host state: full and delta batches alike add them to the
+// host's recent connections (at most maxConnectionRowsPerHost rows, the
+// oldest dropped first; retention prunes them by receive time) and feed the
+// same observations as sockets, so a two-second connection counts like a
+// socket. The binary is the connection's own process's, normalised as for
+// processes.
 
 import { binaryKey } from "@oddwire/shared";
 import type { oddwire } from "@oddwire/proto";
@@ -17,7 +25,16 @@ import type { Db } from "./open-db.js";
 type Batch = oddwire.v1.IBatch;
 type Snapshot = oddwire.v1.ISnapshot;
 type Socket = oddwire.v1.ISocket;
-type Process = oddwire.v1.IProcess;
+type Connection = oddwire.v1.IConnection;
+type Tag = oddwire.v1.ITag;
+
+/** Recent connection rows kept per host by default (the oldest go first). */
+export const DEFAULT_CONNECTION_ROWS_PER_HOST = 100_000;
+
+export interface IngesterOptions {
+  /** Recent connection rows kept per host; past it (plus a tenth, so trimming is rare) the oldest are deleted. */
+  maxConnectionRowsPerHost?: number;
+}
 
 export interface IngestItem {
   hostId: string;
@@ -45,8 +62,10 @@ export function socketKey(s: Socket): string {
 
 export class Ingester {
   private readonly stmts;
+  private readonly maxConnectionRows: number;
 
-  constructor(private readonly db: Db) {
+  constructor(private readonly db: Db, opts: IngesterOptions = {}) {
+    this.maxConnectionRows = opts.maxConnectionRowsPerHost ?? DEFAULT_CONNECTION_ROWS_PER_HOST;
     this.stmts = {
       host: db.prepare<[string], { last_seq: number; revoked_at: number | null; dropped_batches: number; first_seen: number | null }>(
         "SELECT last_seq, revoked_at, dropped_batches, first_seen FROM hosts WHERE host_id = ?",
@@ -63,8 +82,19 @@ export class Ingester {
         "SELECT exe, name, sha256, binary FROM processes WHERE host_id = ? AND pid = ? ORDER BY started_at DESC LIMIT 1",
       ),
       upsertSocket: db.prepare(`INSERT OR REPLACE INTO sockets
-        (host_id, skey, transport, family, local_address, local_port, remote_address, remote_port, state, pid, uid, inode, netns, protocol, direction, tags)
-        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+        (host_id, skey, transport, family, local_address, local_port, remote_address, remote_port, state, pid, uid, inode, netns, protocol, direction, tags, raw_protocol)
+        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+      insertConnection: db.prepare(`INSERT INTO connections
+        (host_id, binary, pid, started_at, name, exe, cmdline, user, sha256, ancestry, transport, direction, family, local_address, local_port,
+         remote_address, remote_port, protocol, port, first_seen, last_seen, count, failed, tags,
+         beacon_interval_ms, beacon_jitter_ms, beacon_count, beacon_span_ms, seq, received_at)
+        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+      addConnectionRows: db.prepare<[number, string], number>("UPDATE hosts SET connection_rows = connection_rows + ? WHERE host_id = ? RETURNING connection_rows").pluck(),
+      trimConnections: db.prepare(`DELETE FROM connections WHERE host_id = ? AND id <
+        (SELECT id FROM connections WHERE host_id = ? ORDER BY id DESC LIMIT 1 OFFSET ?)`),
+      countConnectionRows: db.prepare("UPDATE hosts SET connection_rows = (SELECT COUNT(*) FROM connections WHERE host_id = ?) WHERE host_id = ?"),
+      updateVisibility: db.prepare(`UPDATE hosts SET visibility_mode = @mode, visibility_reason = @reason, events_accepted = events_accepted + @accepted,
+          dropped_rate = @rate, dropped_records = @records, dropped_kernel = @kernel, visibility_at = @now WHERE host_id = @hostId`),
       deleteSocket: db.prepare("DELETE FROM sockets WHERE host_id = ? AND skey = ?"),
       upsertBinary: db.prepare(`INSERT INTO host_binaries (host_id, binary, binary_name, first_seen, last_seen) VALUES (?, ?, ?, ?, ?)
         ON CONFLICT (host_id, binary) DO UPDATE SET last_seen = max(last_seen, excluded.last_seen)`),
@@ -149,19 +179,37 @@ export class Ingester {
       const name = p.name ?? "";
       const binary = binaryKey(exe, name, os);
       owners.set(num(p.pid), { exe, name, sha256: p.sha256 ?? "", binary });
-      s.upsertProcess.run(hostId, num(p.pid), num(p.startedAtMs), num(p.ppid), name, exe, binary, p.cmdline ?? "", p.user ?? "", uidOrNull(p.uid), p.sha256 ?? "", p.exeDeleted ? 1 : 0, tagsJson(p));
+      s.upsertProcess.run(hostId, num(p.pid), num(p.startedAtMs), num(p.ppid), name, exe, binary, p.cmdline ?? "", p.user ?? "", uidOrNull(p.uid), p.sha256 ?? "", p.exeDeleted ? 1 : 0, tagsJson(p.tags));
       if (!binaries.has(binary)) binaries.set(binary, displayName(exe, name));
     }
+    const connections = snap.connections ?? [];
+    // The process of a connection ran on this host, however briefly: it counts in rarity's denominator.
+    // A record whose process is unknown (no exe, no name) is kept but observes nothing, as a socket without an owner.
+    const connBinaries = connections.map((c) => (c.process?.exe || c.process?.name ? binaryKey(c.process.exe ?? "", c.process.name ?? "", os) : ""));
+    connections.forEach((c, i) => {
+      const binary = connBinaries[i]!;
+      if (binary && !binaries.has(binary)) binaries.set(binary, displayName(c.process?.exe ?? "", c.process?.name ?? ""));
+    });
     for (const [binary, shown] of binaries) s.upsertBinary.run(hostId, binary, shown, takenAt, takenAt);
 
     // Observations: one per (binary, protocol, transport, direction, port); count
-    // grows by the sockets not already in the host's state.
-    const obs = new Map<string, { o: unknown[]; count: number }>();
+    // grows by the sockets not already in the host's state, and by every connection record's count.
+    const obs = new Map<string, Obs>();
+    const observe = (binary: string, exe: string, name: string, sha256: string, protocol: string, transport: string, direction: string, port: number, first: number, last: number, count: number, tags: string) => {
+      const okey = `${binary}\0${protocol}\0${transport}\0${direction}\0${port}`;
+      const entry = obs.get(okey);
+      if (entry) {
+        entry.count += count;
+        entry.first = Math.min(entry.first, first);
+        entry.last = Math.max(entry.last, last);
+        if (tags !== "[]") entry.tags = tags;
+      } else obs.set(okey, { o: [hostId, binary, protocol, transport, direction, port, displayName(exe, name), exe, sha256], first, last, count, tags });
+    };
     for (const k of snap.sockets ?? []) {
       const key = socketKey(k);
       const isNew = known ? !known.has(key) : s.socketExists.get(hostId, key) === undefined;
       const pid = num(k.pid);
-      s.upsertSocket.run(hostId, key, k.transport ?? "", num(k.family), k.localAddress ?? "", num(k.localPort), k.remoteAddress ?? "", num(k.remotePort), k.state ?? "", pid, uidOrNull(k.uid), num(k.inode), num(k.netns), k.protocol ?? "", k.direction ?? "", tagsJson(k));
+      s.upsertSocket.run(hostId, key, k.transport ?? "", num(k.family), k.localAddress ?? "", num(k.localPort), k.remoteAddress ?? "", num(k.remotePort), k.state ?? "", pid, uidOrNull(k.uid), num(k.inode), num(k.netns), k.protocol ?? "", k.direction ?? "", tagsJson(k.tags), num(k.rawProtocol));
       if (!pid) continue;
       let owner = owners.get(pid);
       if (!owner) {
@@ -171,13 +219,26 @@ export class Ingester {
       }
       const direction = k.direction ?? "";
       const port = direction === "outbound" ? num(k.remotePort) : num(k.localPort);
-      const okey = `${owner.binary}\0${k.protocol}\0${k.transport}\0${direction}\0${port}`;
-      const entry = obs.get(okey);
-      if (entry) entry.count += isNew ? 1 : 0;
-      else obs.set(okey, { o: [hostId, owner.binary, k.protocol ?? "", k.transport ?? "", direction, port, displayName(owner.exe, owner.name), owner.exe, owner.sha256, takenAt, takenAt], count: isNew ? 1 : 0 });
-      if (k.tags?.length) obs.get(okey)!.o[13] = tagsJson(k);
+      observe(owner.binary, owner.exe, owner.name, owner.sha256, k.protocol ?? "", k.transport ?? "", direction, port, takenAt, takenAt, isNew ? 1 : 0, tagsJson(k.tags));
     }
-    for (const { o, count } of obs.values()) s.upsertObservation.run(...o.slice(0, 11), count, (o[13] as string | undefined) ?? "[]", now);
+    connections.forEach((c, i) => {
+      const p = c.process ?? {};
+      const binary = connBinaries[i]!;
+      const direction = c.direction ?? "";
+      const port = direction === "outbound" ? num(c.remotePort) : num(c.localPort);
+      const first = num(c.firstSeenMs) || takenAt;
+      const last = Math.max(num(c.lastSeenMs) || takenAt, first);
+      const count = Math.max(1, num(c.count));
+      const tags = tagsJson(connectionTags(c));
+      const b = c.beacon;
+      const beacon = b && num(b.intervalMs) > 0 ? [num(b.intervalMs), num(b.jitterMs), num(b.count), num(b.spanMs)] : [null, null, null, null];
+      s.insertConnection.run(hostId, binary, num(p.pid), num(p.startedAtMs), p.name ?? "", p.exe ?? "", p.cmdline ?? "", p.user ?? "", p.sha256 ?? "", JSON.stringify(c.ancestry ?? []),
+        c.transport ?? "", direction, num(c.family), c.localAddress ?? "", num(c.localPort), c.remoteAddress ?? "", num(c.remotePort), c.protocol ?? "", port,
+        first, last, count, num(c.failed), tags, ...beacon, seq, now);
+      if (binary) observe(binary, p.exe ?? "", p.name ?? "", p.sha256 ?? "", c.protocol ?? "", c.transport ?? "", direction, port, first, last, count, tags);
+    });
+    for (const e of obs.values()) s.upsertObservation.run(...e.o, e.first, e.last, e.count, e.tags, now);
+    if (connections.length > 0) this.boundConnectionRows(hostId, connections.length);
 
     s.updateHost.run({
       hostId,
@@ -195,9 +256,47 @@ export class Ingester {
       const cut = (v: string | null | undefined) => (v ?? "").slice(0, 255);
       s.updateFacts.run({ hostId, distro: cut(f.distro), release: cut(f.release), kernel: cut(f.kernel), virtualization: cut(f.virtualization), hardwareVendor: cut(f.hardwareVendor), hardwareModel: cut(f.hardwareModel) });
     }
+    if (snap.visibility) {
+      const v = snap.visibility;
+      s.updateVisibility.run({
+        hostId,
+        mode: (v.mode ?? "").slice(0, 32),
+        reason: (v.reason ?? "").slice(0, 1024),
+        accepted: num(v.eventsAccepted),
+        rate: num(v.droppedRate),
+        records: num(v.droppedRecords),
+        kernel: num(v.droppedKernel),
+        now,
+      });
+    }
     s.logBatch.run(hostId, seq, now, takenAt, full ? 1 : 0, snap.processes?.length ?? 0, snap.sockets?.length ?? 0, bytes);
     return { seq, status: "applied", resync };
   }
+
+  /** Keeps the host's newest maxConnectionRows connection rows; trims only once it is a tenth over, so most batches pay one UPDATE. */
+  private boundConnectionRows(hostId: string, added: number): void {
+    const s = this.stmts;
+    const rows = s.addConnectionRows.get(added, hostId) ?? 0;
+    if (rows <= this.maxConnectionRows + Math.floor(this.maxConnectionRows / 10)) return;
+    s.trimConnections.run(hostId, hostId, this.maxConnectionRows - 1);
+    s.countConnectionRows.run(hostId, hostId);
+  }
+}
+
+interface Obs {
+  /** host_id, binary, protocol, transport, direction, port, binary_name, exe, sha256 */
+  o: unknown[];
+  first: number;
+  last: number;
+  count: number;
+  tags: string;
+}
+
+/** A connection's own tags, then its process's (an exited process's tags travel with its connection), each code once. */
+function connectionTags(c: Connection): Tag[] {
+  const out: Tag[] = [];
+  for (const t of [...(c.tags ?? []), ...(c.process?.tags ?? [])]) if (!out.some((x) => x.code === t.code)) out.push(t);
+  return out;
 }
 
 /** The agent's "unknown uid" (-1) crosses the wire as a uint32: 4294967295. Stored as NULL. */
@@ -208,8 +307,8 @@ function uidOrNull(uid: number | null | undefined): number | null {
   return n === UNKNOWN_UID ? null : n;
 }
 
-function tagsJson(x: Process | Socket): string {
-  return JSON.stringify((x.tags ?? []).map((t) => ({ code: t.code ?? "", reason: t.reason ?? "" })));
+function tagsJson(tags: readonly Tag[] | null | undefined): string {
+  return JSON.stringify((tags ?? []).map((t) => ({ code: t.code ?? "", reason: t.reason ?? "" })));
 }
 
 function displayName(exe: string, name: string): string {

@@ -6,7 +6,9 @@
 // batches, patched by deltas), one row per (host, binary, protocol,
 // transport, direction, port) observation with first/last seen and a count,
 // which binaries each host runs at all (rarity's denominator), and a log of
-// applied batches (exactly-once and auditing; pruned by retention).
+// applied batches (exactly-once and auditing; pruned by retention), each
+// host's recent connection records (events; per batch, bounded per host,
+// pruned with the batch log) and the latest visibility of each host.
 
 export const MIGRATIONS: readonly string[] = [
   `
@@ -241,5 +243,57 @@ export const MIGRATIONS: readonly string[] = [
   ALTER TABLE hosts ADD COLUMN virtualization TEXT NOT NULL DEFAULT '';
   ALTER TABLE hosts ADD COLUMN hardware_vendor TEXT NOT NULL DEFAULT '';
   ALTER TABLE hosts ADD COLUMN hardware_model TEXT NOT NULL DEFAULT '';
+  `,
+  // 9: connections seen as they were made (events), what each host can see,
+  // and the ethertype / IP protocol of raw and packet sockets.
+  `
+  CREATE TABLE connections (
+    id                 INTEGER PRIMARY KEY,
+    host_id            TEXT NOT NULL,
+    binary             TEXT NOT NULL,
+    pid                INTEGER NOT NULL,
+    started_at         INTEGER NOT NULL,
+    name               TEXT NOT NULL,
+    exe                TEXT NOT NULL,
+    cmdline            TEXT NOT NULL,
+    user               TEXT NOT NULL,
+    sha256             TEXT NOT NULL,
+    ancestry           TEXT NOT NULL,
+    transport          TEXT NOT NULL,
+    direction          TEXT NOT NULL,
+    family             INTEGER NOT NULL,
+    local_address      TEXT NOT NULL,
+    local_port         INTEGER NOT NULL,
+    remote_address     TEXT NOT NULL,
+    remote_port        INTEGER NOT NULL,
+    protocol           TEXT NOT NULL,
+    port               INTEGER NOT NULL,
+    first_seen         INTEGER NOT NULL,
+    last_seen          INTEGER NOT NULL,
+    count              INTEGER NOT NULL,
+    failed             INTEGER NOT NULL,
+    tags               TEXT NOT NULL,
+    beacon_interval_ms INTEGER,
+    beacon_jitter_ms   INTEGER,
+    beacon_count       INTEGER,
+    beacon_span_ms     INTEGER,
+    seq                INTEGER NOT NULL,
+    received_at        INTEGER NOT NULL
+  ) STRICT;
+  CREATE INDEX connections_by_finding ON connections (host_id, binary, protocol, transport, direction, port, last_seen);
+  CREATE INDEX connections_by_received ON connections (received_at);
+  CREATE INDEX connections_by_host ON connections (host_id, id);
+  CREATE INDEX connections_beacons ON connections (binary, protocol, transport, direction, port) WHERE beacon_interval_ms IS NOT NULL;
+
+  ALTER TABLE hosts ADD COLUMN connection_rows INTEGER NOT NULL DEFAULT 0;
+  ALTER TABLE hosts ADD COLUMN visibility_mode TEXT NOT NULL DEFAULT '';
+  ALTER TABLE hosts ADD COLUMN visibility_reason TEXT NOT NULL DEFAULT '';
+  ALTER TABLE hosts ADD COLUMN events_accepted INTEGER NOT NULL DEFAULT 0;
+  ALTER TABLE hosts ADD COLUMN dropped_rate INTEGER NOT NULL DEFAULT 0;
+  ALTER TABLE hosts ADD COLUMN dropped_records INTEGER NOT NULL DEFAULT 0;
+  ALTER TABLE hosts ADD COLUMN dropped_kernel INTEGER NOT NULL DEFAULT 0;
+  ALTER TABLE hosts ADD COLUMN visibility_at INTEGER;
+
+  ALTER TABLE sockets ADD COLUMN raw_protocol INTEGER NOT NULL DEFAULT 0;
   `,
 ];
