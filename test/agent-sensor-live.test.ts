@@ -82,6 +82,8 @@ function startSensor(t: { teardown(fn: () => unknown): void }, cmd: string, args
   let stderr = "";
   let pending = "";
   let onReady: () => void = () => {};
+  let onLost: (n: number) => void = () => {};
+  const lost = new Promise<number>((resolve) => (onLost = resolve));
   const ready = new Promise<void>((resolve) => (onReady = resolve));
   child.stderr!.on("data", (d) => (stderr += d));
   child.stdout!.setEncoding("utf8");
@@ -92,12 +94,13 @@ function startSensor(t: { teardown(fn: () => unknown): void }, cmd: string, args
       const p = parseBpftraceLine(pending.slice(0, nl), { strings: "sensor" });
       pending = pending.slice(nl + 1);
       if (p.type === "ready") onReady();
+      if (p.type === "lost") onLost(p.count);
       if (p.type === "event") log.push({ ...p.event, timeMs: 0 });
     }
   });
   const exit = new Promise<{ code: number | null; signal: NodeJS.Signals | null; stderr: string }>((resolve) => child.on("close", (code, signal) => resolve({ code, signal, stderr })));
   const readyOrExit = Promise.race([ready.then(() => null), exit]);
-  return { child, log, readyOrExit, exit };
+  return { child, log, readyOrExit, exit, lost };
 }
 
 function isConnect(e: TimedEvent): e is Extract<BpftraceEvent, { kind: "connect" }> & TimedEvent {
@@ -262,6 +265,23 @@ t.test("the sensor", { skip }, async (t) => {
     }
   });
 
+  t.test("a full ring buffer: the events that did not fit are counted and reported", async (t) => {
+    const s = startSensor(t, SENSOR, ["--ring-bytes", "4096"]);
+    t.equal(await s.readyOrExit, null);
+    const server = await loopbackServer(t);
+    // Stopped, the loader reads nothing while 200 connections (400 events of ~90 bytes) meet a 4 KiB ring.
+    s.child.kill("SIGSTOP");
+    try {
+      for (let i = 0; i < 200; i++) await connectOnce(server.port);
+    } finally {
+      s.child.kill("SIGCONT");
+    }
+    const count = await s.lost;
+    t.ok(count > 0, `a lost_events line: ${count}`);
+    const seen = s.log.all.filter((e) => isConnect(e) && e.remotePort === server.port).length;
+    t.ok(seen < 200, `fewer connects than made were read (${seen})`);
+  });
+
   t.test("SIGINT as root: exits 0; an argument: usage and exit 1", async (t) => {
     const s = startSensor(t, SENSOR, []);
     t.equal(await s.readyOrExit, null);
@@ -270,6 +290,9 @@ t.test("the sensor", { skip }, async (t) => {
     const usage = spawnSync(SENSOR, ["--bogus"], { encoding: "utf8" });
     t.equal(usage.status, 1);
     t.match(usage.stderr, /^usage: /);
+    const odd = spawnSync(SENSOR, ["--ring-bytes", "5000"], { encoding: "utf8" });
+    t.equal(odd.status, 1);
+    t.match(odd.stderr, /--ring-bytes 5000 is not a power of two/);
   });
 });
 

@@ -52,7 +52,7 @@ char LICENSE[] SEC("license") = "GPL";
 
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
-	__uint(max_entries, 1 << 20);
+	__uint(max_entries, 1 << 20); /* bytes; the loader may change it (--ring-bytes) */
 } events SEC(".maps");
 
 /* Events that found the ring buffer full, per CPU; the loader sums and reports them. */
@@ -113,6 +113,19 @@ struct {
 	__type(key, struct flow_key);
 	__type(value, __u64);
 } udp_seen SEC(".maps");
+
+/* Wake the loader only when the ring is a quarter full (the loader sets this
+ * from the ring's size); otherwise it drains the ring on its own timer. A
+ * wake-up per event costs the loader a context switch per event, most of its
+ * CPU at a thousand events a second. */
+const volatile __u64 wakeup_bytes = 1 << 18;
+
+static __always_inline void submit(struct odw_event *e)
+{
+	__u64 pending = bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA);
+
+	bpf_ringbuf_submit(e, pending >= wakeup_bytes ? BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP);
+}
 
 static __always_inline struct odw_event *reserve(__u64 size)
 {
@@ -178,7 +191,7 @@ int BPF_PROG(on_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm 
 	__builtin_memset(e->raddr, 0, sizeof(e->raddr));
 	if (bpf_probe_read_kernel_str(e->filename, sizeof(e->filename), BPF_CORE_READ(bprm, filename)) < 0)
 		e->filename[0] = 0;
-	bpf_ringbuf_submit(e, 0);
+	submit(e);
 	return 0;
 }
 
@@ -217,7 +230,7 @@ int BPF_PROG(on_sock_state, const struct sock *sk, const int oldstate, const int
 		__builtin_memcpy(e->comm, c->comm, sizeof(e->comm));
 		e->flag = newstate == ODW_TCP_ESTABLISHED;
 		if (fill_tuple(e, sk))
-			bpf_ringbuf_submit(e, 0);
+			submit(e);
 		else
 			bpf_ringbuf_discard(e, 0);
 	}
@@ -248,7 +261,7 @@ static __always_inline void send_accept(long fd)
 		return;
 	fill_current(e, ODW_ACCEPT);
 	if (fill_tuple(e, sk))
-		bpf_ringbuf_submit(e, 0);
+		submit(e);
 	else
 		bpf_ringbuf_discard(e, 0);
 }
@@ -284,7 +297,7 @@ static __always_inline void send_udp(const struct sock *sk, __u16 family, const 
 	__builtin_memcpy(e->raddr, raddr, 16);
 	e->rport = rport;
 	e->flag = direction;
-	bpf_ringbuf_submit(e, 0);
+	submit(e);
 }
 
 /* The socket's own peer (a connected socket). */

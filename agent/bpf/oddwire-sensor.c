@@ -16,6 +16,9 @@
  * each byte that is not part of valid UTF-8 is written as a lone surrogate
  * \udcXX (XX the byte), so no byte is lost and the line stays valid JSON.
  *
+ * Usage: oddwire-sensor [--ring-bytes N]  (N a power of two, 4096..1 GiB;
+ * default 1 MiB: the ring buffer between the kernel and this loader).
+ *
  * Exit status: 0 after SIGINT/SIGTERM, 1 when the programs cannot be loaded
  * or attached (message on stderr), 2 when the kernel has no BTF, 3 when
  * stdout is gone or the ring buffer fails.
@@ -36,7 +39,9 @@
 #include "oddwire-sensor.h"
 
 #define KERNEL_BTF "/sys/kernel/btf/vmlinux"
-#define POLL_MS 250
+/* The BPF side wakes us only when its ring is a quarter full; otherwise it is
+ * drained on this timer, so an event reaches stdout at most this late. */
+#define POLL_MS 100
 
 static volatile sig_atomic_t stopping;
 
@@ -197,8 +202,18 @@ int main(int argc, char **argv)
 	__u64 reported = 0;
 	int ncpus, err, status = 0;
 
-	if (argc > 1) {
-		fprintf(stderr, "usage: %s\n  prints one JSON line per connection and exec event until SIGINT or SIGTERM\n", argv[0]);
+	unsigned long long ring_bytes = 1 << 20;
+
+	if (argc == 3 && strcmp(argv[1], "--ring-bytes") == 0) {
+		char *end;
+		errno = 0;
+		ring_bytes = strtoull(argv[2], &end, 10);
+		if (errno || *end || ring_bytes < 4096 || ring_bytes > (1ULL << 30) || (ring_bytes & (ring_bytes - 1))) {
+			fprintf(stderr, "oddwire-sensor: --ring-bytes %s is not a power of two from 4096 to 1073741824\n", argv[2]);
+			return 1;
+		}
+	} else if (argc > 1) {
+		fprintf(stderr, "usage: %s [--ring-bytes N]\n  prints one JSON line per connection and exec event until SIGINT or SIGTERM\n", argv[0]);
 		return strcmp(argv[1], "--help") == 0 ? 0 : 1;
 	}
 	if (access(KERNEL_BTF, R_OK) != 0) {
@@ -216,6 +231,12 @@ int main(int argc, char **argv)
 	skel = oddwire_sensor_bpf__open();
 	if (!skel)
 		return load_error("open", errno);
+	skel->rodata->wakeup_bytes = ring_bytes / 4;
+	err = bpf_map__set_max_entries(skel->maps.events, (__u32)ring_bytes);
+	if (err) {
+		status = load_error("size the ring buffer of", -err);
+		goto out;
+	}
 	err = oddwire_sensor_bpf__load(skel);
 	if (err) {
 		status = load_error("load", -err);
@@ -246,6 +267,8 @@ int main(int argc, char **argv)
 	fflush(stdout);
 	while (!stopping) {
 		err = ring_buffer__poll(rb, POLL_MS);
+		if (err >= 0 || err == -EINTR)
+			err = ring_buffer__consume(rb);
 		if (err < 0 && err != -EINTR) {
 			fprintf(stderr, "oddwire-sensor: reading the ring buffer failed: %s\n", strerror(-err));
 			status = 3;

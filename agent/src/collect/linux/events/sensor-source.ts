@@ -49,6 +49,8 @@ export interface SensorSourceOptions {
   onStatus?(status: SourceStatus): void;
   /** The sensor binary; findSensor() when not given. */
   sensorPath?: string;
+  /** Bytes of the kernel's ring buffer (a power of two, 4096 or more); the sensor's default is 1 MiB. */
+  ringBytes?: number;
   /** Restart delays: the first, doubled on each death up to the maximum. */
   restartDelayMs?: number;
   maxRestartDelayMs?: number;
@@ -70,8 +72,8 @@ export class SensorSource {
   private isReady = false;
   /** Wall-clock ns minus monotonic ns, taken when the child starts. */
   private clockOffsetNs = 0n;
-  private readonly o: Required<Omit<SensorSourceOptions, "onLost" | "onError" | "onStatus" | "sensorPath">> &
-    Pick<SensorSourceOptions, "onLost" | "onError" | "onStatus"> & { sensorPath: string };
+  private readonly o: Required<Omit<SensorSourceOptions, "onLost" | "onError" | "onStatus" | "sensorPath" | "ringBytes">> &
+    Pick<SensorSourceOptions, "onLost" | "onError" | "onStatus" | "ringBytes"> & { sensorPath: string };
 
   constructor(options: SensorSourceOptions) {
     this.o = {
@@ -120,7 +122,8 @@ export class SensorSource {
     this.isReady = false;
     this.o.onStatus?.({ state: "starting", attempt: this.restarts + 1 });
     this.clockOffsetNs = BigInt(Date.now()) * 1_000_000n - process.hrtime.bigint();
-    const child = spawn(this.o.sensorPath, [], { stdio: ["ignore", "pipe", "pipe"] });
+    const args = this.o.ringBytes === undefined ? [] : ["--ring-bytes", String(this.o.ringBytes)];
+    const child = spawn(this.o.sensorPath, args, { stdio: ["ignore", "pipe", "pipe"] });
     this.child = child;
     let stderr = "";
     let pending = "";
