@@ -26,7 +26,7 @@ const CAP_PERFMON = 38n;
 
 function skipReason(): string | false {
   if (process.platform !== "linux") return "Linux only";
-  const tools = skipWithoutTools(["make", "clang", "llvm-strip", "bpftool", "cc", "pkg-config", "setpriv"], "make clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev pkg-config util-linux");
+  const tools = skipWithoutTools(["make", "clang", "llvm-strip", "bpftool", "cc", "pkg-config", "setpriv", "unshare"], "make clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev pkg-config util-linux");
   if (tools) return tools;
   if (spawnSync("pkg-config", ["--exists", "libbpf"]).status !== 0) {
     if (process.env["CI"] === "true") throw new Error("CI is missing libbpf-dev (pkg-config cannot find libbpf)");
@@ -236,9 +236,15 @@ t.test("the sensor", { skip }, async (t) => {
     });
   });
 
-  t.test("as nobody with only CAP_BPF and CAP_PERFMON, the agent service's capabilities", async (t) => {
+  t.test("as nobody with only CAP_BPF and CAP_PERFMON, the agent service's capabilities, and no tracefs", async (t) => {
     const sensor = sensorCopy(t);
-    const s = startSensor(t, "setpriv", [...NOBODY, "--inh-caps=+bpf,+perfmon", "--ambient-caps=+bpf,+perfmon", sensor]);
+    // A mount namespace of its own without tracefs (the host's stays mounted); unshare and sh exec, so the pid is the sensor's.
+    const script = [
+      "umount /sys/kernel/tracing 2>/dev/null; umount /sys/kernel/debug 2>/dev/null",
+      'if [ -e /sys/kernel/tracing/events ]; then echo "tracefs is still mounted" >&2; exit 9; fi',
+      `exec setpriv ${NOBODY.join(" ")} --inh-caps=+bpf,+perfmon --ambient-caps=+bpf,+perfmon "$0"`,
+    ].join("\n");
+    const s = startSensor(t, "unshare", ["-m", "--propagation", "private", "sh", "-c", script, sensor]);
     const early = await s.readyOrExit;
     t.equal(early, null, `attached: ${JSON.stringify(early)}`);
     if (early) return;
