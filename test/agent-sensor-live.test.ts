@@ -26,7 +26,10 @@ const CAP_PERFMON = 38n;
 
 function skipReason(): string | false {
   if (process.platform !== "linux") return "Linux only";
-  const tools = skipWithoutTools(["make", "clang", "llvm-strip", "bpftool", "cc", "pkg-config", "setpriv", "unshare"], "make clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev pkg-config util-linux");
+  const tools = skipWithoutTools(
+    ["make", "clang", "llvm-strip", "bpftool", "cc", "pkg-config", "setpriv", "unshare"],
+    "make clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev pkg-config util-linux",
+  );
   if (tools) return tools;
   if (spawnSync("pkg-config", ["--exists", "libbpf"]).status !== 0) {
     if (process.env["CI"] === "true") throw new Error("CI is missing libbpf-dev (pkg-config cannot find libbpf)");
@@ -46,7 +49,9 @@ class EventLog {
 
   push(e: TimedEvent): void {
     this.all.push(e);
-    this.waiters = this.waiters.filter((w) => (w.match(e) ? (w.resolve(e), false) : true));
+    const matched = this.waiters.filter((w) => w.match(e));
+    this.waiters = this.waiters.filter((w) => !matched.includes(w));
+    for (const w of matched) w.resolve(e);
   }
 
   /** The first event (already seen or still to come) that matches; rejects after a generous bound so a miss fails rather than hangs. */
@@ -57,7 +62,13 @@ class EventLog {
     if (seen) return Promise.resolve(seen);
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error(`no ${what} event within ${boundMs} ms`)), boundMs);
-      this.waiters.push({ match, resolve: (e) => (clearTimeout(timer), resolve(e)) });
+      this.waiters.push({
+        match,
+        resolve: (e) => {
+          clearTimeout(timer);
+          resolve(e);
+        },
+      });
     });
   }
 }
@@ -89,8 +100,7 @@ function startSensor(t: { teardown(fn: () => unknown): void }, cmd: string, args
   child.stdout!.setEncoding("utf8");
   child.stdout!.on("data", (d: string) => {
     pending += d;
-    let nl: number;
-    while ((nl = pending.indexOf("\n")) >= 0) {
+    for (let nl = pending.indexOf("\n"); nl >= 0; nl = pending.indexOf("\n")) {
       const p = parseBpftraceLine(pending.slice(0, nl), { strings: "sensor" });
       pending = pending.slice(nl + 1);
       if (p.type === "ready") onReady();
@@ -98,7 +108,9 @@ function startSensor(t: { teardown(fn: () => unknown): void }, cmd: string, args
       if (p.type === "event") log.push({ ...p.event, timeMs: 0 });
     }
   });
-  const exit = new Promise<{ code: number | null; signal: NodeJS.Signals | null; stderr: string }>((resolve) => child.on("close", (code, signal) => resolve({ code, signal, stderr })));
+  const exit = new Promise<{ code: number | null; signal: NodeJS.Signals | null; stderr: string }>((resolve) =>
+    child.on("close", (code, signal) => resolve({ code, signal, stderr })),
+  );
   const readyOrExit = Promise.race([ready.then(() => null), exit]);
   return { child, log, readyOrExit, exit, lost };
 }
@@ -162,7 +174,10 @@ t.test("the sensor", { skip }, async (t) => {
       t.match(out, { family: 4, localAddress: "127.0.0.1", remoteAddress: "127.0.0.1", outcome: "established", uid: 0, comm: "node" });
       const exec = await log.next("exec", (e) => e.kind === "exec" && e.pid === pid);
       t.match(exec, { filename: NODE, ppid: process.pid, uid: 0 }, "exec details: the file run and the parent");
-      const inbound = await log.next("accept", (e) => e.kind === "accept" && e.localPort === server.port && "remotePort" in e && e.remotePort === (out as { localPort: number }).localPort);
+      const inbound = await log.next(
+        "accept",
+        (e) => e.kind === "accept" && e.localPort === server.port && "remotePort" in e && e.remotePort === (out as { localPort: number }).localPort,
+      );
       t.equal(inbound.pid, process.pid, "the accepted connection belongs to the listener");
       t.match(inbound, { remoteAddress: "127.0.0.1" });
     });
@@ -301,4 +316,3 @@ t.test("the sensor", { skip }, async (t) => {
     t.match(odd.stderr, /--ring-bytes 5000 is not a power of two/);
   });
 });
-

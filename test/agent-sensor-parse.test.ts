@@ -31,11 +31,7 @@ t.test("each kind of line", async (t) => {
 
 t.test("hostile names: escapes undone, valid UTF-8 kept, invalid bytes as the bpftrace route gives them", async (t) => {
   // a"b\c<LF>d<SOH> café <0xff> ☃ 😀 <C1 0x85>, as the sensor writes it
-  const line = String.raw`{"type":"value","data":["exec",1,2,2,0,"a\"b\\c\u000ad\u0001 caf`
-    + "é"
-    + String.raw`",1,"/tmp/x \udcff `
-    + "☃ 😀"
-    + String.raw` \u0085 \udce9"]}`;
+  const line = String.raw`{"type":"value","data":["exec",1,2,2,0,"a\"b\\c\u000ad\u0001 caf` + "é" + String.raw`",1,"/tmp/x \udcff ` + "☃ 😀" + String.raw` \u0085 \udce9"]}`;
   const parsed = sensor(line);
   t.equal(parsed.type, "event");
   const e = (parsed as { event: { comm: string; filename: string } }).event;

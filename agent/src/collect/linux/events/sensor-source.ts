@@ -146,11 +146,11 @@ export class SensorSource {
     child.stdout!.setEncoding("utf8");
     child.stdout!.on("data", (d: string) => {
       pending += d;
-      let nl: number;
-      while ((nl = pending.indexOf("\n")) >= 0) {
+      for (let nl = pending.indexOf("\n"); nl >= 0; nl = pending.indexOf("\n")) {
         const line = pending.slice(0, nl);
         pending = pending.slice(nl + 1);
-        if (overlong) overlong = false; // the tail of a line already refused
+        if (overlong)
+          overlong = false; // the tail of a line already refused
         else this.onLine(line);
       }
       if (pending.length > MAX_LINE_CHARS) {
