@@ -286,6 +286,13 @@ t.test("the sensor", { skip }, async (t) => {
     }
   });
 
+  t.test("no kernel BTF (hidden under a tmpfs in a mount namespace of its own): says so, exit status 2", async (t) => {
+    const s = startSensor(t, "unshare", ["-m", "--propagation", "private", "sh", "-c", 'mount -t tmpfs none /sys/kernel/btf && exec "$0"', SENSOR]);
+    const end = await s.exit;
+    t.equal(end.code, 2);
+    t.match(end.stderr, /the kernel has no readable BTF at \/sys\/kernel\/btf\/vmlinux .*CONFIG_DEBUG_INFO_BTF=y/);
+  });
+
   t.test("a full ring buffer: the events that did not fit are counted and reported", async (t) => {
     const s = startSensor(t, SENSOR, ["--ring-bytes", "4096"]);
     t.equal(await s.readyOrExit, null);
