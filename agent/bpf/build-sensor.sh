@@ -20,4 +20,6 @@ if [ -n "$missing" ]; then
 	echo "$msg" >&2
 	exit 1
 fi
+# Up to date: say nothing (npm run build runs this every time).
+make -q --no-print-directory 2>/dev/null && exit 0
 exec make --no-print-directory
