@@ -194,7 +194,9 @@ t.test("the .debs through install, boot, upgrade, remove and purge on a fresh De
   writeFileSync(at("etc/oddwire-agent/agent.json"), JSON.stringify({ ...(JSON.parse(readFileSync(at("etc/oddwire-agent/agent.json"), "utf8")) as object), schedule: "*/2 * * * * *" }, null, 2));
 
   // --- Boot the root under systemd: both services start by themselves.
-  container = spawn("systemd-nspawn", [...nspawnBase, "-b", "--console=pipe"], { env: CLEAN_ENV, stdio: ["ignore", "ignore", "ignore"] });
+  // nspawn's default bounding set lacks CAP_BPF and CAP_PERFMON, which a host's init has; without them systemd cannot
+  // give the agent its ambient set (it silently drops what the bounding set lacks).
+  container = spawn("systemd-nspawn", [...nspawnBase, "--capability=CAP_BPF,CAP_PERFMON", "-b", "--console=pipe"], { env: CLEAN_ENV, stdio: ["ignore", "ignore", "ignore"] });
   const leader = await waitFor("the container's init", () => {
     const children = readFileSync(`/proc/${container!.pid}/task/${container!.pid}/children`, "utf8").trim().split(/\s+/).filter(Boolean);
     return children.find((pid) => readFileSync(`/proc/${pid}/comm`, "utf8").trim() === "systemd");
