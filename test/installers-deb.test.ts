@@ -94,6 +94,8 @@ t.test("the .debs through install, boot, upgrade, remove and purge on a fresh De
   const contents = ok(sh("dpkg-deb", ["--contents", join(work, "v1", "oddwire-agent_0.1.0_amd64.deb")]), "dpkg-deb --contents");
   t.notMatch(contents, /\.\/etc\//, "no file under /etc is shipped: the configuration is written at install, so upgrades never prompt about it");
   t.match(contents, /-rwxr-xr-x root\/root .* \.\/usr\/lib\/oddwire-agent\/bin\/node\n/, "the runtime is in the package, owned by root");
+  t.match(contents, /-rwxr-xr-x root\/root .* \.\/usr\/lib\/oddwire-agent\/bin\/oddwire-sensor\n/, "the eBPF sensor beside it");
+  t.match(info, /Depends: .*\blibbpf1\b/, "and the library the sensor links");
 
   // --- A fresh Debian root.
   ok(sh("debootstrap", ["--variant=minbase", "--include=adduser,systemd,debconf", "bookworm", root, MIRROR], PROXY_ENV, 900_000), "debootstrap");
@@ -150,7 +152,8 @@ t.test("the .debs through install, boot, upgrade, remove and purge on a fresh De
   t.notOk(debconfFiles.some((text) => text.includes(SECRET)), "the secret is not left in debconf's database");
   const unit = readFileSync(at("lib/systemd/system/oddwire-agent.service"), "utf8");
   t.match(unit, /^ExecStart=\/usr\/lib\/oddwire-agent\/bin\/node --lite-mode --max-semi-space-size=1 --no-expose-wasm /m, "the service runs the bundled runtime with the service flags");
-  t.match(unit, /^CapabilityBoundingSet=CAP_SYS_PTRACE CAP_DAC_READ_SEARCH$/m);
+  t.match(unit, /^CapabilityBoundingSet=CAP_SYS_PTRACE CAP_DAC_READ_SEARCH CAP_BPF CAP_PERFMON$/m);
+  t.match(unit, /^SystemCallFilter=bpf$/m, "bpf() allowed back after ~@privileged, for the sensor");
   t.notMatch(unit, /^MemoryDenyWriteExecute=/m, "no MemoryDenyWriteExecute: it crashes V8");
   const verify = chroot("systemd-analyze verify --man=no /lib/systemd/system/oddwire-agent.service /lib/systemd/system/oddwire-collector.service");
   t.equal(verify.status, 0, `systemd-analyze verify finds nothing wrong with either unit: ${verify.stderr}`);
@@ -191,7 +194,9 @@ t.test("the .debs through install, boot, upgrade, remove and purge on a fresh De
   writeFileSync(at("etc/oddwire-agent/agent.json"), JSON.stringify({ ...(JSON.parse(readFileSync(at("etc/oddwire-agent/agent.json"), "utf8")) as object), schedule: "*/2 * * * * *" }, null, 2));
 
   // --- Boot the root under systemd: both services start by themselves.
-  container = spawn("systemd-nspawn", [...nspawnBase, "-b", "--console=pipe"], { env: CLEAN_ENV, stdio: ["ignore", "ignore", "ignore"] });
+  // nspawn's default bounding set lacks CAP_BPF and CAP_PERFMON, which a host's init has; without them systemd cannot
+  // give the agent its ambient set (it silently drops what the bounding set lacks).
+  container = spawn("systemd-nspawn", [...nspawnBase, "--capability=CAP_BPF,CAP_PERFMON", "-b", "--console=pipe"], { env: CLEAN_ENV, stdio: ["ignore", "ignore", "ignore"] });
   const leader = await waitFor("the container's init", () => {
     const children = readFileSync(`/proc/${container!.pid}/task/${container!.pid}/children`, "utf8").trim().split(/\s+/).filter(Boolean);
     return children.find((pid) => readFileSync(`/proc/${pid}/comm`, "utf8").trim() === "systemd");
@@ -210,7 +215,8 @@ t.test("the .debs through install, boot, upgrade, remove and purge on a fresh De
   const mainPid = ok(inside("systemctl show -p MainPID --value oddwire-agent"), "MainPID").trim();
   const status = ok(inside(`cat /proc/${mainPid}/status`), "the agent's /proc status");
   t.match(status, new RegExp(`^Uid:\\t${agentUser.uid}\\t${agentUser.uid}\\t`, "m"), "the service runs as oddwire-agent");
-  t.match(status, /^CapEff:\t0000000000080004$/m, "with exactly CAP_SYS_PTRACE and CAP_DAC_READ_SEARCH");
+  // Bits 2 (CAP_DAC_READ_SEARCH), 19 (CAP_SYS_PTRACE), 38 (CAP_PERFMON), 39 (CAP_BPF).
+  t.match(status, /^CapEff:\t000000c000080004$/m, "with exactly CAP_SYS_PTRACE, CAP_DAC_READ_SEARCH, CAP_BPF and CAP_PERFMON");
   t.match(status, /^NoNewPrivs:\t1$/m);
   for (const name of ["oddwire-agent", "oddwire-collector"]) {
     const security = ok(inside(`systemd-analyze security ${name}.service`), "systemd-analyze security");

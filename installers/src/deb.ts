@@ -1,6 +1,7 @@
 // Builds the .deb of the agent or the collector with dpkg-deb from a staged
 // root: the bundle and the pinned Node.js runtime under /usr/lib/<package>, a
-// wrapper in /usr/bin, the systemd unit, the man page, the Debian doc files,
+// wrapper in /usr/bin, the agent's eBPF sensor (agent/bpf, built here) beside
+// the runtime in /usr/lib/oddwire-agent/bin, the systemd unit, the man page, the Debian doc files,
 // and the maintainer scripts from installers/deb/<package>/. Then lintian.
 
 import { execFileSync, spawnSync } from "node:child_process";
@@ -12,7 +13,7 @@ import { SERVICE_NODE_FLAGS } from "oddwire-agent/service-node-flags.js";
 import { bundleProgram, type Program } from "./bundle.js";
 import { listFiles } from "./files.js";
 import { PackagingError } from "./errors.js";
-import { INSTALLERS_DIR } from "./paths.js";
+import { INSTALLERS_DIR, REPO_DIR } from "./paths.js";
 import { extractMembers, pinnedTarball } from "./runtimes.js";
 import { requireTools } from "./tools.js";
 
@@ -41,7 +42,7 @@ const DEBIAN_VERSION = /^[0-9][A-Za-z0-9.+~-]*$/;
 
 export async function buildDeb(o: DebOptions): Promise<DebResult> {
   if (!DEBIAN_VERSION.test(o.version)) throw new PackagingError(`"${o.version}" is not a Debian version (digits first; letters, digits and . + ~ - after)`);
-  requireTools(["dpkg-deb", ...(o.program === "oddwire-collector" ? ["strip"] : []), ...(o.lintian ? ["lintian"] : [])]);
+  requireTools(["dpkg-deb", "strip", ...(o.program === "oddwire-agent" ? SENSOR_BUILD_TOOLS : []), ...(o.lintian ? ["lintian"] : [])]);
   const pkg = o.program;
   const src = join(INSTALLERS_DIR, "deb", pkg);
   const root = join(o.outDir, "deb-root", pkg);
@@ -63,6 +64,11 @@ export async function buildDeb(o: DebOptions): Promise<DebResult> {
   copyFileSync(join(unpacked, "LICENSE"), join(doc, "NODE-LICENSE"));
   rmSync(unpacked, { recursive: true, force: true });
 
+  if (pkg === "oddwire-agent") {
+    o.log(`${pkg}: building the eBPF sensor`);
+    copyFileSync(buildSensor(), join(app, "bin", "oddwire-sensor"));
+  }
+
   const fill = (text: string): string =>
     text.replaceAll("@VERSION@", o.version).replaceAll("@MAINTAINER@", MAINTAINER).replaceAll("@NODE_FLAGS@", SERVICE_NODE_FLAGS.join(" "));
 
@@ -81,6 +87,11 @@ export async function buildDeb(o: DebOptions): Promise<DebResult> {
     chmodSync(f, 0o644);
   }
   chmodSync(join(app, "bin", "node"), 0o755);
+  if (pkg === "oddwire-agent") {
+    const sensor = join(app, "bin", "oddwire-sensor");
+    run("strip", ["--strip-unneeded", "--remove-section=.comment", "--remove-section=.note", sensor]);
+    chmodSync(sensor, 0o755);
+  }
 
   const control = join(root, "DEBIAN");
   mkdirSync(control, { mode: 0o755 });
@@ -98,6 +109,19 @@ export async function buildDeb(o: DebOptions): Promise<DebResult> {
   rmSync(root, { recursive: true, force: true });
   const lintian = o.lintian ? runLintian(deb, o.log) : [];
   return { deb, lintian };
+}
+
+/** What agent/bpf/Makefile runs; its .deb cannot be built without them. */
+const SENSOR_BUILD_TOOLS = ["make", "clang", "llvm-strip", "bpftool", "cc", "pkg-config"];
+
+/**
+ * Builds agent/bpf/build/oddwire-sensor (make is incremental: usually already
+ * built by `npm run build`) and returns its path. Unlike `npm run build`,
+ * which skips it when the tools are missing, a package must carry it.
+ */
+function buildSensor(): string {
+  run("sh", [join(REPO_DIR, "agent", "bpf", "build-sensor.sh")]);
+  return join(REPO_DIR, "agent", "bpf", "build", "oddwire-sensor");
 }
 
 /**

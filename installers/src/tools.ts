@@ -13,6 +13,13 @@ const DEBIAN_PACKAGE: Record<string, string> = {
   wixl: "wixl",
   msibuild: "msitools",
   msiinfo: "msitools",
+  // The agent's eBPF sensor (agent/bpf/Makefile).
+  make: "make",
+  clang: "clang",
+  "llvm-strip": "llvm",
+  bpftool: "bpftool",
+  cc: "gcc",
+  "pkg-config": "pkg-config",
 };
 
 function onPath(tool: string): boolean {

@@ -1,14 +1,16 @@
-// Measures what the bpftrace child costs: its resident memory and CPU when
+// Measures what the event source's child costs (bpftrace, or the compiled
+// oddwire sensor): its resident memory and CPU when
 // idle and under ~100 and ~1,000 loopback TCP connections a second, and how
 // long a fixed number of loopback connections takes with and without the
 // tracer attached (the in-kernel probe cost falls on the traced processes, not
 // on bpftrace). A tool for the notes in README.md, not a test: run as root,
-//   node agent/dist/collect/linux/events/measure-cost.js [seconds-per-phase]
+//   node agent/dist/collect/linux/events/measure-cost.js [seconds-per-phase] [bpftrace|sensor]
 // Loopback only.
 
 import { readFileSync } from "node:fs";
 import { createServer, connect, type Server } from "node:net";
 import { BpftraceSource } from "./bpftrace-source.js";
+import { SensorSource } from "./sensor-source.js";
 
 const CLK_TCK = 100; // USER_HZ on every Linux the agent supports
 
@@ -82,17 +84,20 @@ async function timed(port: number, n: number): Promise<number> {
 
 async function main(): Promise<void> {
   const seconds = Number(process.argv[2] ?? 5);
+  const which = process.argv[3] ?? "bpftrace";
+  if (which !== "bpftrace" && which !== "sensor") throw new Error(`source "${which}" is neither bpftrace nor sensor`);
   const { server, port } = await listen();
   const baselineMs = await timed(port, 3000);
 
   let events = 0;
   let lost = 0;
-  const source = new BpftraceSource({ onEvent: () => events++, onLost: (n) => (lost += n), onStatus: (s) => s.state === "exited" && console.error("bpftrace exited:", s) });
+  const options = { onEvent: () => events++, onLost: (n: number) => (lost += n), onStatus: (s: { state: string }) => s.state === "exited" && console.error(`${which} exited:`, s) };
+  const source = which === "sensor" ? new SensorSource(options) : new BpftraceSource(options);
   source.start();
   const t0 = Date.now();
   await source.ready();
   const pid = source.pid!;
-  console.log(`bpftrace ready in ${Date.now() - t0} ms (compile and attach), pid ${pid}`);
+  console.log(`${which} ready in ${Date.now() - t0} ms (load and attach), pid ${pid}, RSS ${(usage(pid).rssKb / 1024).toFixed(1)} MB`);
 
   const phase = async (name: string, rate: number) => {
     const before = usage(pid);
@@ -102,7 +107,7 @@ async function main(): Promise<void> {
     const wall = (Date.now() - w0) / 1000;
     const after = usage(pid);
     const cpu = (after.cpuTicks - before.cpuTicks) / CLK_TCK / wall;
-    console.log(`${name}: ${(done / wall).toFixed(0)} conn/s achieved, ${((events - e0) / wall).toFixed(0)} events/s seen, bpftrace CPU ${(cpu * 100).toFixed(1)}% of one core, RSS ${(after.rssKb / 1024).toFixed(0)} MB`);
+    console.log(`${name}: ${(done / wall).toFixed(0)} conn/s achieved, ${((events - e0) / wall).toFixed(0)} events/s seen, ${which} CPU ${(cpu * 100).toFixed(1)}% of one core, RSS ${(after.rssKb / 1024).toFixed(1)} MB`);
   };
   await phase("idle", 0);
   await phase("~100 conn/s", 100);

@@ -7,6 +7,11 @@
 // byte >= 0x80 as a sign-extended `\uffffffXX`, which is not JSON (and
 // `\uffff` + "ffXX" if read naively), so those escapes are turned back into
 // bytes and the strings decoded as UTF-8 before anything else looks at them.
+//
+// The oddwire sensor (agent/bpf/oddwire-sensor.c) prints the same layout with
+// strings as JSON text: valid UTF-8 passed through, and each byte that is not
+// valid UTF-8 as a lone surrogate \udcXX. Parse its lines with
+// `{ strings: "sensor" }`; both routes give the same string for the same bytes.
 
 /** Bounds on what a line may hold; a longer one is refused, never truncated silently. */
 export const MAX_LINE_CHARS = 16384;
@@ -66,13 +71,21 @@ type Cell = string | number;
 
 const LAYOUTS: Record<string, number> = { exec: 8, connect: 12, accept: 11, udp: 12 };
 
-export function parseBpftraceLine(line: string): ParsedLine {
+/** How the producer wrote bytes that are not plain ASCII (see the file's head). */
+export type StringEncoding = "bpftrace" | "sensor";
+
+export interface ParseOptions {
+  strings?: StringEncoding;
+}
+
+export function parseBpftraceLine(line: string, options: ParseOptions = {}): ParsedLine {
+  const sensor = options.strings === "sensor";
   if (line.length > MAX_LINE_CHARS) return error(`line of ${line.length} characters is longer than ${MAX_LINE_CHARS}`);
   const text = line.trim();
   if (text === "") return { type: "ignore" };
   let outer: unknown;
   try {
-    outer = JSON.parse(repairByteEscapes(text));
+    outer = JSON.parse(sensor ? text : repairByteEscapes(text));
   } catch (err) {
     return error(`not JSON (${(err as Error).message}): ${preview(text)}`);
   }
@@ -85,7 +98,7 @@ export function parseBpftraceLine(line: string): ParsedLine {
   const data = outer.data;
   if (!Array.isArray(data) || data.length === 0) return { type: "ignore" };
   if (!data.every((c): c is Cell => typeof c === "string" || (typeof c === "number" && Number.isFinite(c)))) return error(`tuple holds something other than strings and numbers: ${preview(text)}`);
-  const cells = data.map((c) => (typeof c === "string" ? decodeBytes(c) : c));
+  const cells = data.map((c) => (typeof c !== "string" ? c : sensor ? decodeEscapedBytes(c) : decodeBytes(c)));
   const kind = cells[0];
   if (kind === "hello") return { type: "ready" };
   if (typeof kind !== "string" || !(kind in LAYOUTS)) return error(`unknown event kind ${JSON.stringify(kind)}`);
@@ -186,6 +199,28 @@ function decodeBytes(s: string): string {
   // eslint-disable-next-line no-control-regex
   if (!/[\u0080-\u00ff]/.test(s)) return s;
   return Buffer.from(s, "latin1").toString("utf8");
+}
+
+/** A lone low surrogate U+DC80..U+DCFF: the sensor's escape for the byte 0x80..0xFF that is not valid UTF-8. */
+const ESCAPED_BYTE = /(?<![\ud800-\udbff])[\udc80-\udcff]/;
+
+/**
+ * Sensor strings: escaped bytes back to bytes, the whole decoded as UTF-8
+ * (invalid → U+FFFD), which is what the bpftrace route gives for the same bytes.
+ */
+export function decodeEscapedBytes(s: string): string {
+  if (!ESCAPED_BYTE.test(s)) return s;
+  const parts: Buffer[] = [];
+  let from = 0;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    const lone = c >= 0xdc80 && c <= 0xdcff && !(i > 0 && s.charCodeAt(i - 1) >= 0xd800 && s.charCodeAt(i - 1) <= 0xdbff);
+    if (!lone) continue;
+    parts.push(Buffer.from(s.slice(from, i), "utf8"), Buffer.of(c - 0xdc00));
+    from = i + 1;
+  }
+  parts.push(Buffer.from(s.slice(from), "utf8"));
+  return Buffer.concat(parts).toString("utf8");
 }
 
 function isRecord(v: unknown): v is Record<string, unknown> {
