@@ -10,7 +10,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Spool } from "oddwire-agent/spool/spool.js";
 import { AGENT_BIN, freePort, query, SECRET, startCollector, waitFor } from "./lib/fleet.js";
-import { kill } from "./lib/child-processes.js";
+import { kill, track } from "./lib/child-processes.js";
 import { logEvents } from "./lib/stub-collector.js";
 
 const isRoot = process.getuid?.() === 0;
@@ -80,26 +80,34 @@ t.test("end to end: snapshots lost to a full disk reach the collector's droppedB
   const state = smallDisk(t, "256k");
   if (!state) return;
   writeFileSync(join(state, "host-id"), "full-disk-host\n");
-  // The collector is not there yet: batches pile up until the disk is full.
+  // Enrolled first, while there is room for the key: an agent that cannot
+  // store its key cannot send at all, which is not what this test is about.
   const port = await freePort();
   const url = `ws://127.0.0.1:${port}`;
-  const agent = spawn(process.execPath, [AGENT_BIN, "run", "--collector", url, "--enroll-secret", SECRET, "--state-dir", state, "--no-hash", "--schedule", "* * * * * *", "--full-every", "1"], { stdio: ["ignore", "ignore", "pipe"] });
+  const db = join(t.testdir(), "fleet.db");
+  let collector = await startCollector(t, db, { port });
+  const agent = track(spawn(process.execPath, [AGENT_BIN, "run", "--collector", url, "--enroll-secret", SECRET, "--state-dir", state, "--no-hash", "--schedule", "* * * * * *", "--full-every", "1"], { stdio: ["ignore", "ignore", "pipe"] }));
   t.teardown(() => kill(agent));
   let stderr = "";
   agent.stderr!.on("data", (d) => (stderr += d));
+  await waitFor("the agent to enroll and deliver a batch", () => query<{ n: number }>(db, "SELECT COUNT(*) AS n FROM batches WHERE host_id = 'full-disk-host'")[0]!.n > 0);
+  // The collector goes away: batches pile up until the disk is full.
+  collector.child.kill("SIGKILL");
+  await new Promise((r) => collector.child.once("exit", r));
   const lost = () => logEvents(stderr.split("\n")).filter((e) => e["event"] === "spool.disk_full");
-  await waitFor("two snapshots lost to the full disk", () => lost().length >= 2, 60_000);
+  await waitFor("two snapshots lost to the full disk", () => lost().length >= 2);
   t.match(lost()[0], { level: "error", code: "ODW_ERR_SPOOL", error: /ENOSPC.*lost and counted in droppedBatches/ });
 
-  const db = join(t.testdir(), "fleet.db");
-  await startCollector(t, db, { port });
+  collector = await startCollector(t, db, { port });
+  // The agent's reconnect delay grew while the collector was away (up to 60 s
+  // plus jitter): the deadline allows for two full delays.
   const dropped = await waitFor(
     "the collector to show the dropped batches",
     () => {
       const n = query<{ dropped_batches: number }>(db, "SELECT dropped_batches FROM hosts WHERE host_id = 'full-disk-host'")[0]?.dropped_batches ?? 0;
       return n >= 2 ? n : 0;
     },
-    60_000,
+    150_000,
   );
   t.ok(dropped >= 2, `the collector shows ${dropped} dropped batches`);
   await kill(agent);
