@@ -92,7 +92,7 @@ t.test("SIGKILLing the collector repeatedly loses and duplicates nothing", async
     await new Promise((r) => collector.child.once("exit", r));
     collector = await startCollector(t, db, { port });
   }
-  await waitFor("the agents to catch up", () => agents.every((a) => spoolFiles(a.stateDir).length <= 1 && seqsOf(db, a.hostId).length >= 5), 60000);
+  await waitFor("the agents to catch up", () => agents.every((a) => spoolFiles(a.stateDir).length <= 1 && seqsOf(db, a.hostId).length >= 5), 150_000);
   for (const a of agents) t.equal(await stopGracefully(a.child), 0, `${a.hostId} stops cleanly`);
   t.equal(await replayDone, 0, `replay finished: ${replayErr}`);
 
@@ -118,7 +118,8 @@ t.test("an agent offline for a while delivers everything once the collector is b
   const agent = startAgent(t, dir, "offline", `ws://127.0.0.1:${port}`, EVERY_SECOND);
   await waitFor("four spooled batches", () => spoolFiles(agent.stateDir).length >= 4);
   await startCollector(t, db, { port });
-  await waitFor("the spool to drain", () => spoolFiles(agent.stateDir).length === 0 && seqsOf(db, "offline").length >= 4);
+  // The reconnect delay grew while the collector was away: allow two full delays.
+  await waitFor("the spool to drain", () => spoolFiles(agent.stateDir).length === 0 && seqsOf(db, "offline").length >= 4, 150_000);
   t.equal(await stopGracefully(agent.child), 0);
   // A batch made just before the stop may be committed with its ack lost, so
   // still spooled too; none may be missing, none stored twice.
