@@ -41,6 +41,11 @@ export const COUNT_LIMITS = {
   warnings: 64,
   processes_removed: 100_000,
   sockets_removed: 200_000,
+  /** Connection records per batch (connection events); what is cut is counted in Visibility.dropped_records. */
+  connections: 20_000,
+  connection_tags: 32,
+  /** Parent executables on one connection record. */
+  ancestry: 16,
 } as const;
 
 /** Marks a string the agent cut to its bound; the cut is made on a character boundary. */
