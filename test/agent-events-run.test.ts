@@ -151,6 +151,7 @@ t.test("connection events in the agent's batches", { skip }, async (t) => {
     t.ok(Math.abs(Number(b.intervalMs) - 2000) < 500, `interval ${b.intervalMs} ms, about the loop's 2 s`);
     t.ok(Number(b.spanMs) >= 40_000, `span ${b.spanMs} ms`);
     const tag = c.tags?.find((tag) => tag.code === TAG.BEACONING);
+    t.comment(`reason: ${tag?.reason}`);
     t.match(tag?.reason, new RegExp(`every \\d+(\\.\\d)? s ± \\d+(\\.\\d)? (ms|s) for \\d+(\\.\\d)? (s|min) to 127\\.0\\.0\\.1:${beaconTarget.port} \\(\\d+ connections`));
     t.ok(c.tags?.some((tag) => tag.code === TAG.SHELL_OUTBOUND), "bash connecting itself is a shell's outbound connection");
   });

@@ -108,7 +108,14 @@ export async function startConnectionEvents(o: ConnectionEventsOptions): Promise
     async collect(endMs) {
       const current = recording;
       if (!current) return { connections: [], visibility: { mode: "snapshots", reason, eventsAccepted: 0, droppedRate: dropped.rate, droppedRecords: dropped.records, droppedKernel: dropped.kernel } };
-      const batch = await current.flush(endMs);
+      let batch: Batch;
+      try {
+        batch = await current.flush(endMs);
+      } catch (err) {
+        // The snapshot must not be lost with the events: say what failed and send it without them.
+        log.error("events.collect_failed", { code: (err as OddwireError).code, error: (err as Error).message });
+        return { connections: [], visibility: { mode: "events+snapshots", reason: `this batch's connection events could not be read: ${(err as Error).message}`.slice(0, 1000), eventsAccepted: 0, droppedRate: dropped.rate, droppedRecords: dropped.records, droppedKernel: dropped.kernel } };
+      }
       const users = o.os === "linux" ? readUsers() : new Map<number, string>();
       const all = toConnectionRecords(batch.records, { os: o.os, ports, kb, users, selfPid: process.pid, tracker });
       const { connections, cutEvents } = boundConnections(all);
