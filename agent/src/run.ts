@@ -43,8 +43,6 @@ export async function startAgent(config: RunConfig, log: Logger = createLogger({
   const spool = Spool.open({ dir: join(stateDir, "spool"), maxBytes: config.spoolMaxBytes });
   const backend = await backendFor(os);
   const hashCache = HashCache.load(stateDir);
-  // Before anything streams: `--events on` must fail start-up when events cannot be recorded.
-  const events = await startConnectionEvents({ mode: config.events, rateCap: config.eventsRateCap, os, stateDir, log });
   let base: DeltaBase | null = null;
   let sinceFull = 0;
   let wantFull = true;
@@ -109,6 +107,9 @@ export async function startAgent(config: RunConfig, log: Logger = createLogger({
     }
   };
 
+  // Last of the start-up checks and before anything streams: `--events on` fails start-up
+  // when events cannot be recorded; started earlier, a tracer child would outlive a failed start.
+  const events = await startConnectionEvents({ mode: config.events, rateCap: config.eventsRateCap, os, stateDir, log });
   client.start();
   const task = cron.schedule(config.schedule, () => void tick(), { noOverlap: true });
   void tick();
