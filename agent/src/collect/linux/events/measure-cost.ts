@@ -87,7 +87,7 @@ async function main(): Promise<void> {
 
   let events = 0;
   let lost = 0;
-  const source = new BpftraceSource({ onEvent: () => events++, onLost: (n) => (lost += n), onStatus: (s) => s.state === "exited" && console.error("bpftrace exited:", s) });
+  const source = new BpftraceSource({ onEvent: () => events++, onLost: (n) => (lost += n), onStatus: (s) => s.state === "exited" && process.stderr.write(`bpftrace exited: ${JSON.stringify(s)}\n`) });
   source.start();
   const t0 = Date.now();
   await source.ready();
