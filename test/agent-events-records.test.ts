@@ -102,11 +102,13 @@ t.test("the beacon tracker is bounded in keys and in times per key, oldest dropp
 
 t.test("records beyond the wire limit are cut and their events counted; strings and lists bounded", async (t) => {
   const base = toConnectionRecords([record({ cmdline: "A".repeat(40_000), ancestry: Array.from({ length: 20 }, (_, i) => ({ pid: i + 2, exe: `/bin/p${i}` })) })], context())[0]!;
-  const all: ConnectionRecord[] = Array.from({ length: COUNT_LIMITS.connections + 2 }, (_, i) => ({ ...base, count: i >= COUNT_LIMITS.connections ? 5 : 1 }));
+  const short = { ...base, process: { ...base.process, cmdline: "x" }, ancestry: [] };
+  // One process with a long command line on every record (a scanner): each distinct string is cut once.
+  const all: ConnectionRecord[] = Array.from({ length: COUNT_LIMITS.connections + 2 }, (_, i) => (i < 1000 ? base : { ...short, count: i >= COUNT_LIMITS.connections ? 5 : 1 }));
   const { connections, cutEvents } = boundConnections(all);
   t.equal(connections.length, COUNT_LIMITS.connections);
   t.equal(cutEvents, 10);
-  const c = connections[0]!;
+  const c = connections[999]!;
   t.ok(Buffer.byteLength(c.process.cmdline) <= STRING_LIMITS.cmdline && c.process.cmdline.endsWith(TRUNCATION_MARK));
   t.equal(c.ancestry.length, COUNT_LIMITS.ancestry);
   const lone = boundConnections([{ ...base, process: { ...base.process, name: "a\uD800b" } }]).connections[0]!;

@@ -195,12 +195,8 @@ function readUsers(): Map<number, string> {
 
 const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g;
 
-function text(s: string, field: keyof typeof STRING_LIMITS): string {
+function cutText(s: string, field: keyof typeof STRING_LIMITS): string {
   return truncateUtf8(s.replace(LONE_SURROGATE, "\uFFFD"), STRING_LIMITS[field]);
-}
-
-function tags(list: Tag[]): Tag[] {
-  return list.slice(0, COUNT_LIMITS.connection_tags).map((t) => ({ code: text(t.code, "code"), reason: text(t.reason, "reason") }));
 }
 
 /**
@@ -209,6 +205,16 @@ function tags(list: Tag[]): Tag[] {
  * (names, command lines and paths are the process's own: attacker-controlled).
  */
 export function boundConnections(all: readonly ConnectionRecord[]): { connections: ConnectionRecord[]; cutEvents: number } {
+  // One process's strings repeat on each of its records (a scanner: thousands of destinations); cut each once.
+  const memo = new Map<string, string>();
+  const text = (v: string, field: keyof typeof STRING_LIMITS): string => {
+    if (v.length < 64) return cutText(v, field);
+    const key = `${field}\0${v}`;
+    let out = memo.get(key);
+    if (out === undefined) memo.set(key, (out = cutText(v, field)));
+    return out;
+  };
+  const tags = (list: Tag[]): Tag[] => list.slice(0, COUNT_LIMITS.connection_tags).map((t) => ({ code: text(t.code, "code"), reason: text(t.reason, "reason") }));
   const kept = all.slice(0, COUNT_LIMITS.connections);
   let cutEvents = 0;
   for (const c of all.slice(COUNT_LIMITS.connections)) cutEvents += c.count;
