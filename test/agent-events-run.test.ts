@@ -91,7 +91,9 @@ t.test("connection events in the agent's batches", { skip }, async (t) => {
     // bash -c "...; true" keeps bash as the parent (no exec of the last command).
     const r = await run(t, BASH, ["-c", `"$0" -e "$1" ${marker}; true`, NODE, code]);
     t.equal(r.code, 0, r.stderr);
-    const c = await waitFor("the connection in a batch", () => agent.connections().find((c) => c.direction === "outbound" && c.remotePort === server.port && c.process?.cmdline?.includes(marker)), 60_000, 200);
+    // Found by its port (this test's listener), so that a missing command line fails the assertion below, not the wait.
+    const c = await waitFor("the connection in a batch", () => agent.connections().find((c) => c.direction === "outbound" && c.remotePort === server.port), 60_000, 200);
+    t.match(c.process?.cmdline, marker, "the command line, read at exec time (the agent reads /proc when it handles the exec event: a loaded agent can be too late)");
     t.match(c, { transport: "tcp", family: 4, remoteAddress: "127.0.0.1", count: 1, failed: 0, protocol: "unknown" });
     t.equal(c.process?.exe, NODE, "the executable, read at exec time though the process has exited");
     t.equal(c.process?.user, "root");
