@@ -42,7 +42,7 @@ const CONNECT_OPTIONS = {
 export const RUN_COMMAND: CommandSpec = {
   name: "run",
   summary: "Run the agent: snapshot on a schedule and stream batches to the collector, spooling them on disk while it is unreachable.",
-  usage: "run --collector URL [--enroll-secret S] [--schedule CRON] [--spool-max-bytes SIZE] [--state-dir DIR] [--config FILE]",
+  usage: "run --collector URL [--enroll-secret S] [--schedule CRON] [--events auto|on|off] [--events-rate-cap N] [--spool-max-bytes SIZE] [--state-dir DIR] [--config FILE]",
   options: {
     config: CONFIG_OPTION,
     ...CONNECT_OPTIONS,
@@ -52,6 +52,8 @@ export const RUN_COMMAND: CommandSpec = {
     "heartbeat-seconds": { type: "string", valueName: "N", description: `${RUN_SCHEMA["heartbeatSeconds"]!.description} (default 30)` },
     "no-hash": { type: "boolean", description: "Do not hash executables." },
     "state-dir": STATE_DIR_OPTION,
+    events: { type: "string", valueName: "MODE", description: `${RUN_SCHEMA["events"]!.description} (default auto)` },
+    "events-rate-cap": { type: "string", valueName: "N", description: RUN_SCHEMA["eventsRateCap"]!.description },
   },
 };
 

@@ -8,6 +8,8 @@ import { checkEnrollSecret } from "./enroll-secret.js";
 import { checkNotWorldWritable } from "./identity/safe-files.js";
 import { defaultStateDir } from "./identity/state-dir.js";
 import { DEFAULT_SPOOL_MAX_BYTES } from "./spool/spool.js";
+import { DEFAULT_MAX_EVENTS_PER_SECOND } from "./collect/linux/events/connection-aggregator.js";
+import type { EventsMode } from "./events/connection-events.js";
 
 export const CONNECT_SCHEMA: ConfigSchema = {
   collector: { type: "string", description: "The collector's URL: ws://host:port for a loopback lab, wss://host:port otherwise.", pattern: /^(wss?|https?):\/\/[^\s]+$/i, patternHint: "must be a ws://, wss://, http:// or https:// URL" },
@@ -25,6 +27,8 @@ export const RUN_SCHEMA: ConfigSchema = {
   stateDir: { type: "string", description: "Where the agent keeps its host id, key, hash cache and spool (default as for snapshot)." },
   hash: { type: "boolean", default: true, description: "Hash executables (use --no-hash on the command line to turn off)." },
   heartbeatSeconds: { type: "integer", default: 30, min: 1, max: 3600, description: "Ping interval; a collector that misses a ping is reconnected to." },
+  events: { type: "string", default: "auto", pattern: /^(auto|on|off)$/, patternHint: "must be auto, on or off", description: "Record every connection as it is made (Linux: eBPF tracepoints; Windows: Sysmon): auto = where this host allows it, else snapshots only with the reason logged and sent; on = refuse to start without it; off = snapshots only." },
+  eventsRateCap: { type: "integer", default: DEFAULT_MAX_EVENTS_PER_SECOND, min: 1, max: 1_000_000, description: `Connection events accepted per second; the rest are dropped and counted (default ${DEFAULT_MAX_EVENTS_PER_SECOND}).` },
 };
 
 export interface ConnectConfig {
@@ -41,6 +45,8 @@ export interface RunConfig extends ConnectConfig {
   stateDir: string;
   hash: boolean;
   heartbeatMs: number;
+  events: EventsMode;
+  eventsRateCap: number;
 }
 
 export function resolveConnectConfig(c: Readonly<Record<string, unknown>>, env: NodeJS.ProcessEnv): ConnectConfig {
@@ -84,5 +90,7 @@ export function resolveRunConfig(flags: Record<string, unknown>, env: NodeJS.Pro
     stateDir: (c["stateDir"] as string | undefined) ?? defaultStateDir(env),
     hash: c["hash"] as boolean,
     heartbeatMs: (c["heartbeatSeconds"] as number) * 1000,
+    events: c["events"] as EventsMode,
+    eventsRateCap: c["eventsRateCap"] as number,
   });
 }

@@ -10,6 +10,7 @@ import { createLogger, OddwireError, type Logger } from "@oddwire/shared";
 import { backendFor, osName } from "./collect/backend-for-os.js";
 import { planBatch, type DeltaBase } from "./delta/snapshot-delta.js";
 import { boundSnapshot } from "./bound-snapshot.js";
+import { startConnectionEvents, type ConnectionEvents } from "./events/connection-events.js";
 import { readAgentKey, writeAgentKey } from "./identity/agent-key.js";
 import { HashCache } from "./identity/hash-cache.js";
 import { loadOrCreateHostId } from "./identity/host-id.js";
@@ -29,6 +30,7 @@ export interface RunningAgent {
   readonly client: StreamClient;
   /** Resolves when the agent stops for good (revoked). */
   readonly fatal: Promise<OddwireError>;
+  readonly events: ConnectionEvents;
 }
 
 export async function startAgent(config: RunConfig, log: Logger = createLogger({ name: "agent", level: config.logLevel })): Promise<RunningAgent> {
@@ -82,7 +84,9 @@ export async function startAgent(config: RunConfig, log: Logger = createLogger({
     running = true;
     try {
       const { snapshot: taken, totalMs } = await takeSnapshot({ stateDir, backend, hashCache, hash: config.hash, os, hostId });
-      const snapshot = boundSnapshot(taken);
+      // Connections are per batch, not state: every batch, full or delta, carries those since the last.
+      const { connections, visibility } = await events.collect(Date.now());
+      const snapshot = { ...boundSnapshot(taken), connections, visibility };
       if (spool.takeDropNotice()) wantFull = true;
       const full = wantFull || base === null || sinceFull + 1 >= config.fullEvery;
       const plan = planBatch(snapshot, spool.nextSeq, base, full);
@@ -92,7 +96,7 @@ export async function startAgent(config: RunConfig, log: Logger = createLogger({
       sinceFull = plan.batch.full ? 0 : sinceFull + 1;
       wantFull = false;
       if (dropped) log.warn("spool.dropped", { dropped, droppedTotal: spool.droppedTotal, maxBytes: config.spoolMaxBytes });
-      log.debug("snapshot.spooled", { seq, full: plan.batch.full, bytes: bytes.length, ms: totalMs, processes: snapshot.processes.length, sockets: snapshot.sockets.length });
+      log.debug("snapshot.spooled", { seq, full: plan.batch.full, bytes: bytes.length, ms: totalMs, processes: snapshot.processes.length, sockets: snapshot.sockets.length, connections: connections.length });
       client.notify();
     } catch (err) {
       const lost = ((err as Error).cause as NodeJS.ErrnoException | undefined)?.code;
@@ -103,18 +107,23 @@ export async function startAgent(config: RunConfig, log: Logger = createLogger({
     }
   };
 
+  // Last of the start-up checks and before anything streams: `--events on` fails start-up
+  // when events cannot be recorded; started earlier, a tracer child would outlive a failed start.
+  const events = await startConnectionEvents({ mode: config.events, rateCap: config.eventsRateCap, os, stateDir, log });
   client.start();
   const task = cron.schedule(config.schedule, () => void tick(), { noOverlap: true });
   void tick();
-  log.info("agent.started", { hostId, collector: config.collector, schedule: config.schedule, stateDir, pending: spool.pending });
+  log.info("agent.started", { hostId, collector: config.collector, schedule: config.schedule, stateDir, pending: spool.pending, events: events.mode });
   return {
     tick,
     spool,
     client,
     fatal,
+    events,
     async stop() {
       await task.stop();
       while (running) await new Promise((r) => setTimeout(r, 10));
+      await events.stop();
       await client.stop();
       log.info("agent.stopped", { pending: spool.pending, droppedTotal: spool.droppedTotal });
     },

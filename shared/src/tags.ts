@@ -24,6 +24,9 @@ export const TAG = {
   DELETED_EXE: "deleted-exe",
   /** The process's name imitates another (a kernel thread, a system binary). */
   NAME_IMITATION: "name-imitation",
+
+  /** Connections from one executable to one destination repeat at a regular interval (connection events). */
+  BEACONING: "beaconing",
 } as const;
 
 export type TagCode = (typeof TAG)[keyof typeof TAG];

@@ -41,9 +41,10 @@ export const COUNT_LIMITS = {
   warnings: 64,
   processes_removed: 100_000,
   sockets_removed: 200_000,
-  /** Snapshot.connections: records folded per process and destination in one batch. */
+  /** Connection records per batch (connection events); what is cut is counted in Visibility.dropped_records. */
   connections: 20_000,
-  /** Connection.ancestry: parent executables, nearest first. */
+  connection_tags: 32,
+  /** Parent executables on one connection record. */
   ancestry: 16,
 } as const;
 

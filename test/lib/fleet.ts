@@ -63,13 +63,18 @@ export interface AgentProcess {
   log: string[];
 }
 
-/** Starts `oddwire-agent run` with its own state directory and host id. */
+/**
+ * Starts `oddwire-agent run` with its own state directory and host id.
+ * Connection events are off unless the test asks for them (`--events ...`
+ * in args): a tracer per agent is cost a test about streaming does not need.
+ */
 export function startAgent(t: Teardown, dir: string, hostId: string, url: string, args: string[] = []): AgentProcess {
+  const events = args.includes("--events") ? [] : ["--events", "off"];
   const stateDir = join(dir, hostId);
   mkdirSync(stateDir, { recursive: true });
   writeFileSync(join(stateDir, "host-id"), `${hostId}\n`);
   const child = track(
-    spawn(process.execPath, [AGENT_BIN, "run", "--collector", url, "--enroll-secret", SECRET, "--state-dir", stateDir, "--no-hash", "--heartbeat-seconds", "2", ...args], {
+    spawn(process.execPath, [AGENT_BIN, "run", "--collector", url, "--enroll-secret", SECRET, "--state-dir", stateDir, "--no-hash", "--heartbeat-seconds", "2", ...events, ...args], {
       stdio: ["ignore", "ignore", "pipe"],
     }),
   );

@@ -122,3 +122,16 @@ export function logEvents(lines: string[]): Array<Record<string, unknown>> {
   }
   return out;
 }
+
+/** A stream script that welcomes the agent, keeps every batch it sends (decoded) in `into`, and acknowledges it. */
+export function keepBatches(into: oddwire.v1.Batch[]): (ws: WebSocket) => void {
+  return (ws) => {
+    ws.send(welcomeFrame(0));
+    ws.on("message", (data) => {
+      const msg = oddwire.v1.AgentMessage.decode(data as Buffer);
+      if (!msg.batch) return;
+      into.push(msg.batch as oddwire.v1.Batch);
+      ws.send(ackFrame(Number(msg.batch.seq)));
+    });
+  };
+}

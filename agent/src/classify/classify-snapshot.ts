@@ -114,7 +114,7 @@ export function classifySnapshot(input: ClassifyInput): { processes: ProcessReco
  * process name (pip, dnf, unattended-upgrade): the script's profile, when
  * known, says more than the interpreter's.
  */
-function profileOf(p: ProcessRecord, binary: string, kb: KnowledgeBase): { profile: BinaryProfile | undefined; binary: string } {
+export function profileOf(p: ProcessRecord, binary: string, kb: KnowledgeBase): { profile: BinaryProfile | undefined; binary: string } {
   const profile = kb.lookup(binary);
   if (profile?.class === "interpreter" && p.name) {
     const script = kb.lookup(p.name);

@@ -28,6 +28,11 @@ export interface BpftraceSourceOptions {
   onStatus?: ((status: SourceStatus) => void) | undefined;
   bpftracePath?: string;
   programPath?: string;
+  /**
+   * The whole argument list, for a program that is not bpftrace but prints the
+   * same JSON lines (a compiled sensor); default `-f json PROGRAM`.
+   */
+  args?: string[];
   /** Entries per BPF map (BPFTRACE_MAP_KEYS_MAX); bounds kernel memory and the UDP first-seen set. */
   mapKeysMax?: number;
   /**
@@ -58,7 +63,7 @@ export class BpftraceSource {
   private isReady = false;
   /** Wall-clock ns minus monotonic ns, taken when the child starts. */
   private clockOffsetNs = 0n;
-  private readonly o: Required<Omit<BpftraceSourceOptions, "onLost" | "onError" | "onStatus">> & Pick<BpftraceSourceOptions, "onLost" | "onError" | "onStatus">;
+  private readonly o: Required<Omit<BpftraceSourceOptions, "onLost" | "onError" | "onStatus" | "args">> & Pick<BpftraceSourceOptions, "onLost" | "onError" | "onStatus" | "args">;
 
   constructor(options: BpftraceSourceOptions) {
     this.o = {
@@ -109,7 +114,7 @@ export class BpftraceSource {
     this.isReady = false;
     this.o.onStatus?.({ state: "starting", attempt: this.restarts + 1 });
     this.clockOffsetNs = BigInt(Date.now()) * 1_000_000n - process.hrtime.bigint();
-    const child = spawn(this.o.bpftracePath, ["-f", "json", this.o.programPath], {
+    const child = spawn(this.o.bpftracePath, this.o.args ?? ["-f", "json", this.o.programPath], {
       stdio: ["ignore", "pipe", "pipe"],
       env: { ...process.env, BPFTRACE_MAP_KEYS_MAX: String(this.o.mapKeysMax), BPFTRACE_STRLEN: String(this.o.strlen) },
     });

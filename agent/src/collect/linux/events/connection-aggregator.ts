@@ -16,8 +16,14 @@ export type ConnectionKind = "tcp-out" | "tcp-in" | "udp-out" | "udp-in";
 export interface ConnectionRecord {
   kind: ConnectionKind;
   pid: number;
+  /** Parent pid from the cache; 0 when unknown. */
+  ppid: number;
   uid: number;
   comm: string;
+  /** User name where the source says it (Windows); "" otherwise. */
+  user: string;
+  /** When the process started (its exec, or /proc's start time); 0 when unknown. */
+  startedAtMs: number;
   /** From the process cache or the fallback; null when the process was unknown and gone. */
   exe: string | null;
   cmdline: string | null;
@@ -35,7 +41,14 @@ export interface ConnectionRecord {
   count: number;
   /** Outbound TCP only: how many of `count` did not complete the handshake. */
   failed: number;
+  /** Start times of the connections folded here, oldest first, at most MAX_STARTS_PER_RECORD (the first ones): for beaconing. */
+  startsMs: number[];
 }
+
+/** Start times kept per record: enough to see a rhythm in one batch, bounded whatever the rate. */
+export const MAX_STARTS_PER_RECORD = 256;
+/** Events per second of event time accepted when the caller does not say. */
+export const DEFAULT_MAX_EVENTS_PER_SECOND = 2000;
 
 export interface Dropped {
   /** Over the events-per-second cap. */
@@ -76,7 +89,7 @@ export class ConnectionAggregator {
   private readonly maxRecords: number;
 
   constructor(private readonly o: AggregatorOptions, startMs = 0) {
-    this.maxPerSecond = o.maxEventsPerSecond ?? 2000;
+    this.maxPerSecond = o.maxEventsPerSecond ?? DEFAULT_MAX_EVENTS_PER_SECOND;
     this.maxRecords = o.maxRecords ?? 5000;
     if (!(Number.isInteger(this.maxPerSecond) && this.maxPerSecond > 0)) throw new RangeError(`maxEventsPerSecond must be a positive integer, not ${this.maxPerSecond}`);
     if (!(Number.isInteger(this.maxRecords) && this.maxRecords > 0)) throw new RangeError(`maxRecords must be a positive integer, not ${this.maxRecords}`);
@@ -113,6 +126,7 @@ export class ConnectionAggregator {
       if (e.kind === "connect" && e.outcome === "failed") existing.failed++;
       existing.firstSeenMs = Math.min(existing.firstSeenMs, e.timeMs);
       existing.lastSeenMs = Math.max(existing.lastSeenMs, e.timeMs);
+      if (existing.startsMs.length < MAX_STARTS_PER_RECORD) existing.startsMs.push(e.timeMs);
       this.accepted++;
       return true;
     }
@@ -124,11 +138,14 @@ export class ConnectionAggregator {
     this.records.set(key, {
       kind,
       pid: e.pid,
+      ppid: info?.ppid ?? 0,
       uid: e.uid,
       comm: e.comm,
+      user: info?.user ?? "",
+      startedAtMs: info?.execTimeMs ?? 0,
       exe: info?.exe ?? null,
       cmdline: info ? info.cmdline : null,
-      ancestry: info ? this.o.cache.ancestry(e.pid, e.timeMs) : [],
+      ancestry: info ? this.o.cache.ancestry(e.pid, e.timeMs, (p) => this.fallback(p, e.timeMs)) : [],
       family: e.family,
       remoteAddress: e.remoteAddress,
       remotePort,
@@ -137,6 +154,7 @@ export class ConnectionAggregator {
       lastSeenMs: e.timeMs,
       count: 1,
       failed: e.kind === "connect" && e.outcome === "failed" ? 1 : 0,
+      startsMs: [e.timeMs],
     });
     this.accepted++;
     return true;

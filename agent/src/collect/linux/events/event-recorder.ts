@@ -4,13 +4,32 @@
 
 import { readFileSync } from "node:fs";
 import { BpftraceSource, type BpftraceSourceOptions, type SourceStatus, type TimedEvent } from "./bpftrace-source.js";
+import { parseBootTime, parseProcStat } from "../parse-proc-pid.js";
 import { ConnectionAggregator, type Batch } from "./connection-aggregator.js";
 import { readExecDetails } from "./exec-details.js";
 import { ProcessCache, type ProcessCacheOptions, type ProcessInfo } from "./process-cache.js";
 
+/**
+ * Where events come from: a child that prints the program's JSON lines
+ * (bpftrace today; a compiled sensor printing the same lines later).
+ */
+export interface EventLineSource {
+  start(): void;
+  /** Resolves once the probes are attached. */
+  ready(): Promise<void>;
+  /** Ends the child; resolves once it is reaped. */
+  stop(): Promise<void>;
+  readonly pid: number | null;
+}
+
+/** What a source reports to the recorder. */
+export type SourceHandlers = Pick<BpftraceSourceOptions, "onEvent" | "onLost" | "onError" | "onStatus">;
+
 export interface EventRecorderOptions {
-  maxEventsPerSecond?: number;
-  maxRecords?: number;
+  /** Builds the source (default: bpftrace running agent/bpf/oddwire-events.bt with `source`'s options). */
+  createSource?: (handlers: SourceHandlers) => EventLineSource;
+  maxEventsPerSecond?: number | undefined;
+  maxRecords?: number | undefined;
   cache?: ProcessCacheOptions;
   source?: Omit<BpftraceSourceOptions, "onEvent" | "onLost">;
   onStatus?: (status: SourceStatus) => void;
@@ -22,7 +41,7 @@ export interface EventRecorderOptions {
 export class EventRecorder {
   readonly cache: ProcessCache;
   readonly aggregator: ConnectionAggregator;
-  readonly source: BpftraceSource;
+  readonly source: EventLineSource;
   /** Lines bpftrace printed that did not parse, last few kept. */
   readonly parseErrors: string[] = [];
   parseErrorCount = 0;
@@ -34,8 +53,7 @@ export class EventRecorder {
       { cache: this.cache, maxEventsPerSecond: o.maxEventsPerSecond, maxRecords: o.maxRecords, fallback: (pid) => readLiveProcess(pid, procRoot, Date.now()) },
       Date.now(),
     );
-    this.source = new BpftraceSource({
-      ...o.source,
+    const handlers: SourceHandlers = {
       onStatus: o.onStatus ?? o.source?.onStatus,
       onError: (reason) => {
         this.parseErrorCount++;
@@ -49,7 +67,8 @@ export class EventRecorder {
         else this.aggregator.add(e);
         o.onEvent?.(e);
       },
-    });
+    };
+    this.source = o.createSource ? o.createSource(handlers) : new BpftraceSource({ ...o.source, ...handlers });
   }
 
   start(): void {
@@ -81,6 +100,15 @@ export function readLiveProcess(pid: number, procRoot: string, nowMs: number): P
   const field = (name: string) => new RegExp(`^${name}:\\s*(.*)$`, "m").exec(status)?.[1] ?? "";
   const details = readExecDetails(pid, procRoot);
   if (details.exe === null && details.cmdline === null) return null;
+  let startedMs = 0;
+  try {
+    const stat = parseProcStat(readFileSync(`${procRoot}/${pid}/stat`, "utf8"));
+    const boot = parseBootTime(readFileSync(`${procRoot}/stat`, "utf8"));
+    // USER_HZ is 100 on every Linux architecture node runs on.
+    if (stat && boot !== null) startedMs = boot * 1000 + stat.startTicks * 10;
+  } catch {
+    // gone meanwhile: start time unknown
+  }
   return {
     pid,
     ppid: Number(field("PPid")) || 0,
@@ -89,6 +117,6 @@ export function readLiveProcess(pid: number, procRoot: string, nowMs: number): P
     exe: details.exe ?? "",
     cmdline: details.cmdline ?? "",
     complete: details.exe !== null && details.cmdline !== null,
-    execTimeMs: nowMs,
+    execTimeMs: startedMs || nowMs,
   };
 }

@@ -80,7 +80,12 @@ export function kernelVersion(release: string): [number, number] | null {
   return m ? [Number(m[1]), Number(m[2])] : null;
 }
 
-export function decidePreflight(f: PreflightFacts): PreflightResult {
+/**
+ * The verdict on the facts for one route: "bpftrace" needs tracefs and the
+ * bpftrace binary; "sensor" (the compiled CO-RE sensor, BTF-enabled raw
+ * tracepoints) needs neither.
+ */
+export function decidePreflight(f: PreflightFacts, route: "bpftrace" | "sensor" = "bpftrace"): PreflightResult {
   const missing: string[] = [];
   const warnings: string[] = [];
   const mask = f.capEffHex === null ? null : parseCapMask(f.capEffHex);
@@ -105,6 +110,10 @@ export function decidePreflight(f: PreflightFacts): PreflightResult {
   }
 
   let mountTracefs = false;
+  if (route === "sensor") {
+    if (!f.btf) missing.push("the kernel exposes no BTF type information (/sys/kernel/btf/vmlinux), which the sensor's CO-RE program needs; it needs a kernel built with CONFIG_DEBUG_INFO_BTF");
+    return { ok: missing.length === 0, missing, warnings: warnings.filter((w) => !w.includes("RLIMIT_MEMLOCK")), capabilities, mountTracefs };
+  }
   if (f.tracefsMounted && !f.tracefsReadable) missing.push("tracefs is mounted but this process cannot read /sys/kernel/tracing/events (root-only by default), where bpftrace finds the tracepoints");
   if (!f.tracefsMounted) {
     if (f.tracefsMountPoint && has("CAP_SYS_ADMIN")) {
@@ -135,9 +144,9 @@ export function readPreflightFacts(env: NodeJS.ProcessEnv = process.env): Prefli
 }
 
 /** One call: the facts of this machine and the verdict on them. */
-export function preflight(): PreflightResult & { facts: PreflightFacts } {
+export function preflight(route: "bpftrace" | "sensor" = "bpftrace"): PreflightResult & { facts: PreflightFacts } {
   const facts = readPreflightFacts();
-  return { ...decidePreflight(facts), facts };
+  return { ...decidePreflight(facts, route), facts };
 }
 
 /**

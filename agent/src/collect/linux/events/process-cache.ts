@@ -17,7 +17,10 @@ export interface ProcessInfo {
   cmdline: string;
   /** true when exe and cmdline were read from /proc, false when only the event's own fields were known. */
   complete: boolean;
+  /** When the process exec'd (or started, for one read from /proc). */
   execTimeMs: number;
+  /** User name where the source gives one (Sysmon); absent on Linux, where the uid is mapped later. */
+  user?: string;
 }
 
 /** What exec-details.ts read from /proc right after the exec; null fields when the process had gone. */
@@ -94,13 +97,14 @@ export class ProcessCache {
   }
 
   /** Parent, grandparent... as far as the cache knows them, nearest first; stops at pid 1, a loop or maxChain. */
-  ancestry(pid: number, nowMs: number): Array<{ pid: number; exe: string | null }> {
+  ancestry(pid: number, nowMs: number, lookup?: (pid: number) => ProcessInfo | null): Array<{ pid: number; exe: string | null }> {
     const chain: Array<{ pid: number; exe: string | null }> = [];
     const seen = new Set<number>([pid]);
     let ppid = this.get(pid, nowMs)?.ppid ?? 0;
     while (ppid > 0 && chain.length < this.maxChain && !seen.has(ppid)) {
       seen.add(ppid);
-      const parent = this.get(ppid, nowMs);
+      // A parent that exec'd before the tracer started is not cached: ask the caller (a /proc read).
+      const parent = this.get(ppid, nowMs) ?? lookup?.(ppid) ?? null;
       chain.push({ pid: ppid, exe: parent?.exe ?? null });
       if (!parent || ppid === 1) break;
       ppid = parent.ppid;

@@ -46,7 +46,7 @@ export interface SensorSourceOptions {
   onLost?(count: number): void;
   /** A line that did not parse; the source carries on. */
   onError?(reason: string): void;
-  onStatus?(status: SourceStatus): void;
+  onStatus?: ((status: SourceStatus) => void) | undefined;
   /** The sensor binary; findSensor() when not given. */
   sensorPath?: string;
   /** Bytes of the kernel's ring buffer (a power of two, 4096 or more); the sensor's default is 1 MiB. */
