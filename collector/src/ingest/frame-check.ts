@@ -52,11 +52,11 @@ const Socket = message("Socket", {
   12: num("inode"), 13: num("netns"), 14: num("uid"), 15: num("raw_protocol"),
 });
 const Beacon = message("Beacon", { 1: num("interval_ms"), 2: num("jitter_ms"), 3: num("count"), 4: num("span_ms") });
-// A connection's tags are bounded like a socket's, its ancestry entries like an exe path.
+// A connection's tags have their own bound, its ancestry entries are bounded like an exe path.
 const Connection = message("Connection", {
   1: str("transport"), 2: str("direction"), 3: num("family"), 4: str("local_address"), 5: num("local_port"), 6: str("remote_address"),
   7: num("remote_port"), 8: str("protocol"), 9: num("first_seen_ms"), 10: num("last_seen_ms"), 11: num("count"), 12: num("failed"),
-  13: msg("process", Process), 14: many(strAs("ancestry", "exe"), COUNT_LIMITS.ancestry, 0), 15: many(msg("tags", Tag), COUNT_LIMITS.socket_tags, 1),
+  13: msg("process", Process), 14: many(strAs("ancestry", "exe"), COUNT_LIMITS.ancestry, 0), 15: many(msg("tags", Tag), COUNT_LIMITS.connection_tags, 1),
   16: msg("beacon", Beacon),
 });
 // mode is a two-word vocabulary ("events+snapshots"), bounded like a socket state.
