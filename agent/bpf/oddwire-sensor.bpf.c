@@ -191,7 +191,11 @@ int BPF_PROG(on_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm 
 	__builtin_memset(e->raddr, 0, sizeof(e->raddr));
 	if (bpf_probe_read_kernel_str(e->filename, sizeof(e->filename), BPF_CORE_READ(bprm, filename)) < 0)
 		e->filename[0] = 0;
-	submit(e);
+	/* An exec wakes the loader at once: the agent reads the new process's
+	 * command line from /proc as the event arrives, and a process that
+	 * connects and exits within a few milliseconds must still be there. Execs
+	 * are rare next to connections, so this costs little. */
+	bpf_ringbuf_submit(e, BPF_RB_FORCE_WAKEUP);
 	return 0;
 }
 
