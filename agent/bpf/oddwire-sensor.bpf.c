@@ -191,6 +191,20 @@ int BPF_PROG(on_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm 
 	__builtin_memset(e->raddr, 0, sizeof(e->raddr));
 	if (bpf_probe_read_kernel_str(e->filename, sizeof(e->filename), BPF_CORE_READ(bprm, filename)) < 0)
 		e->filename[0] = 0;
+	/* argv as exec just laid it out in the new process's memory: the
+	 * command line of a process that is gone before the agent reads /proc. */
+	e->args_len = 0;
+	e->pad2 = 0;
+	unsigned long arg_start = BPF_CORE_READ(p, mm, arg_start);
+	unsigned long arg_end = BPF_CORE_READ(p, mm, arg_end);
+	if (arg_end > arg_start) {
+		__u64 n = arg_end - arg_start;
+		if (n > ODW_ARGS_LEN)
+			n = ODW_ARGS_LEN;
+		n &= (ODW_ARGS_LEN * 2 - 1); /* a bound the verifier can see */
+		if (n > 0 && n <= ODW_ARGS_LEN && bpf_probe_read_user(e->args, n, (const void *)arg_start) == 0)
+			e->args_len = n;
+	}
 	/* An exec wakes the loader at once: the agent reads the new process's
 	 * command line from /proc as the event arrives, and a process that
 	 * connects and exits within a few milliseconds must still be there. Execs

@@ -148,8 +148,19 @@ static int on_event(void *ctx, void *data, size_t size)
 	printf("{\"type\":\"value\",\"data\":[\"%s\",%llu,%u,%u,%u,", kinds[e->kind], (unsigned long long)e->mono_ns, e->pid, e->tid, e->uid);
 	put_string(e->comm, sizeof(e->comm));
 	if (e->kind == ODW_EXEC) {
+		char args[ODW_ARGS_LEN + 1];
+		__u32 n = e->args_len < ODW_ARGS_LEN ? e->args_len : ODW_ARGS_LEN;
+
 		printf(",%u,", e->ppid);
 		put_string(e->filename, sizeof(e->filename));
+		/* argv joined by spaces, as the agent joins /proc/<pid>/cmdline. */
+		while (n > 0 && e->args[n - 1] == 0)
+			n--;
+		for (__u32 i = 0; i < n; i++)
+			args[i] = e->args[i] ? e->args[i] : ' ';
+		args[n] = 0;
+		fputc(',', stdout);
+		put_string(args, n + 1);
 	} else {
 		printf(",%d,", e->family == AF_INET ? 4 : 6);
 		put_address(e->family, e->laddr);

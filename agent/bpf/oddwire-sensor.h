@@ -6,6 +6,9 @@
 
 #define ODW_COMM_LEN 16
 #define ODW_FILENAME_LEN 256
+/* The first bytes of an exec's argv (NUL-separated, as in /proc/<pid>/cmdline):
+ * the agent's fallback when the process is gone before it reads /proc. */
+#define ODW_ARGS_LEN 512
 
 enum odw_kind { ODW_EXEC = 1, ODW_CONNECT = 2, ODW_ACCEPT = 3, ODW_UDP = 4 };
 
@@ -26,6 +29,9 @@ struct odw_event {
 	__u8 raddr[16];
 	char comm[ODW_COMM_LEN];
 	char filename[ODW_FILENAME_LEN];
+	__u32 args_len; /* bytes of args read (exec only) */
+	__u32 pad2;
+	char args[ODW_ARGS_LEN];
 };
 
 #endif

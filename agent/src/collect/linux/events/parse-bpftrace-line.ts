@@ -39,6 +39,8 @@ export interface ExecEvent extends EventBase {
   kind: "exec";
   ppid: number;
   filename: string;
+  /** The first bytes of argv joined by spaces, read by the sensor at exec (bpftrace's program does not send it). */
+  args?: string;
 }
 /** An outbound TCP connection; `failed` when the handshake did not complete (refused, timed out). */
 export interface ConnectEvent extends EventBase, Endpoints {
@@ -102,7 +104,9 @@ export function parseBpftraceLine(line: string, options: ParseOptions = {}): Par
   const kind = cells[0];
   if (kind === "hello") return { type: "ready" };
   if (typeof kind !== "string" || !(kind in LAYOUTS)) return error(`unknown event kind ${JSON.stringify(kind)}`);
-  if (cells.length !== LAYOUTS[kind]) return error(`${kind} tuple has ${cells.length} fields, expected ${LAYOUTS[kind]}`);
+  // The sensor's exec carries argv as one more field.
+  const expected = LAYOUTS[kind]!;
+  if (cells.length !== expected && !(kind === "exec" && cells.length === expected + 1)) return error(`${kind} tuple has ${cells.length} fields, expected ${expected}`);
   try {
     return { type: "event", event: toEvent(kind, cells) };
   } catch (err) {
@@ -118,7 +122,11 @@ function toEvent(kind: string, c: Cell[]): BpftraceEvent {
     uid: uint32(c[4], "uid"),
     comm: text(c[5], "comm", MAX_COMM_CHARS),
   };
-  if (kind === "exec") return { kind, ...base, ppid: uint32(c[6], "ppid"), filename: text(c[7], "filename", MAX_PATH_CHARS) };
+  if (kind === "exec") {
+    const exec: ExecEvent = { kind, ...base, ppid: uint32(c[6], "ppid"), filename: text(c[7], "filename", MAX_PATH_CHARS) };
+    if (c.length > 8) exec.args = text(c[8], "args", MAX_PATH_CHARS);
+    return exec;
+  }
   const ends = endpoints(c.slice(6, 11));
   if (kind === "accept") return { kind, ...base, ...ends };
   if (kind === "connect") {

@@ -63,7 +63,9 @@ export class ProcessCache {
       uid: e.uid,
       comm: e.comm,
       exe: details.exe ?? e.filename,
-      cmdline: details.cmdline ?? "",
+      // /proc's full command line when the process was still there; else the
+      // first bytes of argv the sensor read at exec.
+      cmdline: details.cmdline ?? e.args ?? "",
       complete: details.exe !== null && details.cmdline !== null,
       execTimeMs: e.timeMs,
     };
