@@ -8,7 +8,7 @@ import t from "tap";
 import { spawn } from "node:child_process";
 import { chownSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { oddwire } from "@oddwire/proto";
+import type { oddwire } from "@oddwire/proto";
 import { kill, track } from "./lib/child-processes.js";
 import { AGENT_BIN, SECRET, waitFor } from "./lib/fleet.js";
 import { keepBatches, logEvents, startStubCollector } from "./lib/stub-collector.js";

@@ -11,7 +11,7 @@ import { createSocket } from "node:dgram";
 import { connect } from "node:net";
 import { mkdirSync, realpathSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { oddwire } from "@oddwire/proto";
+import type { oddwire } from "@oddwire/proto";
 import { TAG } from "@oddwire/shared";
 import { kill, loopbackServer, startUntilLine, track } from "./lib/child-processes.js";
 import { AGENT_BIN, SECRET, waitFor } from "./lib/fleet.js";

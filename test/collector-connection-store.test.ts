@@ -4,7 +4,7 @@
 
 import t from "tap";
 import { join } from "node:path";
-import { oddwire } from "@oddwire/proto";
+import type { oddwire } from "@oddwire/proto";
 import { HostStore } from "oddwire-collector/store/hosts.js";
 import { Ingester } from "oddwire-collector/store/ingest.js";
 import { openDb } from "oddwire-collector/store/open-db.js";

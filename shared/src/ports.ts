@@ -82,6 +82,7 @@ function isPort(n: unknown): n is number {
   return Number.isInteger(n) && (n as number) >= 1 && (n as number) <= 65535;
 }
 
+// biome-ignore lint/suspicious/noExplicitAny: callers read JSON of their own shape after this check
 export function isObject(v: unknown): v is Record<string, any> {
   return typeof v === "object" && v !== null && !Array.isArray(v);
 }

@@ -10,7 +10,7 @@ import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSyn
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { oddwire } from "@oddwire/proto";
+import type { oddwire } from "@oddwire/proto";
 import { keepBatches, startStubCollector } from "../lib/stub-collector.js";
 import { fmt } from "./measure.js";
 

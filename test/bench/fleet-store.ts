@@ -3,7 +3,7 @@
 // runs, without the network: for benchmarks and scoring tests.
 
 import { knowledgeBase, portTable } from "@oddwire/shared";
-import { oddwire } from "@oddwire/proto";
+import type { oddwire } from "@oddwire/proto";
 import { parseLine } from "oddwire-agent/replay.js";
 import { HostStore } from "oddwire-collector/store/hosts.js";
 import { Ingester } from "oddwire-collector/store/ingest.js";

@@ -74,7 +74,7 @@ t.test("it installs exactly the agent's files under Program Files\\oddwire\\agen
   const dirPath = (id: string): string => {
     if (id === "ProgramFiles64Folder") return "[ProgramFiles64Folder]";
     const d = dirs.get(id);
-    if (!d || !d["Directory_Parent"]) throw new Error(`directory ${id} is not under ProgramFiles64Folder`);
+    if (!d?.["Directory_Parent"]) throw new Error(`directory ${id} is not under ProgramFiles64Folder`);
     const name = d["DefaultDir"]!.split(":")[0]!.split("|").pop()!;
     return name === "." ? dirPath(d["Directory_Parent"]) : `${dirPath(d["Directory_Parent"])}\\${name}`;
   };

@@ -95,7 +95,7 @@ export function detectBeaconing(startsMs: readonly number[], o: BeaconingOptions
   }
   intervalMs = Math.round(beat);
   const stats = { jitterMs: Math.round(jitter), missedBeats: missed, onBeat };
-  if (durationsMs && durationsMs.length) {
+  if (durationsMs?.length) {
     const d = median(durationsMs.filter((x) => Number.isFinite(x)));
     if (d > intervalMs * opt.maxDurationRatio) {
       return verdict(false, `regular every ${fmt(intervalMs)}${to}, but connections last ${fmt(d)} (median): a long-lived session, not short calls`, stats);

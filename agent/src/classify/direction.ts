@@ -27,7 +27,7 @@ export function classifyDirections(sockets: readonly RawSocket[]): Direction[] {
     if (isListener(s)) return "listen";
     if (s.transport !== "tcp" && s.transport !== "udp") return "outbound";
     const addrs = listeners.get(`${s.netns}/${s.transport}/${s.localPort}`);
-    if (addrs && addrs.some((a) => acceptsOn(a, s.localAddress))) return "inbound";
+    if (addrs?.some((a) => acceptsOn(a, s.localAddress))) return "inbound";
     return "outbound";
   });
 }

@@ -22,17 +22,17 @@ const IP_PROTOCOLS: Record<number, string> = {
 };
 
 const ETHER_TYPES: Record<number, string> = {
-  0x0000: "none",
-  0x0003: "all",
-  0x0800: "ipv4",
-  0x0806: "arp",
-  0x8035: "rarp",
-  0x8100: "vlan",
-  0x86dd: "ipv6",
-  0x8863: "pppoe-discovery",
-  0x8864: "pppoe-session",
-  0x888e: "eapol",
-  0x88cc: "lldp",
+  0: "none",
+  3: "all",
+  2048: "ipv4",
+  2054: "arp",
+  32821: "rarp",
+  33024: "vlan",
+  34525: "ipv6",
+  34915: "pppoe-discovery",
+  34916: "pppoe-session",
+  34958: "eapol",
+  35020: "lldp",
 };
 
 /** ETH_P_ALL in host order, as /proc/net/packet shows it: every frame of every protocol. */

@@ -34,7 +34,10 @@ export class ReportRoutes {
     if (!kind || req.method !== "GET") return false;
     const fromQuery = url.searchParams.get("token");
     if (fromQuery !== null) {
-      if (!this.valid(fromQuery)) return this.deny(req, res), true;
+      if (!this.valid(fromQuery)) {
+        this.deny(req, res);
+        return true;
+      }
       url.searchParams.delete("token");
       res.writeHead(303, {
         location: url.pathname + (url.search || ""),
@@ -45,7 +48,10 @@ export class ReportRoutes {
       return true;
     }
     const presented = /^Bearer (.+)$/.exec(req.headers.authorization ?? "")?.[1] ?? cookie(req.headers.cookie ?? "", COOKIE);
-    if (!presented || !this.valid(presented)) return this.deny(req, res), true;
+    if (!presented || !this.valid(presented)) {
+      this.deny(req, res);
+      return true;
+    }
 
     try {
       const params = Object.fromEntries(url.searchParams);

@@ -184,6 +184,7 @@ export class HostStore {
   }
 
   list(now: number, silentAfterMs: number): HostRow[] {
+    // biome-ignore lint/suspicious/noExplicitAny: a row of SELECT *, read column by column below
     return (this.listStmt.all() as Array<Record<string, any>>).map((r) => ({
       hostId: r["host_id"],
       hostname: r["hostname"],
