@@ -38,7 +38,9 @@ t.test("given in any order, duplicates counted once", async (t) => {
 
 t.test("missed beats and a stray connection do not break the rhythm", async (t) => {
   // Every 60 s, but beats 5, 6 and 12 missing, and one extra connection at 100 s.
-  const times = series(20, 60 * S).filter((_, i) => i !== 5 && i !== 6 && i !== 12).concat(T0 + 100 * S);
+  const times = series(20, 60 * S)
+    .filter((_, i) => i !== 5 && i !== 6 && i !== 12)
+    .concat(T0 + 100 * S);
   const v = detectBeaconing(times, { destination: "198.51.100.7:8443" });
   t.equal(v.beaconing, true);
   t.equal(v.intervalMs, 60 * S);
@@ -75,7 +77,16 @@ t.test("random times: irregular", async (t) => {
 });
 
 t.test("too few, a burst, and long sessions are not beacons", async (t) => {
-  t.same(detectBeaconing([]), { beaconing: false, intervalMs: 0, jitterMs: 0, count: 0, spanMs: 0, missedBeats: 0, onBeat: 0, reason: "only 0 connections; at least 6 are needed to call a rhythm" });
+  t.same(detectBeaconing([]), {
+    beaconing: false,
+    intervalMs: 0,
+    jitterMs: 0,
+    count: 0,
+    spanMs: 0,
+    missedBeats: 0,
+    onBeat: 0,
+    reason: "only 0 connections; at least 6 are needed to call a rhythm",
+  });
   t.equal(detectBeaconing([T0]).reason, "only 1 connection; at least 6 are needed to call a rhythm");
   const five = detectBeaconing(series(5, 60 * S), { destination: "203.0.113.9:443" });
   t.equal(five.beaconing, false);
@@ -91,7 +102,15 @@ t.test("too few, a burst, and long sessions are not beacons", async (t) => {
   const sessions = detectBeaconing(series(10, 60 * S), { destination: "203.0.113.9:22" }, durations);
   t.equal(sessions.beaconing, false);
   t.equal(sessions.reason, "regular every 60 s to 203.0.113.9:22, but connections last 45 s (median): a long-lived session, not short calls");
-  t.equal(detectBeaconing(series(10, 60 * S), {}, durations.map(() => 200)).beaconing, true, "200 ms calls every minute");
+  t.equal(
+    detectBeaconing(
+      series(10, 60 * S),
+      {},
+      durations.map(() => 200),
+    ).beaconing,
+    true,
+    "200 ms calls every minute",
+  );
 });
 
 t.test("durations in words", async (t) => {

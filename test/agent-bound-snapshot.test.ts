@@ -9,15 +9,58 @@ import { COUNT_LIMITS, STRING_LIMITS, type ProcessRecord, type SnapshotRecord, t
 import { boundSnapshot } from "oddwire-agent/bound-snapshot.js";
 
 function proc(over: Partial<ProcessRecord> = {}): ProcessRecord {
-  return { pid: 10, ppid: 1, name: "cron", exe: "/usr/sbin/cron", cmdline: "cron -f", user: "root", uid: 0, startedAtMs: 1, sha256: "", hashError: "", exeDeleted: false, tags: [], ...over };
+  return {
+    pid: 10,
+    ppid: 1,
+    name: "cron",
+    exe: "/usr/sbin/cron",
+    cmdline: "cron -f",
+    user: "root",
+    uid: 0,
+    startedAtMs: 1,
+    sha256: "",
+    hashError: "",
+    exeDeleted: false,
+    tags: [],
+    ...over,
+  };
 }
 
 function sock(over: Partial<SocketRecord> = {}): SocketRecord {
-  return { transport: "tcp", family: 4, localAddress: "10.0.0.1", localPort: 40000, remoteAddress: "10.9.9.9", remotePort: 443, state: "ESTABLISHED", pid: 10, uid: 0, inode: 1, netns: 1, protocol: "https", direction: "outbound", tags: [], ...over };
+  return {
+    transport: "tcp",
+    family: 4,
+    localAddress: "10.0.0.1",
+    localPort: 40000,
+    remoteAddress: "10.9.9.9",
+    remotePort: 443,
+    state: "ESTABLISHED",
+    pid: 10,
+    uid: 0,
+    inode: 1,
+    netns: 1,
+    protocol: "https",
+    direction: "outbound",
+    tags: [],
+    ...over,
+  };
 }
 
 function snap(over: Partial<SnapshotRecord> = {}): SnapshotRecord {
-  return { hostId: "h", hostname: "h", os: "linux", osVersion: "6", arch: "x64", agentVersion: "0.1.0", takenAtMs: 1, processes: [proc()], sockets: [sock()], partial: false, warnings: [], ...over };
+  return {
+    hostId: "h",
+    hostname: "h",
+    os: "linux",
+    osVersion: "6",
+    arch: "x64",
+    agentVersion: "0.1.0",
+    takenAtMs: 1,
+    processes: [proc()],
+    sockets: [sock()],
+    partial: false,
+    warnings: [],
+    ...over,
+  };
 }
 
 t.test("a 100 KB command line and 100 tags are cut, with a warning", async (t) => {
@@ -32,7 +75,10 @@ t.test("a 100 KB command line and 100 tags are cut, with a warning", async (t) =
   t.equal(out.sockets[0]!.tags.length, COUNT_LIMITS.socket_tags);
   t.equal(out.partial, true);
   t.equal(out.warnings.length, 1);
-  t.equal(out.warnings[0], "the agent cut this snapshot to the wire limits: cmdline of 1 process cut to 32768 bytes; tags: 68 left out of 1 process (at most 32 each); tags: 68 left out of 1 socket (at most 32 each)");
+  t.equal(
+    out.warnings[0],
+    "the agent cut this snapshot to the wire limits: cmdline of 1 process cut to 32768 bytes; tags: 68 left out of 1 process (at most 32 each); tags: 68 left out of 1 socket (at most 32 each)",
+  );
   t.equal(input.processes[0]!.tags.length, 100, "the input is not changed");
   const frame = oddwire.v1.Batch.encode({ seq: 1, full: true, snapshot: out }).finish();
   const back = oddwire.v1.Batch.decode(frame);

@@ -34,18 +34,31 @@ t.test("replay skips a line over the limit and delivers the others", async (t) =
   const db = join(dir, "fleet.db");
   const collector = await startCollector(t, db);
   const file = join(dir, "in.ndjson");
-  const snap = (hostId: string) => JSON.stringify({ hostId, hostname: hostId, os: "linux", takenAtMs: "1764300000000", processes: [{ pid: 10, ppid: 1, name: "cron", exe: "/usr/sbin/cron", cmdline: "cron -f" }], sockets: [] });
+  const snap = (hostId: string) =>
+    JSON.stringify({
+      hostId,
+      hostname: hostId,
+      os: "linux",
+      takenAtMs: "1764300000000",
+      processes: [{ pid: 10, ppid: 1, name: "cron", exe: "/usr/sbin/cron", cmdline: "cron -f" }],
+      sockets: [],
+    });
   const out = createWriteStream(file);
   out.write(snap("before") + "\n");
   const mib = Buffer.alloc(1024 * 1024, 0x41);
   for (let i = 0; i <= MAX_LINE_BYTES / mib.length; i++) out.write(mib);
   out.write("\n" + snap("after") + "\n");
   await new Promise<void>((resolve) => out.end(resolve));
-  const child = track(spawn(process.execPath, [AGENT_BIN, "replay", file, "--collector", collector.url, "--enroll-secret", SECRET, "--quiet"], { stdio: ["ignore", "ignore", "pipe"] }));
+  const child = track(
+    spawn(process.execPath, [AGENT_BIN, "replay", file, "--collector", collector.url, "--enroll-secret", SECRET, "--quiet"], { stdio: ["ignore", "ignore", "pipe"] }),
+  );
   t.teardown(() => kill(child));
   let stderr = "";
   child.stderr!.on("data", (d) => (stderr += d));
   t.equal(await new Promise((r) => child.on("exit", r)), 1, "a bad line makes the exit code 1");
   t.match(stderr, /line 2: the line is \d+ bytes, over the 67108864-byte limit of one snapshot line; skipped/);
-  t.same(query<{ host_id: string }>(db, "SELECT host_id FROM hosts ORDER BY host_id").map((h) => h.host_id), ["after", "before"]);
+  t.same(
+    query<{ host_id: string }>(db, "SELECT host_id FROM hosts ORDER BY host_id").map((h) => h.host_id),
+    ["after", "before"],
+  );
 });

@@ -43,7 +43,20 @@ function proc(pid: number, exe: string, extra: Partial<RawProcess> = {}): RawPro
 }
 
 function sock(pid: number, extra: Partial<RawSocket>): RawSocket {
-  return { transport: "tcp", family: 4, localAddress: "10.0.0.5", localPort: 40000, remoteAddress: "203.0.113.9", remotePort: 443, state: "ESTABLISHED", pid, uid: 0, inode: pid, netns: 1, ...extra };
+  return {
+    transport: "tcp",
+    family: 4,
+    localAddress: "10.0.0.5",
+    localPort: 40000,
+    remoteAddress: "203.0.113.9",
+    remotePort: 443,
+    state: "ESTABLISHED",
+    pid,
+    uid: 0,
+    inode: pid,
+    netns: 1,
+    ...extra,
+  };
 }
 
 function classify(os: "linux" | "windows", processes: RawProcess[], sockets: RawSocket[] = [], identities = new Map<number, ExeIdentity>()) {
@@ -67,15 +80,31 @@ t.test("directions: listener, inbound on a listened port, outbound otherwise", a
 });
 
 t.test("protocol comes from the remote port outbound and the local port otherwise", async (t) => {
-  const r = classify("linux", [proc(10, "/usr/sbin/nginx")], [
-    sock(10, { localAddress: "0.0.0.0", localPort: 80, remoteAddress: "", remotePort: 0, state: "LISTEN" }),
-    sock(10, { localPort: 80, localAddress: "10.0.0.5", remotePort: 50123 }),
-    sock(10, { remotePort: 443 }),
-    sock(10, { remotePort: 6667 }),
-    sock(10, { remotePort: 31337 }),
-  ]);
-  t.same(r.sockets.map((k) => [k.direction, k.protocol]), [["listen", "http"], ["inbound", "http"], ["outbound", "https"], ["outbound", "irc"], ["outbound", "unknown"]]);
-  t.same(r.sockets.map((k) => codes(k.tags)), [[], [], [], [TAG.UNEXPECTED_PROTOCOL], [TAG.UNEXPECTED_PROTOCOL]]);
+  const r = classify(
+    "linux",
+    [proc(10, "/usr/sbin/nginx")],
+    [
+      sock(10, { localAddress: "0.0.0.0", localPort: 80, remoteAddress: "", remotePort: 0, state: "LISTEN" }),
+      sock(10, { localPort: 80, localAddress: "10.0.0.5", remotePort: 50123 }),
+      sock(10, { remotePort: 443 }),
+      sock(10, { remotePort: 6667 }),
+      sock(10, { remotePort: 31337 }),
+    ],
+  );
+  t.same(
+    r.sockets.map((k) => [k.direction, k.protocol]),
+    [
+      ["listen", "http"],
+      ["inbound", "http"],
+      ["outbound", "https"],
+      ["outbound", "irc"],
+      ["outbound", "unknown"],
+    ],
+  );
+  t.same(
+    r.sockets.map((k) => codes(k.tags)),
+    [[], [], [], [TAG.UNEXPECTED_PROTOCOL], [TAG.UNEXPECTED_PROTOCOL]],
+  );
   t.equal(r.sockets[3]!.tags[0]!.reason, "nginx normally connects out with http, https; this socket is outbound tcp to 203.0.113.9:6667 (irc)");
 });
 
@@ -89,13 +118,20 @@ t.test("cron on 6667, notepad on 443: binaries that normally speak nothing", asy
 });
 
 t.test("shells and interpreters with outbound sockets; a bind shell", async (t) => {
-  const r = classify("linux", [proc(30, "/usr/bin/bash"), proc(31, "/usr/bin/python3.11")], [
-    sock(30, { remoteAddress: "127.0.0.1", remotePort: 4444 }),
-    sock(30, { localAddress: "0.0.0.0", localPort: 4444, remoteAddress: "", remotePort: 0, state: "LISTEN" }),
-    sock(31, { remotePort: 443 }),
-    sock(31, { localAddress: "0.0.0.0", localPort: 8000, remoteAddress: "", remotePort: 0, state: "LISTEN" }),
-  ]);
-  t.same(r.sockets.map((k) => codes(k.tags)), [[TAG.SHELL_OUTBOUND], [TAG.SILENT_BINARY_SOCKET], [TAG.INTERPRETER_OUTBOUND], []]);
+  const r = classify(
+    "linux",
+    [proc(30, "/usr/bin/bash"), proc(31, "/usr/bin/python3.11")],
+    [
+      sock(30, { remoteAddress: "127.0.0.1", remotePort: 4444 }),
+      sock(30, { localAddress: "0.0.0.0", localPort: 4444, remoteAddress: "", remotePort: 0, state: "LISTEN" }),
+      sock(31, { remotePort: 443 }),
+      sock(31, { localAddress: "0.0.0.0", localPort: 8000, remoteAddress: "", remotePort: 0, state: "LISTEN" }),
+    ],
+  );
+  t.same(
+    r.sockets.map((k) => codes(k.tags)),
+    [[TAG.SHELL_OUTBOUND], [TAG.SILENT_BINARY_SOCKET], [TAG.INTERPRETER_OUTBOUND], []],
+  );
   t.match(r.sockets[0]!.tags[0]!.reason, /bash.*127\.0\.0\.1:4444.*reverse shell/);
   t.match(r.sockets[1]!.tags[0]!.reason, /bind shell/);
   t.match(r.sockets[2]!.tags[0]!.reason, /python3\.11/, "versioned interpreter name still matched");
@@ -123,13 +159,24 @@ t.test("unknown binaries and ownerless sockets get no knowledge-base tags; the a
     kb,
     selfPid: 61,
   });
-  t.same(r.sockets.map((k) => k.tags), [[], [], []]);
+  t.same(
+    r.sockets.map((k) => k.tags),
+    [[], [], []],
+  );
 });
 
 t.test("process tags: temp and world-writable directories, deleted executables", async (t) => {
   const ids = new Map<number, ExeIdentity>([[72, { sha256: "", hashError: "", dirWorldWritable: true }]]);
-  const r = classify("linux", [proc(70, "/tmp/.x/updater"), proc(71, "/usr/bin/bash", { exeDeleted: true }), proc(72, "/srv/drop/run"), proc(73, "/usr/bin/ls")], [sock(70, {})], ids);
-  t.same(r.processes.map((p) => codes(p.tags)), [[TAG.WRITABLE_DIR_EXE], [TAG.DELETED_EXE], [TAG.WRITABLE_DIR_EXE], []]);
+  const r = classify(
+    "linux",
+    [proc(70, "/tmp/.x/updater"), proc(71, "/usr/bin/bash", { exeDeleted: true }), proc(72, "/srv/drop/run"), proc(73, "/usr/bin/ls")],
+    [sock(70, {})],
+    ids,
+  );
+  t.same(
+    r.processes.map((p) => codes(p.tags)),
+    [[TAG.WRITABLE_DIR_EXE], [TAG.DELETED_EXE], [TAG.WRITABLE_DIR_EXE], []],
+  );
   t.match(r.processes[0]!.tags[0]!.reason, /\/tmp\/\.x\/updater.*temp directory \/tmp\//);
   t.match(r.processes[2]!.tags[0]!.reason, /\/srv\/drop, a directory every user can write to/);
   t.same(codes(r.sockets[0]!.tags), [TAG.WRITABLE_DIR_EXE], "the socket carries its process's tags");
@@ -179,20 +226,31 @@ t.test("isOneEditAway", async (t) => {
 });
 
 t.test("listening on an unregistered dynamic port claims no protocol", async (t) => {
-  const r = classify("linux", [proc(100, "/usr/sbin/nginx")], [
-    sock(100, { localAddress: "0.0.0.0", localPort: 49700, remoteAddress: "", remotePort: 0, state: "LISTEN" }),
-    sock(100, { localAddress: "0.0.0.0", localPort: 2222, remoteAddress: "", remotePort: 0, state: "LISTEN" }),
-    sock(100, { remotePort: 49700 }),
-  ]);
-  t.same(r.sockets.map((k) => codes(k.tags)), [[], [TAG.UNEXPECTED_PROTOCOL], [TAG.UNEXPECTED_PROTOCOL]]);
+  const r = classify(
+    "linux",
+    [proc(100, "/usr/sbin/nginx")],
+    [
+      sock(100, { localAddress: "0.0.0.0", localPort: 49700, remoteAddress: "", remotePort: 0, state: "LISTEN" }),
+      sock(100, { localAddress: "0.0.0.0", localPort: 2222, remoteAddress: "", remotePort: 0, state: "LISTEN" }),
+      sock(100, { remotePort: 49700 }),
+    ],
+  );
+  t.same(
+    r.sockets.map((k) => codes(k.tags)),
+    [[], [TAG.UNEXPECTED_PROTOCOL], [TAG.UNEXPECTED_PROTOCOL]],
+  );
 });
 
 t.test("a script run by an interpreter is judged by the script's profile when known", async (t) => {
-  const r = classify("linux", [proc(110, "/usr/bin/python3.11", { name: "nginx" }), proc(111, "/usr/bin/python3.11", { name: "myscript" })], [
-    sock(110, { remotePort: 6667 }),
-    sock(111, { remotePort: 6667 }),
-  ]);
-  t.same(r.sockets.map((k) => codes(k.tags)), [[TAG.UNEXPECTED_PROTOCOL], [TAG.INTERPRETER_OUTBOUND]]);
+  const r = classify(
+    "linux",
+    [proc(110, "/usr/bin/python3.11", { name: "nginx" }), proc(111, "/usr/bin/python3.11", { name: "myscript" })],
+    [sock(110, { remotePort: 6667 }), sock(111, { remotePort: 6667 })],
+  );
+  t.same(
+    r.sockets.map((k) => codes(k.tags)),
+    [[TAG.UNEXPECTED_PROTOCOL], [TAG.INTERPRETER_OUTBOUND]],
+  );
   t.match(r.sockets[0]!.tags[0]!.reason, /^nginx \(run by python3\.11\) normally connects out with/);
 });
 

@@ -23,7 +23,9 @@ t.test("snapshot --json prints the protobuf JSON mapping of a Snapshot", async (
   for (const key of ["pid", "ppid", "name", "exe", "cmdline", "user", "startedAtMs", "sha256", "exeDeleted", "tags"]) t.ok(key in p, `process.${key}`);
   t.match(p.sha256, /^[0-9a-f]{64}$/);
   const k = json.sockets[0];
-  if (k) for (const key of ["transport", "family", "localAddress", "localPort", "remoteAddress", "remotePort", "state", "pid", "protocol", "direction", "tags"]) t.ok(key in k, `socket.${key}`);
+  if (k)
+    for (const key of ["transport", "family", "localAddress", "localPort", "remoteAddress", "remotePort", "state", "pid", "protocol", "direction", "tags"])
+      t.ok(key in k, `socket.${key}`);
   // It decodes as the wire message and survives a binary round trip.
   const msg = oddwire.v1.Snapshot.fromObject(json);
   const back = oddwire.v1.Snapshot.decode(oddwire.v1.Snapshot.encode(msg).finish());

@@ -21,9 +21,22 @@ t.test("netstat -nao (English): every row, states mapped, headers skipped", asyn
     sockets.map((s) => s.state),
     [
       ...Array(6).fill("LISTEN"),
-      "ESTABLISHED", "ESTABLISHED", "TIME_WAIT", "CLOSE_WAIT", "SYN_SENT", "FIN_WAIT2", "FIN_WAIT1", "LAST_ACK",
-      "LISTEN", "ESTABLISHED", "ESTABLISHED",
-      "LISTEN", "LISTEN", "LISTEN", "ESTABLISHED", "ESTABLISHED",
+      "ESTABLISHED",
+      "ESTABLISHED",
+      "TIME_WAIT",
+      "CLOSE_WAIT",
+      "SYN_SENT",
+      "FIN_WAIT2",
+      "FIN_WAIT1",
+      "LAST_ACK",
+      "LISTEN",
+      "ESTABLISHED",
+      "ESTABLISHED",
+      "LISTEN",
+      "LISTEN",
+      "LISTEN",
+      "ESTABLISHED",
+      "ESTABLISHED",
       ...Array(8).fill("UNCONN"),
     ],
   );
@@ -33,10 +46,7 @@ t.test("netstat -nao (English): every row, states mapped, headers skipped", asyn
     socket({ localAddress: "10.0.2.15", localPort: 49811, remoteAddress: "23.215.0.136", remotePort: 80, state: "TIME_WAIT", pid: 0 }),
     "TIME_WAIT owned by nobody keeps pid 0",
   );
-  t.strictSame(
-    sockets[10],
-    socket({ localAddress: "10.0.2.15", localPort: 49820, remoteAddress: "198.51.100.7", remotePort: 4444, state: "SYN_SENT", pid: 8812 }),
-  );
+  t.strictSame(sockets[10], socket({ localAddress: "10.0.2.15", localPort: 49820, remoteAddress: "198.51.100.7", remotePort: 4444, state: "SYN_SENT", pid: 8812 }));
   t.strictSame(sockets[17], socket({ family: 6, localAddress: "::", localPort: 135, state: "LISTEN", pid: 1088 }));
   t.strictSame(
     sockets[20],
@@ -48,10 +58,7 @@ t.test("netstat -nao (English): every row, states mapped, headers skipped", asyn
     "zone ids are stripped from both ends",
   );
   t.strictSame(sockets[22], socket({ transport: "udp", localAddress: "0.0.0.0", localPort: 123, state: "UNCONN", pid: 1440 }));
-  t.strictSame(
-    sockets[29],
-    socket({ transport: "udp", family: 6, localAddress: "fe80::5d2c:8a1e:3f40:9b7c", localPort: 546, state: "UNCONN", pid: 1320 }),
-  );
+  t.strictSame(sockets[29], socket({ transport: "udp", family: 6, localAddress: "fe80::5d2c:8a1e:3f40:9b7c", localPort: 546, state: "UNCONN", pid: 1320 }));
 });
 
 t.test("netstat -nao (German, OEM code page 850): localized headers and states", async (t) => {
@@ -110,10 +117,7 @@ t.test("netstat: malformed and foreign lines are skipped", async (t) => {
 
 t.test("netstat: ports and addresses at their limits", async (t) => {
   const [s] = parseNetstatWindows("  TCP    [FE80::ABCD%3]:65535    [::ffff:10.1.2.3]:1    ESTABLISHED    4294967295");
-  t.strictSame(
-    s,
-    socket({ family: 6, localAddress: "fe80::abcd", localPort: 65535, remoteAddress: "::ffff:10.1.2.3", remotePort: 1, state: "ESTABLISHED", pid: 4294967295 }),
-  );
+  t.strictSame(s, socket({ family: 6, localAddress: "fe80::abcd", localPort: 65535, remoteAddress: "::ffff:10.1.2.3", remotePort: 1, state: "ESTABLISHED", pid: 4294967295 }));
 });
 
 t.test("tasklist /v /fo csv /nh: pid to user", async (t) => {
@@ -151,13 +155,33 @@ t.test("Win32_Process JSON", async (t) => {
   const processes = parseWin32ProcessJson(fixture("win32-process.json").toString("utf8"));
   t.equal(processes.length, 12);
   const byPid = new Map(processes.map((p) => [p.pid, p]));
-  t.strictSame(byPid.get(0), {
-    pid: 0, ppid: 0, name: "System Idle Process", exe: "", cmdline: "", user: "", uid: -1,
-    startedAtMs: 0, exeDeleted: false, exeReadPath: "",
-  }, "System Idle Process: null paths, year-1 creation date becomes 0");
+  t.strictSame(
+    byPid.get(0),
+    {
+      pid: 0,
+      ppid: 0,
+      name: "System Idle Process",
+      exe: "",
+      cmdline: "",
+      user: "",
+      uid: -1,
+      startedAtMs: 0,
+      exeDeleted: false,
+      exeReadPath: "",
+    },
+    "System Idle Process: null paths, year-1 creation date becomes 0",
+  );
   t.strictSame(byPid.get(4), {
-    pid: 4, ppid: 0, name: "System", exe: "", cmdline: "", user: "", uid: -1,
-    startedAtMs: 1764296410500, exeDeleted: false, exeReadPath: "",
+    pid: 4,
+    ppid: 0,
+    name: "System",
+    exe: "",
+    cmdline: "",
+    user: "",
+    uid: -1,
+    startedAtMs: 1764296410500,
+    exeDeleted: false,
+    exeReadPath: "",
   });
   t.equal(byPid.get(532)?.exe, "");
   t.equal(byPid.get(532)?.cmdline, "\\SystemRoot\\System32\\smss.exe");
@@ -173,14 +197,19 @@ t.test("Win32_Process JSON", async (t) => {
 });
 
 t.test("Win32_Process JSON: shapes ConvertTo-Json produces", async (t) => {
-  const one = parseWin32ProcessJson(
-    '\uFEFF{"ProcessId":4,"ParentProcessId":0,"Name":"System","ExecutablePath":null,"CommandLine":null,"CreationDate":1764296410500}\r\n',
+  const one = parseWin32ProcessJson('\uFEFF{"ProcessId":4,"ParentProcessId":0,"Name":"System","ExecutablePath":null,"CommandLine":null,"CreationDate":1764296410500}\r\n');
+  t.strictSame(
+    one.map((p) => [p.pid, p.name, p.startedAtMs]),
+    [[4, "System", 1764296410500]],
+    "a single object, with a BOM",
   );
-  t.strictSame(one.map((p) => [p.pid, p.name, p.startedAtMs]), [[4, "System", 1764296410500]], "a single object, with a BOM");
   t.strictSame(parseWin32ProcessJson(""), [], "no processes: no output");
   t.strictSame(parseWin32ProcessJson("  \r\n"), []);
   const odd = parseWin32ProcessJson('[1,null,"x",{"ProcessId":-1},{"ProcessId":1.5},{"ProcessId":7,"Name":"x.exe","ParentProcessId":null,"CreationDate":"soon"}]');
-  t.strictSame(odd.map((p) => [p.pid, p.ppid, p.name, p.startedAtMs]), [[7, 0, "x.exe", 0]]);
+  t.strictSame(
+    odd.map((p) => [p.pid, p.ppid, p.name, p.startedAtMs]),
+    [[7, 0, "x.exe", 0]],
+  );
   t.throws(() => parseWin32ProcessJson("Get-CimInstance : Access denied"), SyntaxError);
 });
 

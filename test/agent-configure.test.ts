@@ -20,7 +20,10 @@ function configure(args: string[], input?: string, env: Record<string, string> =
 t.test("writes the config and the secret, owner-only, from standard input", async (t) => {
   const dir = t.testdir();
   const out = join(dir, "etc", "agent.json");
-  const r = configure(["--collector", "wss://collector.example:8443", "--enroll-secret-file", "-", "--out", out, "--state-dir", join(dir, "state")], `${SECRET}\nignored second line\n`);
+  const r = configure(
+    ["--collector", "wss://collector.example:8443", "--enroll-secret-file", "-", "--out", out, "--state-dir", join(dir, "state")],
+    `${SECRET}\nignored second line\n`,
+  );
   t.equal(r.status, 0, r.stderr);
   t.match(r.stdout, /^configured: .*agent\.json \(secret in .*enroll-secret\)\n$/);
   t.same(JSON.parse(readFileSync(out, "utf8")), { collector: "wss://collector.example:8443", enrollSecretFile: join(dir, "etc", "enroll-secret"), stateDir: join(dir, "state") });
@@ -51,7 +54,27 @@ t.test("the written config is what run reads", async (t) => {
 
 t.test("a CA certificate is checked and its path written", async (t) => {
   const dir = t.testdir({ "not-a-cert.pem": "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n" });
-  execFileSync("openssl", ["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", join(dir, "ca.key"), "-out", join(dir, "ca.pem"), "-subj", "/CN=oddwire test CA", "-days", "2"], { stdio: "ignore" });
+  execFileSync(
+    "openssl",
+    [
+      "req",
+      "-x509",
+      "-newkey",
+      "ec",
+      "-pkeyopt",
+      "ec_paramgen_curve:P-256",
+      "-nodes",
+      "-keyout",
+      join(dir, "ca.key"),
+      "-out",
+      join(dir, "ca.pem"),
+      "-subj",
+      "/CN=oddwire test CA",
+      "-days",
+      "2",
+    ],
+    { stdio: "ignore" },
+  );
   const good = configure(["--collector", "wss://c.example", "--enroll-secret", SECRET, "--ca-cert", join(dir, "ca.pem"), "--out", join(dir, "good.json")]);
   t.equal(good.status, 0, good.stderr);
   t.equal(JSON.parse(readFileSync(join(dir, "good.json"), "utf8")).caCert, join(dir, "ca.pem"));

@@ -9,7 +9,21 @@ type Timed<T> = T & { timeMs: number };
 const T0 = 1_764_600_000_000;
 
 function connect(pid: number, timeMs: number, dest = "203.0.113.9", port = 443, outcome: "established" | "failed" = "established"): Timed<ConnectionEvent> {
-  return { kind: "connect", monoNs: 0n, pid, tid: pid, uid: 1000, comm: "curl", family: 4, localAddress: "10.0.0.2", localPort: 40000 + (timeMs % 1000), remoteAddress: dest, remotePort: port, outcome, timeMs };
+  return {
+    kind: "connect",
+    monoNs: 0n,
+    pid,
+    tid: pid,
+    uid: 1000,
+    comm: "curl",
+    family: 4,
+    localAddress: "10.0.0.2",
+    localPort: 40000 + (timeMs % 1000),
+    remoteAddress: dest,
+    remotePort: port,
+    outcome,
+    timeMs,
+  };
 }
 function accept(pid: number, timeMs: number, from: string, peerPort: number): Timed<ConnectionEvent> {
   return { kind: "accept", monoNs: 0n, pid, tid: pid, uid: 0, comm: "sshd", family: 4, localAddress: "10.0.0.2", localPort: 22, remoteAddress: from, remotePort: peerPort, timeMs };
@@ -66,7 +80,13 @@ t.test("the rate cap drops exactly what is over it, per second of event time", a
   t.equal(accepted, 30);
   t.equal(b.accepted, 30);
   t.same(b.dropped, { rate: 17, records: 0, kernel: 3 });
-  t.same(b.records.map((r) => [r.pid, r.count]), [[100, 20], [200, 10]]);
+  t.same(
+    b.records.map((r) => [r.pid, r.count]),
+    [
+      [100, 20],
+      [200, 10],
+    ],
+  );
 });
 
 t.test("the record bound: a new destination past maxRecords is dropped and counted; known ones still count", async (t) => {
@@ -78,7 +98,13 @@ t.test("the record bound: a new destination past maxRecords is dropped and count
   t.ok(agg.add(connect(1, T0 + 1, "192.0.2.1")));
   const b = agg.flush(T0 + 10);
   t.same(b.dropped, { rate: 0, records: 2, kernel: 0 });
-  t.same(b.records.map((r) => [r.remoteAddress, r.count]), [["192.0.2.1", 2], ["192.0.2.2", 1]]);
+  t.same(
+    b.records.map((r) => [r.remoteAddress, r.count]),
+    [
+      ["192.0.2.1", 2],
+      ["192.0.2.2", 1],
+    ],
+  );
   t.throws(() => new ConnectionAggregator({ cache: new ProcessCache(), maxEventsPerSecond: 0 }), /maxEventsPerSecond must be a positive integer/);
 });
 
@@ -95,7 +121,11 @@ t.test("a process that exec'd, connected and exited is named from the exec cache
   agg.add(connect(999, T0 + 70));
   const [a, b, c] = agg.flush(T0 + 100).records;
   t.match(a, { pid: 700, exe: "/tmp/.x/payload", cmdline: "/tmp/x --beacon 203.0.113.9" });
-  t.same(a!.ancestry, [{ pid: 600, exe: "/usr/bin/bash" }, { pid: 500, exe: "/usr/sbin/sshd" }, { pid: 1, exe: null }]);
+  t.same(a!.ancestry, [
+    { pid: 600, exe: "/usr/bin/bash" },
+    { pid: 500, exe: "/usr/sbin/sshd" },
+    { pid: 1, exe: null },
+  ]);
   t.match(b, { pid: 701, exe: "/usr/bin/true", cmdline: "" });
   t.match(c, { pid: 999, exe: null, cmdline: null, ancestry: [] }, "unknown and no fallback");
 });
@@ -114,7 +144,10 @@ t.test("the fallback names a process older than the tracer, once, and the cache 
   const b = agg.flush(T0 + 10);
   // Its parent (pid 1, unknown to this fallback) is asked for each new record's ancestry: a parent older than the tracer is named when it can be.
   t.same(asked, [42, 1, 1, 43], "42 asked once, then served from the cache");
-  t.same(b.records.map((r) => r.exe), ["/usr/sbin/nginx", "/usr/sbin/nginx", null]);
+  t.same(
+    b.records.map((r) => r.exe),
+    ["/usr/sbin/nginx", "/usr/sbin/nginx", null],
+  );
 });
 
 t.test("the process cache is bounded and forgets after its ttl", async (t) => {

@@ -63,7 +63,10 @@ t.test("events from real processes", { skip }, async (t) => {
     const pid = child.pid!;
     await waitFor("the connect event", () => events.find((e) => e.kind === "connect" && e.pid === pid && e.remotePort === server.port), 30000, 50);
     await waitFor("the accept event", () => events.find((e) => e.kind === "accept" && e.pid === process.pid && e.localPort === server.port), 30000, 50);
-    t.ok(events.some((e) => e.kind === "exec" && e.pid === pid), "its exec was seen");
+    t.ok(
+      events.some((e) => e.kind === "exec" && e.pid === pid),
+      "its exec was seen",
+    );
 
     const batch = recorder.flush();
     const out = batch.records.find((r) => r.kind === "tcp-out" && r.pid === pid && r.remotePort === server.port);
@@ -93,7 +96,9 @@ t.test("events from real processes", { skip }, async (t) => {
     const { child, code: exit, stderr } = await run(t, "python3", ["-c", script]);
     t.equal(exit, 0, stderr);
     await got;
-    const sent = await waitFor("the send event", () => events.filter((e) => e.kind === "udp" && e.pid === child.pid && e.remotePort === port), 30000, 50).then((l) => (l.length ? l : null));
+    const sent = await waitFor("the send event", () => events.filter((e) => e.kind === "udp" && e.pid === child.pid && e.remotePort === port), 30000, 50).then((l) =>
+      l.length ? l : null,
+    );
     t.equal(sent!.length, 1, "three datagrams, one event: only the first of a flow is printed");
     t.match(sent![0], { direction: "send", remoteAddress: "127.0.0.1" });
     await waitFor("the receive event", () => events.find((e) => e.kind === "udp" && e.direction === "recv" && e.pid === process.pid && e.localPort === port), 30000, 50);

@@ -72,7 +72,10 @@ t.test("--events off: snapshots only, no tracer started", { skip: process.platfo
   const a = await runAgent(t, t.testdir({}), ["--events", "off"]);
   await waitFor("a batch", () => a.batches.length >= 1, 60_000);
   t.match(a.batches[0]!.snapshot?.visibility, { mode: "snapshots", reason: "connection events are turned off (--events off)" });
-  t.notOk(logEvents(a.log).some((e) => String(e["event"]).startsWith("events.")), "no events.* lines");
+  t.notOk(
+    logEvents(a.log).some((e) => String(e["event"]).startsWith("events.")),
+    "no events.* lines",
+  );
 });
 
 t.test("a bad --events value is refused before anything starts", async (t) => {

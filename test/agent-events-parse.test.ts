@@ -15,18 +15,52 @@ const reason = (line: string) => {
 
 t.test("connect, accept, udp and exec tuples", async (t) => {
   t.same(event(`{"type": "value", "data": ["connect",586889750473,11384,11385,1000,"python3",4,"127.0.0.1",45404,"127.0.0.1",51225,"established"]}`), {
-    kind: "connect", monoNs: 586889750473n, pid: 11384, tid: 11385, uid: 1000, comm: "python3",
-    family: 4, localAddress: "127.0.0.1", localPort: 45404, remoteAddress: "127.0.0.1", remotePort: 51225, outcome: "established",
+    kind: "connect",
+    monoNs: 586889750473n,
+    pid: 11384,
+    tid: 11385,
+    uid: 1000,
+    comm: "python3",
+    family: 4,
+    localAddress: "127.0.0.1",
+    localPort: 45404,
+    remoteAddress: "127.0.0.1",
+    remotePort: 51225,
+    outcome: "established",
   });
   t.match(event(`{"type": "value", "data": ["connect",586890215771,11384,11384,0,"python3",4,"127.0.0.1",54740,"127.0.0.1",1,"failed"]}`), { outcome: "failed", remotePort: 1 });
   t.same(event(`{"type": "value", "data": ["accept",586889834269,11384,11384,0,"python3",6,"::1",40123,"::1",38816]}`), {
-    kind: "accept", monoNs: 586889834269n, pid: 11384, tid: 11384, uid: 0, comm: "python3",
-    family: 6, localAddress: "::1", localPort: 40123, remoteAddress: "::1", remotePort: 38816,
+    kind: "accept",
+    monoNs: 586889834269n,
+    pid: 11384,
+    tid: 11384,
+    uid: 0,
+    comm: "python3",
+    family: 6,
+    localAddress: "::1",
+    localPort: 40123,
+    remoteAddress: "::1",
+    remotePort: 38816,
   });
-  t.match(event(`{"type": "value", "data": ["udp",586890445880,11384,11384,0,"python3",4,"0.0.0.0",60987,"127.0.0.1",52608,"send"]}`), { kind: "udp", direction: "send", localAddress: "0.0.0.0", remotePort: 52608 });
-  t.match(event(`{"type": "value", "data": ["udp",586891339206,11384,11384,0,"python3",6,"::1",48893,"::ffff:127.0.0.1",56629,"recv"]}`), { direction: "recv", remoteAddress: "::ffff:127.0.0.1" });
+  t.match(event(`{"type": "value", "data": ["udp",586890445880,11384,11384,0,"python3",4,"0.0.0.0",60987,"127.0.0.1",52608,"send"]}`), {
+    kind: "udp",
+    direction: "send",
+    localAddress: "0.0.0.0",
+    remotePort: 52608,
+  });
+  t.match(event(`{"type": "value", "data": ["udp",586891339206,11384,11384,0,"python3",6,"::1",48893,"::ffff:127.0.0.1",56629,"recv"]}`), {
+    direction: "recv",
+    remoteAddress: "::ffff:127.0.0.1",
+  });
   t.same(event(`{"type": "value", "data": ["exec",497947512965,9564,9564,0,"mkdir",7225,"/usr/bin/mkdir"]}`), {
-    kind: "exec", monoNs: 497947512965n, pid: 9564, tid: 9564, uid: 0, comm: "mkdir", ppid: 7225, filename: "/usr/bin/mkdir",
+    kind: "exec",
+    monoNs: 497947512965n,
+    pid: 9564,
+    tid: 9564,
+    uid: 0,
+    comm: "mkdir",
+    ppid: 7225,
+    filename: "/usr/bin/mkdir",
   });
 });
 

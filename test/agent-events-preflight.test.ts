@@ -70,7 +70,16 @@ t.test("CAP_BPF + CAP_PERFMON without CAP_SYS_ADMIN is enough to load", async (t
 });
 
 t.test("an unprivileged process, no BTF, no bpftrace, old kernel: every reason in words", async (t) => {
-  const r = decidePreflight({ kernelRelease: "5.10.0-28-amd64", tracefsMounted: true, tracefsReadable: true, tracefsMountPoint: true, btf: false, capEffHex: "0000000000000000", bpftracePath: null, perfEventParanoid: 2 });
+  const r = decidePreflight({
+    kernelRelease: "5.10.0-28-amd64",
+    tracefsMounted: true,
+    tracefsReadable: true,
+    tracefsMountPoint: true,
+    btf: false,
+    capEffHex: "0000000000000000",
+    bpftracePath: null,
+    perfEventParanoid: 2,
+  });
   t.notOk(r.ok);
   t.same(r.capabilities, []);
   t.match(r.missing, [/older than 6.4/, /neither CAP_SYS_ADMIN nor both CAP_BPF and CAP_PERFMON/, /cannot read kernel memory/, /no BTF/, /bpftrace is not installed/]);

@@ -19,14 +19,45 @@ const ports = portTable();
 const kb = knowledgeBase();
 
 function connect(pid: number, timeMs: number, remotePort = 9999): ConnectEvent & { timeMs: number } {
-  return { kind: "connect", outcome: "established", monoNs: 0n, pid, tid: pid, uid: 0, comm: "x", family: 4, localAddress: "127.0.0.1", localPort: 40000, remoteAddress: "127.0.0.1", remotePort, timeMs };
+  return {
+    kind: "connect",
+    outcome: "established",
+    monoNs: 0n,
+    pid,
+    tid: pid,
+    uid: 0,
+    comm: "x",
+    family: 4,
+    localAddress: "127.0.0.1",
+    localPort: 40000,
+    remoteAddress: "127.0.0.1",
+    remotePort,
+    timeMs,
+  };
 }
 
 function record(over: Partial<EventRecord>): EventRecord {
   return {
-    kind: "tcp-out", pid: 4242, ppid: 1, uid: 1000, comm: "python3", user: "", startedAtMs: 1_700_000_000_000, exe: "/usr/bin/python3", cmdline: "python3 -c x",
-    ancestry: [{ pid: 1, exe: "/usr/lib/systemd/systemd" }], family: 4, remoteAddress: "127.0.0.1", remotePort: 443, localPort: 0,
-    firstSeenMs: 1000, lastSeenMs: 1000, count: 1, failed: 0, startsMs: [1000], ...over,
+    kind: "tcp-out",
+    pid: 4242,
+    ppid: 1,
+    uid: 1000,
+    comm: "python3",
+    user: "",
+    startedAtMs: 1_700_000_000_000,
+    exe: "/usr/bin/python3",
+    cmdline: "python3 -c x",
+    ancestry: [{ pid: 1, exe: "/usr/lib/systemd/systemd" }],
+    family: 4,
+    remoteAddress: "127.0.0.1",
+    remotePort: 443,
+    localPort: 0,
+    firstSeenMs: 1000,
+    lastSeenMs: 1000,
+    count: 1,
+    failed: 0,
+    startsMs: [1000],
+    ...over,
   };
 }
 
@@ -67,7 +98,11 @@ t.test("a connection record: transport, direction, protocol by port, the process
   t.match(inbound!.tags.find((x) => x.code === TAG.SILENT_BINARY_SOCKET)?.reason, "inbound tcp on port 4444 (unknown protocol) from 127.0.0.1");
 
   const [own] = toConnectionRecords([record({ pid: 1 })], context());
-  t.same(own!.tags.filter((x) => x.code === TAG.INTERPRETER_OUTBOUND), [], "the agent's own connections are not findings");
+  t.same(
+    own!.tags.filter((x) => x.code === TAG.INTERPRETER_OUTBOUND),
+    [],
+    "the agent's own connections are not findings",
+  );
   const [unknownUser] = toConnectionRecords([record({ uid: 4321, exe: null, cmdline: null, ancestry: [{ pid: 9, exe: null }] })], context());
   t.match(unknownUser!.process, { user: "4321", exe: "", cmdline: "" });
   t.same(unknownUser!.ancestry, [""], "a parent whose executable is unknown is an empty string");

@@ -47,7 +47,9 @@ async function startEventsAgent(t: Teardown, dir: string, name: string, args: st
   mkdirSync(stateDir, { recursive: true, mode: 0o700 });
   writeFileSync(join(stateDir, "host-id"), `${name}\n`);
   const child = track(
-    spawn(process.execPath, [AGENT_BIN, "run", "--collector", server.url, "--enroll-secret", SECRET, "--state-dir", stateDir, "--no-hash", "--schedule", SCHEDULE, ...args], { stdio: ["ignore", "ignore", "pipe"] }),
+    spawn(process.execPath, [AGENT_BIN, "run", "--collector", server.url, "--enroll-secret", SECRET, "--state-dir", stateDir, "--no-hash", "--schedule", SCHEDULE, ...args], {
+      stdio: ["ignore", "ignore", "pipe"],
+    }),
   );
   const log: string[] = [];
   child.stderr!.on("data", (d) => log.push(...String(d).split("\n").filter(Boolean)));
@@ -55,10 +57,15 @@ async function startEventsAgent(t: Teardown, dir: string, name: string, args: st
   let exited: number | null | undefined;
   child.on("exit", (code) => (exited = code));
   // Compiling the program takes seconds on a loaded machine.
-  await waitFor("the agent's events.started line", () => {
-    if (exited !== undefined) throw new Error(`the agent exited with ${exited}: ${log.join("\n")}`);
-    return logEvents(log).some((e) => e["event"] === "events.started");
-  }, 180_000, 100).catch((err: Error) => {
+  await waitFor(
+    "the agent's events.started line",
+    () => {
+      if (exited !== undefined) throw new Error(`the agent exited with ${exited}: ${log.join("\n")}`);
+      return logEvents(log).some((e) => e["event"] === "events.started");
+    },
+    180_000,
+    100,
+  ).catch((err: Error) => {
     throw new Error(`${err.message}; the agent said: ${log.join("\n")}`);
   });
   return { child, log, batches, connections: () => batches.flatMap((b) => b.snapshot?.connections ?? []) };
@@ -99,11 +106,17 @@ t.test("connection events in the agent's batches", { skip }, async (t) => {
     t.equal(c.process?.user, "root");
     t.ok(Number(c.process?.startedAtMs) > 0, "its start time");
     t.same(c.ancestry?.slice(0, 2), [BASH, NODE], "parents nearest first: bash, then this test's node");
-    t.ok(c.tags?.some((tag) => tag.code === TAG.INTERPRETER_OUTBOUND), "node connecting out is tagged as an interpreter would be for a socket");
+    t.ok(
+      c.tags?.some((tag) => tag.code === TAG.INTERPRETER_OUTBOUND),
+      "node connecting out is tagged as an interpreter would be for a socket",
+    );
   });
 
   t.test("an accepted connection belongs to the listening process", async (t) => {
-    const listener = await startUntilLine(t, "python3", ["-c", "import socket\ns=socket.socket()\ns.bind(('127.0.0.1',0))\ns.listen()\nprint(s.getsockname()[1],flush=True)\nwhile True:\n  c,_=s.accept()\n  c.close()\n"]);
+    const listener = await startUntilLine(t, "python3", [
+      "-c",
+      "import socket\ns=socket.socket()\ns.bind(('127.0.0.1',0))\ns.listen()\nprint(s.getsockname()[1],flush=True)\nwhile True:\n  c,_=s.accept()\n  c.close()\n",
+    ]);
     const port = Number(listener.line);
     await new Promise<void>((resolve, reject) => {
       const s = connect(port, "127.0.0.1", () => {
@@ -125,20 +138,37 @@ t.test("connection events in the agent's batches", { skip }, async (t) => {
     const port = sock.address().port;
     const got = new Promise<void>((resolve) => sock.once("message", () => resolve()));
     const marker = `odw-udp-${process.pid}`;
-    const r = await run(t, "python3", ["-c", `import socket\ns=socket.socket(socket.AF_INET,socket.SOCK_DGRAM)\nfor _ in range(3): s.sendto(b"odw",("127.0.0.1",${port}))\n`, marker]);
+    const r = await run(t, "python3", [
+      "-c",
+      `import socket\ns=socket.socket(socket.AF_INET,socket.SOCK_DGRAM)\nfor _ in range(3): s.sendto(b"odw",("127.0.0.1",${port}))\n`,
+      marker,
+    ]);
     t.equal(r.code, 0, r.stderr);
     await got;
-    const out = await waitFor("the UDP send in a batch", () => agent.connections().find((c) => c.transport === "udp" && c.direction === "outbound" && c.remotePort === port), 60_000, 200);
+    const out = await waitFor(
+      "the UDP send in a batch",
+      () => agent.connections().find((c) => c.transport === "udp" && c.direction === "outbound" && c.remotePort === port),
+      60_000,
+      200,
+    );
     t.match(out.process?.cmdline, marker);
     t.equal(out.count, 1, "three datagrams of one flow: one connection");
-    const inbound = await waitFor("the UDP receive in a batch", () => agent.connections().find((c) => c.transport === "udp" && c.direction === "inbound" && c.localPort === port), 60_000, 200);
+    const inbound = await waitFor(
+      "the UDP receive in a batch",
+      () => agent.connections().find((c) => c.transport === "udp" && c.direction === "inbound" && c.localPort === port),
+      60_000,
+      200,
+    );
     t.equal(inbound.process?.pid, process.pid, "the receiver is this test");
   });
 
   t.test("every batch says what the agent could see", async (t) => {
     const v = agent.batches.at(-1)?.snapshot?.visibility;
     t.match(v, { mode: "events+snapshots", reason: "" });
-    t.ok(agent.batches.some((b) => !b.full && (b.snapshot?.connections?.length ?? 0) > 0), "delta batches carry connections too");
+    t.ok(
+      agent.batches.some((b) => !b.full && (b.snapshot?.connections?.length ?? 0) > 0),
+      "delta batches carry connections too",
+    );
   });
 
   t.test("a loop connecting every 2 s for a minute is a beacon", async (t) => {
@@ -155,7 +185,10 @@ t.test("connection events in the agent's batches", { skip }, async (t) => {
     const tag = c.tags?.find((tag) => tag.code === TAG.BEACONING);
     t.comment(`reason: ${tag?.reason}`);
     t.match(tag?.reason, new RegExp(`every \\d+(\\.\\d)? s ± \\d+(\\.\\d)? (ms|s) for \\d+(\\.\\d)? (s|min) to 127\\.0\\.0\\.1:${beaconTarget.port} \\(\\d+ connections`));
-    t.ok(c.tags?.some((tag) => tag.code === TAG.SHELL_OUTBOUND), "bash connecting itself is a shell's outbound connection");
+    t.ok(
+      c.tags?.some((tag) => tag.code === TAG.SHELL_OUTBOUND),
+      "bash connecting itself is a shell's outbound connection",
+    );
   });
 });
 

@@ -34,7 +34,11 @@ t.test("the program file is where the compiled source looks for it", async (t) =
 t.test("a child that dies is reported and restarted; events, losses and bad lines reach the caller", async (t) => {
   const dir = t.testdir();
   // Each run prints hello, one event, a lost-events record, a bad line, then dies with 3.
-  const fake = script(dir, "fake-bpftrace", `echo '${HELLO}'\necho '${CONNECT}'\necho '{"type": "lost_events", "data": {"events": 2}}'\necho 'garbage'\necho 'it broke' >&2\nexit 3`);
+  const fake = script(
+    dir,
+    "fake-bpftrace",
+    `echo '${HELLO}'\necho '${CONNECT}'\necho '{"type": "lost_events", "data": {"events": 2}}'\necho 'garbage'\necho 'it broke' >&2\nexit 3`,
+  );
   const events: TimedEvent[] = [];
   const statuses: SourceStatus[] = [];
   const errors: string[] = [];
@@ -72,7 +76,11 @@ t.test("a child that never gets ready is given up after maxRestarts, with its st
   source.start();
   await waitFor("giving up", () => statuses.some((s) => s.state === "exited" && s.restartInMs === null), 20000, 20);
   const exits = statuses.filter((s) => s.state === "exited");
-  t.same(exits.map((s) => (s as { restartInMs: number | null }).restartInMs), [5, 10, null], "delay doubles, then stops");
+  t.same(
+    exits.map((s) => (s as { restartInMs: number | null }).restartInMs),
+    [5, 10, null],
+    "delay doubles, then stops",
+  );
   t.match(exits[2], { stderr: /tracepoint not found/ });
 });
 
@@ -82,7 +90,10 @@ t.test("a missing binary is reported as an exit, not thrown", async (t) => {
   t.teardown(() => source.stop());
   source.start();
   await waitFor("the exit", () => statuses.some((s) => s.state === "exited"), 20000, 20);
-  t.match(statuses.find((s) => s.state === "exited"), { restartInMs: null, stderr: /ENOENT/ });
+  t.match(
+    statuses.find((s) => s.state === "exited"),
+    { restartInMs: null, stderr: /ENOENT/ },
+  );
 });
 
 t.test("stop() ends a running child and resolves only once it is reaped", async (t) => {

@@ -47,7 +47,10 @@ function setup(t: { teardown(fn: () => void): void }, dir: string) {
   process.env["ODW_SYSMON_LOG"] = join(dir, "sysmon.xml");
   t.teardown(() => {
     process.env["PATH"] = saved.PATH;
-    for (const [k, v] of [["ODW_SYSMON_CALLS", saved.calls], ["ODW_SYSMON_LOG", saved.log]] as const) {
+    for (const [k, v] of [
+      ["ODW_SYSMON_CALLS", saved.calls],
+      ["ODW_SYSMON_LOG", saved.log],
+    ] as const) {
       if (v === undefined) delete process.env[k];
       else process.env[k] = v;
     }
@@ -55,7 +58,13 @@ function setup(t: { teardown(fn: () => void): void }, dir: string) {
   const lines: string[] = [];
   const log = createLogger({ name: "agent", level: "debug", write: (l) => lines.push(l) });
   const events = () => lines.map((l) => JSON.parse(l) as Record<string, unknown>);
-  const calls = () => (existsSync(join(dir, "calls")) ? readFileSync(join(dir, "calls"), "utf8").trim().split("\n").map((l) => JSON.parse(l) as string[]) : []);
+  const calls = () =>
+    existsSync(join(dir, "calls"))
+      ? readFileSync(join(dir, "calls"), "utf8")
+          .trim()
+          .split("\n")
+          .map((l) => JSON.parse(l) as string[])
+      : [];
   return { dir, state: join(dir, "state"), sysmonLog: join(dir, "sysmon.xml"), log, events, calls };
 }
 
@@ -67,7 +76,10 @@ t.test("without Sysmon: snapshots only, with the reason; --events on refuses to 
   const { connections, visibility } = await ev.collect(Date.now());
   t.same(connections, []);
   t.match(visibility, { mode: "snapshots", reason: /Sysmon's log Microsoft-Windows-Sysmon\/Operational cannot be read \(Failed to read events.*install Sysmon/ });
-  t.match(s.events().find((e) => e["event"] === "events.unavailable"), { level: "warn", reason: /install Sysmon/ });
+  t.match(
+    s.events().find((e) => e["event"] === "events.unavailable"),
+    { level: "warn", reason: /install Sysmon/ },
+  );
 
   const err = await startConnectionEvents({ mode: "on", os: "windows", stateDir: s.state, log: s.log }).then(
     () => null,
@@ -83,7 +95,10 @@ t.test("with Sysmon: events 1 and 3 read incrementally into connection records, 
   const ev = await startConnectionEvents({ mode: "on", os: "windows", stateDir: s.state, log: s.log });
   t.teardown(() => ev.stop());
   t.equal(ev.mode, "events+snapshots");
-  t.match(s.events().find((e) => e["event"] === "events.started"), { source: "sysmon" });
+  t.match(
+    s.events().find((e) => e["event"] === "events.started"),
+    { source: "sysmon" },
+  );
 
   writeFileSync(s.sysmonLog, FIXTURE);
   const { connections, visibility } = await ev.collect(Date.now());
@@ -116,13 +131,19 @@ t.test("a restart continues after the bookmark; a cleared log starts over and sa
   t.teardown(() => ev.stop());
   const { connections } = await ev.collect(Date.now());
   t.same(connections, [], "events up to 10233 were sent before the restart; after it, no well-formed event 3");
-  t.ok(s.calls().some((c) => c.some((a) => a.includes("EventRecordID>10233"))), "queried after the bookmark");
+  t.ok(
+    s.calls().some((c) => c.some((a) => a.includes("EventRecordID>10233"))),
+    "queried after the bookmark",
+  );
 
   const cleared = setup(t, join(t.testdir({ a: { bin: {}, state: {} } }), "a"));
   writeFileSync(join(cleared.state, SYSMON_BOOKMARK_FILE), "99999\n", { mode: 0o600 });
   writeFileSync(cleared.sysmonLog, FIXTURE);
   const ev2 = await startConnectionEvents({ mode: "on", os: "windows", stateDir: cleared.state, log: cleared.log });
   t.teardown(() => ev2.stop());
-  t.match(cleared.events().find((e) => e["event"] === "events.sysmon_notice"), { message: /below the bookmark 99999: the log was cleared/ });
+  t.match(
+    cleared.events().find((e) => e["event"] === "events.sysmon_notice"),
+    { message: /below the bookmark 99999: the log was cleared/ },
+  );
   t.equal((await ev2.collect(Date.now())).connections.length, 2, "read from the start of the new log");
 });

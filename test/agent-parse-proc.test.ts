@@ -14,8 +14,32 @@ const TCP4 = `  sl  local_address rem_address   st tx_queue rx_queue tr tm->when
 t.test("parseProcNet: IPv4 TCP rows", async (t) => {
   const rows = parseProcNet(TCP4, "tcp", 4);
   t.equal(rows.length, 3, "garbage skipped");
-  t.same(rows[0], { transport: "tcp", family: 4, localAddress: "127.0.0.1", localPort: 8080, remoteAddress: "", remotePort: 0, state: "LISTEN", pid: 0, uid: 0, inode: 31337, netns: 0 });
-  t.same(rows[1], { transport: "tcp", family: 4, localAddress: "127.0.0.1", localPort: 41668, remoteAddress: "127.0.0.1", remotePort: 4444, state: "ESTABLISHED", pid: 0, uid: 1000, inode: 42424, netns: 0 });
+  t.same(rows[0], {
+    transport: "tcp",
+    family: 4,
+    localAddress: "127.0.0.1",
+    localPort: 8080,
+    remoteAddress: "",
+    remotePort: 0,
+    state: "LISTEN",
+    pid: 0,
+    uid: 0,
+    inode: 31337,
+    netns: 0,
+  });
+  t.same(rows[1], {
+    transport: "tcp",
+    family: 4,
+    localAddress: "127.0.0.1",
+    localPort: 41668,
+    remoteAddress: "127.0.0.1",
+    remotePort: 4444,
+    state: "ESTABLISHED",
+    pid: 0,
+    uid: 1000,
+    inode: 42424,
+    netns: 0,
+  });
   t.match(rows[2], { state: "TIME_WAIT", remotePort: 443, inode: 0 });
 });
 
@@ -36,10 +60,13 @@ t.test("parseProcNet: IPv6 and UDP", async (t) => {
   101: 0100007F:D431 0100007F:0035 01 00000000:00000000 00:00000000 00000000     0        0 778 2 0000000000000000 0
 `;
   const u = parseProcNet(udp, "udp", 4);
-  t.same(u.map((r) => [r.localAddress, r.localPort, r.state, r.remoteAddress, r.remotePort]), [
-    ["127.0.0.53", 53, "UNCONN", "", 0],
-    ["127.0.0.1", 54321, "ESTABLISHED", "127.0.0.1", 53],
-  ]);
+  t.same(
+    u.map((r) => [r.localAddress, r.localPort, r.state, r.remoteAddress, r.remotePort]),
+    [
+      ["127.0.0.53", 53, "UNCONN", "", 0],
+      ["127.0.0.1", 54321, "ESTABLISHED", "127.0.0.1", 53],
+    ],
+  );
 });
 
 t.test("formatIPv6 follows RFC 5952", async (t) => {
@@ -71,5 +98,11 @@ t.test("small /proc files", async (t) => {
   t.equal(parseInodeLink("pipe:[1]", "socket"), null);
   t.equal(parseInodeLink("/dev/null", "socket"), null);
   const users = parsePasswd("root:x:0:0:root:/root:/bin/bash\n# comment\nnobody:x:65534:65534::/:/usr/sbin/nologin\nroot2:x:0:0::/:/bin/sh\nbad\n");
-  t.same([...users], [[0, "root"], [65534, "nobody"]]);
+  t.same(
+    [...users],
+    [
+      [0, "root"],
+      [65534, "nobody"],
+    ],
+  );
 });

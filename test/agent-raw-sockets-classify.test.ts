@@ -31,13 +31,49 @@ function proc(pid: number, exe: string, extra: Partial<RawProcess> = {}): RawPro
 }
 
 const packetAll = (pid: number, extra: Partial<RawSocket> = {}): RawSocket => ({
-  transport: "packet", family: 0, localAddress: "", localPort: 0, remoteAddress: "", remotePort: 0, state: "UNCONN", pid, uid: 0, inode: 1000 + pid, netns: 1, rawProtocol: 3, ifindex: 0, ...extra,
+  transport: "packet",
+  family: 0,
+  localAddress: "",
+  localPort: 0,
+  remoteAddress: "",
+  remotePort: 0,
+  state: "UNCONN",
+  pid,
+  uid: 0,
+  inode: 1000 + pid,
+  netns: 1,
+  rawProtocol: 3,
+  ifindex: 0,
+  ...extra,
 });
 const rawIcmp = (pid: number, extra: Partial<RawSocket> = {}): RawSocket => ({
-  transport: "raw", family: 4, localAddress: "0.0.0.0", localPort: 0, remoteAddress: "", remotePort: 0, state: "UNCONN", pid, uid: 0, inode: 2000 + pid, netns: 1, rawProtocol: 1, ...extra,
+  transport: "raw",
+  family: 4,
+  localAddress: "0.0.0.0",
+  localPort: 0,
+  remoteAddress: "",
+  remotePort: 0,
+  state: "UNCONN",
+  pid,
+  uid: 0,
+  inode: 2000 + pid,
+  netns: 1,
+  rawProtocol: 1,
+  ...extra,
 });
 const ping = (pid: number, extra: Partial<RawSocket> = {}): RawSocket => ({
-  transport: "icmp", family: 4, localAddress: "0.0.0.0", localPort: 3101, remoteAddress: "", remotePort: 0, state: "UNCONN", pid, uid: 1000, inode: 3000 + pid, netns: 1, ...extra,
+  transport: "icmp",
+  family: 4,
+  localAddress: "0.0.0.0",
+  localPort: 3101,
+  remoteAddress: "",
+  remotePort: 0,
+  state: "UNCONN",
+  pid,
+  uid: 1000,
+  inode: 3000 + pid,
+  netns: 1,
+  ...extra,
 });
 
 function classify(processes: RawProcess[], sockets: RawSocket[]) {
@@ -45,17 +81,44 @@ function classify(processes: RawProcess[], sockets: RawSocket[]) {
 }
 
 t.test("a packet socket for every frame held by a script is tagged, with what it sees", async (t) => {
-  const { sockets } = classify([proc(1, "/usr/bin/python3")], [packetAll(1), packetAll(1, { inode: 5, ifindex: 2, rawProtocol: 0x0806 }), packetAll(1, { inode: 6, rawProtocol: 0 })]);
-  t.same(sockets.map((s) => [s.protocol, s.direction, s.rawProtocol, s.family]), [
-    ["eth-all", "listen", 3, 0],
-    ["eth-arp", "listen", 0x0806, 0],
-    ["eth-none", "listen", 0, 0],
-  ]);
-  t.same(sockets.map((s) => s.tags), [
-    [{ code: TAG.PACKET_SOCKET, reason: "the script interpreter python3 (check the script in its command line) holds a packet socket for every frame (ETH_P_ALL) on every interface of the host: only capture tools and network daemons normally do; a BPF-filter backdoor listens this way, and no port shows it" }],
-    [{ code: TAG.PACKET_SOCKET, reason: "the script interpreter python3 (check the script in its command line) holds a packet socket for arp frames (EtherType 0x0806) on interface index 2: only capture tools and network daemons normally do; a BPF-filter backdoor listens this way, and no port shows it" }],
-    [{ code: TAG.PACKET_SOCKET, reason: "the script interpreter python3 (check the script in its command line) holds a packet socket not yet bound to a protocol (it can be bound to any, or send frames of its own): only capture tools and network daemons normally do; a BPF-filter backdoor listens this way, and no port shows it" }],
-  ]);
+  const { sockets } = classify(
+    [proc(1, "/usr/bin/python3")],
+    [packetAll(1), packetAll(1, { inode: 5, ifindex: 2, rawProtocol: 0x0806 }), packetAll(1, { inode: 6, rawProtocol: 0 })],
+  );
+  t.same(
+    sockets.map((s) => [s.protocol, s.direction, s.rawProtocol, s.family]),
+    [
+      ["eth-all", "listen", 3, 0],
+      ["eth-arp", "listen", 0x0806, 0],
+      ["eth-none", "listen", 0, 0],
+    ],
+  );
+  t.same(
+    sockets.map((s) => s.tags),
+    [
+      [
+        {
+          code: TAG.PACKET_SOCKET,
+          reason:
+            "the script interpreter python3 (check the script in its command line) holds a packet socket for every frame (ETH_P_ALL) on every interface of the host: only capture tools and network daemons normally do; a BPF-filter backdoor listens this way, and no port shows it",
+        },
+      ],
+      [
+        {
+          code: TAG.PACKET_SOCKET,
+          reason:
+            "the script interpreter python3 (check the script in its command line) holds a packet socket for arp frames (EtherType 0x0806) on interface index 2: only capture tools and network daemons normally do; a BPF-filter backdoor listens this way, and no port shows it",
+        },
+      ],
+      [
+        {
+          code: TAG.PACKET_SOCKET,
+          reason:
+            "the script interpreter python3 (check the script in its command line) holds a packet socket not yet bound to a protocol (it can be bound to any, or send frames of its own): only capture tools and network daemons normally do; a BPF-filter backdoor listens this way, and no port shows it",
+        },
+      ],
+    ],
+  );
 });
 
 t.test("the genuine, installed capture tool is not tagged; a copy elsewhere, a replaced one, or a name alone is", async (t) => {
@@ -72,9 +135,17 @@ t.test("the genuine, installed capture tool is not tagged; a copy elsewhere, a r
     [packetAll(1), packetAll(2), packetAll(3), packetAll(4), packetAll(5), rawIcmp(6, { rawProtocol: 112 })],
   );
   t.same(sockets[0]!.tags, [], "/usr/bin/tcpdump");
-  const tail = "holds a packet socket for every frame (ETH_P_ALL) on every interface of the host: only capture tools and network daemons normally do; a BPF-filter backdoor listens this way, and no port shows it";
-  t.equal(sockets[1]!.tags[0]!.reason, `tcpdump (runs from /tmp/x, not where tcpdump is installed (/usr/bin/, /usr/sbin/, /bin/, /sbin/, /usr/lib/, /usr/libexec/, /lib/, /usr/local/bin/, /usr/local/sbin/, /opt/, /snap/)) ${tail}`);
-  t.same(sockets[1]!.tags.map((x) => x.code), [TAG.PACKET_SOCKET, TAG.WRITABLE_DIR_EXE], "the process's own temp-directory tag follows");
+  const tail =
+    "holds a packet socket for every frame (ETH_P_ALL) on every interface of the host: only capture tools and network daemons normally do; a BPF-filter backdoor listens this way, and no port shows it";
+  t.equal(
+    sockets[1]!.tags[0]!.reason,
+    `tcpdump (runs from /tmp/x, not where tcpdump is installed (/usr/bin/, /usr/sbin/, /bin/, /sbin/, /usr/lib/, /usr/libexec/, /lib/, /usr/local/bin/, /usr/local/sbin/, /opt/, /snap/)) ${tail}`,
+  );
+  t.same(
+    sockets[1]!.tags.map((x) => x.code),
+    [TAG.PACKET_SOCKET, TAG.WRITABLE_DIR_EXE],
+    "the process's own temp-directory tag follows",
+  );
   t.equal(sockets[2]!.tags[0]!.reason, `tcpdump (its executable /usr/bin/tcpdump was deleted or replaced after it started) ${tail}`);
   t.equal(sockets[3]!.tags[0]!.reason, `the script interpreter python3 (check the script in its command line) ${tail}`);
   t.equal(sockets[4]!.tags[0]!.reason, `a process calling itself "tcpdump" (its executable could not be read, so what it runs is unknown) ${tail}`);
@@ -92,21 +163,63 @@ t.test("raw IP sockets: tagged unless the binary is listed for them; IPPROTO_RAW
   );
   t.same(sockets[0]!.tags, [], "ping holds raw ICMP sockets");
   const tail = ": only ping, traceroute and routing or DHCP daemons normally do; ICMP tunnels and port-knocking backdoors receive this way, and no port shows it";
-  t.same(sockets[1]!.tags, [{ code: TAG.RAW_SOCKET, reason: `tcpdump holds a raw IP socket that receives every IPv4 ICMP packet (protocol 1) reaching the host, whatever the port, and can forge its own${tail}` }], "tcpdump is listed for packet sockets only");
-  t.same(sockets[2]!.tags, [{ code: TAG.RAW_SOCKET, reason: `cron holds a raw IP socket (IPPROTO_RAW) that sends packets with headers it writes itself, any protocol and any source address${tail}` }]);
-  t.same(sockets[3]!.tags, [{ code: TAG.RAW_SOCKET, reason: `agent holds a raw IP socket connected to 2001:db8::1 that receives every IPv6 packet (protocol 200) reaching the host, whatever the port, and can forge its own${tail}` }]);
-  t.same(sockets.map((s) => [s.protocol, s.direction]), [["icmp", "listen"], ["icmp", "listen"], ["raw", "listen"], ["ip proto 200", "outbound"]]);
+  t.same(
+    sockets[1]!.tags,
+    [
+      {
+        code: TAG.RAW_SOCKET,
+        reason: `tcpdump holds a raw IP socket that receives every IPv4 ICMP packet (protocol 1) reaching the host, whatever the port, and can forge its own${tail}`,
+      },
+    ],
+    "tcpdump is listed for packet sockets only",
+  );
+  t.same(sockets[2]!.tags, [
+    { code: TAG.RAW_SOCKET, reason: `cron holds a raw IP socket (IPPROTO_RAW) that sends packets with headers it writes itself, any protocol and any source address${tail}` },
+  ]);
+  t.same(sockets[3]!.tags, [
+    {
+      code: TAG.RAW_SOCKET,
+      reason: `agent holds a raw IP socket connected to 2001:db8::1 that receives every IPv6 packet (protocol 200) reaching the host, whatever the port, and can forge its own${tail}`,
+    },
+  ]);
+  t.same(
+    sockets.map((s) => [s.protocol, s.direction]),
+    [
+      ["icmp", "listen"],
+      ["icmp", "listen"],
+      ["raw", "listen"],
+      ["ip proto 200", "outbound"],
+    ],
+  );
 });
 
 t.test("ping sockets: normal for ping, tagged for anything else", async (t) => {
-  const { sockets } = classify([proc(1, "/usr/bin/ping"), proc(2, "/usr/bin/node")], [ping(1), ping(2, { state: "ESTABLISHED", remoteAddress: "198.51.100.7" }), ping(1, { family: 6, localAddress: "::", inode: 9 })]);
+  const { sockets } = classify(
+    [proc(1, "/usr/bin/ping"), proc(2, "/usr/bin/node")],
+    [ping(1), ping(2, { state: "ESTABLISHED", remoteAddress: "198.51.100.7" }), ping(1, { family: 6, localAddress: "::", inode: 9 })],
+  );
   t.same(sockets[0]!.tags, []);
-  t.same(sockets[1]!.tags, [{ code: TAG.PING_SOCKET, reason: "node holds an ICMP echo (ping) socket to 198.51.100.7: only ping tools normally do; an ICMP tunnel carries its data in echo payloads this way" }]);
-  t.same(sockets.map((s) => [s.protocol, s.direction, s.rawProtocol]), [["icmp", "listen", 0], ["icmp", "outbound", 0], ["icmpv6", "listen", 0]]);
+  t.same(sockets[1]!.tags, [
+    {
+      code: TAG.PING_SOCKET,
+      reason: "node holds an ICMP echo (ping) socket to 198.51.100.7: only ping tools normally do; an ICMP tunnel carries its data in echo payloads this way",
+    },
+  ]);
+  t.same(
+    sockets.map((s) => [s.protocol, s.direction, s.rawProtocol]),
+    [
+      ["icmp", "listen", 0],
+      ["icmp", "outbound", 0],
+      ["icmpv6", "listen", 0],
+    ],
+  );
 });
 
 t.test("the agent's own raw sockets and TCP sockets are not touched", async (t) => {
-  const { sockets } = classify([proc(99, "/usr/bin/node")], [packetAll(99), { ...rawIcmp(99), transport: "tcp", localPort: 40000, remoteAddress: "127.0.0.1", remotePort: 53, state: "ESTABLISHED", rawProtocol: undefined }]);
+  const { sockets } = classify(
+    [proc(99, "/usr/bin/node")],
+    [packetAll(99), { ...rawIcmp(99), transport: "tcp", localPort: 40000, remoteAddress: "127.0.0.1", remotePort: 53, state: "ESTABLISHED", rawProtocol: undefined }],
+  );
   t.same(sockets[0]!.tags, []);
   t.equal(sockets[1]!.protocol, "dns");
   t.notOk("rawProtocol" in sockets[1]!, "tcp and udp records carry no rawProtocol");
@@ -133,8 +246,23 @@ t.test("knowledge base: rawSockets must be a list of packet, raw, ping", async (
 });
 
 t.test("human view: packet, raw and ping sockets without ports", async (t) => {
-  const { processes, sockets } = classify([proc(1, "/usr/bin/python3"), proc(2, "/usr/bin/ping")], [packetAll(1), rawIcmp(2, { remoteAddress: "127.0.0.1", state: "ESTABLISHED" }), ping(2)]);
-  const snap: SnapshotRecord = { hostId: "h", hostname: "box", os: "linux", osVersion: "12", arch: "x64", agentVersion: "0", takenAtMs: 0, processes, sockets, partial: false, warnings: [] };
+  const { processes, sockets } = classify(
+    [proc(1, "/usr/bin/python3"), proc(2, "/usr/bin/ping")],
+    [packetAll(1), rawIcmp(2, { remoteAddress: "127.0.0.1", state: "ESTABLISHED" }), ping(2)],
+  );
+  const snap: SnapshotRecord = {
+    hostId: "h",
+    hostname: "box",
+    os: "linux",
+    osVersion: "12",
+    arch: "x64",
+    agentVersion: "0",
+    takenAtMs: 0,
+    processes,
+    sockets,
+    partial: false,
+    warnings: [],
+  };
   const text = renderSnapshot(snap);
   t.match(text, "\n  packet listen eth-all  *  UNCONN\n");
   t.match(text, "    [packet-socket] the script interpreter python3");
@@ -155,10 +283,16 @@ t.test("replay accepts raw, ping and packet sockets and classifies them", async 
     ],
   });
   const snap = parseLine(line, portTable(), knowledgeBase());
-  t.same(snap.sockets.map((s) => [s.transport, s.family, s.protocol, s.rawProtocol, s.tags.map((x) => x.code)]), [
-    ["packet", 0, "eth-all", 3, [TAG.PACKET_SOCKET]],
-    ["raw", 4, "icmp", 1, [TAG.RAW_SOCKET]],
-    ["icmp", 4, "icmp", 0, [TAG.PING_SOCKET]],
-  ]);
-  t.throws(() => parseLine(JSON.stringify({ hostId: "h", os: "linux", sockets: [{ transport: "sctp" }] }), portTable(), knowledgeBase()), /sockets\[0\]\.transport "sctp" must be tcp, udp, raw, icmp or packet/);
+  t.same(
+    snap.sockets.map((s) => [s.transport, s.family, s.protocol, s.rawProtocol, s.tags.map((x) => x.code)]),
+    [
+      ["packet", 0, "eth-all", 3, [TAG.PACKET_SOCKET]],
+      ["raw", 4, "icmp", 1, [TAG.RAW_SOCKET]],
+      ["icmp", 4, "icmp", 0, [TAG.PING_SOCKET]],
+    ],
+  );
+  t.throws(
+    () => parseLine(JSON.stringify({ hostId: "h", os: "linux", sockets: [{ transport: "sctp" }] }), portTable(), knowledgeBase()),
+    /sockets\[0\]\.transport "sctp" must be tcp, udp, raw, icmp or packet/,
+  );
 });

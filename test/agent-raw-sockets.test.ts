@@ -61,10 +61,13 @@ t.test("/proc/net/raw: the protocol sits where a port would", async (t) => {
 });
 
 t.test("/proc/net/raw6", async (t) => {
-  t.same(parseProcNetRaw(RAW6, 6).map((r) => [r.protocolName, r.localAddress, r.remoteAddress, r.state, r.uid, r.inode]), [
-    ["icmpv6", "::", "", "UNCONN", 0, 106725],
-    ["icmpv6", "::1", "::1", "ESTABLISHED", 1000, 106726],
-  ]);
+  t.same(
+    parseProcNetRaw(RAW6, 6).map((r) => [r.protocolName, r.localAddress, r.remoteAddress, r.state, r.uid, r.inode]),
+    [
+      ["icmpv6", "::", "", "UNCONN", 0, 106725],
+      ["icmpv6", "::1", "::1", "ESTABLISHED", 1000, 106726],
+    ],
+  );
 });
 
 t.test("/proc/net/icmp and icmp6: ping sockets and their echo identifiers", async (t) => {
@@ -76,40 +79,48 @@ t.test("/proc/net/icmp and icmp6: ping sockets and their echo identifiers", asyn
 });
 
 t.test("/proc/net/packet: frames for all protocols, by protocol, unknown types kept", async (t) => {
-  t.same(parseProcNetPacket(PACKET), [
-    { kind: "packet", type: "raw", etherType: 3, etherTypeName: "all", ifindex: 0, running: true, uid: 0, inode: 106726 },
-    { kind: "packet", type: "dgram", etherType: 0x800, etherTypeName: "ipv4", ifindex: 1, running: true, uid: 0, inode: 106727 },
-    { kind: "packet", type: "raw", etherType: 0x88cc, etherTypeName: "lldp", ifindex: 2, running: false, uid: 101, inode: 106728 },
-    { kind: "packet", type: "type 10", etherType: 0, etherTypeName: "none", ifindex: 0, running: true, uid: 0, inode: 106729 },
-  ], "the header, a non-hex sk and a short row are skipped");
+  t.same(
+    parseProcNetPacket(PACKET),
+    [
+      { kind: "packet", type: "raw", etherType: 3, etherTypeName: "all", ifindex: 0, running: true, uid: 0, inode: 106726 },
+      { kind: "packet", type: "dgram", etherType: 0x800, etherTypeName: "ipv4", ifindex: 1, running: true, uid: 0, inode: 106727 },
+      { kind: "packet", type: "raw", etherType: 0x88cc, etherTypeName: "lldp", ifindex: 2, running: false, uid: 101, inode: 106728 },
+      { kind: "packet", type: "type 10", etherType: 0, etherTypeName: "none", ifindex: 0, running: true, uid: 0, inode: 106729 },
+    ],
+    "the header, a non-hex sk and a short row are skipped",
+  );
 });
 
-t.test("a real raw ICMP socket appears in /proc/net/raw and is traced to its pid", { skip: process.platform !== "linux" ? "Linux only" : process.getuid?.() !== 0 ? "raw sockets need root (CAP_NET_RAW)" : false }, async (t) => {
-  // The script prints its socket's inode (fstat of the fd) and waits for stdin to close.
-  const script = "import os,socket,sys\ns=socket.socket(socket.AF_INET,socket.SOCK_RAW,socket.IPPROTO_ICMP)\nprint(os.fstat(s.fileno()).st_ino,flush=True)\nsys.stdin.read()\n";
-  const child = spawn("python3", ["-c", script], { stdio: ["pipe", "pipe", "pipe"] });
-  t.teardown(() => kill(child));
-  let err = "";
-  child.stderr!.on("data", (d) => (err += d));
-  const line = await new Promise<string>((resolve, reject) => {
-    let out = "";
-    child.stdout!.on("data", (d) => {
-      out += d;
-      if (out.includes("\n")) resolve(out.trim());
+t.test(
+  "a real raw ICMP socket appears in /proc/net/raw and is traced to its pid",
+  { skip: process.platform !== "linux" ? "Linux only" : process.getuid?.() !== 0 ? "raw sockets need root (CAP_NET_RAW)" : false },
+  async (t) => {
+    // The script prints its socket's inode (fstat of the fd) and waits for stdin to close.
+    const script = "import os,socket,sys\ns=socket.socket(socket.AF_INET,socket.SOCK_RAW,socket.IPPROTO_ICMP)\nprint(os.fstat(s.fileno()).st_ino,flush=True)\nsys.stdin.read()\n";
+    const child = spawn("python3", ["-c", script], { stdio: ["pipe", "pipe", "pipe"] });
+    t.teardown(() => kill(child));
+    let err = "";
+    child.stderr!.on("data", (d) => (err += d));
+    const line = await new Promise<string>((resolve, reject) => {
+      let out = "";
+      child.stdout!.on("data", (d) => {
+        out += d;
+        if (out.includes("\n")) resolve(out.trim());
+      });
+      child.on("exit", (code) => reject(new Error(`python3 exited with ${code}: ${err}`)));
+      child.on("error", reject);
     });
-    child.on("exit", (code) => reject(new Error(`python3 exited with ${code}: ${err}`)));
-    child.on("error", reject);
-  });
-  const inode = Number(line);
-  t.ok(inode > 0, "the script gave its socket's inode");
+    const inode = Number(line);
+    t.ok(inode > 0, "the script gave its socket's inode");
 
-  const row = parseProcNetRaw(readFileSync("/proc/net/raw", "utf8"), 4).find((r) => r.inode === inode);
-  t.match(row, { kind: "raw", protocol: 1, protocolName: "icmp", localAddress: "0.0.0.0", state: "UNCONN", uid: 0 });
+    const row = parseProcNetRaw(readFileSync("/proc/net/raw", "utf8"), 4).find((r) => r.inode === inode);
+    t.match(row, { kind: "raw", protocol: 1, protocolName: "icmp", localAddress: "0.0.0.0", state: "UNCONN", uid: 0 });
 
-  const { owners } = readSocketOwners("/proc", readProcessTable("/proc").processes);
-  t.equal(owners.get(inode), child.pid, "the inode's owner, found through /proc/<pid>/fd, is the script");
-  child.stdin!.end();
-});
+    const { owners } = readSocketOwners("/proc", readProcessTable("/proc").processes);
+    t.equal(owners.get(inode), child.pid, "the inode's owner, found through /proc/<pid>/fd, is the script");
+    child.stdin!.end();
+  },
+);
 
 const TCPDUMP = "/usr/bin/tcpdump";
 
@@ -149,11 +160,19 @@ t.test("a snapshot holds real raw and packet sockets with their owners, tagging 
   const capture = ["-i", "lo", "-c", "1000000", "-w", "/dev/null"];
   const genuine = await startQuiet(t, TCPDUMP, capture);
   const impostor = await startQuiet(t, copy, capture);
-  for (const [what, child] of [["tcpdump", genuine], ["its copy", impostor]] as const) {
-    await waitFor(`${what} to open its packet socket`, () => {
-      if (child.exitCode !== null) throw new Error(`${what} exited with ${child.exitCode}`);
-      return holdsPacketSocket(child.pid!);
-    }, 30000, 20).catch((err) => {
+  for (const [what, child] of [
+    ["tcpdump", genuine],
+    ["its copy", impostor],
+  ] as const) {
+    await waitFor(
+      `${what} to open its packet socket`,
+      () => {
+        if (child.exitCode !== null) throw new Error(`${what} exited with ${child.exitCode}`);
+        return holdsPacketSocket(child.pid!);
+      },
+      30000,
+      20,
+    ).catch((err) => {
       throw child.exitCode !== null ? new Error(`${what} exited with ${child.exitCode} before opening a packet socket`) : err;
     });
   }
@@ -163,18 +182,35 @@ t.test("a snapshot holds real raw and packet sockets with their owners, tagging 
   const codes = (k: { tags: { code: string }[] }) => k.tags.map((x) => x.code);
 
   const [rawSock] = socketsOf(raw.pid, "raw");
-  t.match(rawSock, { transport: "raw", family: 4, rawProtocol: 1, protocol: "icmp", direction: "listen", state: "UNCONN", inode: Number(raw.line), uid: 0, localAddress: "0.0.0.0", localPort: 0 }, "python3's raw ICMP socket, by its inode");
+  t.match(
+    rawSock,
+    { transport: "raw", family: 4, rawProtocol: 1, protocol: "icmp", direction: "listen", state: "UNCONN", inode: Number(raw.line), uid: 0, localAddress: "0.0.0.0", localPort: 0 },
+    "python3's raw ICMP socket, by its inode",
+  );
   t.ok(rawSock && codes(rawSock).includes(TAG.RAW_SOCKET), "tagged raw-socket");
-  t.match(rawSock?.tags.find((x) => x.code === TAG.RAW_SOCKET)?.reason, /^the script interpreter python3[\d.]* \(check the script in its command line\) holds a raw IP socket that receives every IPv4 ICMP packet \(protocol 1\)/);
+  t.match(
+    rawSock?.tags.find((x) => x.code === TAG.RAW_SOCKET)?.reason,
+    /^the script interpreter python3[\d.]* \(check the script in its command line\) holds a raw IP socket that receives every IPv4 ICMP packet \(protocol 1\)/,
+  );
 
   const [packetSock] = socketsOf(packet.pid, "packet");
-  t.match(packetSock, { transport: "packet", family: 0, rawProtocol: 3, protocol: "eth-all", direction: "listen", inode: Number(packet.line), uid: 0 }, "python3's packet socket, by its inode");
-  t.match(packetSock?.tags.find((x) => x.code === TAG.PACKET_SOCKET)?.reason, /holds a packet socket for every frame \(ETH_P_ALL\) on every interface of the host: only capture tools and network daemons normally do; a BPF-filter backdoor listens this way/);
+  t.match(
+    packetSock,
+    { transport: "packet", family: 0, rawProtocol: 3, protocol: "eth-all", direction: "listen", inode: Number(packet.line), uid: 0 },
+    "python3's packet socket, by its inode",
+  );
+  t.match(
+    packetSock?.tags.find((x) => x.code === TAG.PACKET_SOCKET)?.reason,
+    /holds a packet socket for every frame \(ETH_P_ALL\) on every interface of the host: only capture tools and network daemons normally do; a BPF-filter backdoor listens this way/,
+  );
 
   const genuineSockets = socketsOf(genuine.pid!, "packet");
   t.ok(genuineSockets.length >= 1, "tcpdump's packet socket is in the snapshot");
   t.same(genuineSockets.flatMap(codes), [], "and is not tagged");
-  t.ok(genuineSockets.every((k) => k.rawProtocol === 3 && k.protocol === "eth-all"), "bound to every frame (on lo: tcpdump binds to the interface)");
+  t.ok(
+    genuineSockets.every((k) => k.rawProtocol === 3 && k.protocol === "eth-all"),
+    "bound to every frame (on lo: tcpdump binds to the interface)",
+  );
 
   const impostorSockets = socketsOf(impostor.pid!, "packet");
   t.ok(impostorSockets.length >= 1, "the copy's packet socket is in the snapshot");
@@ -184,15 +220,26 @@ t.test("a snapshot holds real raw and packet sockets with their owners, tagging 
   }
 });
 
-t.test("ping on loopback holds its ICMP socket untagged", { skip: notRoot || (existsSync("/usr/bin/ping") ? false : "/usr/bin/ping is not installed (iputils-ping)") }, async (t) => {
-  // ping prints its "PING 127.0.0.1 ..." banner once its socket is open.
-  const ping = await startUntilLine(t, "/usr/bin/ping", ["-n", "-i", "0.5", "127.0.0.1"]);
-  const { snapshot: s } = await takeSnapshot({ stateDir: t.testdir(), hash: false });
-  const pings = s.sockets.filter((k) => k.pid === ping.pid && (k.transport === "icmp" || k.transport === "raw"));
-  t.ok(pings.length >= 1, `ping's ICMP socket is in the snapshot (${pings.map((k) => `${k.transport}${k.family}`).join(", ")})`);
-  t.same(pings.flatMap((k) => k.tags), [], "and is not tagged");
-  t.ok(pings.every((k) => k.protocol === (k.family === 6 ? "icmpv6" : "icmp")), "its protocol is icmp");
-});
+t.test(
+  "ping on loopback holds its ICMP socket untagged",
+  { skip: notRoot || (existsSync("/usr/bin/ping") ? false : "/usr/bin/ping is not installed (iputils-ping)") },
+  async (t) => {
+    // ping prints its "PING 127.0.0.1 ..." banner once its socket is open.
+    const ping = await startUntilLine(t, "/usr/bin/ping", ["-n", "-i", "0.5", "127.0.0.1"]);
+    const { snapshot: s } = await takeSnapshot({ stateDir: t.testdir(), hash: false });
+    const pings = s.sockets.filter((k) => k.pid === ping.pid && (k.transport === "icmp" || k.transport === "raw"));
+    t.ok(pings.length >= 1, `ping's ICMP socket is in the snapshot (${pings.map((k) => `${k.transport}${k.family}`).join(", ")})`);
+    t.same(
+      pings.flatMap((k) => k.tags),
+      [],
+      "and is not tagged",
+    );
+    t.ok(
+      pings.every((k) => k.protocol === (k.family === 6 ? "icmpv6" : "icmp")),
+      "its protocol is icmp",
+    );
+  },
+);
 
 t.test("a raw socket in another network namespace is seen, with its owner", { skip: notRoot }, async (t) => {
   const hold = "import os,signal,socket\ns=socket.socket(socket.AF_INET,socket.SOCK_RAW,socket.IPPROTO_ICMP)\nprint(os.fstat(s.fileno()).st_ino,flush=True)\nsignal.pause()\n";
@@ -203,5 +250,8 @@ t.test("a raw socket in another network namespace is seen, with its owner", { sk
   t.ok(k, "the raw socket in the other namespace is found by its inode");
   t.equal(k?.pid, inNs.pid);
   t.not(k?.netns, ours, "in its own network namespace");
-  t.ok(k?.tags.some((x) => x.code === TAG.RAW_SOCKET), "and tagged");
+  t.ok(
+    k?.tags.some((x) => x.code === TAG.RAW_SOCKET),
+    "and tagged",
+  );
 });

@@ -24,7 +24,9 @@ t.test("401, then re-enroll with current_key; 409 is retried; Welcome ahead is f
   const state = t.testdir({});
   writeFileSync(join(state, "host-id"), "reenroll-host\n");
   writeFileSync(join(state, "agent-key"), "old-key\n", { mode: 0o600 });
-  const child = spawn(process.execPath, [AGENT_BIN, "run", "--collector", server.url, "--enroll-secret", SECRET, "--state-dir", state, "--no-hash", "--schedule", "0 0 1 1 *"], { stdio: ["ignore", "ignore", "pipe"] });
+  const child = spawn(process.execPath, [AGENT_BIN, "run", "--collector", server.url, "--enroll-secret", SECRET, "--state-dir", state, "--no-hash", "--schedule", "0 0 1 1 *"], {
+    stdio: ["ignore", "ignore", "pipe"],
+  });
   t.teardown(() => kill(child));
   let stderr = "";
   child.stderr!.on("data", (d) => (stderr += d));
@@ -33,12 +35,19 @@ t.test("401, then re-enroll with current_key; 409 is retried; Welcome ahead is f
   await waitFor("stream.welcome_ahead", () => events().some((e) => e["event"] === "stream.welcome_ahead"));
   t.equal(child.exitCode, null, "the agent is still running");
   t.ok(server.enrolls.length >= 2, "enrolled again after the 409");
-  t.same(server.enrolls.map((e) => e.currentKey), server.enrolls.map(() => "old-key"), "every enrollment presented the key the agent held");
+  t.same(
+    server.enrolls.map((e) => e.currentKey),
+    server.enrolls.map(() => "old-key"),
+    "every enrollment presented the key the agent held",
+  );
   t.equal(server.enrolls[0]!.hostId, "reenroll-host");
   const refused = events().find((e) => e["code"] === "ODW_ERR_REENROLL");
   t.ok(refused, "the 409 was logged as ODW_ERR_REENROLL");
   t.match(String(refused?.["error"]), /already knows host reenroll-host.*oddwire-collector allow-reenroll reenroll-host/);
   t.equal(refused?.["level"], "error");
-  t.match(events().find((e) => e["event"] === "stream.welcome_ahead"), { level: "error", lastSeq: 1000 });
+  t.match(
+    events().find((e) => e["event"] === "stream.welcome_ahead"),
+    { level: "error", lastSeq: 1000 },
+  );
   t.equal(server.upgrades.at(-1), "Bearer new-key");
 });

@@ -42,7 +42,9 @@ t.test("lone surrogates are replaced, bad vocabulary skipped, the rest delivered
   t.match(lines[1], /\\udc80/, "the file holds the escaped lone surrogate");
   const file = join(dir, "in.ndjson");
   writeFileSync(file, lines.join("\n") + "\n");
-  const child = spawn(process.execPath, [AGENT_BIN, "replay", file, "--collector", collector.url, "--enroll-secret", SECRET, "--quiet", "--idle-timeout-seconds", "20"], { stdio: ["ignore", "ignore", "pipe"] });
+  const child = spawn(process.execPath, [AGENT_BIN, "replay", file, "--collector", collector.url, "--enroll-secret", SECRET, "--quiet", "--idle-timeout-seconds", "20"], {
+    stdio: ["ignore", "ignore", "pipe"],
+  });
   t.teardown(() => kill(child));
   let stderr = "";
   child.stderr!.on("data", (d) => (stderr += d));

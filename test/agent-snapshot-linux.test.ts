@@ -76,12 +76,18 @@ t.test("a snapshot sees the processes and sockets this test starts", async (t) =
 
   t.test("UDP socket", async (t) => {
     const port = Number(udp.line.split(" ")[1]);
-    t.match(socketsOf(udp.pid).find((x) => x.localPort === port), { transport: "udp", family: 4, state: "UNCONN", direction: "listen" });
+    t.match(
+      socketsOf(udp.pid).find((x) => x.localPort === port),
+      { transport: "udp", family: 4, state: "UNCONN", direction: "listen" },
+    );
   });
 
   t.test("IPv6 socket", async (t) => {
     const port = Number(tcp6.line.split(" ")[1]);
-    t.match(socketsOf(tcp6.pid).find((x) => x.localPort === port), { transport: "tcp", family: 6, localAddress: "::1", direction: "listen" });
+    t.match(
+      socketsOf(tcp6.pid).find((x) => x.localPort === port),
+      { transport: "tcp", family: 6, localAddress: "::1", direction: "listen" },
+    );
   });
 
   t.test("bash with an outbound /dev/tcp connection is tagged, with its parent chain", async (t) => {
@@ -124,7 +130,11 @@ t.test("a snapshot sees the processes and sockets this test starts", async (t) =
     t.ok(tags(p).includes(TAG.NAME_IMITATION), JSON.stringify(p.tags));
     const real = s.processes.filter((x) => x.name.startsWith("kworker") && x.exe === "");
     t.ok(real.length > 0, "this machine has kernel threads to compare with");
-    t.same(real.filter((k) => tags(k).includes(TAG.NAME_IMITATION)), [], "real kernel threads are not tagged");
+    t.same(
+      real.filter((k) => tags(k).includes(TAG.NAME_IMITATION)),
+      [],
+      "real kernel threads are not tagged",
+    );
   });
 
   t.test("the full command line arrives untruncated", async (t) => {
@@ -132,7 +142,10 @@ t.test("a snapshot sees the processes and sockets this test starts", async (t) =
   });
 
   t.test("TIME_WAIT and other ownerless sockets have pid 0", async (t) => {
-    t.same(s.sockets.filter((x) => x.state === "TIME_WAIT" && x.pid !== 0), []);
+    t.same(
+      s.sockets.filter((x) => x.state === "TIME_WAIT" && x.pid !== 0),
+      [],
+    );
   });
 
   t.test("every socket has a protocol and direction", async (t) => {
@@ -184,7 +197,8 @@ function sha256(path: string): string {
 }
 
 function userName(uid: number): string {
-  const line = readFileSync("/etc/passwd", "utf8").split("\n").find((l) => l.split(":")[2] === String(uid));
+  const line = readFileSync("/etc/passwd", "utf8")
+    .split("\n")
+    .find((l) => l.split(":")[2] === String(uid));
   return line ? line.split(":")[0]! : String(uid);
 }
-

@@ -86,7 +86,13 @@ t.test("end to end: snapshots lost to a full disk reach the collector's droppedB
   const url = `ws://127.0.0.1:${port}`;
   const db = join(t.testdir(), "fleet.db");
   let collector = await startCollector(t, db, { port });
-  const agent = track(spawn(process.execPath, [AGENT_BIN, "run", "--collector", url, "--enroll-secret", SECRET, "--state-dir", state, "--no-hash", "--schedule", "* * * * * *", "--full-every", "1"], { stdio: ["ignore", "ignore", "pipe"] }));
+  const agent = track(
+    spawn(
+      process.execPath,
+      [AGENT_BIN, "run", "--collector", url, "--enroll-secret", SECRET, "--state-dir", state, "--no-hash", "--schedule", "* * * * * *", "--full-every", "1"],
+      { stdio: ["ignore", "ignore", "pipe"] },
+    ),
+  );
   t.teardown(() => kill(agent));
   let stderr = "";
   agent.stderr!.on("data", (d) => (stderr += d));

@@ -71,21 +71,29 @@ t.test("lease, commit and rollback", async (t) => {
     [1, "one"],
     [2, "two"],
   ]);
-  t.same(texts(spool.lease(2)), [
-    [3, "three"],
-    [4, "four"],
-  ], "a second lease continues after the first");
+  t.same(
+    texts(spool.lease(2)),
+    [
+      [3, "three"],
+      [4, "four"],
+    ],
+    "a second lease continues after the first",
+  );
   t.same(texts(spool.lease(2)), [[5, "five"]]);
   t.same(spool.lease(2), [], "everything is leased");
 
   spool.rollback();
-  t.same(texts(spool.lease(10)), [
-    [1, "one"],
-    [2, "two"],
-    [3, "three"],
-    [4, "four"],
-    [5, "five"],
-  ], "rollback replays the same seqs with the same bytes");
+  t.same(
+    texts(spool.lease(10)),
+    [
+      [1, "one"],
+      [2, "two"],
+      [3, "three"],
+      [4, "four"],
+      [5, "five"],
+    ],
+    "rollback replays the same seqs with the same bytes",
+  );
 
   t.equal(spool.commit(2), 2);
   t.equal(spool.commit(2), 0, "commit is idempotent");
@@ -139,11 +147,15 @@ t.test("a reopen (no close: a crash) keeps batches, nextSeq and drop counts, and
   t.equal(second.bytes, 3);
   t.equal(second.nextSeq, 6);
   t.equal(second.droppedTotal, 2);
-  t.same(texts(second.lease(10)), [
-    [3, "c"],
-    [4, "d"],
-    [5, "e"],
-  ], "what was leased before the crash is leased again");
+  t.same(
+    texts(second.lease(10)),
+    [
+      [3, "c"],
+      [4, "d"],
+      [5, "e"],
+    ],
+    "what was leased before the crash is leased again",
+  );
   t.equal(second.takeDropNotice(), true, "the notice survived the reopen");
 
   t.equal(second.commit(5), 3);
@@ -263,7 +275,7 @@ t.test("leftover temp files are deleted on open", async (t) => {
   spool.enqueue(payload("a"));
   spool.enqueue(payload("b"));
   writeFileSync(join(dir, "000000000003.batch.tmp"), "half a ba");
-  writeFileSync(join(dir, "spool-state.json.tmp"), "{\"vers");
+  writeFileSync(join(dir, "spool-state.json.tmp"), '{"vers');
   const reopened = Spool.open({ dir });
   t.same(filesIn(dir), ["000000000001.batch", "000000000002.batch", "spool-state.json"]);
   t.equal(reopened.pending, 2);
@@ -386,14 +398,26 @@ t.test("after a SIGKILL mid-stream every batch file is whole and seqs are contig
   t.comment(`killed with ${readdirSync(dir).filter((n) => n.endsWith(".tmp")).length} write(s) in flight`);
   const spool = Spool.open({ dir });
   const names = readdirSync(dir);
-  t.same(names.filter((n) => n.endsWith(".tmp")), [], "no temp file survives the open");
+  t.same(
+    names.filter((n) => n.endsWith(".tmp")),
+    [],
+    "no temp file survives the open",
+  );
   const batchNames = names.filter((n) => n.endsWith(".batch"));
-  t.same(batchNames.filter((n) => !/^\d{12}\.batch$/.test(n)), [], "every batch name is a 12-digit seq");
+  t.same(
+    batchNames.filter((n) => !/^\d{12}\.batch$/.test(n)),
+    [],
+    "every batch name is a 12-digit seq",
+  );
   const seqs = batchNames.map((n) => Number(n.slice(0, 12))).sort((a, b) => a - b);
   t.ok(seqs.length > 0);
   const first = seqs[0]!;
   const last = seqs[seqs.length - 1]!;
-  t.same(seqs, Array.from({ length: last - first + 1 }, (_, i) => first + i), "contiguous, no duplicates");
+  t.same(
+    seqs,
+    Array.from({ length: last - first + 1 }, (_, i) => first + i),
+    "contiguous, no duplicates",
+  );
   t.ok(first <= committed + 1, `nothing after the last commit (${committed}) is missing; first is ${first}`);
   t.ok(last >= enqueued && last <= enqueued + 1, `every enqueue that returned (${enqueued}) is there; last is ${last}`);
   t.equal(spool.nextSeq, last + 1);

@@ -101,7 +101,10 @@ t.test("world-writable secret and config files are refused", async (t) => {
   const secret = join(dir, "secret");
   const config = join(dir, "agent.json");
   chmodSync(secret, 0o666);
-  t.throws(() => resolveRunConfig({ collector: "ws://127.0.0.1:1", "enroll-secret-file": secret, "state-dir": dir }, {}), { code: "ODW_ERR_UNSAFE_PATH", message: new RegExp(`${secret}.*chmod 600`) });
+  t.throws(() => resolveRunConfig({ collector: "ws://127.0.0.1:1", "enroll-secret-file": secret, "state-dir": dir }, {}), {
+    code: "ODW_ERR_UNSAFE_PATH",
+    message: new RegExp(`${secret}.*chmod 600`),
+  });
   chmodSync(secret, 0o600);
   t.equal(resolveRunConfig({ collector: "ws://127.0.0.1:1", "enroll-secret-file": secret, "state-dir": dir }, {}).enrollSecret, "fleet-secret-0001");
   chmodSync(config, 0o646);
@@ -113,7 +116,10 @@ t.test("configure refuses a state directory run would refuse", async (t) => {
   const state = join(dir, "state");
   chmodSync(state, 0o777);
   const { ODDWIRE_ENROLL_SECRET: _drop, ...env } = process.env;
-  const r = spawnSync(BIN, ["configure", "--collector", "wss://c.example:8443", "--enroll-secret", "fleet-secret-0001", "--out", join(dir, "agent.json"), "--state-dir", state], { encoding: "utf8", env });
+  const r = spawnSync(BIN, ["configure", "--collector", "wss://c.example:8443", "--enroll-secret", "fleet-secret-0001", "--out", join(dir, "agent.json"), "--state-dir", state], {
+    encoding: "utf8",
+    env,
+  });
   t.equal(r.status, 1);
   t.match(r.stderr, `ODW_ERR_UNSAFE_PATH: the state directory ${state} is writable by every user (mode 0777)`);
   t.match(r.stderr, `chmod 700 ${state}`);
@@ -126,6 +132,9 @@ t.test("configure accepts a private state directory owned by the service's user"
   const { chownSync } = await import("node:fs");
   chownSync(state, 65534, 65534);
   const { ODDWIRE_ENROLL_SECRET: _drop, ...env } = process.env;
-  const r = spawnSync(BIN, ["configure", "--collector", "wss://c.example:8443", "--enroll-secret", "fleet-secret-0001", "--out", join(dir, "agent.json"), "--state-dir", state], { encoding: "utf8", env });
+  const r = spawnSync(BIN, ["configure", "--collector", "wss://c.example:8443", "--enroll-secret", "fleet-secret-0001", "--out", join(dir, "agent.json"), "--state-dir", state], {
+    encoding: "utf8",
+    env,
+  });
   t.equal(r.status, 0, r.stderr);
 });

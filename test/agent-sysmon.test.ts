@@ -4,7 +4,16 @@
 
 import t from "tap";
 import { readFileSync } from "node:fs";
-import { continueFrom, decodeText, MAX_VALUE_CHARS, parseHashes, parseSysmonXml, sysmonQueryArgs, type SysmonNetworkConnect, type SysmonProcessCreate } from "oddwire-agent/collect/windows/parse-sysmon.js";
+import {
+  continueFrom,
+  decodeText,
+  MAX_VALUE_CHARS,
+  parseHashes,
+  parseSysmonXml,
+  sysmonQueryArgs,
+  type SysmonNetworkConnect,
+  type SysmonProcessCreate,
+} from "oddwire-agent/collect/windows/parse-sysmon.js";
 
 const fixture = (name: string): string => readFileSync(new URL(`../fixtures/sysmon/${name}`, import.meta.url), "utf8");
 
@@ -64,7 +73,21 @@ t.test("events 1 and 3; other IDs counted, malformed ones said in words", async 
     destinationHostname: "-",
     truncated: [],
   });
-  t.match(u, { eventId: 3, protocol: "udp", initiated: false, family: 6, sourceIp: "fe80::1c2d:3e4f:5a6b:7c8d%12", destinationIp: "ff02::fb", destinationPort: 5353, sourceHostname: "", destinationHostname: "" }, "empty <Data/> elements read as empty strings");
+  t.match(
+    u,
+    {
+      eventId: 3,
+      protocol: "udp",
+      initiated: false,
+      family: 6,
+      sourceIp: "fe80::1c2d:3e4f:5a6b:7c8d%12",
+      destinationIp: "ff02::fb",
+      destinationPort: 5353,
+      sourceHostname: "",
+      destinationHostname: "",
+    },
+    "empty <Data/> elements read as empty strings",
+  );
 });
 
 t.test("hostile values: markup inside values stays text, references decoded, nothing injected", async (t) => {
@@ -128,5 +151,8 @@ t.test("bookmark: query after the last record; a cleared log restarts from 0", a
   const first = parseSysmonXml(all.slice(0, split));
   const second = parseSysmonXml(all.slice(split));
   t.equal(first.lastRecordId, 10232);
-  t.same([...first.events, ...second.events].map((e) => e.recordId), [10230, 10231, 10233, 10235]);
+  t.same(
+    [...first.events, ...second.events].map((e) => e.recordId),
+    [10230, 10231, 10233, 10235],
+  );
 });

@@ -104,7 +104,10 @@ t.test("report --out into a directory that does not exist: one clear line, no st
   openDb(db).close();
   const r = await collector(t, ["report", "--db", db, "--out", join(dir, "no-such-dir", "report.txt")]);
   t.equal(r.status, 2);
-  t.match(r.stderr, /^oddwire-collector: ODW_ERR_USAGE: --out ".*no-such-dir\/report\.txt": cannot write the report there \(ENOENT\); give a file in an existing directory you can write to\n$/);
+  t.match(
+    r.stderr,
+    /^oddwire-collector: ODW_ERR_USAGE: --out ".*no-such-dir\/report\.txt": cannot write the report there \(ENOENT\); give a file in an existing directory you can write to\n$/,
+  );
   t.notMatch(r.stderr, NO_STACK);
 });
 

@@ -33,7 +33,11 @@ t.test("every field of every walked message has its number, kind and bound", asy
     const walked = schema[m.name];
     if (!walked) continue;
     const protoNumbers = m.fieldsArray.map((f) => f.id).sort((a, b) => a - b);
-    t.same(walked.map((f) => f.number).sort((a, b) => a - b), protoNumbers, `${m.name}: the walker knows exactly the .proto's field numbers`);
+    t.same(
+      walked.map((f) => f.number).sort((a, b) => a - b),
+      protoNumbers,
+      `${m.name}: the walker knows exactly the .proto's field numbers`,
+    );
     for (const f of m.fieldsArray) {
       const w = walked.find((x) => x.number === f.id);
       if (!w) continue;
@@ -72,9 +76,20 @@ t.test("an honest batch with connections, visibility and facts passes; a bound o
       sockets: [{ transport: "raw", rawProtocol: 255, tags: [{ code: "raw-socket", reason: "r" }] }],
       connections: [
         {
-          transport: "tcp", direction: "outbound", family: 4, remoteAddress: "203.0.113.9", remotePort: 443, protocol: "https", firstSeenMs: 1, lastSeenMs: 2, count: 3, failed: 1,
+          transport: "tcp",
+          direction: "outbound",
+          family: 4,
+          remoteAddress: "203.0.113.9",
+          remotePort: 443,
+          protocol: "https",
+          firstSeenMs: 1,
+          lastSeenMs: 2,
+          count: 3,
+          failed: 1,
           process: { pid: 9, exe: "/tmp/x", cmdline: "x", tags: [{ code: "writable-dir-exe", reason: "r" }] },
-          ancestry: ["/bin/bash", "/usr/sbin/sshd"], tags: [{ code: "shell-outbound", reason: "r" }], beacon: { intervalMs: 60000, jitterMs: 2000, count: 5, spanMs: 300000 },
+          ancestry: ["/bin/bash", "/usr/sbin/sshd"],
+          tags: [{ code: "shell-outbound", reason: "r" }],
+          beacon: { intervalMs: 60000, jitterMs: 2000, count: 5, spanMs: 300000 },
         },
       ],
       visibility: { mode: "snapshots", reason: "tracefs is not mounted", droppedKernel: 4 },

@@ -36,6 +36,9 @@ t.test("a beacon is evidence with weight and a reason quoting interval and jitte
 t.test("a beacon every host running the binary shows is the fleet's normal", async (t) => {
   const common = scoreGroup({ ...base, hostCount: 40, binaryHostCount: 40, fleetHosts: 40, beacon });
   t.notOk(common.evidence.includes("beaconing"));
-  t.ok(common.reasons.some((r) => r.includes("this fleet's normal") && r.startsWith("beacons every 60 s")), common.reasons.join(" | "));
+  t.ok(
+    common.reasons.some((r) => r.includes("this fleet's normal") && r.startsWith("beacons every 60 s")),
+    common.reasons.join(" | "),
+  );
   t.equal(common.score, scoreGroup({ ...base, hostCount: 40, binaryHostCount: 40, fleetHosts: 40 }).score, "and adds nothing to the score");
 });

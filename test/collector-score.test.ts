@@ -5,7 +5,19 @@ import { confidence, scoreGroup, type GroupFacts } from "oddwire-collector/score
 
 const DAY = 86_400_000;
 const now = 1_800_000_000_000;
-const base: GroupFacts = { binaryName: "cron", protocol: "irc", direction: "outbound", hostCount: 1, binaryHostCount: 250, fleetHosts: 300, tags: [], parentShare: null, parentName: "", firstSeenMs: now - 30 * DAY, nowMs: now };
+const base: GroupFacts = {
+  binaryName: "cron",
+  protocol: "irc",
+  direction: "outbound",
+  hostCount: 1,
+  binaryHostCount: 250,
+  fleetHosts: 300,
+  tags: [],
+  parentShare: null,
+  parentName: "",
+  firstSeenMs: now - 30 * DAY,
+  nowMs: now,
+};
 
 t.test("conditional rarity: cron on 1 of 250 hosts is the finding; a rare binary that behaves the same everywhere is not", async (t) => {
   const rare = scoreGroup(base);
@@ -42,6 +54,12 @@ t.test("lineage and novelty add to rarity", async (t) => {
 });
 
 t.test("the knowledge reason quotes the agent's own words for the strongest tag", async (t) => {
-  const r = scoreGroup({ ...base, hostCount: 1, binaryHostCount: 1, tags: ["writable-dir-exe", "name-imitation"], tagReasons: { "writable-dir-exe": "runs from /tmp", "name-imitation": 'calls itself "kworker/0:1"' } });
+  const r = scoreGroup({
+    ...base,
+    hostCount: 1,
+    binaryHostCount: 1,
+    tags: ["writable-dir-exe", "name-imitation"],
+    tagReasons: { "writable-dir-exe": "runs from /tmp", "name-imitation": 'calls itself "kworker/0:1"' },
+  });
   t.equal(r.reasons[0], 'agent (name-imitation): calls itself "kworker/0:1"; also tagged writable-dir-exe');
 });

@@ -23,7 +23,11 @@ function sources(dir: string): Array<{ file: string; text: string }> {
   return out;
 }
 const code = [...sources(join(REPO, "agent", "src")), ...sources(join(REPO, "collector", "src")), ...sources(join(REPO, "shared", "src"))];
-const codeOutside = (skipFile: string) => code.filter((s) => !s.file.endsWith(skipFile)).map((s) => s.text).join("\n");
+const codeOutside = (skipFile: string) =>
+  code
+    .filter((s) => !s.file.endsWith(skipFile))
+    .map((s) => s.text)
+    .join("\n");
 
 t.test("every error code is raised somewhere, not only declared", async (t) => {
   const text = codeOutside("shared/src/errors.ts");

@@ -26,7 +26,14 @@ t.test("hostile connection fields are harmless in the page, the CSV and the tabl
   b.snapshot!.connections = [
     connectionRecord({
       remoteAddress: `${MARKUP}${HOSTILE_TEXT.title}`,
-      process: { pid: 7, name: `x${HOSTILE_TEXT.rlo}`, exe: `/tmp/${MARKUP}${HOSTILE_TEXT.rlo}`, cmdline: `=HYPERLINK("http://evil.test")${ALL}${MARKUP}`, user: `@${HOSTILE_TEXT.clear}`, startedAtMs: 1 },
+      process: {
+        pid: 7,
+        name: `x${HOSTILE_TEXT.rlo}`,
+        exe: `/tmp/${MARKUP}${HOSTILE_TEXT.rlo}`,
+        cmdline: `=HYPERLINK("http://evil.test")${ALL}${MARKUP}`,
+        user: `@${HOSTILE_TEXT.clear}`,
+        startedAtMs: 1,
+      },
       ancestry: [`/tmp/${MARKUP}`, `/bin/${HOSTILE_TEXT.title}sh`],
       tags: [{ code: "shell-outbound", reason: `reason ${MARKUP}${ALL}` }],
       beacon: { intervalMs: 30_000, jitterMs: 1000, count: 40, spanMs: 1_200_000 },
@@ -59,7 +66,10 @@ t.test("hostile connection fields are harmless in the page, the CSV and the tabl
   });
 
   await t.test("terminal tables: nothing raw reaches the terminal", async (t) => {
-    for (const args of [["report", "--db", db], ["agents", "--db", db]]) {
+    for (const args of [
+      ["report", "--db", db],
+      ["agents", "--db", db],
+    ]) {
       const r = await collectorCli(args);
       t.equal(r.status, 0, r.stderr);
       t.notMatch(r.stdout.replaceAll("\n", ""), UNSAFE, `${args[0]}: no raw control or bidi character`);

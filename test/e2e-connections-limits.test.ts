@@ -92,7 +92,15 @@ t.test("connection records are pruned by when the collector received them", asyn
   w.prepare("UPDATE connections SET received_at = ? WHERE host_id = ? AND remote_port = 8443").run(Date.now() - 31 * DAY, "slow-clock");
   w.close();
   const third = await startCollector(t, db, { args });
-  t.same(query(db, "SELECT remote_port FROM connections WHERE host_id = 'slow-clock'").map((r) => r["remote_port"]), [443], "the one received 31 days ago is pruned");
-  t.same(query(db, "SELECT connection_rows FROM hosts WHERE host_id = 'slow-clock'").map((r) => r["connection_rows"]), [1], "the host's row count follows");
+  t.same(
+    query(db, "SELECT remote_port FROM connections WHERE host_id = 'slow-clock'").map((r) => r["remote_port"]),
+    [443],
+    "the one received 31 days ago is pruned",
+  );
+  t.same(
+    query(db, "SELECT connection_rows FROM hosts WHERE host_id = 'slow-clock'").map((r) => r["connection_rows"]),
+    [1],
+    "the host's row count follows",
+  );
   t.match(third.log.join("\n"), /"event":"retention\.pruned".*"connections":1/);
 });

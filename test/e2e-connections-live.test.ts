@@ -19,10 +19,14 @@ t.test("a 50 ms connection by a process that exits at once is in the report with
   const db = join(dir, "fleet.db");
   const c = await startCollector(t, db);
   const agent = startAgent(t, dir, "live-events", c.url, ["--events", "on", "--schedule", "*/5 * * * * *"]);
-  await waitFor("the agent to record events", () => {
-    if (agent.child.exitCode !== null) throw new Error(`the agent exited: ${agent.log.join("\n")}`);
-    return agent.log.some((l) => l.includes('"event":"events.started"'));
-  }, 120_000);
+  await waitFor(
+    "the agent to record events",
+    () => {
+      if (agent.child.exitCode !== null) throw new Error(`the agent exited: ${agent.log.join("\n")}`);
+      return agent.log.some((l) => l.includes('"event":"events.started"'));
+    },
+    120_000,
+  );
   const listener = await loopbackServer(t);
   const marker = `oddwire-e2e-${process.pid}`;
   const bash = realpathSync("/bin/bash");
@@ -30,13 +34,17 @@ t.test("a 50 ms connection by a process that exits at once is in the report with
   const r = spawnSync(bash, ["-c", `exec 3<>/dev/tcp/127.0.0.1/${listener.port}; sleep 0.05; exec 3>&-`, marker], { encoding: "utf8", timeout: 30_000 });
   t.equal(r.status, 0, `bash connected and exited: ${r.stderr}`);
   let last = "";
-  const host = await waitFor("the finding with the short-lived bash", () => {
-    const out = spawnSync(process.execPath, [COLLECTOR_BIN, "report", "--db", db, "--format", "json", "--top", "1000"], { encoding: "utf8", maxBuffer: 64 << 20 });
-    last = out.stdout + out.stderr;
-    const report = JSON.parse(out.stdout);
-    for (const f of report.findings) for (const h of f.hosts) if (h.cmdline.includes(marker)) return { finding: f, host: h };
-    return null;
-  }, 120_000).catch((err: Error) => {
+  const host = await waitFor(
+    "the finding with the short-lived bash",
+    () => {
+      const out = spawnSync(process.execPath, [COLLECTOR_BIN, "report", "--db", db, "--format", "json", "--top", "1000"], { encoding: "utf8", maxBuffer: 64 << 20 });
+      last = out.stdout + out.stderr;
+      const report = JSON.parse(out.stdout);
+      for (const f of report.findings) for (const h of f.hosts) if (h.cmdline.includes(marker)) return { finding: f, host: h };
+      return null;
+    },
+    120_000,
+  ).catch((err: Error) => {
     const findings = (() => {
       try {
         return JSON.parse(last).findings.map((f: any) => `${f.binary.path} ${f.direction} ${f.port}: ${f.hosts.map((h: any) => h.cmdline.slice(0, 80)).join(" | ")}`);

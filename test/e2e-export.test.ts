@@ -41,7 +41,9 @@ function fleetLines(): string[] {
 }
 
 function csvFiles(dir: string, prefix: string): string[] {
-  return readdirSync(dir).filter((f) => f.startsWith(prefix) && f.endsWith(".csv")).sort();
+  return readdirSync(dir)
+    .filter((f) => f.startsWith(prefix) && f.endsWith(".csv"))
+    .sort();
 }
 
 /** Reverses the formula-injection guard, as the README says to. */
@@ -85,19 +87,28 @@ t.test("exports run on schedule, survive a hostile corpus, and failures leave th
     const [header, ...body] = rows;
     t.same(header!.slice(0, 5), ["rank", "score", "binary_name", "binary_path", "sha256"]);
     const col = (name: string) => header!.indexOf(name);
-    const report = JSON.parse(spawnSync(process.execPath, [COLLECTOR_BIN, "report", "--db", db, "--format", "json", "--top", "1000"], { encoding: "utf8", maxBuffer: 64 << 20 }).stdout);
+    const report = JSON.parse(
+      spawnSync(process.execPath, [COLLECTOR_BIN, "report", "--db", db, "--format", "json", "--top", "1000"], { encoding: "utf8", maxBuffer: 64 << 20 }).stdout,
+    );
     // CSV carries each string terminal-safe (controls and bidi marks as visible escapes).
     const expected = report.findings.flatMap((f: any) => f.hosts.map((h: any) => `${f.rank}|${terminalSafe(h.hostId)}|${terminalSafe(h.cmdline)}`)).sort();
     const got = body.map((r) => `${r[col("rank")]}|${original(r[col("host_id")]!)}|${original(r[col("cmdline")]!)}`).sort();
     t.same(got, expected, "every finding x host row of the report, command lines as terminalSafe prints them after removing the guard");
     // The agent cuts a command line to its wire bound (the 100,000-byte one) before sending.
     const sent = (cmd: string) => terminalSafe(truncateUtf8(cmd, STRING_LIMITS.cmdline));
-    for (const cmd of HOSTILE) t.ok(body.some((r) => original(r[col("cmdline")]!) === sent(cmd)), `round trip: ${JSON.stringify(cmd.slice(0, 30))}`);
+    for (const cmd of HOSTILE)
+      t.ok(
+        body.some((r) => original(r[col("cmdline")]!) === sent(cmd)),
+        `round trip: ${JSON.stringify(cmd.slice(0, 30))}`,
+      );
     t.notOk(/[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/.test(raw), "no raw control or bidi character in the file");
     for (const r of body) {
       for (const cell of r) t.notOk(TRIGGERS.includes(cell[0] ?? ""), "no cell starts with a formula trigger");
     }
-    t.ok(body.some((r) => r[col("hostname")] === `'=cmd|' /C calc'!A0`), "a hostile hostname is neutralised");
+    t.ok(
+      body.some((r) => r[col("hostname")] === `'=cmd|' /C calc'!A0`),
+      "a hostile hostname is neutralised",
+    );
   });
 
   await t.test("inventory and agents exports; retention", async (t) => {
@@ -120,7 +131,10 @@ t.test("exports run on schedule, survive a hostile corpus, and failures leave th
     t.match(metrics, /oddwire_exports_failed_total [1-9]/);
     t.match(metrics, /oddwire_exports_ok_total [1-9]/);
     const agents = JSON.parse(spawnSync(process.execPath, [COLLECTOR_BIN, "agents", "--db", db, "--format", "json"], { encoding: "utf8" }).stdout);
-    t.match(agents.exports.find((e: any) => e.schedule === "broken"), { status: "failed", error: /ENOENT/ });
+    t.match(
+      agents.exports.find((e: any) => e.schedule === "broken"),
+      { status: "failed", error: /ENOENT/ },
+    );
     t.equal(await (await http(`http://127.0.0.1:${c.port}/healthz`)).text(), "ok\n");
     mkdirSync(missing);
     await waitFor("the next tick to succeed", () => csvFiles(missing, "broken-agents-").length > 0);
@@ -131,7 +145,11 @@ t.test("exports run on schedule, survive a hostile corpus, and failures leave th
     // Checked once the schedules have stopped: while one writes, its temp file
     // legitimately exists.
     t.equal(await stopGracefully(c.child), 0, "the collector stops on SIGTERM");
-    t.same(readdirSync(out).filter((f) => f.endsWith(".tmp") || f.includes(".tmp")), [], "no temp file left behind");
+    t.same(
+      readdirSync(out).filter((f) => f.endsWith(".tmp") || f.includes(".tmp")),
+      [],
+      "no temp file left behind",
+    );
   });
 
   await t.test("a full disk: the run fails cleanly and nothing half-written is left", { skip: process.getuid?.() !== 0 && "needs root to mount a tiny tmpfs" }, async (t) => {
@@ -152,7 +170,10 @@ t.test("export schedules are validated before the collector starts", async (t) =
   const dir = t.testdir();
   const bad = (exports: unknown) => {
     writeFileSync(join(dir, "c.json"), JSON.stringify({ exports }));
-    return spawnSync(process.execPath, [COLLECTOR_BIN, "serve", "--port", "0", "--db", join(dir, "x.db"), "--enroll-secret", SECRET, "--config", join(dir, "c.json")], { encoding: "utf8", timeout: 60000 });
+    return spawnSync(process.execPath, [COLLECTOR_BIN, "serve", "--port", "0", "--db", join(dir, "x.db"), "--enroll-secret", SECRET, "--config", join(dir, "c.json")], {
+      encoding: "utf8",
+      timeout: 60000,
+    });
   };
   let r = bad([{ name: "a", cron: "every minute", what: "findings", dir }]);
   t.equal(r.status, 1);
@@ -163,6 +184,9 @@ t.test("export schedules are validated before the collector starts", async (t) =
   t.match(r.stderr, /timezone "Mars\/Olympus" is not a time zone/);
   r = bad([{ name: "a", cron: "* * * * *", what: "agents", dir, kep: 3 }]);
   t.match(r.stderr, /unknown setting "kep"; did you mean "keep"\?/);
-  r = bad([{ name: "a", cron: "* * * * *", what: "agents", dir }, { name: "a", cron: "* * * * *", what: "agents", dir }]);
+  r = bad([
+    { name: "a", cron: "* * * * *", what: "agents", dir },
+    { name: "a", cron: "* * * * *", what: "agents", dir },
+  ]);
   t.match(r.stderr, /name "a" is used twice/);
 });

@@ -89,7 +89,9 @@ t.test("hostile peers are refused one by one while a good agent keeps streaming"
   await t.test("numbers out of range close only that stream, with 4406", async (t) => {
     const s = await open(c.url, { authorization: `Bearer ${key}`, "x-oddwire-host": "mallory" });
     // 2^63 as an inode: fine on the wire, beyond what the database (and a double) holds exactly.
-    const frame = oddwire.v1.AgentMessage.encode({ batch: { seq: 1, full: true, snapshot: { hostId: "mallory", os: "linux", sockets: [{ transport: "tcp", inode: 2 ** 63 }] } } }).finish();
+    const frame = oddwire.v1.AgentMessage.encode({
+      batch: { seq: 1, full: true, snapshot: { hostId: "mallory", os: "linux", sockets: [{ transport: "tcp", inode: 2 ** 63 }] } },
+    }).finish();
     s.ws!.send(frame);
     const closed = await s.closed;
     t.equal(closed.code, 4406);
@@ -126,14 +128,20 @@ t.test("hostile peers are refused one by one while a good agent keeps streaming"
   await t.test("a flood of connection attempts is rate limited", async (t) => {
     const statuses = await Promise.all(Array.from({ length: 120 }, () => open(c.url, { authorization: "Bearer x", "x-oddwire-host": "flood" }).then((s) => s.status)));
     t.ok(statuses.includes(429), "some refused with 429");
-    t.ok(statuses.every((s) => s === 429 || s === 401), "the rest with 401");
+    t.ok(
+      statuses.every((s) => s === 429 || s === 401),
+      "the rest with 401",
+    );
   });
 
   await t.test("the good agent was served throughout, and every refusal was counted", async (t) => {
     const before = seqsOf(db, "good-host").length;
     await waitFor("two more batches from the good agent", () => seqsOf(db, "good-host").length >= before + 2);
     const seqs = seqsOf(db, "good-host");
-    t.same(seqs, Array.from({ length: seqs.length }, (_, i) => i + 1));
+    t.same(
+      seqs,
+      Array.from({ length: seqs.length }, (_, i) => i + 1),
+    );
     const m = await metrics(c.port);
     t.ok(m["auth_failures"]! >= 4, `auth_failures ${m["auth_failures"]}`);
     t.equal(m["decode_errors"], 2, "one bad enrollment body, one bad frame");

@@ -23,7 +23,9 @@ t.test("the report ranks planted anomalies first and is served only with the rea
   const c = await startCollector(t, db, { args: ["--reader-token", TOKEN] });
   const fleet = labelledFleet({ linux: 40, windows: 20 });
   writeFileSync(join(dir, "fleet.ndjson"), fleet.lines.join("\n") + "\n");
-  const replay = track(spawn(process.execPath, [AGENT_BIN, "replay", join(dir, "fleet.ndjson"), "--collector", c.url, "--enroll-secret", SECRET, "--quiet"], { stdio: ["ignore", "ignore", "pipe"] }));
+  const replay = track(
+    spawn(process.execPath, [AGENT_BIN, "replay", join(dir, "fleet.ndjson"), "--collector", c.url, "--enroll-secret", SECRET, "--quiet"], { stdio: ["ignore", "ignore", "pipe"] }),
+  );
   t.teardown(() => kill(replay));
   let err = "";
   replay.stderr!.on("data", (d) => (err += d));
@@ -34,17 +36,25 @@ t.test("the report ranks planted anomalies first and is served only with the rea
   const report = JSON.parse(json.stdout);
   t.match(report, { generatedAt: String, fleet: { hosts: 60, byOs: { linux: 40, windows: 20 }, smallFleet: false }, findings: Array });
   const f0 = report.findings[0];
-  for (const key of ["rank", "score", "binary", "protocol", "transport", "port", "direction", "hostCount", "binaryHostCount", "reasons", "hosts"]) t.ok(key in f0, `finding.${key}`);
+  for (const key of ["rank", "score", "binary", "protocol", "transport", "port", "direction", "hostCount", "binaryHostCount", "reasons", "hosts"])
+    t.ok(key in f0, `finding.${key}`);
   for (const key of ["hostId", "hostname", "pid", "cmdline", "ancestry", "firstSeenMs", "lastSeenMs"]) t.ok(key in f0.hosts[0], `host.${key}`);
-  const rankOf = (binary: string, protocol: string) => report.findings.find((f: any) => f.binary.name.toLowerCase() === binary.toLowerCase() && f.protocol === protocol)?.rank ?? Infinity;
+  const rankOf = (binary: string, protocol: string) =>
+    report.findings.find((f: any) => f.binary.name.toLowerCase() === binary.toLowerCase() && f.protocol === protocol)?.rank ?? Infinity;
   const planted = fleet.planted.map((p) => rankOf(p.binary, p.protocol));
   const decoys = fleet.decoys.map((d) => rankOf(d.binary, d.protocol));
-  t.ok(planted.every((r) => r <= 12), `planted anomalies rank ${planted.join(", ")}`);
+  t.ok(
+    planted.every((r) => r <= 12),
+    `planted anomalies rank ${planted.join(", ")}`,
+  );
   t.ok(Math.max(...planted) < Math.min(...decoys), `every planted anomaly above every decoy (decoys: ${decoys.join(", ")})`);
   const shell = report.findings.find((f: any) => f.binary.name === "bash" && f.protocol === "unknown");
   t.match(shell.hosts[0].ancestry, /nginx\(\d+\) > bash\(\d+\)$/, "ancestry of the reverse shell");
   t.match(shell.hosts[0].cmdline, /\/dev\/tcp\/192\.0\.2\.44\/4444/);
-  t.ok(shell.reasons.some((r: string) => /on 1 of the \d+ hosts that run bash/.test(r)), shell.reasons.join(" | "));
+  t.ok(
+    shell.reasons.some((r: string) => /on 1 of the \d+ hosts that run bash/.test(r)),
+    shell.reasons.join(" | "),
+  );
 
   await t.test("filters", async (t) => {
     const only = JSON.parse(collector(["report", "--db", db, "--format", "json", "--protocol", "irc"]).stdout);
@@ -53,9 +63,15 @@ t.test("the report ranks planted anomalies first and is served only with the rea
     t.ok(tagged.findings.length >= 1 && tagged.findings.every((f: any) => f.tags.includes("lolbin-outbound")));
     const oneHost = JSON.parse(collector(["report", "--db", db, "--format", "json", "--host", "lnx-0001", "--top", "100"]).stdout);
     t.ok(oneHost.findings.length >= 1, "findings on that host");
-    t.ok(oneHost.findings.every((f: any) => f.hosts.every((h: any) => h.hostId === "lnx-0001")), "and only that host in their host lists");
+    t.ok(
+      oneHost.findings.every((f: any) => f.hosts.every((h: any) => h.hostId === "lnx-0001")),
+      "and only that host in their host lists",
+    );
     const top3 = JSON.parse(collector(["report", "--db", db, "--format", "json", "--top", "3"]).stdout);
-    t.same(top3.findings.map((f: any) => f.rank), [1, 2, 3]);
+    t.same(
+      top3.findings.map((f: any) => f.rank),
+      [1, 2, 3],
+    );
     const bad = collector(["report", "--db", db, "--since", "yesterday-ish"]);
     t.equal(bad.status, 2);
     t.match(bad.stderr, /--since takes a duration \(30m, 24h, 7d, 2w\) or an ISO date/);
@@ -66,7 +82,11 @@ t.test("the report ranks planted anomalies first and is served only with the rea
     t.match(table.stdout, /^oddwire fleet rarity report, .*: 60 hosts \(40 linux, 20 windows\)/);
     t.match(table.stdout, /\nRANK\s+SCORE\s+BINARY\s+PROTOCOL\s+HOSTS\s+TAGS\s+WHY\n1\s/);
     const csv = collector(["report", "--db", db, "--format", "csv", "--top", "5"]).stdout;
-    t.ok(csv.startsWith("rank,score,binary_name,binary_path,sha256,protocol,transport,port,port_class,direction,host_count,binary_host_count,tags,reasons,evidence,suppressed,host_id,hostname,pid,user,cmdline,ancestry,host_first_seen,host_last_seen,host_ports\r\n"));
+    t.ok(
+      csv.startsWith(
+        "rank,score,binary_name,binary_path,sha256,protocol,transport,port,port_class,direction,host_count,binary_host_count,tags,reasons,evidence,suppressed,host_id,hostname,pid,user,cmdline,ancestry,host_first_seen,host_last_seen,host_ports\r\n",
+      ),
+    );
     t.ok(csv.split("\r\n").length > 5);
   });
 
@@ -101,7 +121,10 @@ t.test("the report ranks planted anomalies first and is served only with the rea
     t.equal(add.status, 0, add.stderr);
     const id = Number(/suppression (\d+) added/.exec(add.stdout)![1]);
     const after = JSON.parse(collector(["report", "--db", db, "--format", "json", "--top", "50"]).stdout);
-    t.notOk(after.findings.some((f: any) => f.binary.name === "cron" && f.protocol === "irc"), "suppressed finding stops ranking");
+    t.notOk(
+      after.findings.some((f: any) => f.binary.name === "cron" && f.protocol === "irc"),
+      "suppressed finding stops ranking",
+    );
     const shown = JSON.parse(collector(["report", "--db", db, "--format", "json", "--top", "50", "--show-suppressed"]).stdout);
     const cron = shown.findings.find((f: any) => f.binary.name === "cron" && f.protocol === "irc");
     t.match(cron.suppressed, { id, reason: "lab IRC bot, approved in CHG-1234", by: "alice" });
@@ -110,9 +133,15 @@ t.test("the report ranks planted anomalies first and is served only with the rea
     t.equal(rm.stdout, `suppression ${id} removed\n`);
     t.equal(collector(["unsuppress", String(id), "--db", db]).status, 2, "removing twice is an error");
     const back = JSON.parse(collector(["report", "--db", db, "--format", "json", "--top", "50"]).stdout);
-    t.ok(back.findings.some((f: any) => f.binary.name === "cron" && f.protocol === "irc"), "ranks again");
+    t.ok(
+      back.findings.some((f: any) => f.binary.name === "cron" && f.protocol === "irc"),
+      "ranks again",
+    );
     const audit = JSON.parse(collector(["suppressions", "--db", db, "--format", "json"]).stdout).audit;
-    t.match(audit, [{ suppression_id: id, action: "add", by: "alice", reason: "lab IRC bot, approved in CHG-1234" }, { suppression_id: id, action: "remove", by: "bob", reason: "bot retired" }]);
+    t.match(audit, [
+      { suppression_id: id, action: "add", by: "alice", reason: "lab IRC bot, approved in CHG-1234" },
+      { suppression_id: id, action: "remove", by: "bob", reason: "bot retired" },
+    ]);
   });
 });
 
@@ -127,7 +156,13 @@ t.test("a small fleet is scored by knowledge alone, and says so", async (t) => {
   const report = JSON.parse(collector(["report", "--db", db, "--format", "json"]).stdout);
   t.equal(report.fleet.smallFleet, true);
   const top = report.findings.slice(0, fleet.planted.length);
-  t.ok(top.every((f: any) => f.evidence.includes("knowledge")), "the top findings rest on knowledge");
+  t.ok(
+    top.every((f: any) => f.evidence.includes("knowledge")),
+    "the top findings rest on knowledge",
+  );
   t.ok(top.every((f: any) => f.reasons.some((x: string) => /no fleet statistics/.test(x))));
-  t.ok(fleet.decoys.every((d) => !top.some((f: any) => f.binary.name === d.binary)), "no decoy among them");
+  t.ok(
+    fleet.decoys.every((d) => !top.some((f: any) => f.binary.name === d.binary)),
+    "no decoy among them",
+  );
 });

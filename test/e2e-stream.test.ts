@@ -42,14 +42,29 @@ t.test("an agent's snapshots arrive and are queryable", async (t) => {
   t.ok(host!["last_snapshot_at"] > 0);
   const batches = query<{ seq: number; full: number }>(db, "SELECT seq, full FROM batches WHERE host_id = 'host-a' ORDER BY seq");
   t.equal(batches[0]!.full, 1, "the first batch is full");
-  t.ok(batches.slice(1).every((b) => b.full === 0), "the next ones are deltas");
-  t.same(batches.map((b) => b.seq), range(1, batches.length));
+  t.ok(
+    batches.slice(1).every((b) => b.full === 0),
+    "the next ones are deltas",
+  );
+  t.same(
+    batches.map((b) => b.seq),
+    range(1, batches.length),
+  );
   const procs = query<{ pid: number; cmdline: string }>(db, "SELECT pid, cmdline FROM processes WHERE host_id = 'host-a'");
-  t.ok(procs.some((p) => p.pid === agent.child.pid && p.cmdline.includes("oddwire-agent.js run")), "the agent's own process is in the current state");
+  t.ok(
+    procs.some((p) => p.pid === agent.child.pid && p.cmdline.includes("oddwire-agent.js run")),
+    "the agent's own process is in the current state",
+  );
   const own = query<{ direction: string; remote_port: number }>(db, "SELECT direction, remote_port FROM sockets WHERE host_id = 'host-a' AND pid = ?", agent.child.pid);
-  t.ok(own.some((s) => s.direction === "outbound" && s.remote_port === collector.port), "its connection to the collector is a socket of the host");
+  t.ok(
+    own.some((s) => s.direction === "outbound" && s.remote_port === collector.port),
+    "its connection to the collector is a socket of the host",
+  );
   const obs = query<{ binary: string; direction: string; port: number; count: number }>(db, "SELECT binary, direction, port, count FROM observations WHERE host_id = 'host-a'");
-  t.ok(obs.some((o) => o.binary === process.execPath && o.direction === "outbound" && o.port === collector.port && o.count >= 1), "observation of node speaking to the collector's port");
+  t.ok(
+    obs.some((o) => o.binary === process.execPath && o.direction === "outbound" && o.port === collector.port && o.count >= 1),
+    "observation of node speaking to the collector's port",
+  );
   t.ok(query(db, "SELECT 1 FROM host_binaries WHERE host_id = 'host-a' AND binary = ?", process.execPath).length === 1, "binaries the host runs are recorded");
 
   const list = spawnSync(process.execPath, [COLLECTOR_BIN, "agents", "--db", db, "--format", "json"], { encoding: "utf8" });
@@ -72,11 +87,24 @@ t.test("SIGKILLing the collector repeatedly loses and duplicates nothing", async
   // A replay streaming 60 snapshots of 3 more hosts at the same time.
   const lines: string[] = [];
   for (let i = 0; i < 60; i++) {
-    lines.push(JSON.stringify({ hostId: `replayed-${i % 3}`, hostname: `r${i % 3}`, os: "linux", takenAtMs: String(1764300000000 + i * 1000), processes: [{ pid: 10, ppid: 1, name: "cron", exe: "/usr/sbin/cron", cmdline: `cron -f #${i}` }], sockets: [{ transport: "tcp", family: 4, localAddress: "10.0.0.1", localPort: 40000 + i, remoteAddress: "10.9.9.9", remotePort: 6667, state: "ESTABLISHED", pid: 10 }] }));
+    lines.push(
+      JSON.stringify({
+        hostId: `replayed-${i % 3}`,
+        hostname: `r${i % 3}`,
+        os: "linux",
+        takenAtMs: String(1764300000000 + i * 1000),
+        processes: [{ pid: 10, ppid: 1, name: "cron", exe: "/usr/sbin/cron", cmdline: `cron -f #${i}` }],
+        sockets: [{ transport: "tcp", family: 4, localAddress: "10.0.0.1", localPort: 40000 + i, remoteAddress: "10.9.9.9", remotePort: 6667, state: "ESTABLISHED", pid: 10 }],
+      }),
+    );
   }
   writeFileSync(join(dir, "fleet.ndjson"), lines.join("\n") + "\n");
   const { spawn } = await import("node:child_process");
-  const replayer = track(spawn(process.execPath, [AGENT_BIN, "replay", join(dir, "fleet.ndjson"), "--collector", collector.url, "--enroll-secret", SECRET, "--concurrency", "2", "--quiet"], { stdio: ["ignore", "ignore", "pipe"] }));
+  const replayer = track(
+    spawn(process.execPath, [AGENT_BIN, "replay", join(dir, "fleet.ndjson"), "--collector", collector.url, "--enroll-secret", SECRET, "--concurrency", "2", "--quiet"], {
+      stdio: ["ignore", "ignore", "pipe"],
+    }),
+  );
   let replayErr = "";
   replayer.stderr!.on("data", (d) => (replayErr += d));
   const replayDone = new Promise<number | null>((resolve) => replayer.on("exit", (c) => resolve(c)));
@@ -103,7 +131,11 @@ t.test("SIGKILLing the collector repeatedly loses and duplicates nothing", async
     const spooled = spoolFiles(a.stateDir).map((f) => Number(f.split(".")[0]));
     const seqs = seqsOf(db, a.hostId);
     t.same(seqs, range(1, seqs.length), `${a.hostId}: seqs 1..${seqs.length}, each once`);
-    t.same([...new Set([...seqs, ...spooled])].sort((x, y) => x - y), range(1, made), `${a.hostId}: all ${made} batches accounted for`);
+    t.same(
+      [...new Set([...seqs, ...spooled])].sort((x, y) => x - y),
+      range(1, made),
+      `${a.hostId}: all ${made} batches accounted for`,
+    );
   }
   for (let h = 0; h < 3; h++) t.same(seqsOf(db, `replayed-${h}`), range(1, 20), `replayed-${h}: 20 batches, each once`);
   const cmdlines = query<{ n: number }>(db, "SELECT count(DISTINCT taken_at) AS n FROM batches WHERE host_id LIKE 'replayed-%'");
@@ -127,7 +159,11 @@ t.test("an agent offline for a while delivers everything once the collector is b
   const seqs = seqsOf(db, "offline");
   const spooled = spoolFiles(agent.stateDir).map((f) => Number(f.split(".")[0]));
   t.same(seqs, range(1, seqs.length), "every batch once, in order");
-  t.same([...new Set([...seqs, ...spooled])].sort((x, y) => x - y), range(1, made), "none missing");
+  t.same(
+    [...new Set([...seqs, ...spooled])].sort((x, y) => x - y),
+    range(1, made),
+    "none missing",
+  );
 });
 
 t.test("a full spool drops the oldest and reports exactly how many", async (t) => {
@@ -142,7 +178,9 @@ t.test("a full spool drops the oldest and reports exactly how many", async (t) =
   await waitFor("drops", () => spoolState(agent.stateDir).droppedTotal >= 2);
   t.equal(await stopGracefully(agent.child), 0);
   const { nextSeq, droppedTotal } = spoolState(agent.stateDir);
-  const kept = spoolFiles(agent.stateDir).map((f) => Number(f.split(".")[0])).sort((a, b) => a - b);
+  const kept = spoolFiles(agent.stateDir)
+    .map((f) => Number(f.split(".")[0]))
+    .sort((a, b) => a - b);
   t.same(kept, range(nextSeq - kept.length, nextSeq - 1), "the newest are kept");
   t.equal(kept.length + droppedTotal, nextSeq - 1, "every batch is either kept or counted as dropped");
 
@@ -166,12 +204,19 @@ t.test("a batch larger than the collector's frame limit is skipped, said, and do
   await waitFor("the agent to skip oversized batches", () => agent.log.filter((l) => l.includes('"event":"stream.batch_too_large"')).length >= 3);
   t.equal(await stopGracefully(agent.child), 0);
   t.ok(spoolFiles(agent.stateDir).length <= 1, "the spool does not fill up with batches that can never be sent");
-  t.match(agent.log.find((l) => l.includes("stream.batch_too_large")), /"maxFrameBytes":2048,"hint":"raise the collector's --max-frame-bytes"/);
+  t.match(
+    agent.log.find((l) => l.includes("stream.batch_too_large")),
+    /"maxFrameBytes":2048,"hint":"raise the collector's --max-frame-bytes"/,
+  );
   // A delta made before the skip can be small enough to be sent (and the
   // collector then asks for a full resync); what was skipped must never arrive.
   const skipped = agent.log.filter((l) => l.includes('"event":"stream.batch_too_large"')).map((l) => (JSON.parse(l) as { seq: number }).seq);
   t.ok(skipped.length >= 3);
-  t.same(seqsOf(db, "big-host").filter((seq) => skipped.includes(seq)), [], "no skipped batch reached the collector");
+  t.same(
+    seqsOf(db, "big-host").filter((seq) => skipped.includes(seq)),
+    [],
+    "no skipped batch reached the collector",
+  );
 });
 
 t.test("replay with fewer slots than hosts does not stall when lines trickle in", async (t) => {
@@ -179,7 +224,11 @@ t.test("replay with fewer slots than hosts does not stall when lines trickle in"
   const db = join(dir, "fleet.db");
   const collector = await startCollector(t, db);
   const { spawn } = await import("node:child_process");
-  const replayer = track(spawn(process.execPath, [AGENT_BIN, "replay", "-", "--collector", collector.url, "--enroll-secret", SECRET, "--concurrency", "1", "--idle-timeout-seconds", "20", "--quiet"], { stdio: ["pipe", "ignore", "pipe"] }));
+  const replayer = track(
+    spawn(process.execPath, [AGENT_BIN, "replay", "-", "--collector", collector.url, "--enroll-secret", SECRET, "--concurrency", "1", "--idle-timeout-seconds", "20", "--quiet"], {
+      stdio: ["pipe", "ignore", "pipe"],
+    }),
+  );
   t.teardown(() => kill(replayer));
   let err = "";
   replayer.stderr!.on("data", (d) => (err += d));

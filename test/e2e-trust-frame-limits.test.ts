@@ -19,7 +19,9 @@ function frameWithSnapshot(snapshot: Buffer): Buffer {
 }
 
 t.test("the frame walker passes honest frames and unknown fields, and finds the first fault", async (t) => {
-  const honest = Buffer.from(oddwire.v1.AgentMessage.encode({ batch: smallBatch("h", 7, { processesRemoved: [{ pid: 1, startedAtMs: 2 }], socketsRemoved: [{ transport: "tcp", inode: 9 }] }) }).finish());
+  const honest = Buffer.from(
+    oddwire.v1.AgentMessage.encode({ batch: smallBatch("h", 7, { processesRemoved: [{ pid: 1, startedAtMs: 2 }], socketsRemoved: [{ transport: "tcp", inode: 9 }] }) }).finish(),
+  );
   t.equal(checkAgentFrame(honest), null, "an honest batch passes");
   t.equal(checkAgentFrame(oddwire.v1.AgentMessage.encode({ heartbeat: { sentAtMs: Date.now() } }).finish()), null, "a heartbeat passes");
   // Field 99 of the batch, unknown to this collector: a newer agent's addition.
@@ -98,7 +100,11 @@ t.test("frames over a field's bound close only their stream, before decoding; a 
   });
 
   t.same(seqsOf(db, "hostile"), [], "nothing of the hostile frames was stored");
-  t.same(seqsOf(db, "neighbour"), Array.from({ length: seq }, (_, i) => i + 1), "every neighbour batch was stored once");
+  t.same(
+    seqsOf(db, "neighbour"),
+    Array.from({ length: seq }, (_, i) => i + 1),
+    "every neighbour batch was stored once",
+  );
   const m = await readMetrics(c.port);
   t.equal(m["frames_over_limit"], cases.length + 1, "each refusal counted");
   t.match(c.log.join("\n"), /"event":"stream\.over_limit"/, "and logged");

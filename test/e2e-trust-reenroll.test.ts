@@ -94,14 +94,20 @@ t.test("a known host id cannot be taken over with the secret alone, nor its sequ
     const nowhere = spawnSync(process.execPath, [COLLECTOR_BIN, "allow-reenroll", "victim", "--db", join(dir, "typo.db")], { encoding: "utf8" });
     t.not(nowhere.status, 0);
     t.match(nowhere.stderr, /there is no database at .*typo\.db/);
-    const r = spawnSync(process.execPath, [COLLECTOR_BIN, "allow-reenroll", "victim", "--db", db, "--within", "1h"], { encoding: "utf8", env: { ...process.env, USER: "alice", SUDO_USER: "" } });
+    const r = spawnSync(process.execPath, [COLLECTOR_BIN, "allow-reenroll", "victim", "--db", db, "--within", "1h"], {
+      encoding: "utf8",
+      env: { ...process.env, USER: "alice", SUDO_USER: "" },
+    });
     t.equal(r.status, 0, r.stderr);
     t.match(r.stdout, /^victim may enroll again once until \d{4}-\d\d-\d\dT/);
     const allowed = await enrollRaw(c.port, { hostId: "victim", enrollSecret: SECRET });
     t.equal(allowed.status, 200, allowed.text);
     t.equal((await enrollRaw(c.port, { hostId: "victim", enrollSecret: SECRET })).status, 409, "the approval is used up");
     const audit = query<{ action: string; by: string }>(db, "SELECT action, by FROM host_audit WHERE host_id = 'victim' ORDER BY id");
-    t.same(audit.map((a) => a.action), ["reenrolled", "reenroll_allowed", "reenrolled"]);
+    t.same(
+      audit.map((a) => a.action),
+      ["reenrolled", "reenroll_allowed", "reenrolled"],
+    );
     t.equal(audit[1]!.by, "alice");
     const s = await openRawStream(c.port, "victim", allowed.key);
     t.teardown(() => s.ws.terminate());
@@ -121,6 +127,7 @@ t.test("a known host id cannot be taken over with the secret alone, nor its sequ
     t.equal(m["sequence_jumps"], 2);
     t.equal(m["reenrollments"], 3);
     const log = c.log.join("\n");
-    for (const event of ["enroll.reenroll_refused", "enroll.reenrolled", "stream.sequence_jump"]) t.match(log, new RegExp(`"event":"${event.replace(".", "\\.")}"`), `logged ${event}`);
+    for (const event of ["enroll.reenroll_refused", "enroll.reenrolled", "stream.sequence_jump"])
+      t.match(log, new RegExp(`"event":"${event.replace(".", "\\.")}"`), `logged ${event}`);
   });
 });

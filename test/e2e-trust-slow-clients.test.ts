@@ -39,7 +39,10 @@ t.test("half-sent and silent connections are closed after the request timeout, c
 
   const answers = await Promise.all(sockets.map((x) => x.closed));
   t.pass("the collector closed every slow connection");
-  t.ok(answers.slice(0, 15).every((a) => a === "" || a.startsWith("HTTP/1.1 408")), "answered 408 or closed");
+  t.ok(
+    answers.slice(0, 15).every((a) => a === "" || a.startsWith("HTTP/1.1 408")),
+    "answered 408 or closed",
+  );
   const m = await waitFor("the timeouts counted", async () => {
     const m = await readMetrics(c.port);
     return m["http_timeouts"]! >= 20 ? m : null;

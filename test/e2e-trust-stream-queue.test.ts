@@ -15,7 +15,14 @@ const BATCHES = 48;
 /** A batch of about 0.9 MiB: 28 processes with command lines at their bound. */
 function bigBatch(hostId: string, seq: number) {
   const b = smallBatch(hostId, seq, seq === 1 ? {} : { full: false, baseSeq: seq - 1 });
-  b.snapshot!.processes = Array.from({ length: 28 }, (_, i) => ({ pid: 1000 + i, ppid: 1, name: "worker", exe: "/usr/bin/worker", cmdline: "x".repeat(STRING_LIMITS.cmdline - 16), startedAtMs: seq }));
+  b.snapshot!.processes = Array.from({ length: 28 }, (_, i) => ({
+    pid: 1000 + i,
+    ppid: 1,
+    name: "worker",
+    exe: "/usr/bin/worker",
+    cmdline: "x".repeat(STRING_LIMITS.cmdline - 16),
+    startedAtMs: seq,
+  }));
   return b;
 }
 

@@ -26,6 +26,12 @@ t.test("uid 4294967295 is stored as unknown (NULL); uid 0 as 0", async (t) => {
   ];
   s.sendBatch(batch);
   await s.acked(1);
-  t.same(query(db, "SELECT pid, uid FROM processes WHERE host_id = 'uids' ORDER BY pid"), [{ pid: 100, uid: null }, { pid: 200, uid: 0 }]);
-  t.same(query(db, "SELECT pid, uid FROM sockets WHERE host_id = 'uids' ORDER BY pid"), [{ pid: 100, uid: null }, { pid: 200, uid: 0 }]);
+  t.same(query(db, "SELECT pid, uid FROM processes WHERE host_id = 'uids' ORDER BY pid"), [
+    { pid: 100, uid: null },
+    { pid: 200, uid: 0 },
+  ]);
+  t.same(query(db, "SELECT pid, uid FROM sockets WHERE host_id = 'uids' ORDER BY pid"), [
+    { pid: 100, uid: null },
+    { pid: 200, uid: 0 },
+  ]);
 });

@@ -10,14 +10,20 @@ import { factsFrom, hostFacts } from "oddwire-agent/host-facts.js";
 import { COLLECTOR_BIN, startAgent, startCollector, waitFor } from "./lib/fleet.js";
 
 t.test("systeminformation's answers become the wire's facts, bounded", async (t) => {
-  t.same(factsFrom({ distro: "Debian GNU/Linux ", release: "12", kernel: "6.1.0-18-amd64" }, { manufacturer: "QEMU", model: "Standard PC (Q35 + ICH9, 2009)", virtual: true, virtualHost: "KVM" }), {
-    distro: "Debian GNU/Linux",
-    release: "12",
-    kernel: "6.1.0-18-amd64",
-    virtualization: "KVM",
-    hardwareVendor: "QEMU",
-    hardwareModel: "Standard PC (Q35 + ICH9, 2009)",
-  });
+  t.same(
+    factsFrom(
+      { distro: "Debian GNU/Linux ", release: "12", kernel: "6.1.0-18-amd64" },
+      { manufacturer: "QEMU", model: "Standard PC (Q35 + ICH9, 2009)", virtual: true, virtualHost: "KVM" },
+    ),
+    {
+      distro: "Debian GNU/Linux",
+      release: "12",
+      kernel: "6.1.0-18-amd64",
+      virtualization: "KVM",
+      hardwareVendor: "QEMU",
+      hardwareModel: "Standard PC (Q35 + ICH9, 2009)",
+    },
+  );
   t.equal(factsFrom({}, { virtual: true }).virtualization, "yes", "virtual without a named hypervisor");
   t.equal(factsFrom({}, { virtual: false, virtualHost: "KVM" }).virtualization, "", "bare metal");
   t.ok(Buffer.byteLength(factsFrom({ distro: "x".repeat(10_000) }, {}).distro) <= 256, "a long answer is cut to the wire's bound");

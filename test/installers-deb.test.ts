@@ -20,7 +20,10 @@ const MIRROR = process.env["ODDWIRE_DEBIAN_MIRROR"] ?? machineMirror() ?? "http:
 /** The Debian mirror this machine's apt uses for bookworm (deb822 .sources or a one-line sources.list). */
 function machineMirror(): string | undefined {
   const texts: string[] = [];
-  for (const file of ["/etc/apt/sources.list", ...(existsSync("/etc/apt/sources.list.d") ? readdirSync("/etc/apt/sources.list.d").map((f) => `/etc/apt/sources.list.d/${f}`) : [])]) {
+  for (const file of [
+    "/etc/apt/sources.list",
+    ...(existsSync("/etc/apt/sources.list.d") ? readdirSync("/etc/apt/sources.list.d").map((f) => `/etc/apt/sources.list.d/${f}`) : []),
+  ]) {
     try {
       texts.push(readFileSync(file, "utf8"));
     } catch {
@@ -58,7 +61,6 @@ function ok(r: SpawnSyncReturns<string>, what: string): string {
   return r.stdout;
 }
 
-
 // Building, debootstrap and a boot take two to four minutes; the suite's default is two.
 t.setTimeout(20 * 60_000);
 
@@ -80,14 +82,22 @@ t.test("the .debs through install, boot, upgrade, remove and purge on a fresh De
   t.equal(build.status, 0, `npm run package builds both .debs and lintian passes them:\n${build.stderr}`);
   t.match(build.stdout, /oddwire-agent_0\.1\.0_amd64\.deb .* sha256 [0-9a-f]{64}/, "the agent .deb is listed with its digest");
   t.match(build.stdout, /oddwire-collector_0\.1\.0_amd64\.deb/);
-  const again = sh(process.execPath, [PACKAGE_CLI, "--only", "agent-deb", "--version", "0.1.0", "--compression", "gzip", "--no-lintian", "--out", join(work, "again")], {}, 600_000);
+  const again = sh(
+    process.execPath,
+    [PACKAGE_CLI, "--only", "agent-deb", "--version", "0.1.0", "--compression", "gzip", "--no-lintian", "--out", join(work, "again")],
+    {},
+    600_000,
+  );
   const digest = (file: string): string => createHash("sha256").update(readFileSync(file)).digest("hex");
   t.equal(
     digest(join(work, "again", "oddwire-agent_0.1.0_amd64.deb")),
     digest(join(work, "v1", "oddwire-agent_0.1.0_amd64.deb")),
     `the build is reproducible: a second build of the same commit is the same bytes ${again.stderr}`,
   );
-  ok(sh(process.execPath, [PACKAGE_CLI, "--only", "agent-deb", "--version", "0.1.1", "--compression", "gzip", "--no-lintian", "--out", join(work, "v2")], {}, 600_000), "building 0.1.1");
+  ok(
+    sh(process.execPath, [PACKAGE_CLI, "--only", "agent-deb", "--version", "0.1.1", "--compression", "gzip", "--no-lintian", "--out", join(work, "v2")], {}, 600_000),
+    "building 0.1.1",
+  );
 
   const info = ok(sh("dpkg-deb", ["--info", join(work, "v1", "oddwire-agent_0.1.0_amd64.deb")]), "dpkg-deb --info");
   t.match(info, /Depends: adduser, debconf/, "the agent depends on adduser and debconf");
@@ -100,7 +110,11 @@ t.test("the .debs through install, boot, upgrade, remove and purge on a fresh De
   // --- A fresh Debian root.
   ok(sh("debootstrap", ["--variant=minbase", "--include=adduser,systemd,debconf", "bookworm", root, MIRROR], PROXY_ENV, 900_000), "debootstrap");
   mkdirSync(join(root, "srv", "debs"), { recursive: true });
-  for (const [dir, file] of [["v1", "oddwire-agent_0.1.0_amd64.deb"], ["v1", "oddwire-collector_0.1.0_amd64.deb"], ["v2", "oddwire-agent_0.1.1_amd64.deb"]] as const) {
+  for (const [dir, file] of [
+    ["v1", "oddwire-agent_0.1.0_amd64.deb"],
+    ["v1", "oddwire-collector_0.1.0_amd64.deb"],
+    ["v2", "oddwire-agent_0.1.1_amd64.deb"],
+  ] as const) {
     copyFileSync(join(work, dir, file), join(root, "srv", "debs", file));
   }
   // env -i: nothing of the test runner's environment (tap's NODE_OPTIONS) reaches the Debian root.
@@ -108,7 +122,9 @@ t.test("the .debs through install, boot, upgrade, remove and purge on a fresh De
   const chroot = (cmd: string, env: Record<string, string> = {}): SpawnSyncReturns<string> => sh("chroot", [root, ...envArgs(env), "sh", "-c", cmd], env);
   const at = (path: string): string => join(root, path);
   const idOf = (name: string): { uid: number; gid: number; shell: string } => {
-    const line = ok(chroot(`getent passwd ${name}`), `getent passwd ${name}`).trim().split(":");
+    const line = ok(chroot(`getent passwd ${name}`), `getent passwd ${name}`)
+      .trim()
+      .split(":");
     return { uid: Number(line[2]), gid: Number(line[3]), shell: line[6]! };
   };
   const modeOf = (path: string): string => (statSync(at(path)).mode & 0o7777).toString(8).padStart(4, "0");
@@ -129,7 +145,11 @@ t.test("the .debs through install, boot, upgrade, remove and purge on a fresh De
   t.equal(collectorConfig["host"], "127.0.0.1", "it listens on loopback until told otherwise");
   t.match(collectorConfig["readerToken"], /^[0-9a-f]{48}$/, "a random reader token protects the report");
   t.same(ownerOf("var/lib/oddwire-collector"), [collectorUser.uid, collectorUser.gid]);
-  t.equal(readlinkSync(at("etc/systemd/system/multi-user.target.wants/oddwire-collector.service")), "/lib/systemd/system/oddwire-collector.service", "the collector is enabled at boot");
+  t.equal(
+    readlinkSync(at("etc/systemd/system/multi-user.target.wants/oddwire-collector.service")),
+    "/lib/systemd/system/oddwire-collector.service",
+    "the collector is enabled at boot",
+  );
 
   // --- The agent, unattended: the answers come from the environment.
   const agentEnv = { ODDWIRE_COLLECTOR_URL: "ws://127.0.0.1:8443", ODDWIRE_ENROLL_SECRET: SECRET };
@@ -140,7 +160,11 @@ t.test("the .debs through install, boot, upgrade, remove and purge on a fresh De
   t.ok(agentUser.uid > 0 && agentUser.uid < 1000, "the agent has its own system account");
   t.not(agentUser.uid, collectorUser.uid);
   const agentConfig = JSON.parse(readFileSync(at("etc/oddwire-agent/agent.json"), "utf8")) as Record<string, unknown>;
-  t.same(agentConfig, { collector: "ws://127.0.0.1:8443", enrollSecretFile: "/etc/oddwire-agent/enroll-secret", stateDir: "/var/lib/oddwire-agent" }, "the configuration written from the answers");
+  t.same(
+    agentConfig,
+    { collector: "ws://127.0.0.1:8443", enrollSecretFile: "/etc/oddwire-agent/enroll-secret", stateDir: "/var/lib/oddwire-agent" },
+    "the configuration written from the answers",
+  );
   t.equal(readFileSync(at("etc/oddwire-agent/enroll-secret"), "utf8"), `${SECRET}\n`);
   for (const f of ["etc/oddwire-agent/agent.json", "etc/oddwire-agent/enroll-secret"]) {
     t.equal(modeOf(f), "0640", `${f} is not world-readable`);
@@ -149,9 +173,16 @@ t.test("the .debs through install, boot, upgrade, remove and purge on a fresh De
   t.equal(modeOf("var/lib/oddwire-agent"), "0700", "the state directory is the agent's alone");
   t.same(ownerOf("var/lib/oddwire-agent"), [agentUser.uid, agentUser.gid]);
   const debconfFiles = readdirSync(at("var/cache/debconf")).map((f) => readFileSync(at(`var/cache/debconf/${f}`), "latin1"));
-  t.notOk(debconfFiles.some((text) => text.includes(SECRET)), "the secret is not left in debconf's database");
+  t.notOk(
+    debconfFiles.some((text) => text.includes(SECRET)),
+    "the secret is not left in debconf's database",
+  );
   const unit = readFileSync(at("lib/systemd/system/oddwire-agent.service"), "utf8");
-  t.match(unit, /^ExecStart=\/usr\/lib\/oddwire-agent\/bin\/node --lite-mode --max-semi-space-size=1 --no-expose-wasm /m, "the service runs the bundled runtime with the service flags");
+  t.match(
+    unit,
+    /^ExecStart=\/usr\/lib\/oddwire-agent\/bin\/node --lite-mode --max-semi-space-size=1 --no-expose-wasm /m,
+    "the service runs the bundled runtime with the service flags",
+  );
   t.match(unit, /^CapabilityBoundingSet=CAP_SYS_PTRACE CAP_DAC_READ_SEARCH CAP_BPF CAP_PERFMON$/m);
   t.match(unit, /^SystemCallFilter=bpf$/m, "bpf() allowed back after ~@privileged, for the sensor");
   t.notMatch(unit, /^MemoryDenyWriteExecute=/m, "no MemoryDenyWriteExecute: it crashes V8");
@@ -185,24 +216,34 @@ t.test("the .debs through install, boot, upgrade, remove and purge on a fresh De
   t.equal(snap.status, 0, `oddwire-agent snapshot runs: ${snap.stderr}`);
   const snapshot = JSON.parse(snap.stdout) as { agentVersion: string; processes: { exe: string; cmdline: string }[] };
   t.equal(snapshot.agentVersion, "0.1.0", "the installed version takes the snapshot");
-  t.ok(snapshot.processes.some((p) => p.exe === "/usr/lib/oddwire-agent/bin/node" && p.cmdline.includes("snapshot --json")), "it sees itself, run by the bundled runtime");
+  t.ok(
+    snapshot.processes.some((p) => p.exe === "/usr/lib/oddwire-agent/bin/node" && p.cmdline.includes("snapshot --json")),
+    "it sees itself, run by the bundled runtime",
+  );
 
   t.same(readdirSync(at("var/lib/oddwire-agent")), [], "run by hand as root, the command leaves the service's state directory alone");
   t.ok(existsSync(at("root/.local/state/oddwire-agent/host-id")), "and keeps its own under root's home");
 
   // The administrator asks for a snapshot every 2 s; configure keeps such settings.
-  writeFileSync(at("etc/oddwire-agent/agent.json"), JSON.stringify({ ...(JSON.parse(readFileSync(at("etc/oddwire-agent/agent.json"), "utf8")) as object), schedule: "*/2 * * * * *" }, null, 2));
+  writeFileSync(
+    at("etc/oddwire-agent/agent.json"),
+    JSON.stringify({ ...(JSON.parse(readFileSync(at("etc/oddwire-agent/agent.json"), "utf8")) as object), schedule: "*/2 * * * * *" }, null, 2),
+  );
 
   // --- Boot the root under systemd: both services start by themselves.
   // nspawn's default bounding set lacks CAP_BPF and CAP_PERFMON, which a host's init has; without them systemd cannot
   // give the agent its ambient set (it silently drops what the bounding set lacks).
   container = spawn("systemd-nspawn", [...nspawnBase, "--capability=CAP_BPF,CAP_PERFMON", "-b", "--console=pipe"], { env: CLEAN_ENV, stdio: ["ignore", "ignore", "ignore"] });
-  const leader = await waitFor("the container's init", () => {
-    const children = readFileSync(`/proc/${container!.pid}/task/${container!.pid}/children`, "utf8").trim().split(/\s+/).filter(Boolean);
-    return children.find((pid) => readFileSync(`/proc/${pid}/comm`, "utf8").trim() === "systemd");
-  }, 60_000, 500);
-  const inside = (cmd: string, env: Record<string, string> = {}): SpawnSyncReturns<string> =>
-    sh("nsenter", ["-t", leader, "-a", ...envArgs(env), "sh", "-c", cmd]);
+  const leader = await waitFor(
+    "the container's init",
+    () => {
+      const children = readFileSync(`/proc/${container!.pid}/task/${container!.pid}/children`, "utf8").trim().split(/\s+/).filter(Boolean);
+      return children.find((pid) => readFileSync(`/proc/${pid}/comm`, "utf8").trim() === "systemd");
+    },
+    60_000,
+    500,
+  );
+  const inside = (cmd: string, env: Record<string, string> = {}): SpawnSyncReturns<string> => sh("nsenter", ["-t", leader, "-a", ...envArgs(env), "sh", "-c", cmd]);
   const agents = (): { hostId: string; agentVersion: string; lastSeq: number; droppedBatches: number }[] => {
     const r = inside("runuser -u oddwire-collector -- oddwire-collector agents --db /var/lib/oddwire-collector/oddwire.db --format json");
     return r.status === 0 ? (JSON.parse(r.stdout) as { hosts: ReturnType<typeof agents> }).hosts : [];
@@ -225,7 +266,9 @@ t.test("the .debs through install, boot, upgrade, remove and purge on a fresh De
   }
 
   ok(inside("oddwire-agent snapshot > /dev/null"), "a snapshot by hand beside the running service");
-  const foreign = readdirSync(at("var/lib/oddwire-agent"), { recursive: true }).map(String).filter((f) => statSync(at(`var/lib/oddwire-agent/${f}`)).uid !== agentUser.uid);
+  const foreign = readdirSync(at("var/lib/oddwire-agent"), { recursive: true })
+    .map(String)
+    .filter((f) => statSync(at(`var/lib/oddwire-agent/${f}`)).uid !== agentUser.uid);
   t.same(foreign, [], "every file in the service's state directory is still the service's");
 
   // --- Upgrade while the collector is down: configuration, identity and spool survive.
@@ -241,11 +284,19 @@ t.test("the .debs through install, boot, upgrade, remove and purge on a fresh De
   t.same(readFileSync(at("etc/oddwire-agent/agent.json")), config, "the configuration, with the administrator's schedule, is kept");
   t.same(readFileSync(at("var/lib/oddwire-agent/agent-key")), key, "the agent key is kept");
   t.equal(readFileSync(at("var/lib/oddwire-agent/host-id"), "utf8").trim(), hostId, "the host id is kept");
-  t.ok(spooled.every((f) => existsSync(join(spoolDir, f))), `the ${spooled.length} unsent batches are still spooled`);
-  await waitFor("the upgraded agent running", () => {
-    const pid = inside("systemctl show -p MainPID --value oddwire-agent").stdout.trim();
-    return pid !== "0" && pid !== mainPid && inside("systemctl is-active oddwire-agent").status === 0;
-  }, 60_000, 500);
+  t.ok(
+    spooled.every((f) => existsSync(join(spoolDir, f))),
+    `the ${spooled.length} unsent batches are still spooled`,
+  );
+  await waitFor(
+    "the upgraded agent running",
+    () => {
+      const pid = inside("systemctl show -p MainPID --value oddwire-agent").stdout.trim();
+      return pid !== "0" && pid !== mainPid && inside("systemctl is-active oddwire-agent").status === 0;
+    },
+    60_000,
+    500,
+  );
   ok(inside("systemctl start oddwire-collector"), "starting the collector");
   const after = await waitFor("the spool delivered by the upgraded agent", () => agents().find((h) => h.agentVersion === "0.1.1" && batches().length === 0), 90_000, 500);
   t.equal(after.hostId, hostId, "the same host, now on 0.1.1");

@@ -36,7 +36,10 @@ t.test("quickstart stops its agent and the collector, and exits, on SIGINT", asy
   const child = startGroup(t, process.execPath, [COLLECTOR_BIN, "quickstart", "--port", "0", "--data-dir", data]);
   const banner = await running(child);
   const agentPid = Number(/agent\s+pid (\d+)/.exec(banner)?.[1]);
-  t.ok(groupMembers(child.pid!).some((p) => p.pid === agentPid), "the agent runs in the group");
+  t.ok(
+    groupMembers(child.pid!).some((p) => p.pid === agentPid),
+    "the agent runs in the group",
+  );
   const exited = new Promise<number | null>((r) => child.once("exit", (code) => r(code)));
   process.kill(child.pid!, "SIGINT");
   t.equal(await exited, 0, "quickstart exits cleanly");

@@ -101,7 +101,10 @@ const dnsmasq = finding({
   reasons: [SEPARATORS],
   evidence: ["knowledge"],
   tags: ["listener"],
-  hosts: [host({ hostId: "h-gw-1", hostname: "gw-1", cmdline: "dnsmasq -k", ports: [53] }), host({ hostId: "h-gw-2", hostname: "gw-2", cmdline: "dnsmasq -k --log-queries", ports: [53] })],
+  hosts: [
+    host({ hostId: "h-gw-1", hostname: "gw-1", cmdline: "dnsmasq -k", ports: [53] }),
+    host({ hostId: "h-gw-2", hostname: "gw-2", cmdline: "dnsmasq -k --log-queries", ports: [53] }),
+  ],
 });
 const rsync = finding({
   rank: 4,
@@ -146,11 +149,15 @@ t.test("the markup escapes every agent string and embeds the JSON safely", async
   t.same(JSON.parse(json), REPORT, "the JSON block decodes to the report");
 
   const rest = html.replace(JSON_BLOCK, "");
-  for (const raw of [SCRIPT_CMD, IMG, SUPPRESSION, "<b>bold</b>", SHA_ATTR, "alice'); alert(2)//"]) t.notOk(rest.includes(raw), `raw ${JSON.stringify(raw.slice(0, 30))} is not in the markup`);
+  for (const raw of [SCRIPT_CMD, IMG, SUPPRESSION, "<b>bold</b>", SHA_ATTR, "alice'); alert(2)//"])
+    t.notOk(rest.includes(raw), `raw ${JSON.stringify(raw.slice(0, 30))} is not in the markup`);
   t.ok(rest.includes("&lt;/script&gt;&lt;script&gt;alert(1)&lt;/script&gt;"), "the script command line is there, escaped");
   t.ok(rest.includes("&quot;&gt;&lt;img src=x onerror=alert(1)&gt;"), "the img hostname is there, escaped");
   t.ok(rest.includes("&#39; &quot; onmouseover=alert(3) x=&quot;"), "a hostile sha256 stays inside its attribute");
-  t.notOk(/<img|<iframe|<object|<embed|\sstyle=|\son[a-z]+=/i.test(rest.replace(/onerror=alert|onmouseover=alert/g, "")), "no image, frame, style attribute or handler in the markup");
+  t.notOk(
+    /<img|<iframe|<object|<embed|\sstyle=|\son[a-z]+=/i.test(rest.replace(/onerror=alert|onmouseover=alert/g, "")),
+    "no image, frame, style attribute or handler in the markup",
+  );
   t.equal(rest.match(/<script/g)?.length, 1, "one executable script besides the JSON");
   t.equal(html.split(`nonce="${nonce}"`).length - 1, 3, "the nonce is on the style and both scripts");
   t.notMatch(rest, /[\u202e\u2028\u2029]/, "bidi overrides and separators are shown as escapes, not emitted");
@@ -269,7 +276,11 @@ t.test("in Chromium under the CSP", { skip: existsSync(CHROMIUM) ? false : `${CH
     t.equal(await js<number>("document.images.length"), 0, "no <img>");
     t.equal(await js<number>("document.scripts.length"), 2, "only the JSON block and the page script");
     t.equal(await js<number>("document.querySelectorAll('iframe, frame, object, embed, a, base, form[action], meta[http-equiv]').length"), 0);
-    t.equal(await js<number>("[...document.querySelectorAll('.chip, pre.cmd, td.strong')].reduce((n, e) => n + e.querySelectorAll(':not(.cc)').length, 0)"), 0, "data cells hold text only (and control-character marks)");
+    t.equal(
+      await js<number>("[...document.querySelectorAll('.chip, pre.cmd, td.strong')].reduce((n, e) => n + e.querySelectorAll(':not(.cc)').length, 0)"),
+      0,
+      "data cells hold text only (and control-character marks)",
+    );
     t.equal(await js<number>("[...document.querySelectorAll('*')].filter((e) => [...e.attributes].some((a) => a.name.startsWith('on'))).length"), 0, "no on* attribute anywhere");
     t.equal(await group(3).locator(".sha").getAttribute("title"), `sha256 ${SHA_ATTR}`, "a hostile sha256 stays one attribute");
   });

@@ -80,7 +80,10 @@ t.test("the report page lays out cleanly at 400 px and 1400 px", { skip: existsS
   const single = { ...report, findings: [reportFinding({})] };
   const server = createServer((req, res) => {
     const nonce = randomBytes(18).toString("base64");
-    res.writeHead(200, { "content-type": "text/html; charset=utf-8", "content-security-policy": `default-src 'none'; script-src 'nonce-${nonce}'; style-src 'nonce-${nonce}'; img-src data:` });
+    res.writeHead(200, {
+      "content-type": "text/html; charset=utf-8",
+      "content-security-policy": `default-src 'none'; script-src 'nonce-${nonce}'; style-src 'nonce-${nonce}'; img-src data:`,
+    });
     res.end(renderReportHtml(req.url === "/single" ? single : report, { nonce }));
   });
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));

@@ -29,7 +29,11 @@ t.test("report --out does not follow a link planted at FILE.tmp", async (t) => {
   t.ok(st.isFile(), "the report is a regular file, not a link");
   t.equal(st.mode & 0o777, 0o600, "readable by its owner only");
   t.match(readFileSync(out, "utf8"), /^oddwire fleet rarity report/);
-  t.same(readdirSync(dir).filter((f) => f.endsWith(".tmp")), ["report.txt.tmp"], "no temporary file of its own left behind");
+  t.same(
+    readdirSync(dir).filter((f) => f.endsWith(".tmp")),
+    ["report.txt.tmp"],
+    "no temporary file of its own left behind",
+  );
 });
 
 t.test("an export does not follow, and is not blocked by, a link at its old temporary name", async (t) => {

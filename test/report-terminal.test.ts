@@ -44,10 +44,41 @@ t.test("no raw control or bidi character reaches the table or a CSV", async (t) 
       { pid: 40, ppid: 1, name: `sh${H.clear}`, exe: `/tmp/${H.rlo}${H.nul}`, cmdline: `sh -c ${ALL}`, user: `root${H.csi8bit}` },
     ],
     sockets: [
-      { transport: `tcp${H.clear.slice(0, 4)}`, family: 4, localAddress: `10.0.0.1${H.marks}`, localPort: 40000, remoteAddress: "192.0.2.9", remotePort: 6667, state: `ESTAB${H.cr}`, pid: 40, protocol: `irc${H.title}${H.isolates}`, direction: `out\u202e\x07`, tags: [{ code: `t${H.csi8bit}`, reason: `why ${ALL}` }] },
+      {
+        transport: `tcp${H.clear.slice(0, 4)}`,
+        family: 4,
+        localAddress: `10.0.0.1${H.marks}`,
+        localPort: 40000,
+        remoteAddress: "192.0.2.9",
+        remotePort: 6667,
+        state: `ESTAB${H.cr}`,
+        pid: 40,
+        protocol: `irc${H.title}${H.isolates}`,
+        direction: `out\u202e\x07`,
+        tags: [{ code: `t${H.csi8bit}`, reason: `why ${ALL}` }],
+      },
     ],
   });
-  await plantHost(c.url, { hostId: "plain-1", hostname: "plain", os: "linux", processes: [{ pid: 9, ppid: 1, name: "curl", exe: "/usr/bin/curl", cmdline: "curl https://example.org", user: "u" }], sockets: [{ transport: "tcp", family: 4, localAddress: "10.0.0.2", localPort: 40001, remoteAddress: "192.0.2.10", remotePort: 443, state: "ESTABLISHED", pid: 9, protocol: "https", direction: "outbound" }] });
+  await plantHost(c.url, {
+    hostId: "plain-1",
+    hostname: "plain",
+    os: "linux",
+    processes: [{ pid: 9, ppid: 1, name: "curl", exe: "/usr/bin/curl", cmdline: "curl https://example.org", user: "u" }],
+    sockets: [
+      {
+        transport: "tcp",
+        family: 4,
+        localAddress: "10.0.0.2",
+        localPort: 40001,
+        remoteAddress: "192.0.2.10",
+        remotePort: 443,
+        state: "ESTABLISHED",
+        pid: 9,
+        protocol: "https",
+        direction: "outbound",
+      },
+    ],
+  });
 
   await t.test("report table", async (t) => {
     const r = collector(["report", "--db", db]);

@@ -26,7 +26,11 @@ const ONE: Report = {
   ],
 };
 
-const MANY: Report = { ...ONE, fleet: { hosts: 2, byOs: { linux: 2 }, binaries: 3, observations: 4, smallFleet: true }, findings: [ONE.findings[0]!, { ...ONE.findings[0]!, rank: 2, suppressed: null }] };
+const MANY: Report = {
+  ...ONE,
+  fleet: { hosts: 2, byOs: { linux: 2 }, binaries: 3, observations: 4, smallFleet: true },
+  findings: [ONE.findings[0]!, { ...ONE.findings[0]!, rank: 2, suppressed: null }],
+};
 
 t.test("HTML: ports, pids and ids are not grouped; counts agree with their nouns", async (t) => {
   const html = renderReportHtml(ONE, { nonce: "nonce-for-tests" });

@@ -11,10 +11,15 @@ const SCHEMA = {
   port: { type: "integer", default: 8443, min: 0, max: 65535, description: "port" },
   name: { type: "string", description: "name", pattern: /^[a-z]+$/, patternHint: "must be lower-case letters" },
   verbose: { type: "boolean", default: false, description: "verbose" },
-  list: { type: "object", default: [], description: "a list", check: (v: unknown, where: string): string[] => {
-    if (!Array.isArray(v)) throw new Error(`${where} must be a list`);
-    return v.map(String);
-  } },
+  list: {
+    type: "object",
+    default: [],
+    description: "a list",
+    check: (v: unknown, where: string): string[] => {
+      if (!Array.isArray(v)) throw new Error(`${where} must be a list`);
+      return v.map(String);
+    },
+  },
 } as const satisfies ConfigSchema;
 
 t.test("defaults, file and flags, typed without casts", async (t) => {

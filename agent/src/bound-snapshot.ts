@@ -55,7 +55,17 @@ class Cuts {
 
   describe(): string {
     const parts: string[] = [];
-    const owner: Partial<Record<Field, string>> = { name: "process", exe: "process", cmdline: "process", user: "process", sha256: "process", hash_error: "process", code: "tag", reason: "tag", warning: "warning" };
+    const owner: Partial<Record<Field, string>> = {
+      name: "process",
+      exe: "process",
+      cmdline: "process",
+      user: "process",
+      sha256: "process",
+      hash_error: "process",
+      code: "tag",
+      reason: "tag",
+      warning: "warning",
+    };
     for (const [field, n] of this.strings) parts.push(`${field} of ${plural(n, owner[field] ?? "field")} cut to ${STRING_LIMITS[field]} bytes`);
     if (this.processTags) parts.push(`tags: ${this.processTags} left out of ${plural(this.processesWithTagsCut, "process")} (at most ${COUNT_LIMITS.process_tags} each)`);
     if (this.socketTags) parts.push(`tags: ${this.socketTags} left out of ${plural(this.socketsWithTagsCut, "socket")} (at most ${COUNT_LIMITS.socket_tags} each)`);

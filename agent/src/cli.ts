@@ -74,13 +74,19 @@ export const REPLAY_COMMAND: CommandSpec = {
 
 export const CONFIGURE_COMMAND: CommandSpec = {
   name: "configure",
-  summary: "Check the collector URL, enrollment secret and CA certificate, then write the config file and secret file that `run --config` reads (owner-only). The installers call it.",
+  summary:
+    "Check the collector URL, enrollment secret and CA certificate, then write the config file and secret file that `run --config` reads (owner-only). The installers call it.",
   usage: "configure --collector URL --out FILE [--enroll-secret-file FILE|-] [--enroll-secret S] [--secret-out FILE] [--ca-cert FILE] [--state-dir DIR]",
   options: {
     collector: CONNECT_OPTIONS.collector,
     "enroll-secret": { type: "string", valueName: "S", description: "The enrollment secret (visible in the process list: prefer --enroll-secret-file or $ODDWIRE_ENROLL_SECRET)." },
     "enroll-secret-file": { type: "string", valueName: "FILE", description: "Read the enrollment secret from the first line of FILE, or of standard input when FILE is -." },
-    "ca-cert": { type: "string", valueName: "FILE", description: 'PEM CA certificate that the agent will trust for wss:// (checked now; its path is written). --ca-cert "" removes a pin set earlier; without the option, an earlier pin is kept.' },
+    "ca-cert": {
+      type: "string",
+      valueName: "FILE",
+      description:
+        'PEM CA certificate that the agent will trust for wss:// (checked now; its path is written). --ca-cert "" removes a pin set earlier; without the option, an earlier pin is kept.',
+    },
     "state-dir": { type: "string", valueName: "DIR", description: "The state directory the service will use (created owner-only; written to the config file)." },
     out: { type: "string", valueName: "FILE", description: "The config file to write (replaced whole)." },
     "secret-out": { type: "string", valueName: "FILE", description: "The secret file to write (default: enroll-secret beside --out)." },
@@ -188,9 +194,7 @@ async function runSnapshot(values: Record<string, string | boolean | undefined>)
     hash: !values["no-hash"],
   });
   // protobufjs is loaded only when JSON is asked for.
-  const text = values["json"]
-    ? JSON.stringify((await import("./render/snapshot-json.js")).snapshotToJson(result.snapshot)) + "\n"
-    : renderSnapshot(result.snapshot);
+  const text = values["json"] ? JSON.stringify((await import("./render/snapshot-json.js")).snapshotToJson(result.snapshot)) + "\n" : renderSnapshot(result.snapshot);
   await write(process.stdout, text);
   if (values["timing"]) process.stderr.write(JSON.stringify({ phases: result.phases, totalMs: result.totalMs }) + "\n");
   return 0;

@@ -32,7 +32,6 @@ export interface ConfigureResult {
   secretFile: string;
 }
 
-
 export function checkCollectorUrl(url: string): string {
   const fail = (why: string): never => {
     throw new OddwireError("ODW_ERR_CONFIG", `the collector URL ${JSON.stringify(url)} ${why}`);
@@ -98,7 +97,8 @@ export function restrictDirectoryOnWindows(dir: string): void {
     ]) {
       const r = spawnSync("icacls", args, { stdio: "pipe", windowsHide: true, encoding: "utf8" });
       // "/reset" on dir\* finds nothing to do in an empty folder; anything else must succeed.
-      if (r.status !== 0 && !(args[1] === "/reset" && readdirSync(dir).length === 0)) throw new Error(`icacls ${args.join(" ")}: ${(r.stderr || r.stdout || String(r.error)).trim()}`);
+      if (r.status !== 0 && !(args[1] === "/reset" && readdirSync(dir).length === 0))
+        throw new Error(`icacls ${args.join(" ")}: ${(r.stderr || r.stdout || String(r.error)).trim()}`);
     }
   } catch (err) {
     throw new OddwireError("ODW_ERR_CONFIG", `cannot restrict ${dir} to SYSTEM and Administrators: ${(err as Error).message}`, { cause: err });
@@ -180,6 +180,7 @@ export function readSecretInput(given: string | undefined, file: string | undefi
   } else {
     secret = resolveSecret(given, file, envValue, "enrollment secret");
   }
-  if (secret === undefined || (secret === "" && file === undefined)) throw new OddwireError("ODW_ERR_CONFIG", "configure needs the enrollment secret: --enroll-secret-file F (- for standard input), --enroll-secret S or $ODDWIRE_ENROLL_SECRET");
+  if (secret === undefined || (secret === "" && file === undefined))
+    throw new OddwireError("ODW_ERR_CONFIG", "configure needs the enrollment secret: --enroll-secret-file F (- for standard input), --enroll-secret S or $ODDWIRE_ENROLL_SECRET");
   return secret;
 }

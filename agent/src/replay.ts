@@ -93,7 +93,16 @@ export async function replay(o: ReplayOptions): Promise<ReplayResult> {
         const known = keys.get(s.hostId);
         if (known && !refresh) return known;
         const first = s.waiting[0];
-        const key = await enroll({ collector: o.collector, secret: o.enrollSecret, hostId: s.hostId, hostname: first?.hostname ?? "", os: first?.os ?? "", agentVersion: first?.agentVersion ?? "", ca: o.ca, ...(known && { currentKey: known }) });
+        const key = await enroll({
+          collector: o.collector,
+          secret: o.enrollSecret,
+          hostId: s.hostId,
+          hostname: first?.hostname ?? "",
+          os: first?.os ?? "",
+          agentVersion: first?.agentVersion ?? "",
+          ca: o.ca,
+          ...(known && { currentKey: known }),
+        });
         keys.set(s.hostId, key);
         return key;
       },
@@ -169,7 +178,10 @@ export async function replay(o: ReplayOptions): Promise<ReplayResult> {
     while (!done()) {
       if (fatal) throw fatal;
       if (Date.now() - lastAck > o.idleTimeoutMs) {
-        throw new OddwireError("ODW_ERR_TRANSPORT", `nothing was acknowledged for ${Math.round(o.idleTimeoutMs / 1000)} s with ${pendingTotal()} snapshots pending; is the collector at ${o.collector} up?`);
+        throw new OddwireError(
+          "ODW_ERR_TRANSPORT",
+          `nothing was acknowledged for ${Math.round(o.idleTimeoutMs / 1000)} s with ${pendingTotal()} snapshots pending; is the collector at ${o.collector} up?`,
+        );
       }
       await new Promise<void>((r) => {
         settle = r;
@@ -245,15 +257,33 @@ export function parseLine(line: string, ports: ReturnType<typeof portTable>, kb:
   const os = msg.os as OsName;
   if (!["linux", "windows", "darwin"].includes(os)) throw new Error(`os ${JSON.stringify(d["os"] ?? null)} must be linux, windows or darwin`);
   const rawProcesses: RawProcess[] = msg.processes.map((p) => ({
-    pid: p.pid, ppid: p.ppid, name: p.name, exe: p.exe, cmdline: p.cmdline, user: p.user, uid: p.uid, startedAtMs: Number(p.startedAtMs), exeDeleted: p.exeDeleted, exeReadPath: "",
+    pid: p.pid,
+    ppid: p.ppid,
+    name: p.name,
+    exe: p.exe,
+    cmdline: p.cmdline,
+    user: p.user,
+    uid: p.uid,
+    startedAtMs: Number(p.startedAtMs),
+    exeDeleted: p.exeDeleted,
+    exeReadPath: "",
   }));
   const rawSockets: RawSocket[] = msg.sockets.map((s, i) => {
     if (!TRANSPORTS.has(s.transport)) throw new Error(`sockets[${i}].transport ${JSON.stringify(s.transport)} must be tcp, udp, raw, icmp or packet`);
     if (s.direction && !DIRECTIONS.has(s.direction)) throw new Error(`sockets[${i}].direction ${JSON.stringify(s.direction)} must be listen, outbound or inbound (or left out)`);
     const family = s.transport === "packet" ? 0 : s.family === 6 || s.localAddress.includes(":") ? 6 : 4;
     return {
-      transport: s.transport, family, localAddress: s.localAddress, localPort: s.localPort, remoteAddress: s.remoteAddress, remotePort: s.remotePort,
-      state: s.state || (s.remoteAddress ? "ESTABLISHED" : s.transport === "tcp" ? "LISTEN" : "UNCONN"), pid: s.pid, uid: s.uid, inode: Number(s.inode), netns: Number(s.netns),
+      transport: s.transport,
+      family,
+      localAddress: s.localAddress,
+      localPort: s.localPort,
+      remoteAddress: s.remoteAddress,
+      remotePort: s.remotePort,
+      state: s.state || (s.remoteAddress ? "ESTABLISHED" : s.transport === "tcp" ? "LISTEN" : "UNCONN"),
+      pid: s.pid,
+      uid: s.uid,
+      inode: Number(s.inode),
+      netns: Number(s.netns),
       ...(s.transport !== "tcp" && s.transport !== "udp" && { rawProtocol: s.rawProtocol }),
     };
   });

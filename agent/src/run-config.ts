@@ -12,11 +12,22 @@ import { DEFAULT_MAX_EVENTS_PER_SECOND } from "./collect/linux/events/connection
 import type { EventsMode } from "./events/connection-events.js";
 
 export const CONNECT_SCHEMA: ConfigSchema = {
-  collector: { type: "string", description: "The collector's URL: ws://host:port for a loopback lab, wss://host:port otherwise.", pattern: /^(wss?|https?):\/\/[^\s]+$/i, patternHint: "must be a ws://, wss://, http:// or https:// URL" },
+  collector: {
+    type: "string",
+    description: "The collector's URL: ws://host:port for a loopback lab, wss://host:port otherwise.",
+    pattern: /^(wss?|https?):\/\/[^\s]+$/i,
+    patternHint: "must be a ws://, wss://, http:// or https:// URL",
+  },
   enrollSecret: { type: "string", description: "The fleet's enrollment secret, presented once to obtain this host's key. Also: $ODDWIRE_ENROLL_SECRET or --enroll-secret-file." },
   enrollSecretFile: { type: "string", description: "A file whose first line is the enrollment secret." },
   caCert: { type: "string", description: "PEM CA certificate to trust for wss:// (pins the collector's CA instead of the system's)." },
-  logLevel: { type: "string", default: "info", pattern: /^(debug|info|warn|error)$/, patternHint: "must be debug, info, warn or error", description: "Least severe log level printed (JSON lines on stderr)." },
+  logLevel: {
+    type: "string",
+    default: "info",
+    pattern: /^(debug|info|warn|error)$/,
+    patternHint: "must be debug, info, warn or error",
+    description: "Least severe log level printed (JSON lines on stderr).",
+  },
 };
 
 export const RUN_SCHEMA: ConfigSchema = {
@@ -27,8 +38,21 @@ export const RUN_SCHEMA: ConfigSchema = {
   stateDir: { type: "string", description: "Where the agent keeps its host id, key, hash cache and spool (default as for snapshot)." },
   hash: { type: "boolean", default: true, description: "Hash executables (use --no-hash on the command line to turn off)." },
   heartbeatSeconds: { type: "integer", default: 30, min: 1, max: 3600, description: "Ping interval; a collector that misses a ping is reconnected to." },
-  events: { type: "string", default: "auto", pattern: /^(auto|on|off)$/, patternHint: "must be auto, on or off", description: "Record every connection as it is made (Linux: eBPF tracepoints; Windows: Sysmon): auto = where this host allows it, else snapshots only with the reason logged and sent; on = refuse to start without it; off = snapshots only." },
-  eventsRateCap: { type: "integer", default: DEFAULT_MAX_EVENTS_PER_SECOND, min: 1, max: 1_000_000, description: `Connection events accepted per second; the rest are dropped and counted (default ${DEFAULT_MAX_EVENTS_PER_SECOND}).` },
+  events: {
+    type: "string",
+    default: "auto",
+    pattern: /^(auto|on|off)$/,
+    patternHint: "must be auto, on or off",
+    description:
+      "Record every connection as it is made (Linux: eBPF tracepoints; Windows: Sysmon): auto = where this host allows it, else snapshots only with the reason logged and sent; on = refuse to start without it; off = snapshots only.",
+  },
+  eventsRateCap: {
+    type: "integer",
+    default: DEFAULT_MAX_EVENTS_PER_SECOND,
+    min: 1,
+    max: 1_000_000,
+    description: `Connection events accepted per second; the rest are dropped and counted (default ${DEFAULT_MAX_EVENTS_PER_SECOND}).`,
+  },
 };
 
 export interface ConnectConfig {

@@ -55,7 +55,16 @@ export async function startAgent(config: RunConfig, log: Logger = createLogger({
     if (current && !refresh) return current;
     if (!config.enrollSecret) throw new OddwireError("ODW_ERR_CONFIG", "this host has no agent key yet and no enrollment secret was given (--enroll-secret)");
     // The key held now is the proof that this agent is the host the collector knows.
-    const key = await enroll({ collector: config.collector, secret: config.enrollSecret, hostId, hostname: hostname(), os, agentVersion: AGENT_VERSION, ca: config.ca, currentKey: current ?? undefined });
+    const key = await enroll({
+      collector: config.collector,
+      secret: config.enrollSecret,
+      hostId,
+      hostname: hostname(),
+      os,
+      agentVersion: AGENT_VERSION,
+      ca: config.ca,
+      currentKey: current ?? undefined,
+    });
     writeAgentKey(stateDir, key);
     log.info("enroll.ok", { hostId, reenrolled: current !== null });
     return key;
@@ -96,11 +105,20 @@ export async function startAgent(config: RunConfig, log: Logger = createLogger({
       sinceFull = plan.batch.full ? 0 : sinceFull + 1;
       wantFull = false;
       if (dropped) log.warn("spool.dropped", { dropped, droppedTotal: spool.droppedTotal, maxBytes: config.spoolMaxBytes });
-      log.debug("snapshot.spooled", { seq, full: plan.batch.full, bytes: bytes.length, ms: totalMs, processes: snapshot.processes.length, sockets: snapshot.sockets.length, connections: connections.length });
+      log.debug("snapshot.spooled", {
+        seq,
+        full: plan.batch.full,
+        bytes: bytes.length,
+        ms: totalMs,
+        processes: snapshot.processes.length,
+        sockets: snapshot.sockets.length,
+        connections: connections.length,
+      });
       client.notify();
     } catch (err) {
       const lost = ((err as Error).cause as NodeJS.ErrnoException | undefined)?.code;
-      if (lost === "ENOSPC" || lost === "EDQUOT") log.error("spool.disk_full", { code: (err as OddwireError).code, error: (err as Error).message, droppedTotal: spool.droppedTotal });
+      if (lost === "ENOSPC" || lost === "EDQUOT")
+        log.error("spool.disk_full", { code: (err as OddwireError).code, error: (err as Error).message, droppedTotal: spool.droppedTotal });
       else log.error("snapshot.failed", { code: (err as OddwireError).code, error: (err as Error).message });
     } finally {
       running = false;

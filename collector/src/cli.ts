@@ -2,17 +2,7 @@
 // validates everything before acting; errors are one line on stderr.
 
 import { createRequire } from "node:module";
-import {
-  flagName,
-  OddwireError,
-  reportCliError,
-  runCli,
-  terminalSafe,
-  type CommandSpec,
-  type ConfigSchema,
-  type OptionSpec,
-  type ParsedCommand,
-} from "@oddwire/shared";
+import { flagName, OddwireError, reportCliError, runCli, terminalSafe, type CommandSpec, type ConfigSchema, type OptionSpec, type ParsedCommand } from "@oddwire/shared";
 import { randomBytes } from "node:crypto";
 import { buildReport } from "./report/build-report.js";
 import { renderReportCsv } from "./report/report-csv.js";
@@ -39,9 +29,10 @@ const serveOptions: Record<string, OptionSpec> = { config: CONFIG_OPTION };
 for (const [key, spec] of Object.entries(SERVE_SCHEMA as ConfigSchema)) {
   if (spec.type === "object") continue; // config file only
   const dflt = spec.default !== undefined && spec.type !== "boolean" ? ` (default ${spec.default})` : "";
-  serveOptions[flagName(key)] = spec.type === "boolean"
-    ? { type: "boolean", description: spec.description }
-    : { type: "string", valueName: spec.type === "integer" ? "N" : "VALUE", description: spec.description + dflt };
+  serveOptions[flagName(key)] =
+    spec.type === "boolean"
+      ? { type: "boolean", description: spec.description }
+      : { type: "string", valueName: spec.type === "integer" ? "N" : "VALUE", description: spec.description + dflt };
 }
 
 export const COMMANDS: CommandSpec[] = [
@@ -62,7 +53,8 @@ export const COMMANDS: CommandSpec[] = [
   },
   {
     name: "agents",
-    summary: "List enrolled hosts: hostname, OS, agent version, first/last seen, last snapshot, dropped batches, whether connection events are on (and why not), silent or revoked.",
+    summary:
+      "List enrolled hosts: hostname, OS, agent version, first/last seen, last snapshot, dropped batches, whether connection events are on (and why not), silent or revoked.",
     usage: "agents [--db FILE] [--format table|json] [--silent-after-seconds N]",
     options: {
       db: DB_OPTION,
@@ -73,7 +65,8 @@ export const COMMANDS: CommandSpec[] = [
   {
     name: "report",
     summary: "Print the fleet rarity report: which binaries on which hosts speak a protocol they do not normally speak, ranked.",
-    usage: "report [--db FILE] [--format table|json|html|csv] [--top N] [--since 24h|ISO] [--host H] [--binary B] [--protocol P] [--tag T] [--min-score N] [--show-suppressed] [--out FILE]",
+    usage:
+      "report [--db FILE] [--format table|json|html|csv] [--top N] [--since 24h|ISO] [--host H] [--binary B] [--protocol P] [--tag T] [--min-score N] [--show-suppressed] [--out FILE]",
     options: {
       db: DB_OPTION,
       format: { type: "string", valueName: "FORMAT", description: "table (default), json, html (a self-contained page) or csv (one row per finding and host)." },
@@ -85,7 +78,11 @@ export const COMMANDS: CommandSpec[] = [
       tag: { type: "string", valueName: "T", description: "Only findings carrying this agent tag (shell-outbound, writable-dir-exe...)." },
       "min-score": { type: "string", valueName: "N", description: "Only findings scoring at least N (0-100)." },
       "show-suppressed": { type: "boolean", description: "Include suppressed findings, marked as such." },
-      out: { type: "string", valueName: "FILE", description: "Write to FILE (atomically, mode 0600, through a new randomly named temporary file that never follows a link) instead of standard output." },
+      out: {
+        type: "string",
+        valueName: "FILE",
+        description: "Write to FILE (atomically, mode 0600, through a new randomly named temporary file that never follows a link) instead of standard output.",
+      },
     },
   },
   {
@@ -183,7 +180,9 @@ async function serve(values: Record<string, unknown>): Promise<number> {
   const running = await startServing(config);
   const hostPart = config.host.includes(":") ? `[${config.host}]` : config.host;
   process.stderr.write(`${PROGRAM}: listening on ${config.tls ? "wss" : "ws"}://${hostPart}:${running.port}/v1/stream, database ${config.db}\n`);
-  process.stderr.write(`${PROGRAM}: report at ${config.tls ? "https" : "http"}://${hostPart}:${running.port}/report${config.readerTokenGenerated ? `?token=${config.readerToken} (a token made for this run; set --reader-token to keep one)` : " (open it with ?token=<your reader token>)"}\n`);
+  process.stderr.write(
+    `${PROGRAM}: report at ${config.tls ? "https" : "http"}://${hostPart}:${running.port}/report${config.readerTokenGenerated ? `?token=${config.readerToken} (a token made for this run; set --reader-token to keep one)` : " (open it with ?token=<your reader token>)"}\n`,
+  );
   await new Promise<void>((resolve) => {
     const stop = () => resolve();
     process.once("SIGINT", stop);
@@ -202,7 +201,9 @@ function agents(values: Record<string, unknown>): number {
   try {
     const rows = new HostStore(db).list(Date.now(), silentAfter * 1000);
     const exports = hasTable(db, "export_runs") ? lastExports(db) : [];
-    process.stdout.write(format === "json" ? JSON.stringify({ generatedAt: new Date().toISOString(), hosts: rows, exports }, null, 2) + "\n" : renderAgents(rows) + renderExports(exports));
+    process.stdout.write(
+      format === "json" ? JSON.stringify({ generatedAt: new Date().toISOString(), hosts: rows, exports }, null, 2) + "\n" : renderAgents(rows) + renderExports(exports),
+    );
   } finally {
     db.close();
   }
@@ -233,7 +234,14 @@ async function report(values: Record<string, unknown>): Promise<number> {
   let text: string;
   try {
     const r = buildReport(db, opts);
-    text = format === "json" ? JSON.stringify(r, null, 2) + "\n" : format === "csv" ? renderReportCsv(r) : format === "html" ? (await import("./report/report-html.js")).renderReportHtml(r, { nonce: randomBytes(16).toString("base64") }) : renderReportTable(r);
+    text =
+      format === "json"
+        ? JSON.stringify(r, null, 2) + "\n"
+        : format === "csv"
+          ? renderReportCsv(r)
+          : format === "html"
+            ? (await import("./report/report-html.js")).renderReportHtml(r, { nonce: randomBytes(16).toString("base64") })
+            : renderReportTable(r);
   } finally {
     db.close();
   }
@@ -243,7 +251,11 @@ async function report(values: Record<string, unknown>): Promise<number> {
       writeFileAtomically(out, text, 0o600);
     } catch (err) {
       const e = err as NodeJS.ErrnoException;
-      throw new OddwireError("ODW_ERR_USAGE", `--out ${JSON.stringify(out)}: cannot write the report there (${e.code ?? e.message}); give a file in an existing directory you can write to`, { cause: err });
+      throw new OddwireError(
+        "ODW_ERR_USAGE",
+        `--out ${JSON.stringify(out)}: cannot write the report there (${e.code ?? e.message}); give a file in an existing directory you can write to`,
+        { cause: err },
+      );
     }
     process.stderr.write(`${PROGRAM}: report written to ${out}\n`);
   } else process.stdout.write(text);
@@ -288,12 +300,27 @@ function suppress(values: Record<string, unknown>): number {
   if (expires) {
     const duration = parseDurationMs(expires);
     expiresAtMs = duration !== null ? now + duration : Date.parse(expires);
-    if (Number.isNaN(expiresAtMs) || expiresAtMs <= now) throw new OddwireError("ODW_ERR_USAGE", `--expires must be a duration (30d, 12h) or a future ISO date, not ${JSON.stringify(expires)}`);
+    if (Number.isNaN(expiresAtMs) || expiresAtMs <= now)
+      throw new OddwireError("ODW_ERR_USAGE", `--expires must be a duration (30d, 12h) or a future ISO date, not ${JSON.stringify(expires)}`);
   }
   const db = openDb(existingDbPath(values["db"]));
   try {
-    const hosts = (values["hosts"] as string | undefined)?.split(",").map((h) => h.trim()).filter(Boolean);
-    const id = addSuppression(db, { binary: (values["binary"] as string | undefined) ?? "", protocol: values["protocol"] as string | undefined, hosts, reason: (values["reason"] as string | undefined) ?? "", by: who(values), expiresAtMs }, now);
+    const hosts = (values["hosts"] as string | undefined)
+      ?.split(",")
+      .map((h) => h.trim())
+      .filter(Boolean);
+    const id = addSuppression(
+      db,
+      {
+        binary: (values["binary"] as string | undefined) ?? "",
+        protocol: values["protocol"] as string | undefined,
+        hosts,
+        reason: (values["reason"] as string | undefined) ?? "",
+        by: who(values),
+        expiresAtMs,
+      },
+      now,
+    );
     process.stdout.write(`suppression ${id} added\n`);
   } finally {
     db.close();
@@ -326,8 +353,14 @@ function suppressions(values: Record<string, unknown>): number {
     else {
       const now = Date.now();
       for (const r of rules) {
-        const state = r["removed_at"] ? `removed ${iso(r["removed_at"] as number)} by ${terminalSafe(String(r["removed_by"]))}` : r["expires_at"] && (r["expires_at"] as number) <= now ? "expired" : "active";
-        process.stdout.write(`#${r["id"]} ${state}: binary ${terminalSafe(String(r["binary"]))} protocol ${terminalSafe(String(r["protocol"]))} hosts ${terminalSafe(String(r["hosts"]))}; ${terminalSafe(String(r["reason"]))} (by ${terminalSafe(String(r["created_by"]))} at ${iso(r["created_at"] as number)}${r["expires_at"] ? `, expires ${iso(r["expires_at"] as number)}` : ""})\n`);
+        const state = r["removed_at"]
+          ? `removed ${iso(r["removed_at"] as number)} by ${terminalSafe(String(r["removed_by"]))}`
+          : r["expires_at"] && (r["expires_at"] as number) <= now
+            ? "expired"
+            : "active";
+        process.stdout.write(
+          `#${r["id"]} ${state}: binary ${terminalSafe(String(r["binary"]))} protocol ${terminalSafe(String(r["protocol"]))} hosts ${terminalSafe(String(r["hosts"]))}; ${terminalSafe(String(r["reason"]))} (by ${terminalSafe(String(r["created_by"]))} at ${iso(r["created_at"] as number)}${r["expires_at"] ? `, expires ${iso(r["expires_at"] as number)}` : ""})\n`,
+        );
       }
       process.stdout.write(`${countOf(rules.length, "rule")}; audit trail: ${countOf(audit.length, "entry")} (--format json shows them)\n`);
     }
@@ -345,7 +378,12 @@ function renderExports(exports: ReturnType<typeof lastExports>): string {
   if (exports.length === 0) return "";
   return (
     "\nlast exports:\n" +
-    exports.map((e) => `  ${e.schedule} (${e.what}): ${e.status} at ${iso(e.startedAt)}${e.status === "ok" ? `, ${countOf(e.rows, "row")}, ${terminalSafe(e.file)}` : e.error ? `: ${terminalSafe(e.error)}` : ""}`).join("\n") +
+    exports
+      .map(
+        (e) =>
+          `  ${e.schedule} (${e.what}): ${e.status} at ${iso(e.startedAt)}${e.status === "ok" ? `, ${countOf(e.rows, "row")}, ${terminalSafe(e.file)}` : e.error ? `: ${terminalSafe(e.error)}` : ""}`,
+      )
+      .join("\n") +
     "\n"
   );
 }
@@ -370,7 +408,11 @@ function renderAgents(rows: HostRow[]): string {
     h.revokedAt ? "revoked" : h.silent ? "silent" : "ok",
   ]);
   const widths = header.map((c, i) => Math.max(c.length, ...body.map((r) => r[i]!.length)));
-  const line = (r: string[]) => r.map((c, i) => c.padEnd(widths[i]!)).join("  ").trimEnd();
+  const line = (r: string[]) =>
+    r
+      .map((c, i) => c.padEnd(widths[i]!))
+      .join("  ")
+      .trimEnd();
   return [line(header), ...body.map(line), countOf(rows.length, "host")].join("\n") + "\n";
 }
 

@@ -23,7 +23,11 @@ function agentBin(): string {
   try {
     return join(dirname(createRequire(import.meta.url).resolve("oddwire-agent/package.json")), "bin", "oddwire-agent.js");
   } catch (err) {
-    throw new OddwireError("ODW_ERR_CONFIG", "quickstart runs the agent from this repository's workspace (oddwire-agent), which is not installed here; run `npm ci` at the repository root", { cause: err });
+    throw new OddwireError(
+      "ODW_ERR_CONFIG",
+      "quickstart runs the agent from this repository's workspace (oddwire-agent), which is not installed here; run `npm ci` at the repository root",
+      { cause: err },
+    );
   }
 }
 
@@ -103,11 +107,9 @@ export async function quickstart(values: Record<string, unknown>): Promise<numbe
     try {
       if (stop.stopping()) return 0;
       const url = `ws://127.0.0.1:${collector.port}`;
-      agent = spawn(
-        process.execPath,
-        [bin, "run", "--collector", url, "--enroll-secret-file", secretPath, "--state-dir", join(dataDir, "agent"), "--log-level", "warn"],
-        { stdio: ["ignore", "inherit", "inherit"] },
-      );
+      agent = spawn(process.execPath, [bin, "run", "--collector", url, "--enroll-secret-file", secretPath, "--state-dir", join(dataDir, "agent"), "--log-level", "warn"], {
+        stdio: ["ignore", "inherit", "inherit"],
+      });
       const report = `http://127.0.0.1:${collector.port}/report?token=${readerToken}`;
       process.stdout.write(
         [

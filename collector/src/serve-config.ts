@@ -17,23 +17,58 @@ export const SERVE_SCHEMA = {
   db: { type: "string", default: DEFAULT_DB, description: "SQLite database file (created if missing)." },
   enrollSecret: { type: "string", description: "The fleet's enrollment secret (at least 8 characters). Also: $ODDWIRE_ENROLL_SECRET, or --enroll-secret-file." },
   enrollSecretFile: { type: "string", description: "A file whose first line is the enrollment secret (keeps it out of the process list)." },
-  readerToken: { type: "string", description: "Token that opens the served report (/report?token=T once, or Authorization: Bearer T). Also $ODDWIRE_READER_TOKEN. Default: a random one, printed at start." },
+  readerToken: {
+    type: "string",
+    description: "Token that opens the served report (/report?token=T once, or Authorization: Bearer T). Also $ODDWIRE_READER_TOKEN. Default: a random one, printed at start.",
+  },
   tlsCert: { type: "string", description: "PEM certificate (chain) for wss://." },
   tlsKey: { type: "string", description: "PEM private key for --tls-cert." },
   insecure: { type: "boolean", default: false, description: "Allow plain ws:// on a non-loopback address (development only)." },
   maxFrameBytes: { type: "string", default: "16MiB", description: "Largest message accepted from an agent; larger ones close the stream with 1009." },
-  maxQueueBytes: { type: "string", description: "Bytes of received batches waiting to be committed, all streams together (at least twice --max-frame-bytes); past it a stream is closed with 1013. One stream may have a sixteenth of it (at least one frame) waiting before it stops being read. Default: 256MiB or four frames, whichever is more." },
+  maxQueueBytes: {
+    type: "string",
+    description:
+      "Bytes of received batches waiting to be committed, all streams together (at least twice --max-frame-bytes); past it a stream is closed with 1013. One stream may have a sixteenth of it (at least one frame) waiting before it stops being read. Default: 256MiB or four frames, whichever is more.",
+  },
   maxConnections: { type: "integer", default: 20000, min: 1, max: 1_000_000, description: "Streams open at once at most; more are refused with HTTP 503." },
   connectRate: { type: "integer", default: 200, min: 1, description: "Enrollments and stream upgrades per second per client address (token bucket)." },
   connectBurst: { type: "integer", default: 2000, min: 1, description: "Burst allowance for --connect-rate." },
   heartbeatSeconds: { type: "integer", default: 30, min: 1, max: 3600, description: "Ping interval; a stream that misses a ping is closed." },
-  requestTimeoutSeconds: { type: "integer", default: 20, min: 1, max: 600, description: "Seconds a client has to send a complete HTTP request (a stream's upgrade headers, an enrollment with its body); slower or half-open connections are closed." },
+  requestTimeoutSeconds: {
+    type: "integer",
+    default: 20,
+    min: 1,
+    max: 600,
+    description: "Seconds a client has to send a complete HTTP request (a stream's upgrade headers, an enrollment with its body); slower or half-open connections are closed.",
+  },
   silentAfterSeconds: { type: "integer", default: 300, min: 1, description: "A host with no batch for this long is listed as silent by `agents`." },
   batchLogDays: { type: "integer", default: 30, min: 1, description: "Days the log of received batches, and the connection records that came with them, are kept." },
-  observationDays: { type: "integer", default: 180, min: 1, description: "Days an observation (binary, protocol, port per host) is kept after the collector last received it (the collector's clock, not the agent's)." },
-  sync: { type: "string", default: "full", pattern: /^(full|normal)$/, patternHint: 'must be "full" or "normal"', description: 'SQLite synchronous mode: "full" (an ack survives power loss) or "normal" (faster; survives crashes, not power loss).' },
-  exports: { type: "object", default: [], description: "Scheduled CSV exports (config file only): a list of {name, cron, what: findings|inventory|agents, dir, minScore, onlyNew, timezone, keep}.", check: (v, where) => parseExportSchedules(v, where) },
-  logLevel: { type: "string", default: "info", pattern: /^(debug|info|warn|error)$/, patternHint: "must be debug, info, warn or error", description: "Least severe log level printed (JSON lines on stderr)." },
+  observationDays: {
+    type: "integer",
+    default: 180,
+    min: 1,
+    description: "Days an observation (binary, protocol, port per host) is kept after the collector last received it (the collector's clock, not the agent's).",
+  },
+  sync: {
+    type: "string",
+    default: "full",
+    pattern: /^(full|normal)$/,
+    patternHint: 'must be "full" or "normal"',
+    description: 'SQLite synchronous mode: "full" (an ack survives power loss) or "normal" (faster; survives crashes, not power loss).',
+  },
+  exports: {
+    type: "object",
+    default: [],
+    description: "Scheduled CSV exports (config file only): a list of {name, cron, what: findings|inventory|agents, dir, minScore, onlyNew, timezone, keep}.",
+    check: (v, where) => parseExportSchedules(v, where),
+  },
+  logLevel: {
+    type: "string",
+    default: "info",
+    pattern: /^(debug|info|warn|error)$/,
+    patternHint: "must be debug, info, warn or error",
+    description: "Least severe log level printed (JSON lines on stderr).",
+  },
 } as const satisfies ConfigSchema;
 
 export interface ServeConfig {
@@ -89,7 +124,11 @@ export function existingDbPath(value: unknown): string {
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     if (code === "ENOENT" || code === "ENOTDIR") {
-      throw new OddwireError("ODW_ERR_DB", `there is no database at ${db}; check --db (the collector creates its database when \`oddwire-collector serve\` first starts; default ${DEFAULT_DB})`, { cause: err });
+      throw new OddwireError(
+        "ODW_ERR_DB",
+        `there is no database at ${db}; check --db (the collector creates its database when \`oddwire-collector serve\` first starts; default ${DEFAULT_DB})`,
+        { cause: err },
+      );
     }
     throw new OddwireError("ODW_ERR_DB", `cannot read the database ${db}: ${(err as Error).message}`, { cause: err });
   }
@@ -126,7 +165,8 @@ export function resolveServeConfig(flags: Record<string, unknown>, env: NodeJS.P
   const maxFrameBytes = parseByteSize(c.maxFrameBytes, "--max-frame-bytes");
   const givenQueue = c.maxQueueBytes;
   const maxQueueBytes = givenQueue === undefined ? Math.max(256 * 1024 * 1024, maxFrameBytes * 4) : parseByteSize(givenQueue, "--max-queue-bytes");
-  if (maxQueueBytes < 2 * maxFrameBytes) fail(`--max-queue-bytes (${maxQueueBytes}) must be at least twice --max-frame-bytes (${maxFrameBytes}), so that one stream's frame cannot fill the queue`);
+  if (maxQueueBytes < 2 * maxFrameBytes)
+    fail(`--max-queue-bytes (${maxQueueBytes}) must be at least twice --max-frame-bytes (${maxFrameBytes}), so that one stream's frame cannot fill the queue`);
   const givenToken = c.readerToken ?? env["ODDWIRE_READER_TOKEN"];
   if (givenToken !== undefined && givenToken.length < 16) fail("the reader token must be at least 16 characters long");
   return Object.freeze({

@@ -25,7 +25,8 @@ function explainStartError(err: unknown, config: ServeConfig): unknown {
   const code = (err as NodeJS.ErrnoException)?.code;
   const where = `port ${config.port} on ${config.host}`;
   if (code === "EADDRINUSE") return new OddwireError("ODW_ERR_CONFIG", `${where} is in use; choose another with --port`, { cause: err });
-  if (code === "EACCES") return new OddwireError("ODW_ERR_CONFIG", `no permission to listen on ${where} (ports below 1024 need privileges); choose another with --port`, { cause: err });
+  if (code === "EACCES")
+    return new OddwireError("ODW_ERR_CONFIG", `no permission to listen on ${where} (ports below 1024 need privileges); choose another with --port`, { cause: err });
   if (code === "EADDRNOTAVAIL") return new OddwireError("ODW_ERR_CONFIG", `${config.host} is not an address of this machine; choose another with --host`, { cause: err });
   return err;
 }

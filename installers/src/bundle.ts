@@ -110,4 +110,3 @@ function notices(program: Program, packages: readonly string[]): string {
   }
   return parts.join("\n");
 }
-

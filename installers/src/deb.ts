@@ -69,8 +69,7 @@ export async function buildDeb(o: DebOptions): Promise<DebResult> {
     copyFileSync(buildSensor(), join(app, "bin", "oddwire-sensor"));
   }
 
-  const fill = (text: string): string =>
-    text.replaceAll("@VERSION@", o.version).replaceAll("@MAINTAINER@", MAINTAINER).replaceAll("@NODE_FLAGS@", SERVICE_NODE_FLAGS.join(" "));
+  const fill = (text: string): string => text.replaceAll("@VERSION@", o.version).replaceAll("@MAINTAINER@", MAINTAINER).replaceAll("@NODE_FLAGS@", SERVICE_NODE_FLAGS.join(" "));
 
   write(join(root, "usr", "bin", pkg), wrapper(pkg), 0o755);
   write(join(root, "lib", "systemd", "system", `${pkg}.service`), fill(readFileSync(join(src, `${pkg}.service`), "utf8")));
@@ -82,7 +81,9 @@ export async function buildDeb(o: DebOptions): Promise<DebResult> {
 
   normaliseModes(root);
   // Native addons built here (better-sqlite3) are ours to strip, as Debian does; shared objects are not executables.
-  for (const f of listFiles(app).filter((f) => f.endsWith(".node")).map((f) => join(app, f))) {
+  for (const f of listFiles(app)
+    .filter((f) => f.endsWith(".node"))
+    .map((f) => join(app, f))) {
     run("strip", ["--strip-unneeded", "--remove-section=.comment", "--remove-section=.note", f]);
     chmodSync(f, 0o644);
   }
@@ -165,7 +166,12 @@ function normaliseModes(dir: string): void {
 function md5sums(root: string): string {
   return listFiles(root)
     .filter((f) => !f.startsWith("DEBIAN/"))
-    .map((f) => `${createHash("md5").update(readFileSync(join(root, f))).digest("hex")}  ${f}\n`)
+    .map(
+      (f) =>
+        `${createHash("md5")
+          .update(readFileSync(join(root, f)))
+          .digest("hex")}  ${f}\n`,
+    )
     .join("");
 }
 

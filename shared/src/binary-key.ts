@@ -18,7 +18,7 @@ export function binaryKey(exe: string, name: string, os: OsName | string): strin
     const part = parts[i]!;
     const prev = (parts[i - 1] ?? "").toLowerCase();
     // The user's directory: /home/<u>, /Users/<u>, C:\Users\<u>.
-    if ((prev === "home" && i === 2) || ((prev === "users") && i === 2) || (prev === "users" && windows && i === 2)) parts[i] = "*";
+    if ((prev === "home" && i === 2) || (prev === "users" && i === 2) || (prev === "users" && windows && i === 2)) parts[i] = "*";
     else if (VERSION_SEGMENT.test(part)) parts[i] = "*";
   }
   path = parts.join(sep);

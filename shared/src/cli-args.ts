@@ -44,7 +44,10 @@ export function parseCommand(spec: CommandSpec, argv: readonly string[]): Parsed
   }
   const max = spec.maxPositionals ?? 0;
   if (parsed.positionals.length > max) {
-    throw new OddwireError("ODW_ERR_USAGE", `${spec.name} takes ${max === 0 ? "no arguments" : `at most ${max} argument(s)`}, got "${parsed.positionals.slice(max).join(" ")}" (usage: ${spec.usage})`);
+    throw new OddwireError(
+      "ODW_ERR_USAGE",
+      `${spec.name} takes ${max === 0 ? "no arguments" : `at most ${max} argument(s)`}, got "${parsed.positionals.slice(max).join(" ")}" (usage: ${spec.usage})`,
+    );
   }
   return { values: parsed.values as ParsedCommand["values"], positionals: parsed.positionals };
 }

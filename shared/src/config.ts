@@ -88,7 +88,15 @@ function valueSchema(spec: FieldSpec): v.GenericSchema<unknown, unknown> {
     case "string": {
       const base = v.string((i) => `must be a string, not ${JSON.stringify(i.input)}`);
       const pattern = spec.pattern;
-      return pattern ? v.pipe(base, v.check((s) => pattern.test(s), (i) => `${spec.patternHint ?? `must match ${pattern}`}, got ${JSON.stringify(i.input)}`)) : base;
+      return pattern
+        ? v.pipe(
+            base,
+            v.check(
+              (s) => pattern.test(s),
+              (i) => `${spec.patternHint ?? `must match ${pattern}`}, got ${JSON.stringify(i.input)}`,
+            ),
+          )
+        : base;
     }
     case "integer": {
       const notWhole = (i: { input: unknown }) => `must be a whole number, not ${JSON.stringify(i.input)}`;
@@ -107,8 +115,14 @@ function valueSchema(spec: FieldSpec): v.GenericSchema<unknown, unknown> {
       return v.pipe(
         parsed,
         v.check((n) => Number.isSafeInteger(n), notWhole),
-        v.check((n) => min === undefined || n >= min, (i) => `must be at least ${min}, got ${i.input}`),
-        v.check((n) => max === undefined || n <= max, (i) => `must be at most ${max}, got ${i.input}`),
+        v.check(
+          (n) => min === undefined || n >= min,
+          (i) => `must be at least ${min}, got ${i.input}`,
+        ),
+        v.check(
+          (n) => max === undefined || n <= max,
+          (i) => `must be at most ${max}, got ${i.input}`,
+        ),
       );
     }
     case "boolean":

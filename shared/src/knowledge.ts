@@ -80,7 +80,10 @@ export function buildKnowledgeBase(data: unknown, ports: PortTable, source = "bi
   };
 
   for (const raw of file.binaries) {
-    if (!isObject(raw) || typeof raw["id"] !== "string") { fail("every binary needs a string id"); continue; }
+    if (!isObject(raw) || typeof raw["id"] !== "string") {
+      fail("every binary needs a string id");
+      continue;
+    }
     const id = raw["id"] as string;
     if (ids.has(id)) fail(`binary id "${id}" appears twice`);
     ids.add(id);

@@ -71,7 +71,11 @@ function runScenario(scenario: string, stateDir: string, rounds: number): Snapsh
   };
 }
 
-export async function benchSnapshot(opts: { rounds: number; extraProcesses: number; extraConnections: number }): Promise<{ scenarios: SnapshotBenchResult[]; steadyRssMb: number; serviceSteadyRssMb: number; wireBytes: number }> {
+export async function benchSnapshot(opts: {
+  rounds: number;
+  extraProcesses: number;
+  extraConnections: number;
+}): Promise<{ scenarios: SnapshotBenchResult[]; steadyRssMb: number; serviceSteadyRssMb: number; wireBytes: number }> {
   const stateDir = mkdtempSync(join(tmpdir(), "oddwire-bench-state-"));
   try {
     const scenarios = [runScenario("this machine", stateDir, opts.rounds)];
@@ -103,9 +107,13 @@ export function printSnapshotBench(r: Awaited<ReturnType<typeof benchSnapshot>>)
   console.log("| scenario | processes | sockets | baseline ms | agent wall ms | agent in-process ms | wall ratio | in-process ratio | baseline peak MB | agent peak MB |");
   console.log("|---|---|---|---|---|---|---|---|---|---|");
   for (const s of r.scenarios) {
-    console.log(`| ${s.scenario} | ${s.processes} | ${s.sockets} | ${fmt(s.baselineMs)} | ${fmt(s.agentWallMs)} | ${fmt(s.agentInProcessMs)} | ${fmt(s.wallRatio, 2)} | ${fmt(s.inProcessRatio, 2)} | ${fmt(s.baselinePeakKb / 1024)} | ${fmt(s.agentPeakKb / 1024)} |`);
+    console.log(
+      `| ${s.scenario} | ${s.processes} | ${s.sockets} | ${fmt(s.baselineMs)} | ${fmt(s.agentWallMs)} | ${fmt(s.agentInProcessMs)} | ${fmt(s.wallRatio, 2)} | ${fmt(s.inProcessRatio, 2)} | ${fmt(s.baselinePeakKb / 1024)} | ${fmt(s.agentPeakKb / 1024)} |`,
+    );
   }
   for (const s of r.scenarios) console.log(`\nphases (${s.scenario}): ${JSON.stringify(s.phases)}`);
-  console.log(`\nsteady RSS (median of the last 5 of 15 back-to-back snapshots in one process, this machine): ${fmt(r.serviceSteadyRssMb)} MB with the service's node flags (${SERVICE_NODE_FLAGS.join(" ")}), ${fmt(r.steadyRssMb)} MB with node's defaults`);
+  console.log(
+    `\nsteady RSS (median of the last 5 of 15 back-to-back snapshots in one process, this machine): ${fmt(r.serviceSteadyRssMb)} MB with the service's node flags (${SERVICE_NODE_FLAGS.join(" ")}), ${fmt(r.steadyRssMb)} MB with node's defaults`,
+  );
   console.log(`one full snapshot of this machine on the wire: ${r.wireBytes} bytes protobuf`);
 }

@@ -136,17 +136,25 @@ export async function benchEvents(opts: { rates?: number[]; stepSeconds?: number
       mkdirSync(state, { mode: 0o700 });
       writeFileSync(join(state, "host-id"), `${name}\n`);
       const log: string[] = [];
-      const child = spawn(process.execPath, [AGENT_BIN, "run", "--collector", server.url, "--enroll-secret", "bench-enroll-secret", "--state-dir", state, "--no-hash", "--schedule", "*/5 * * * * *", "--events", mode], { stdio: ["ignore", "ignore", "pipe"] });
+      const child = spawn(
+        process.execPath,
+        [AGENT_BIN, "run", "--collector", server.url, "--enroll-secret", "bench-enroll-secret", "--state-dir", state, "--no-hash", "--schedule", "*/5 * * * * *", "--events", mode],
+        { stdio: ["ignore", "ignore", "pipe"] },
+      );
       child.stderr!.on("data", (d) => log.push(String(d)));
       children.push(child);
       return { child, batches, log };
     };
     const on = await start("bench-events-on", "on");
     const off = await start("bench-events-off", "off");
-    await waitFor("the events agent to attach", () => {
-      if (on.child.exitCode !== null) throw new Error(`the events agent exited: ${on.log.join("")}`);
-      return on.log.join("").includes('"events.started"');
-    }, 180_000);
+    await waitFor(
+      "the events agent to attach",
+      () => {
+        if (on.child.exitCode !== null) throw new Error(`the events agent exited: ${on.log.join("")}`);
+        return on.log.join("").includes('"events.started"');
+      },
+      180_000,
+    );
     const source = /"source":"(\w+)"/.exec(on.log.join(""))?.[1] ?? "?";
     const rows: EventsBenchRow[] = [];
     for (const rate of rates) {
@@ -181,7 +189,9 @@ function dropCounts(batches: oddwire.v1.Batch[]): number[] {
 }
 
 function droppedBy(batches: oddwire.v1.Batch[], before: number[]): string {
-  return dropCounts(batches).map((n, i) => n - before[i]!).join("/");
+  return dropCounts(batches)
+    .map((n, i) => n - before[i]!)
+    .join("/");
 }
 
 function lastDropped(batches: oddwire.v1.Batch[]): number {
@@ -195,7 +205,9 @@ export function printEventsBench(r: Awaited<ReturnType<typeof benchEvents>>): vo
   console.log("|---|---|---|---|---|---|---|---|---|---|");
   for (const x of r.rows) {
     const ratio = x.off.cpuPct > 0 ? fmt(x.on.cpuPct / x.off.cpuPct, 1) : "–";
-    console.log(`| ${x.asked} | ${x.achieved} | ${fmt(x.on.cpuPct)} | ${fmt(x.off.cpuPct)} | ${ratio} | ${fmt(x.on.rssMb, 0)} | ${fmt(x.off.rssMb, 0)} | ${fmt(x.on.rssMb - x.off.rssMb, 0)} | ${x.records} | ${x.dropped} (${x.droppedBy}) |`);
+    console.log(
+      `| ${x.asked} | ${x.achieved} | ${fmt(x.on.cpuPct)} | ${fmt(x.off.cpuPct)} | ${ratio} | ${fmt(x.on.rssMb, 0)} | ${fmt(x.off.rssMb, 0)} | ${fmt(x.on.rssMb - x.off.rssMb, 0)} | ${x.records} | ${x.dropped} (${x.droppedBy}) |`,
+    );
   }
 }
 

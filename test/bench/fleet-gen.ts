@@ -42,7 +42,16 @@ export function snapshotOf(host: number, n: number, o: GenOptions): Record<strin
   const processes = [];
   for (let i = 0; i < o.processes; i++) {
     const [name, exe, cmd] = LINUX[i % LINUX.length]!;
-    processes.push({ pid: 100 + i, ppid: i === 0 ? 0 : 1, name, exe, cmdline: `${cmd} --instance ${i}`, user: i % 3 ? "root" : "www-data", uid: i % 3 ? 0 : 33, startedAtMs: String(1764000000000 + i * 1000) });
+    processes.push({
+      pid: 100 + i,
+      ppid: i === 0 ? 0 : 1,
+      name,
+      exe,
+      cmdline: `${cmd} --instance ${i}`,
+      user: i % 3 ? "root" : "www-data",
+      uid: i % 3 ? 0 : 33,
+      startedAtMs: String(1764000000000 + i * 1000),
+    });
   }
   const sockets = [];
   for (let i = 0; i < o.sockets; i++) {
@@ -50,10 +59,29 @@ export function snapshotOf(host: number, n: number, o: GenOptions): Record<strin
     const kind = i % 3;
     if (kind === 0) sockets.push({ transport: "tcp", family: 4, localAddress: "0.0.0.0", localPort: 8000 + i, state: "LISTEN", pid: owner });
     // A quiet host: one connection in twenty is new each round.
-    else if (kind === 1) sockets.push({ transport: "tcp", family: 4, localAddress: "10.0.0.5", localPort: 40000 + i * 50 + (i % 20 === n % 20 ? n : 0), remoteAddress: "192.0.2.10", remotePort: [443, 80, 5432, 53][i % 4], state: "ESTABLISHED", pid: owner });
+    else if (kind === 1)
+      sockets.push({
+        transport: "tcp",
+        family: 4,
+        localAddress: "10.0.0.5",
+        localPort: 40000 + i * 50 + (i % 20 === n % 20 ? n : 0),
+        remoteAddress: "192.0.2.10",
+        remotePort: [443, 80, 5432, 53][i % 4],
+        state: "ESTABLISHED",
+        pid: owner,
+      });
     else sockets.push({ transport: "udp", family: 4, localAddress: "127.0.0.1", localPort: 30000 + i, state: "UNCONN", pid: owner });
   }
-  return { hostId: `bench-host-${host}`, hostname: `bench-${host}`, os: "linux", osVersion: "Debian GNU/Linux 12", agentVersion: "0.1.0", takenAtMs: String(1764300000000 + n * 60000), processes, sockets };
+  return {
+    hostId: `bench-host-${host}`,
+    hostname: `bench-${host}`,
+    os: "linux",
+    osVersion: "Debian GNU/Linux 12",
+    agentVersion: "0.1.0",
+    takenAtMs: String(1764300000000 + n * 60000),
+    processes,
+    sockets,
+  };
 }
 
 /** Writes the fleet, snapshot rounds in order (every host's first, then every host's second...). */

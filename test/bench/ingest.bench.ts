@@ -27,7 +27,15 @@ const TARGET_PER_SECOND = 10_000 / 60;
 
 export interface IngestBench {
   fleet: GenOptions;
-  runs: Array<{ concurrency: number; deltas: boolean; seconds: number; snapshotsPerSec: number; socketsPerSec: number; collectorPeakMb: number; collectorCpuMsPerSnapshot: number }>;
+  runs: Array<{
+    concurrency: number;
+    deltas: boolean;
+    seconds: number;
+    snapshotsPerSec: number;
+    socketsPerSec: number;
+    collectorPeakMb: number;
+    collectorCpuMsPerSnapshot: number;
+  }>;
   baselineSnapshotsPerSec: number;
   quiet: { fullBytes: number; identicalBytes: number; consecutiveBytes: number };
 }
@@ -45,7 +53,11 @@ function cpuSecondsOf(pid: number): number {
 }
 
 function startCollector(db: string): Promise<{ port: number; cpuSeconds(): number; stop(): Promise<Stopped> }> {
-  const child = spawn(process.execPath, [COLLECTOR, "serve", "--port", "0", "--db", db, "--enroll-secret", SECRET, "--log-level", "warn", "--connect-rate", "100000", "--connect-burst", "100000"], { stdio: ["ignore", "ignore", "pipe"] });
+  const child = spawn(
+    process.execPath,
+    [COLLECTOR, "serve", "--port", "0", "--db", db, "--enroll-secret", SECRET, "--log-level", "warn", "--connect-rate", "100000", "--connect-burst", "100000"],
+    { stdio: ["ignore", "ignore", "pipe"] },
+  );
   let err = "";
   return new Promise((resolve, reject) => {
     child.stderr!.on("data", (d) => {
@@ -73,7 +85,11 @@ function startCollector(db: string): Promise<{ port: number; cpuSeconds(): numbe
 function runReplay(file: string, port: number, concurrency: number, deltas: boolean): Promise<number> {
   return new Promise((resolve, reject) => {
     const t0 = process.hrtime.bigint();
-    const child = spawn(process.execPath, [AGENT, "replay", file, "--collector", `ws://127.0.0.1:${port}`, "--enroll-secret", SECRET, "--concurrency", String(concurrency), "--quiet", ...(deltas ? ["--deltas"] : [])], { stdio: ["ignore", "ignore", "pipe"] });
+    const child = spawn(
+      process.execPath,
+      [AGENT, "replay", file, "--collector", `ws://127.0.0.1:${port}`, "--enroll-secret", SECRET, "--concurrency", String(concurrency), "--quiet", ...(deltas ? ["--deltas"] : [])],
+      { stdio: ["ignore", "ignore", "pipe"] },
+    );
     let err = "";
     child.stderr!.on("data", (d) => (err += d));
     child.on("exit", (code) => (code === 0 ? resolve(Number(process.hrtime.bigint() - t0) / 1e9) : reject(new Error(`replay failed (${code}): ${err}`))));
@@ -94,7 +110,15 @@ export async function benchIngest(opts: { fleet: GenOptions; runs: Array<{ concu
       const seconds = await runReplay(file, c.port, concurrency, deltas);
       const { peakMb, cpuSeconds } = await c.stop();
       const collectorCpuMsPerSnapshot = ((cpuSeconds - cpuAtStart) * 1000) / total;
-      runs.push({ concurrency, deltas, seconds, snapshotsPerSec: total / seconds, socketsPerSec: (total * opts.fleet.sockets) / seconds, collectorPeakMb: peakMb, collectorCpuMsPerSnapshot });
+      runs.push({
+        concurrency,
+        deltas,
+        seconds,
+        snapshotsPerSec: total / seconds,
+        socketsPerSec: (total * opts.fleet.sockets) / seconds,
+        collectorPeakMb: peakMb,
+        collectorCpuMsPerSnapshot,
+      });
     }
 
     // Baseline: the same batches through the store alone, same transaction size, synchronous=FULL as served.
@@ -139,13 +163,21 @@ export async function benchIngest(opts: { fleet: GenOptions; runs: Array<{ concu
 
 export function printIngestBench(r: IngestBench): void {
   const f = r.fleet;
-  console.log(`\n## Collector ingest: ${f.hosts} hosts x ${f.snapshotsPerHost} snapshots (${f.processes} processes, ${f.sockets} sockets each), replay -> WebSocket -> SQLite (synchronous=FULL) -> ack\n`);
-  console.log("| concurrent agents | batches | seconds | snapshots/s acked | sockets/s acked (in snapshots) | vs store alone (full) | 10k hosts @ 1/min needs 167/s: headroom | collector CPU ms/snapshot | 10k hosts: share of one core | collector peak MB |");
+  console.log(
+    `\n## Collector ingest: ${f.hosts} hosts x ${f.snapshotsPerHost} snapshots (${f.processes} processes, ${f.sockets} sockets each), replay -> WebSocket -> SQLite (synchronous=FULL) -> ack\n`,
+  );
+  console.log(
+    "| concurrent agents | batches | seconds | snapshots/s acked | sockets/s acked (in snapshots) | vs store alone (full) | 10k hosts @ 1/min needs 167/s: headroom | collector CPU ms/snapshot | 10k hosts: share of one core | collector peak MB |",
+  );
   console.log("|---|---|---|---|---|---|---|---|---|---|");
   for (const x of r.runs) {
-    console.log(`| ${x.concurrency} | ${x.deltas ? "first full, then deltas" : "all full"} | ${fmt(x.seconds, 2)} | ${fmt(x.snapshotsPerSec)} | ${fmt(x.socketsPerSec, 0)} | ${fmt(x.snapshotsPerSec / r.baselineSnapshotsPerSec, 2)} | ${fmt(x.snapshotsPerSec / TARGET_PER_SECOND, 1)}x | ${fmt(x.collectorCpuMsPerSnapshot, 2)} | ${fmt((100 * x.collectorCpuMsPerSnapshot * TARGET_PER_SECOND) / 1000, 0)}% | ${fmt(x.collectorPeakMb)} |`);
+    console.log(
+      `| ${x.concurrency} | ${x.deltas ? "first full, then deltas" : "all full"} | ${fmt(x.seconds, 2)} | ${fmt(x.snapshotsPerSec)} | ${fmt(x.socketsPerSec, 0)} | ${fmt(x.snapshotsPerSec / r.baselineSnapshotsPerSec, 2)} | ${fmt(x.snapshotsPerSec / TARGET_PER_SECOND, 1)}x | ${fmt(x.collectorCpuMsPerSnapshot, 2)} | ${fmt((100 * x.collectorCpuMsPerSnapshot * TARGET_PER_SECOND) / 1000, 0)}% | ${fmt(x.collectorPeakMb)} |`,
+    );
   }
   console.log("\n(the replay simulating the agents runs on the same 2 cores; the collector's own CPU per snapshot is the capacity figure)");
   console.log(`baseline (store alone, in-process, same batches, 64 per transaction): ${fmt(r.baselineSnapshotsPerSec)} snapshots/s`);
-  console.log(`bytes on the wire per snapshot of this machine (AgentMessage, protobuf): full ${r.quiet.fullBytes}, quiet delta (nothing changed) ${r.quiet.identicalBytes} (${fmt((100 * r.quiet.identicalBytes) / r.quiet.fullBytes, 1)}% of full), real consecutive delta ${r.quiet.consecutiveBytes}`);
+  console.log(
+    `bytes on the wire per snapshot of this machine (AgentMessage, protobuf): full ${r.quiet.fullBytes}, quiet delta (nothing changed) ${r.quiet.identicalBytes} (${fmt((100 * r.quiet.identicalBytes) / r.quiet.fullBytes, 1)}% of full), real consecutive delta ${r.quiet.consecutiveBytes}`,
+  );
 }

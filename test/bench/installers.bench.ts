@@ -63,7 +63,9 @@ export function printInstallersBench(r: Awaited<ReturnType<typeof benchInstaller
   console.log("| command | workspace ms | bundle ms | ratio (bundle / workspace) | workspace peak MB | bundle peak MB |");
   console.log("|---|---|---|---|---|---|");
   for (const row of r.rows) {
-    console.log(`| ${row.what} | ${fmt(row.workspaceMs)} | ${fmt(row.bundleMs)} | ${fmt(row.bundleMs / row.workspaceMs, 2)} | ${fmt(row.workspacePeakMb)} | ${fmt(row.bundlePeakMb)} |`);
+    console.log(
+      `| ${row.what} | ${fmt(row.workspaceMs)} | ${fmt(row.bundleMs)} | ${fmt(row.bundleMs / row.workspaceMs, 2)} | ${fmt(row.workspacePeakMb)} | ${fmt(row.bundlePeakMb)} |`,
+    );
   }
   console.log(`\nbundle: ${(r.bundleBytes / 1024).toFixed(0)} KiB, with ${r.packages.join(", ")}`);
 }

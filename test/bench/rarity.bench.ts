@@ -41,7 +41,10 @@ export async function benchQuality(): Promise<QualityResult[]> {
   const dir = mkdtempSync(join(tmpdir(), "oddwire-rarity-"));
   try {
     const out: QualityResult[] = [];
-    for (const [name, linux, windows] of [["mixed", 200, 100], ["small", 2, 1]] as const) {
+    for (const [name, linux, windows] of [
+      ["mixed", 200, 100],
+      ["small", 2, 1],
+    ] as const) {
       const fleet = labelledFleet({ linux, windows });
       const now = 1764300000000 + 3 * 86_400_000;
       const db = loadFleet(join(dir, `${name}.db`), fleet.lines, 1764300000000);
@@ -110,7 +113,9 @@ export async function benchReportTime(hostCounts: number[]): Promise<ReportTimin
 
 export function printQuality(results: QualityResult[]): void {
   for (const r of results) {
-    console.log(`\n## Rarity scoring on a labelled fleet of ${r.hosts} hosts: precision at K=${r.k}: ${fmt(r.precisionAtK * 100, 0)}%; every planted anomaly above every decoy: ${r.allPlantedAboveDecoys ? "yes" : "NO"}\n`);
+    console.log(
+      `\n## Rarity scoring on a labelled fleet of ${r.hosts} hosts: precision at K=${r.k}: ${fmt(r.precisionAtK * 100, 0)}%; every planted anomaly above every decoy: ${r.allPlantedAboveDecoys ? "yes" : "NO"}\n`,
+    );
     console.log("| kind | what | binary / protocol | rank | score |");
     console.log("|---|---|---|---|---|");
     for (const p of r.planted) console.log(`| planted | ${p.what} | ${p.binary} / ${p.protocol} | ${p.rank ?? "absent"} | ${p.score ?? "-"} |`);
@@ -128,7 +133,9 @@ export function printReportTime(rows: ReportTiming[]): void {
   console.log("|---|---|---|---|---|---|---|");
   for (const r of rows) {
     for (const [what, [ms, n, bytes]] of Object.entries(r.exports)) {
-      console.log(`| ${r.hosts} | ${what} | ${fmt(ms)} | ${n} | ${fmt(bytes / 1e6, 2)} | ${what === "inventory" ? fmt(r.socketsScanMs) : "-"} | ${what === "inventory" ? fmt(ms / r.socketsScanMs, 2) : "-"} |`);
+      console.log(
+        `| ${r.hosts} | ${what} | ${fmt(ms)} | ${n} | ${fmt(bytes / 1e6, 2)} | ${what === "inventory" ? fmt(r.socketsScanMs) : "-"} | ${what === "inventory" ? fmt(ms / r.socketsScanMs, 2) : "-"} |`,
+      );
     }
   }
 }

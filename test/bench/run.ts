@@ -19,8 +19,15 @@ if (want("ingest")) {
     await benchIngest({
       fleet: { hosts: quick ? 200 : 1000, snapshotsPerHost: quick ? 2 : 3, processes: 150, sockets: 60 },
       runs: quick
-        ? [{ concurrency: 50, deltas: false }, { concurrency: 50, deltas: true }]
-        : [{ concurrency: 50, deltas: false }, { concurrency: 250, deltas: false }, { concurrency: 250, deltas: true }],
+        ? [
+            { concurrency: 50, deltas: false },
+            { concurrency: 50, deltas: true },
+          ]
+        : [
+            { concurrency: 50, deltas: false },
+            { concurrency: 250, deltas: false },
+            { concurrency: 250, deltas: true },
+          ],
     }),
   );
 }

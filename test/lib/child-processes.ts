@@ -77,8 +77,7 @@ export async function loopbackServer(t: Teardown, host = "127.0.0.1"): Promise<{
   return {
     server,
     port,
-    nextConnection: () =>
-      arrived.length ? Promise.resolve(arrived.shift()!) : new Promise<Socket>((resolve) => waiting.push(resolve)),
+    nextConnection: () => (arrived.length ? Promise.resolve(arrived.shift()!) : new Promise<Socket>((resolve) => waiting.push(resolve))),
   };
 }
 

@@ -74,9 +74,13 @@ export function startAgent(t: Teardown, dir: string, hostId: string, url: string
   mkdirSync(stateDir, { recursive: true });
   writeFileSync(join(stateDir, "host-id"), `${hostId}\n`);
   const child = track(
-    spawn(process.execPath, [AGENT_BIN, "run", "--collector", url, "--enroll-secret", SECRET, "--state-dir", stateDir, "--no-hash", "--heartbeat-seconds", "2", ...events, ...args], {
-      stdio: ["ignore", "ignore", "pipe"],
-    }),
+    spawn(
+      process.execPath,
+      [AGENT_BIN, "run", "--collector", url, "--enroll-secret", SECRET, "--state-dir", stateDir, "--no-hash", "--heartbeat-seconds", "2", ...events, ...args],
+      {
+        stdio: ["ignore", "ignore", "pipe"],
+      },
+    ),
   );
   const log: string[] = [];
   child.stderr!.on("data", (d) => log.push(...String(d).split("\n").filter(Boolean)));

@@ -42,7 +42,16 @@ export async function plantHost(url: string, s: HostileSnapshot): Promise<void> 
         const msg = oddwire.v1.CollectorMessage.decode(new Uint8Array(data as Buffer));
         if (msg.welcome) {
           seq = Number(msg.welcome.lastSeq ?? 0) + 1;
-          const snapshot = { hostId: s.hostId, hostname: s.hostname, os: s.os, osVersion: "1", agentVersion: "0.0.0-test", takenAtMs: Date.now(), processes: s.processes, sockets: s.sockets };
+          const snapshot = {
+            hostId: s.hostId,
+            hostname: s.hostname,
+            os: s.os,
+            osVersion: "1",
+            agentVersion: "0.0.0-test",
+            takenAtMs: Date.now(),
+            processes: s.processes,
+            sockets: s.sockets,
+          };
           ws.send(oddwire.v1.AgentMessage.encode({ batch: { seq, full: true, snapshot } }).finish());
         } else if (msg.ack && Number(msg.ack.seq) === seq) resolve();
         else if (msg.error) reject(new Error(`the collector refused the batch: ${JSON.stringify(msg.error)}`));

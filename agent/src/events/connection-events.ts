@@ -75,20 +75,30 @@ export async function startConnectionEvents(o: ConnectionEventsOptions): Promise
   const unavailable = (missing: string[]): void => {
     reason = missing.join("; ");
     if (o.mode === "on") {
-      throw new OddwireError("ODW_ERR_EVENTS", `--events on, but connection events cannot be recorded on this host: ${reason}. Fix that, or run with --events auto (snapshots only, the reason sent to the collector) or --events off`);
+      throw new OddwireError(
+        "ODW_ERR_EVENTS",
+        `--events on, but connection events cannot be recorded on this host: ${reason}. Fix that, or run with --events auto (snapshots only, the reason sent to the collector) or --events off`,
+      );
     }
     log.warn("events.unavailable", { reason, missing });
   };
 
   if (o.mode === "off") reason = "connection events are turned off (--events off)";
-  else if (o.os === "linux") recording = await startLinux(o, unavailable, (why) => {
-    // The source gave up after repeated deaths: say so and carry on with snapshots.
-    reason = why;
-    recording = null;
-    log.warn("events.unavailable", { reason: why, missing: [why] });
-  });
+  else if (o.os === "linux")
+    recording = await startLinux(o, unavailable, (why) => {
+      // The source gave up after repeated deaths: say so and carry on with snapshots.
+      reason = why;
+      recording = null;
+      log.warn("events.unavailable", { reason: why, missing: [why] });
+    });
   else if (o.os === "windows") {
-    const reader = new SysmonReader({ stateDir: o.stateDir, wevtutil: o.wevtutil, maxEventsPerSecond: o.rateCap, maxRecords: COUNT_LIMITS.connections, onNotice: (message) => log.warn("events.sysmon_notice", { message }) });
+    const reader = new SysmonReader({
+      stateDir: o.stateDir,
+      wevtutil: o.wevtutil,
+      maxEventsPerSecond: o.rateCap,
+      maxRecords: COUNT_LIMITS.connections,
+      onNotice: (message) => log.warn("events.sysmon_notice", { message }),
+    });
     const why = await reader.open();
     if (why) unavailable([why]);
     else {
@@ -108,14 +118,28 @@ export async function startConnectionEvents(o: ConnectionEventsOptions): Promise
     },
     async collect(endMs) {
       const current = recording;
-      if (!current) return { connections: [], visibility: { mode: "snapshots", reason, eventsAccepted: 0, droppedRate: dropped.rate, droppedRecords: dropped.records, droppedKernel: dropped.kernel } };
+      if (!current)
+        return {
+          connections: [],
+          visibility: { mode: "snapshots", reason, eventsAccepted: 0, droppedRate: dropped.rate, droppedRecords: dropped.records, droppedKernel: dropped.kernel },
+        };
       let batch: Batch;
       try {
         batch = await current.flush(endMs);
       } catch (err) {
         // The snapshot must not be lost with the events: say what failed and send it without them.
         log.error("events.collect_failed", { code: (err as OddwireError).code, error: (err as Error).message });
-        return { connections: [], visibility: { mode: "events+snapshots", reason: `this batch's connection events could not be read: ${(err as Error).message}`.slice(0, 1000), eventsAccepted: 0, droppedRate: dropped.rate, droppedRecords: dropped.records, droppedKernel: dropped.kernel } };
+        return {
+          connections: [],
+          visibility: {
+            mode: "events+snapshots",
+            reason: `this batch's connection events could not be read: ${(err as Error).message}`.slice(0, 1000),
+            eventsAccepted: 0,
+            droppedRate: dropped.rate,
+            droppedRecords: dropped.records,
+            droppedKernel: dropped.kernel,
+          },
+        };
       }
       const users = o.os === "linux" ? readUsers() : new Map<number, string>();
       const all = toConnectionRecords(batch.records, { os: o.os, ports, kb, users, selfPid: process.pid, tracker });
@@ -125,7 +149,14 @@ export async function startConnectionEvents(o: ConnectionEventsOptions): Promise
       dropped.kernel += batch.dropped.kernel;
       return {
         connections,
-        visibility: { mode: "events+snapshots", reason: "", eventsAccepted: batch.accepted - cutEvents, droppedRate: dropped.rate, droppedRecords: dropped.records, droppedKernel: dropped.kernel },
+        visibility: {
+          mode: "events+snapshots",
+          reason: "",
+          eventsAccepted: batch.accepted - cutEvents,
+          droppedRate: dropped.rate,
+          droppedRecords: dropped.records,
+          droppedKernel: dropped.kernel,
+        },
       };
     },
     async stop() {
@@ -180,7 +211,10 @@ async function startLinux(o: ConnectionEventsOptions, unavailable: (missing: str
   if (o.mode === "on") {
     const timeoutMs = o.readyTimeoutMs ?? 180_000;
     let timer: NodeJS.Timeout | undefined;
-    const outcome = await Promise.race([attached, new Promise<string>((r) => (timer = setTimeout(() => r(`${choice.path} did not attach its probes within ${timeoutMs / 1000} s`), timeoutMs)))]);
+    const outcome = await Promise.race([
+      attached,
+      new Promise<string>((r) => (timer = setTimeout(() => r(`${choice.path} did not attach its probes within ${timeoutMs / 1000} s`), timeoutMs))),
+    ]);
     clearTimeout(timer);
     if (outcome !== null) {
       await recorder.stop();
@@ -228,7 +262,14 @@ export function boundConnections(all: readonly ConnectionRecord[]): { connection
     localAddress: text(c.localAddress, "local_address"),
     remoteAddress: text(c.remoteAddress, "remote_address"),
     protocol: text(c.protocol, "protocol"),
-    process: { ...c.process, name: text(c.process.name, "name"), exe: text(c.process.exe, "exe"), cmdline: text(c.process.cmdline, "cmdline"), user: text(c.process.user, "user"), tags: tags(c.process.tags) },
+    process: {
+      ...c.process,
+      name: text(c.process.name, "name"),
+      exe: text(c.process.exe, "exe"),
+      cmdline: text(c.process.cmdline, "cmdline"),
+      user: text(c.process.user, "user"),
+      tags: tags(c.process.tags),
+    },
     ancestry: c.ancestry.slice(0, COUNT_LIMITS.ancestry).map((a) => text(a, "exe")),
     tags: tags(c.tags),
   }));

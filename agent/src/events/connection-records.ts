@@ -130,7 +130,19 @@ export function toConnectionRecords(records: readonly EventRecord[], ctx: Connec
 /** The connection in words, as describe-socket.ts says a socket: "outbound tcp to 127.0.0.1:4444 (unknown protocol)". */
 function describeConnection(r: EventRecord, transport: "tcp" | "udp", direction: "outbound" | "inbound", protocol: string): string {
   if (direction === "outbound") {
-    const s: RawSocket = { transport, family: r.family, localAddress: "", localPort: 0, remoteAddress: r.remoteAddress, remotePort: r.remotePort, state: "", pid: r.pid, uid: r.uid, inode: 0, netns: 0 };
+    const s: RawSocket = {
+      transport,
+      family: r.family,
+      localAddress: "",
+      localPort: 0,
+      remoteAddress: r.remoteAddress,
+      remotePort: r.remotePort,
+      state: "",
+      pid: r.pid,
+      uid: r.uid,
+      inode: 0,
+      netns: 0,
+    };
     return describeSocket(s, "outbound", protocol);
   }
   const proto = protocol === "unknown" ? "unknown protocol" : protocol;

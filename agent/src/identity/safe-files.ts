@@ -90,7 +90,11 @@ export function readPlainFile(path: string, opts: { secret?: boolean } = {}): Bu
 }
 
 function linkError(path: string, cause: unknown): OddwireError {
-  return new OddwireError("ODW_ERR_UNSAFE_PATH", `${path} is a symbolic link where the agent expects a plain file; someone may have planted it: remove it and check who can write to its directory`, { cause });
+  return new OddwireError(
+    "ODW_ERR_UNSAFE_PATH",
+    `${path} is a symbolic link where the agent expects a plain file; someone may have planted it: remove it and check who can write to its directory`,
+    { cause },
+  );
 }
 
 /**

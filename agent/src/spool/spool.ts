@@ -145,7 +145,11 @@ export class Spool {
       this.dropped++;
       this.notice = true;
       this.writeStateIfPossible();
-      throw new OddwireError("ODW_ERR_SPOOL", `${(err as Error).message}; this snapshot is lost and counted in droppedBatches (${this.dropped} so far): free space on that disk or lower --spool-max-bytes`, { cause: (err as Error).cause });
+      throw new OddwireError(
+        "ODW_ERR_SPOOL",
+        `${(err as Error).message}; this snapshot is lost and counted in droppedBatches (${this.dropped} so far): free space on that disk or lower --spool-max-bytes`,
+        { cause: (err as Error).cause },
+      );
     }
     // The file is in place: from here the seq is taken even if the directory
     // fsync below fails, so it can never be handed out twice.

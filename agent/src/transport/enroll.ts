@@ -24,7 +24,6 @@ export interface EnrollParams {
   currentKey?: string | undefined;
 }
 
-
 export function enroll(p: EnrollParams): Promise<string> {
   const url = new URL("/v1/enroll", httpBase(p.collector));
   // Within the wire limits, as batches are (the host id and secret are checked where they come from).
@@ -73,7 +72,16 @@ export function enroll(p: EnrollParams): Promise<string> {
               ),
             );
           }
-          const code = res.statusCode === 401 ? "ODW_ERR_AUTH" : res.statusCode === 403 ? "ODW_ERR_REVOKED" : res.statusCode === 429 ? "ODW_ERR_RATE_LIMIT" : res.statusCode === 413 ? "ODW_ERR_FRAME_TOO_LARGE" : "ODW_ERR_TRANSPORT";
+          const code =
+            res.statusCode === 401
+              ? "ODW_ERR_AUTH"
+              : res.statusCode === 403
+                ? "ODW_ERR_REVOKED"
+                : res.statusCode === 429
+                  ? "ODW_ERR_RATE_LIMIT"
+                  : res.statusCode === 413
+                    ? "ODW_ERR_FRAME_TOO_LARGE"
+                    : "ODW_ERR_TRANSPORT";
           reject(new OddwireError(code, `enrollment at ${url.origin} refused (HTTP ${res.statusCode}): ${text}`));
         });
       },

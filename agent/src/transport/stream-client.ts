@@ -51,7 +51,6 @@ export interface StreamClientOptions {
 const WELCOME_TIMEOUT_MS = 15_000;
 export const DEFAULT_HEALTHY_AFTER_MS = 60_000;
 
-
 export class StreamClient {
   private ws: WebSocket | null = null;
   private stopped = false;
@@ -169,7 +168,12 @@ export class StreamClient {
       if (code === CLOSE.TOO_BIG) {
         // The agent checks each frame against the Welcome's limit, so this is a
         // collector whose limit changed under a stream: say so, and resend.
-        this.o.log.warn("stream.closed", { code, errorCode: "ODW_ERR_FRAME_TOO_LARGE", reason: reason.toString().slice(0, 200), hint: "the collector's --max-frame-bytes is smaller than a batch" });
+        this.o.log.warn("stream.closed", {
+          code,
+          errorCode: "ODW_ERR_FRAME_TOO_LARGE",
+          reason: reason.toString().slice(0, 200),
+          hint: "the collector's --max-frame-bytes is smaller than a batch",
+        });
       } else if (this.connectedOnce) this.o.log.info("stream.closed", { code, reason: reason.toString().slice(0, 200) });
       this.scheduleRetry();
     });

@@ -59,6 +59,15 @@ export function parseExportSchedules(value: unknown, where: string): ExportSched
     }
     const keep = o["keep"] ?? 30;
     if (!Number.isSafeInteger(keep) || (keep as number) < 1) fail(`${at}.keep must be a whole number, 1 or more`);
-    return { name: name as string, cron: o["cron"] as string, what: o["what"] as ExportKind, dir: o["dir"] as string, minScore: minScore as number, onlyNew: onlyNew as boolean, timezone: timezone as string, keep: keep as number };
+    return {
+      name: name as string,
+      cron: o["cron"] as string,
+      what: o["what"] as ExportKind,
+      dir: o["dir"] as string,
+      minScore: minScore as number,
+      onlyNew: onlyNew as boolean,
+      timezone: timezone as string,
+      keep: keep as number,
+    };
   });
 }

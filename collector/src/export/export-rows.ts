@@ -9,12 +9,42 @@ import { FINDING_COLUMNS, findingRows } from "../report/report-csv.js";
 import type { ExportKind } from "./export-config.js";
 
 export const INVENTORY_COLUMNS = [
-  "host_id", "hostname", "os", "pid", "process_name", "exe", "user", "cmdline", "transport", "family", "local_address", "local_port",
-  "remote_address", "remote_port", "state", "protocol", "direction", "tags", "last_snapshot_at",
+  "host_id",
+  "hostname",
+  "os",
+  "pid",
+  "process_name",
+  "exe",
+  "user",
+  "cmdline",
+  "transport",
+  "family",
+  "local_address",
+  "local_port",
+  "remote_address",
+  "remote_port",
+  "state",
+  "protocol",
+  "direction",
+  "tags",
+  "last_snapshot_at",
 ] as const;
 
 export const AGENT_COLUMNS = [
-  "host_id", "hostname", "os", "os_version", "agent_version", "enrolled_at", "first_seen", "last_seen", "last_snapshot_at", "last_seq", "dropped_batches", "status", "revoked_at", "revoked_reason",
+  "host_id",
+  "hostname",
+  "os",
+  "os_version",
+  "agent_version",
+  "enrolled_at",
+  "first_seen",
+  "last_seen",
+  "last_snapshot_at",
+  "last_seq",
+  "dropped_batches",
+  "status",
+  "revoked_at",
+  "revoked_reason",
 ] as const;
 
 export type Cell = string | number | boolean | null;
@@ -58,6 +88,21 @@ export function exportRows(db: Db, what: ExportKind, opts: { now: number; minSco
   const hosts = new HostStore(db).list(opts.now, 300_000).filter((h) => opts.sinceMs === null || h.enrolledAt >= opts.sinceMs);
   return {
     columns: AGENT_COLUMNS,
-    rows: hosts.map((h) => [h.hostId, h.hostname, h.os, h.osVersion, h.agentVersion, isoOrEmpty(h.enrolledAt), isoOrEmpty(h.firstSeen), isoOrEmpty(h.lastSeen), isoOrEmpty(h.lastSnapshotAt), h.lastSeq, h.droppedBatches, h.revokedAt ? "revoked" : h.silent ? "silent" : "ok", isoOrEmpty(h.revokedAt), h.revokedReason ?? ""]),
+    rows: hosts.map((h) => [
+      h.hostId,
+      h.hostname,
+      h.os,
+      h.osVersion,
+      h.agentVersion,
+      isoOrEmpty(h.enrolledAt),
+      isoOrEmpty(h.firstSeen),
+      isoOrEmpty(h.lastSeen),
+      isoOrEmpty(h.lastSnapshotAt),
+      h.lastSeq,
+      h.droppedBatches,
+      h.revokedAt ? "revoked" : h.silent ? "silent" : "ok",
+      isoOrEmpty(h.revokedAt),
+      h.revokedReason ?? "",
+    ]),
   };
 }

@@ -31,9 +31,7 @@ export function runExport(db: Db, s: ExportSchedule, now = Date.now()): ExportOu
   let outcome: ExportOutcome;
   try {
     if (!statSync(s.dir).isDirectory()) throw new Error(`${s.dir} is not a directory`);
-    const last = s.onlyNew
-      ? (db.prepare("SELECT max(started_at) AS at FROM export_runs WHERE schedule = ? AND status = 'ok'").get(s.name) as { at: number | null }).at
-      : null;
+    const last = s.onlyNew ? (db.prepare("SELECT max(started_at) AS at FROM export_runs WHERE schedule = ? AND status = 'ok'").get(s.name) as { at: number | null }).at : null;
     const table = exportRows(db, s.what, { now, minScore: s.minScore, sinceMs: last });
     // A random, exclusively created name: nothing planted in the directory can redirect or block the write.
     const created = createTempBeside(final, 0o640);
@@ -61,13 +59,22 @@ export function runExport(db: Db, s: ExportSchedule, now = Date.now()): ExportOu
     const e = err as NodeJS.ErrnoException;
     outcome = { status: "failed", rows: 0, file: "", error: e.code && !e.message.startsWith(e.code) ? `${e.code}: ${e.message}` : e.message };
   }
-  db.prepare("UPDATE export_runs SET finished_at = ?, status = ?, rows = ?, file = ?, error = ? WHERE id = ?").run(Date.now(), outcome.status, outcome.rows, outcome.file, outcome.error, runId);
+  db.prepare("UPDATE export_runs SET finished_at = ?, status = ?, rows = ?, file = ?, error = ? WHERE id = ?").run(
+    Date.now(),
+    outcome.status,
+    outcome.rows,
+    outcome.file,
+    outcome.error,
+    runId,
+  );
   return outcome;
 }
 
 function prune(s: ExportSchedule): void {
   const pattern = new RegExp(`^${s.name}-${s.what}-\\d{8}T\\d{6}\\.\\d{3}Z\\.csv$`);
-  const files = readdirSync(s.dir).filter((f) => pattern.test(f)).sort();
+  const files = readdirSync(s.dir)
+    .filter((f) => pattern.test(f))
+    .sort();
   for (const f of files.slice(0, Math.max(0, files.length - s.keep))) rmSync(join(s.dir, f), { force: true });
 }
 
@@ -84,10 +91,8 @@ export interface ExportStatus {
 
 /** The latest run of every schedule. */
 export function lastExports(db: Db): ExportStatus[] {
-  return (
-    db
-      .prepare(`SELECT schedule, what, status, started_at AS startedAt, finished_at AS finishedAt, rows, file, error FROM export_runs
+  return db
+    .prepare(`SELECT schedule, what, status, started_at AS startedAt, finished_at AS finishedAt, rows, file, error FROM export_runs
                  WHERE id IN (SELECT max(id) FROM export_runs GROUP BY schedule) ORDER BY schedule`)
-      .all() as ExportStatus[]
-  );
+    .all() as ExportStatus[];
 }

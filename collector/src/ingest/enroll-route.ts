@@ -72,7 +72,10 @@ export class EnrollRoute {
       return reply(res, 401, "text/plain", "wrong enrollment secret\n");
     }
     try {
-      const { agentKey, proof } = this.hosts.enroll({ hostId: msg.hostId, hostname: msg.hostname, os: msg.os, agentVersion: msg.agentVersion, currentKey: msg.currentKey }, Date.now());
+      const { agentKey, proof } = this.hosts.enroll(
+        { hostId: msg.hostId, hostname: msg.hostname, os: msg.os, agentVersion: msg.agentVersion, currentKey: msg.currentKey },
+        Date.now(),
+      );
       this.metrics.inc("enrollments");
       if (proof) this.metrics.inc("reenrollments");
       this.log.info(proof ? "enroll.reenrolled" : "enroll.ok", { address, hostId: msg.hostId, hostname: msg.hostname, ...(proof && { proof }) });

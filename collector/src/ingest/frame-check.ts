@@ -43,48 +43,116 @@ function message(name: string, byNumber: Record<number, Field>): Message {
 
 const Tag = message("Tag", { 1: str("code"), 2: str("reason") });
 const Process = message("Process", {
-  1: num("pid"), 2: num("ppid"), 3: str("name"), 4: str("exe"), 5: str("cmdline"), 6: str("user"), 7: num("started_at_ms"),
-  8: str("sha256"), 9: num("exe_deleted"), 10: num("uid"), 11: many(msg("tags", Tag), COUNT_LIMITS.process_tags, 0), 12: str("hash_error"),
+  1: num("pid"),
+  2: num("ppid"),
+  3: str("name"),
+  4: str("exe"),
+  5: str("cmdline"),
+  6: str("user"),
+  7: num("started_at_ms"),
+  8: str("sha256"),
+  9: num("exe_deleted"),
+  10: num("uid"),
+  11: many(msg("tags", Tag), COUNT_LIMITS.process_tags, 0),
+  12: str("hash_error"),
 });
 const Socket = message("Socket", {
-  1: str("transport"), 2: num("family"), 3: str("local_address"), 4: num("local_port"), 5: str("remote_address"), 6: num("remote_port"),
-  7: str("state"), 8: num("pid"), 9: str("protocol"), 10: str("direction"), 11: many(msg("tags", Tag), COUNT_LIMITS.socket_tags, 0),
-  12: num("inode"), 13: num("netns"), 14: num("uid"), 15: num("raw_protocol"),
+  1: str("transport"),
+  2: num("family"),
+  3: str("local_address"),
+  4: num("local_port"),
+  5: str("remote_address"),
+  6: num("remote_port"),
+  7: str("state"),
+  8: num("pid"),
+  9: str("protocol"),
+  10: str("direction"),
+  11: many(msg("tags", Tag), COUNT_LIMITS.socket_tags, 0),
+  12: num("inode"),
+  13: num("netns"),
+  14: num("uid"),
+  15: num("raw_protocol"),
 });
 const Beacon = message("Beacon", { 1: num("interval_ms"), 2: num("jitter_ms"), 3: num("count"), 4: num("span_ms") });
 // A connection's tags have their own bound, its ancestry entries are bounded like an exe path.
 const Connection = message("Connection", {
-  1: str("transport"), 2: str("direction"), 3: num("family"), 4: str("local_address"), 5: num("local_port"), 6: str("remote_address"),
-  7: num("remote_port"), 8: str("protocol"), 9: num("first_seen_ms"), 10: num("last_seen_ms"), 11: num("count"), 12: num("failed"),
-  13: msg("process", Process), 14: many(strAs("ancestry", "exe"), COUNT_LIMITS.ancestry, 0), 15: many(msg("tags", Tag), COUNT_LIMITS.connection_tags, 1),
+  1: str("transport"),
+  2: str("direction"),
+  3: num("family"),
+  4: str("local_address"),
+  5: num("local_port"),
+  6: str("remote_address"),
+  7: num("remote_port"),
+  8: str("protocol"),
+  9: num("first_seen_ms"),
+  10: num("last_seen_ms"),
+  11: num("count"),
+  12: num("failed"),
+  13: msg("process", Process),
+  14: many(strAs("ancestry", "exe"), COUNT_LIMITS.ancestry, 0),
+  15: many(msg("tags", Tag), COUNT_LIMITS.connection_tags, 1),
   16: msg("beacon", Beacon),
 });
 // mode is a two-word vocabulary ("events+snapshots"), bounded like a socket state.
 const Visibility = message("Visibility", {
-  1: strAs("mode", "state"), 2: str("reason"), 3: num("events_accepted"), 4: num("dropped_rate"), 5: num("dropped_records"), 6: num("dropped_kernel"),
+  1: strAs("mode", "state"),
+  2: str("reason"),
+  3: num("events_accepted"),
+  4: num("dropped_rate"),
+  5: num("dropped_records"),
+  6: num("dropped_kernel"),
 });
 // The agent cuts every host fact to os_version's bound.
 const HostFacts = message("HostFacts", {
-  1: strAs("distro", "os_version"), 2: strAs("release", "os_version"), 3: strAs("kernel", "os_version"), 4: strAs("virtualization", "os_version"),
-  5: strAs("hardware_vendor", "os_version"), 6: strAs("hardware_model", "os_version"),
+  1: strAs("distro", "os_version"),
+  2: strAs("release", "os_version"),
+  3: strAs("kernel", "os_version"),
+  4: strAs("virtualization", "os_version"),
+  5: strAs("hardware_vendor", "os_version"),
+  6: strAs("hardware_model", "os_version"),
 });
 const Snapshot = message("Snapshot", {
-  1: str("host_id"), 2: str("hostname"), 3: str("os"), 4: str("os_version"), 5: str("agent_version"), 6: num("taken_at_ms"),
-  7: many(msg("processes", Process), COUNT_LIMITS.processes, 0), 8: many(msg("sockets", Socket), COUNT_LIMITS.sockets, 1),
-  9: num("partial"), 10: many(strAs("warnings", "warning"), COUNT_LIMITS.warnings, 2), 11: str("arch"),
-  12: many(msg("connections", Connection), COUNT_LIMITS.connections, 3), 13: msg("visibility", Visibility), 14: msg("facts", HostFacts),
+  1: str("host_id"),
+  2: str("hostname"),
+  3: str("os"),
+  4: str("os_version"),
+  5: str("agent_version"),
+  6: num("taken_at_ms"),
+  7: many(msg("processes", Process), COUNT_LIMITS.processes, 0),
+  8: many(msg("sockets", Socket), COUNT_LIMITS.sockets, 1),
+  9: num("partial"),
+  10: many(strAs("warnings", "warning"), COUNT_LIMITS.warnings, 2),
+  11: str("arch"),
+  12: many(msg("connections", Connection), COUNT_LIMITS.connections, 3),
+  13: msg("visibility", Visibility),
+  14: msg("facts", HostFacts),
 });
 const ProcessKey = message("ProcessKey", { 1: num("pid"), 2: num("started_at_ms") });
 const SocketKey = message("SocketKey", {
-  1: str("transport"), 2: str("local_address"), 3: num("local_port"), 4: str("remote_address"), 5: num("remote_port"), 6: num("inode"), 7: num("netns"),
+  1: str("transport"),
+  2: str("local_address"),
+  3: num("local_port"),
+  4: str("remote_address"),
+  5: num("remote_port"),
+  6: num("inode"),
+  7: num("netns"),
 });
 const Batch = message("Batch", {
-  1: num("seq"), 2: num("full"), 3: msg("snapshot", Snapshot),
-  4: many(msg("processes_removed", ProcessKey), COUNT_LIMITS.processes_removed, 0), 5: many(msg("sockets_removed", SocketKey), COUNT_LIMITS.sockets_removed, 1),
-  6: num("base_seq"), 7: num("dropped_batches"),
+  1: num("seq"),
+  2: num("full"),
+  3: msg("snapshot", Snapshot),
+  4: many(msg("processes_removed", ProcessKey), COUNT_LIMITS.processes_removed, 0),
+  5: many(msg("sockets_removed", SocketKey), COUNT_LIMITS.sockets_removed, 1),
+  6: num("base_seq"),
+  7: num("dropped_batches"),
 });
 const EnrollRequest = message("EnrollRequest", {
-  1: str("host_id"), 2: str("hostname"), 3: str("os"), 4: str("agent_version"), 5: str("enroll_secret"), 6: str("current_key"),
+  1: str("host_id"),
+  2: str("hostname"),
+  3: str("os"),
+  4: str("agent_version"),
+  5: str("enroll_secret"),
+  6: str("current_key"),
 });
 const Heartbeat = message("Heartbeat", { 1: num("sent_at_ms") });
 const AgentMessage = message("AgentMessage", { 1: msg("enroll", EnrollRequest), 2: msg("batch", Batch), 3: msg("heartbeat", Heartbeat) });

@@ -99,7 +99,10 @@ export class GroupCommit {
     if (chunk.length === 0) return;
     let results;
     try {
-      results = this.ingester.apply(chunk.map((q) => q.item), Date.now());
+      results = this.ingester.apply(
+        chunk.map((q) => q.item),
+        Date.now(),
+      );
     } catch (err) {
       this.metrics.inc("db_errors");
       this.log.error("ingest.db_error", { batches: chunk.length, error: (err as Error).message });

@@ -162,7 +162,13 @@ export class IngestServer {
 
   private onUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
     const address = req.socket.remoteAddress ?? "";
-    const d = authenticateUpgrade(req, { hosts: this.hosts, limiter: this.limiter, metrics: this.metrics, openStreams: this.streams.size, maxConnections: this.opts.maxConnections });
+    const d = authenticateUpgrade(req, {
+      hosts: this.hosts,
+      limiter: this.limiter,
+      metrics: this.metrics,
+      openStreams: this.streams.size,
+      maxConnections: this.opts.maxConnections,
+    });
     if (!d.ok) {
       this.metrics.inc("connections_refused");
       this.log.warn(d.event, { address, ...d.fields });

@@ -7,9 +7,7 @@ import type { HostStore } from "../store/hosts.js";
 import type { Metrics } from "./metrics.js";
 import type { RateLimiter } from "./rate-limit.js";
 
-export type UpgradeDecision =
-  | { ok: true; hostId: string; lastSeq: number }
-  | { ok: false; status: number; text: string; event: string; fields: Record<string, unknown> };
+export type UpgradeDecision = { ok: true; hostId: string; lastSeq: number } | { ok: false; status: number; text: string; event: string; fields: Record<string, unknown> };
 
 export function authenticateUpgrade(
   req: IncomingMessage,

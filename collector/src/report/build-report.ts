@@ -51,7 +51,11 @@ const PORT_CLASSES = ["well-known", "registered", "dynamic"] as const;
 const PC_SQL = "CASE WHEN port < 1024 THEN 0 WHEN port < 49152 THEN 1 ELSE 2 END";
 const BUCKETS = [0, 0.01, 0.05, 0.1, 0.25, 0.5, 0.75, 1];
 const LINEAGE_SAMPLE = 10;
-const PORT_RANGES = [[0, 1023], [1024, 49151], [49152, 65535]] as const;
+const PORT_RANGES = [
+  [0, 1023],
+  [1024, 49151],
+  [49152, 65535],
+] as const;
 /** Beaconing connection records read per report at most (beacons are few; this bounds a hostile flood). */
 const MAX_BEACON_ROWS = 10_000;
 
@@ -74,8 +78,12 @@ export function buildReport(db: Db, o: ReportOptions): Report {
   if (revoked > 0) where.push("o.host_id NOT IN (SELECT host_id FROM hosts WHERE revoked_at IS NOT NULL)");
 
   const fleetRow = db.prepare("SELECT COUNT(*) AS n FROM hosts WHERE revoked_at IS NULL").get() as { n: number };
-  const byOs = Object.fromEntries((db.prepare("SELECT os, COUNT(*) AS n FROM hosts WHERE revoked_at IS NULL GROUP BY os").all() as Array<{ os: string; n: number }>).map((r) => [r.os || "unknown", r.n]));
-  const binaryHosts = new Map((db.prepare("SELECT binary, COUNT(*) AS n FROM host_binaries GROUP BY binary").all() as Array<{ binary: string; n: number }>).map((r) => [r.binary, r.n]));
+  const byOs = Object.fromEntries(
+    (db.prepare("SELECT os, COUNT(*) AS n FROM hosts WHERE revoked_at IS NULL GROUP BY os").all() as Array<{ os: string; n: number }>).map((r) => [r.os || "unknown", r.n]),
+  );
+  const binaryHosts = new Map(
+    (db.prepare("SELECT binary, COUNT(*) AS n FROM host_binaries GROUP BY binary").all() as Array<{ binary: string; n: number }>).map((r) => [r.binary, r.n]),
+  );
   const observations = (db.prepare("SELECT COUNT(*) AS n FROM observations").get() as { n: number }).n;
 
   const groups = db
@@ -89,7 +97,8 @@ export function buildReport(db: Db, o: ReportOptions): Report {
     .all(...params) as GroupRow[];
 
   const beacons = beaconsByGroup(db, o);
-  const groupKey = (g: { binary: string; protocol: string; transport: string; direction: string; pc: number }) => `${g.binary}\0${g.protocol}\0${g.transport}\0${g.direction}\0${g.pc}`;
+  const groupKey = (g: { binary: string; protocol: string; transport: string; direction: string; pc: number }) =>
+    `${g.binary}\0${g.protocol}\0${g.transport}\0${g.direction}\0${g.pc}`;
   const fleetHosts = fleetRow.n;
   const prevalence = BUCKETS.slice(0, -1).map((from, i) => ({ from, to: BUCKETS[i + 1]!, groups: 0 }));
   const scored = groups.map((g) => {
@@ -99,7 +108,21 @@ export function buildReport(db: Db, o: ReportOptions): Report {
     bucket.groups++;
     const { codes: tags, reasons: tagReasons } = parseTags(g.tags);
     g.binary_name = nameOf(g.binary);
-    const facts = { binaryName: g.binary_name, protocol: g.protocol, direction: g.direction, hostCount: g.hosts, binaryHostCount, fleetHosts, tags, tagReasons, parentShare: null, parentName: "", firstSeenMs: g.first_seen, nowMs: o.nowMs, beacon: beacons.get(groupKey(g)) ?? null };
+    const facts = {
+      binaryName: g.binary_name,
+      protocol: g.protocol,
+      direction: g.direction,
+      hostCount: g.hosts,
+      binaryHostCount,
+      fleetHosts,
+      tags,
+      tagReasons,
+      parentShare: null,
+      parentName: "",
+      firstSeenMs: g.first_seen,
+      nowMs: o.nowMs,
+      beacon: beacons.get(groupKey(g)) ?? null,
+    };
     return { g, binaryHostCount, tags, facts, first: scoreGroup(facts) };
   });
 
@@ -109,7 +132,10 @@ export function buildReport(db: Db, o: ReportOptions): Report {
   const pool = scored.filter(
     (c) =>
       (!o.tag || c.tags.includes(o.tag)) &&
-      (o.showSuppressed || !suppressions.some((r) => r.hosts === "*" && (r.binary === c.g.binary || r.binary.toLowerCase() === c.g.binary_name.toLowerCase()) && (r.protocol === "*" || r.protocol === c.g.protocol))),
+      (o.showSuppressed ||
+        !suppressions.some(
+          (r) => r.hosts === "*" && (r.binary === c.g.binary || r.binary.toLowerCase() === c.g.binary_name.toLowerCase()) && (r.protocol === "*" || r.protocol === c.g.protocol),
+        )),
   );
   pool.sort((a, b) => b.first.score - a.first.score);
   const candidates = pool.slice(0, Math.max(o.top * 3, o.top + 50));
@@ -128,7 +154,13 @@ export function buildReport(db: Db, o: ReportOptions): Report {
     // Lineage matters for rare behaviour; for common behaviour the parent is the usual one.
     const parent = c.g.hosts / c.binaryHostCount <= 0.25 ? lineageOf(q, g.binary, detail.parentBinaries, parentCache) : null;
     const s = scoreGroup({ ...c.facts, parentShare: parent?.share ?? null, parentName: parent?.name ?? "" });
-    const suppression = matchSuppression(suppressions, g.binary, g.binary_name, g.protocol, detail.hosts.map((h) => h.hostId));
+    const suppression = matchSuppression(
+      suppressions,
+      g.binary,
+      g.binary_name,
+      g.protocol,
+      detail.hosts.map((h) => h.hostId),
+    );
     if (suppression && !o.showSuppressed) continue;
     if (o.tag && !c.tags.includes(o.tag)) continue;
     if (o.minScore !== undefined && s.score < o.minScore) continue;
@@ -171,7 +203,18 @@ export function buildReport(db: Db, o: ReportOptions): Report {
     fleet: { hosts: fleetHosts, byOs, binaries: binaryHosts.size, observations, smallFleet: fleetHosts <= 5 },
     prevalence,
     visibility: readVisibility(db),
-    filters: Object.fromEntries(Object.entries({ top: o.top, since: o.sinceMs ? new Date(o.sinceMs).toISOString() : undefined, host: o.host, binary: o.binary, protocol: o.protocol, tag: o.tag, minScore: o.minScore, showSuppressed: o.showSuppressed }).filter(([, v]) => v !== undefined && v !== false)) as Record<string, string | number | boolean>,
+    filters: Object.fromEntries(
+      Object.entries({
+        top: o.top,
+        since: o.sinceMs ? new Date(o.sinceMs).toISOString() : undefined,
+        host: o.host,
+        binary: o.binary,
+        protocol: o.protocol,
+        tag: o.tag,
+        minScore: o.minScore,
+        showSuppressed: o.showSuppressed,
+      }).filter(([, v]) => v !== undefined && v !== false),
+    ) as Record<string, string | number | boolean>,
     findings: top,
   };
 }
@@ -208,7 +251,10 @@ function detailQueries(db: Db) {
        WHERE s.host_id = ? AND p.binary = ? AND s.protocol = ? AND s.transport = ? AND s.direction = ? LIMIT 1`),
     identity: db.prepare("SELECT binary_name, exe, sha256 FROM observations WHERE binary = ? LIMIT 1"),
     // The latest connection record of this host in the group: its process may be long gone.
-    connection: db.prepare<[string, string, string, string, string, number, number], ConnRow>(`SELECT pid, name, exe, sha256, cmdline, user, ancestry FROM connections INDEXED BY connections_by_finding
+    connection: db.prepare<
+      [string, string, string, string, string, number, number],
+      ConnRow
+    >(`SELECT pid, name, exe, sha256, cmdline, user, ancestry FROM connections INDEXED BY connections_by_finding
        WHERE host_id = ? AND binary = ? AND protocol = ? AND transport = ? AND direction = ? AND port BETWEEN ? AND ?
        ORDER BY last_seen DESC LIMIT 1`),
     anyProcess: db.prepare("SELECT pid, ppid, cmdline, user FROM processes WHERE host_id = ? AND binary = ? LIMIT 1"),
@@ -238,14 +284,25 @@ interface ConnRow {
 function hostsOf(q: Queries, g: GroupRow, limit: number, f: HostFilter): { hosts: ReportHost[]; parentBinaries: string[]; exe: string; sha256: string } {
   const [lo, hi] = PORT_RANGES[g.pc]!;
   const byHost = new Map<string, { host_id: string; hostname: string; first_seen: number; last_seen: number; ports: number[] }>();
-  for (const r of q.obsHosts.all(g.binary, g.protocol, g.transport, g.direction, lo, hi, f.sinceMs, f.host, f.host, f.host, limit * 4) as Array<{ host_id: string; first_seen: number; last_seen: number; port: number }>) {
+  for (const r of q.obsHosts.all(g.binary, g.protocol, g.transport, g.direction, lo, hi, f.sinceMs, f.host, f.host, f.host, limit * 4) as Array<{
+    host_id: string;
+    first_seen: number;
+    last_seen: number;
+    port: number;
+  }>) {
     const h = byHost.get(r.host_id);
     if (h) {
       h.first_seen = Math.min(h.first_seen, r.first_seen);
       h.last_seen = Math.max(h.last_seen, r.last_seen);
       h.ports.push(r.port);
     } else if (byHost.size < limit) {
-      byHost.set(r.host_id, { host_id: r.host_id, hostname: (q.hostname.get(r.host_id) as string | undefined) ?? "", first_seen: r.first_seen, last_seen: r.last_seen, ports: [r.port] });
+      byHost.set(r.host_id, {
+        host_id: r.host_id,
+        hostname: (q.hostname.get(r.host_id) as string | undefined) ?? "",
+        first_seen: r.first_seen,
+        last_seen: r.last_seen,
+        ports: [r.port],
+      });
     }
   }
   const rows = [...byHost.values()].sort((a, b) => b.last_seen - a.last_seen);
@@ -262,7 +319,10 @@ function hostsOf(q: Queries, g: GroupRow, limit: number, f: HostFilter): { hosts
       if (!sha256) sha256 = conn.sha256;
       const parents = parseAncestry(conn.ancestry);
       if (parents[0]) parentBinaries.push(binaryKey(parents[0], "", ""));
-      ancestry = [...parents].reverse().concat(`${conn.name || baseName(conn.exe)}(${conn.pid})`).join(" > ");
+      ancestry = [...parents]
+        .reverse()
+        .concat(`${conn.name || baseName(conn.exe)}(${conn.pid})`)
+        .join(" > ");
       proc = { pid: conn.pid, ppid: 0, cmdline: conn.cmdline, user: conn.user };
     } else {
       proc = (q.liveProcess.get(r.host_id, g.binary, g.protocol, g.transport, g.direction) ?? q.anyProcess.get(r.host_id, g.binary)) as typeof proc;
@@ -286,7 +346,16 @@ function hostsOf(q: Queries, g: GroupRow, limit: number, f: HostFilter): { hosts
     return {
       hostId: r.host_id,
       hostname: r.hostname,
-      platform: f ? platformOf({ distro: f.distro, release: f.os_release, kernel: f.kernel, virtualization: f.virtualization, hardwareVendor: f.hardware_vendor, hardwareModel: f.hardware_model }) : "",
+      platform: f
+        ? platformOf({
+            distro: f.distro,
+            release: f.os_release,
+            kernel: f.kernel,
+            virtualization: f.virtualization,
+            hardwareVendor: f.hardware_vendor,
+            hardwareModel: f.hardware_model,
+          })
+        : "",
       pid: live?.pid ?? 0,
       cmdline: live?.cmdline ?? "",
       user: live?.user ?? "",
@@ -330,8 +399,18 @@ function beaconsByGroup(db: Db, o: ReportOptions): Map<string, BeaconFacts> {
         ORDER BY beacon_count DESC, last_seen DESC LIMIT ?`,
     )
     .all(o.sinceMs ?? 0, o.host ?? null, o.host ?? null, o.host ?? null, MAX_BEACON_ROWS) as Array<{
-    binary: string; protocol: string; transport: string; direction: string; pc: number; intervalMs: number; jitterMs: number; count: number; spanMs: number;
-    remote_address: string; remote_port: number; local_port: number;
+    binary: string;
+    protocol: string;
+    transport: string;
+    direction: string;
+    pc: number;
+    intervalMs: number;
+    jitterMs: number;
+    count: number;
+    spanMs: number;
+    remote_address: string;
+    remote_port: number;
+    local_port: number;
   }>;
   const out = new Map<string, BeaconFacts>();
   for (const r of rows) {
@@ -339,7 +418,13 @@ function beaconsByGroup(db: Db, o: ReportOptions): Map<string, BeaconFacts> {
     if (out.has(key)) continue;
     const port = r.direction === "inbound" ? r.local_port : r.remote_port;
     const address = r.remote_address.includes(":") ? `[${r.remote_address}]` : r.remote_address;
-    out.set(key, { intervalMs: r.intervalMs, jitterMs: r.jitterMs, count: r.count, spanMs: r.spanMs, destination: r.direction === "inbound" ? `port ${port} from ${address}` : `${address}:${port}` });
+    out.set(key, {
+      intervalMs: r.intervalMs,
+      jitterMs: r.jitterMs,
+      count: r.count,
+      spanMs: r.spanMs,
+      destination: r.direction === "inbound" ? `port ${port} from ${address}` : `${address}:${port}`,
+    });
   }
   return out;
 }
@@ -370,4 +455,3 @@ function mostCommonPort(hosts: ReportHost[]): number | undefined {
   for (const h of hosts) for (const p of h.ports) counts.set(p, (counts.get(p) ?? 0) + 1);
   return [...counts].sort((a, b) => b[1] - a[1] || a[0] - b[0])[0]?.[0];
 }
-

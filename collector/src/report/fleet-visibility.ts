@@ -55,7 +55,10 @@ export function visibilitySentence(v: ReportVisibility | undefined): string {
     const blind = v.hostsSnapshotsOnly + v.hostsUnknown;
     const byReason = new Map<string, number>();
     for (const h of v.snapshotsOnly) byReason.set(h.reason || "no reason given", (byReason.get(h.reason || "no reason given") ?? 0) + 1);
-    const reasons = [...byReason].sort((a, b) => b[1] - a[1]).slice(0, 3).map(([r, n]) => `${r} (${n})`);
+    const reasons = [...byReason]
+      .sort((a, b) => b[1] - a[1])
+      .slice(0, 3)
+      .map(([r, n]) => `${r} (${n})`);
     const more = byReason.size > 3 ? `, ${byReason.size - 3} other reasons` : "";
     parts.push(
       `${blind} of ${total} host${total === 1 ? "" : "s"} ${blind === 1 ? "is" : "are"} blind to short connections (snapshots only)` +
@@ -64,6 +67,9 @@ export function visibilitySentence(v: ReportVisibility | undefined): string {
     );
   }
   const dropped = v.dropped.rate + v.dropped.records + v.dropped.kernel;
-  if (dropped > 0) parts.push(`${dropped} connection event${dropped === 1 ? "" : "s"} dropped on ${v.dropping.length}${v.dropping.length >= MAX_VISIBILITY_HOSTS ? "+" : ""} host${v.dropping.length === 1 ? "" : "s"} (rate cap ${v.dropped.rate}, records cap ${v.dropped.records}, kernel buffer ${v.dropped.kernel})`);
+  if (dropped > 0)
+    parts.push(
+      `${dropped} connection event${dropped === 1 ? "" : "s"} dropped on ${v.dropping.length}${v.dropping.length >= MAX_VISIBILITY_HOSTS ? "+" : ""} host${v.dropping.length === 1 ? "" : "s"} (rate cap ${v.dropped.rate}, records cap ${v.dropped.records}, kernel buffer ${v.dropped.kernel})`,
+    );
   return parts.join("; ");
 }

@@ -6,20 +6,69 @@ import { csvLine, isoOrEmpty } from "./csv.js";
 import type { Report } from "./report-types.js";
 
 export const FINDING_COLUMNS = [
-  "rank", "score", "binary_name", "binary_path", "sha256", "protocol", "transport", "port", "port_class", "direction",
-  "host_count", "binary_host_count", "tags", "reasons", "evidence", "suppressed", "host_id", "hostname", "pid", "user",
-  "cmdline", "ancestry", "host_first_seen", "host_last_seen", "host_ports",
+  "rank",
+  "score",
+  "binary_name",
+  "binary_path",
+  "sha256",
+  "protocol",
+  "transport",
+  "port",
+  "port_class",
+  "direction",
+  "host_count",
+  "binary_host_count",
+  "tags",
+  "reasons",
+  "evidence",
+  "suppressed",
+  "host_id",
+  "hostname",
+  "pid",
+  "user",
+  "cmdline",
+  "ancestry",
+  "host_first_seen",
+  "host_last_seen",
+  "host_ports",
 ] as const;
-
 
 /** One row per finding and host (a finding with no host row left gets one row of its own). */
 export function findingRows(r: Report): Array<Array<string | number>> {
   const rows: Array<Array<string | number>> = [];
   for (const f of r.findings) {
-    const common = [f.rank, f.score, f.binary.name, f.binary.path, f.binary.sha256, f.protocol, f.transport, f.port, f.portClass, f.direction, f.hostCount, f.binaryHostCount, f.tags.join(" "), f.reasons.join("; "), f.evidence.join(" "), f.suppressed ? f.suppressed.reason : ""];
+    const common = [
+      f.rank,
+      f.score,
+      f.binary.name,
+      f.binary.path,
+      f.binary.sha256,
+      f.protocol,
+      f.transport,
+      f.port,
+      f.portClass,
+      f.direction,
+      f.hostCount,
+      f.binaryHostCount,
+      f.tags.join(" "),
+      f.reasons.join("; "),
+      f.evidence.join(" "),
+      f.suppressed ? f.suppressed.reason : "",
+    ];
     const hosts = f.hosts.length ? f.hosts : [null];
     for (const h of hosts) {
-      rows.push([...common, h?.hostId ?? "", h?.hostname ?? "", h?.pid ?? "", h?.user ?? "", h?.cmdline ?? "", h?.ancestry ?? "", isoOrEmpty(h?.firstSeenMs ?? 0), isoOrEmpty(h?.lastSeenMs ?? 0), h?.ports.join(" ") ?? ""]);
+      rows.push([
+        ...common,
+        h?.hostId ?? "",
+        h?.hostname ?? "",
+        h?.pid ?? "",
+        h?.user ?? "",
+        h?.cmdline ?? "",
+        h?.ancestry ?? "",
+        isoOrEmpty(h?.firstSeenMs ?? 0),
+        isoOrEmpty(h?.lastSeenMs ?? 0),
+        h?.ports.join(" ") ?? "",
+      ]);
     }
   }
   return rows;

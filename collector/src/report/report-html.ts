@@ -232,10 +232,7 @@ function renderFilters(findings: Finding[]): string {
 function renderHost(h: ReportHost, key: string): string {
   const cmd = String(h.cmdline ?? "");
   const ports = Array.isArray(h.ports) && h.ports.length > 0 ? h.ports.map((p) => ident(p)).join(", ") : "—";
-  const clamp =
-    cmd.length > CLAMP_CHARS
-      ? `<button type="button" class="more" aria-controls="${key}" aria-expanded="false">Show all ${int(cmd.length)} characters</button>`
-      : "";
+  const clamp = cmd.length > CLAMP_CHARS ? `<button type="button" class="more" aria-controls="${key}" aria-expanded="false">Show all ${int(cmd.length)} characters</button>` : "";
   return `<tbody class="host">
 <tr><td class="mono strong" data-label="Hostname"${h.platform ? ` title="${attr(h.platform)}"` : ""}>${text(h.hostname)}</td><td class="mono" data-label="Host ID">${text(h.hostId)}</td><td class="num" data-label="PID">${Number(h.pid) > 0 ? ident(h.pid) : `<span class="none" title="the process is gone">gone</span>`}</td><td class="mono" data-label="User">${text(h.user) || `<span class="none">—</span>`}</td><td class="mono" data-label="Ancestry">${text(h.ancestry) || `<span class="none">—</span>`}</td><td class="mono time" data-label="First seen">${isoCell(h.firstSeenMs)}</td><td class="mono time" data-label="Last seen">${isoCell(h.lastSeenMs)}</td><td class="mono" data-label="Ports">${ports}</td></tr>
 <tr class="cmdrow"><td colspan="8"><pre class="cmd${cmd.length > CLAMP_CHARS ? " clamped" : ""}" id="${key}">${cmd === "" ? `<span class="none">(no command line)</span>` : text(cmd)}</pre>${clamp}</td></tr>
@@ -294,9 +291,7 @@ export function renderReportHtml(report: Report, opts: ReportHtmlOptions): strin
   const nonce = esc(opts.nonce);
   const findings = Array.isArray(report.findings) ? report.findings : [];
   // Rendered by rank; data-i keeps the index into report.findings, which the script filters on.
-  const order = findings
-    .map((f, i) => ({ f, i }))
-    .sort((a, b) => (Number(a.f.rank) || Infinity) - (Number(b.f.rank) || Infinity) || scoreOf(b.f) - scoreOf(a.f) || a.i - b.i);
+  const order = findings.map((f, i) => ({ f, i })).sort((a, b) => (Number(a.f.rank) || Infinity) - (Number(b.f.rank) || Infinity) || scoreOf(b.f) - scoreOf(a.f) || a.i - b.i);
   const visible = findings.filter((f) => !f.suppressed).length;
   const suppressed = findings.length - visible;
   return `<!DOCTYPE html>

@@ -11,8 +11,12 @@ const REASON_WIDTH = 100;
 
 export function renderReportTable(r: Report): string {
   const out: string[] = [];
-  const os = Object.entries(r.fleet.byOs).map(([k, v]) => `${v} ${terminalSafe(k)}`).join(", ");
-  out.push(`oddwire fleet rarity report, ${terminalSafe(r.generatedAt)}: ${countOf(r.fleet.hosts, "host")} (${os || "none"}), ${countOf(r.fleet.binaries, "binary")}, ${countOf(r.fleet.observations, "observation")}`);
+  const os = Object.entries(r.fleet.byOs)
+    .map(([k, v]) => `${v} ${terminalSafe(k)}`)
+    .join(", ");
+  out.push(
+    `oddwire fleet rarity report, ${terminalSafe(r.generatedAt)}: ${countOf(r.fleet.hosts, "host")} (${os || "none"}), ${countOf(r.fleet.binaries, "binary")}, ${countOf(r.fleet.observations, "observation")}`,
+  );
   const blind = visibilitySentence(r.visibility);
   if (blind) out.push(terminalSafe(blind));
   if (r.fleet.smallFleet) out.push("small fleet (5 hosts or fewer): no fleet statistics; scores rest on the built-in knowledge");
@@ -28,7 +32,11 @@ export function renderReportTable(r: Report): string {
   ]);
   const header = ["RANK", "SCORE", "BINARY", "PROTOCOL", "HOSTS", "TAGS", "WHY"];
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i]!.length)));
-  const line = (cells: string[]) => cells.map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i]!))).join("  ").trimEnd();
+  const line = (cells: string[]) =>
+    cells
+      .map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i]!)))
+      .join("  ")
+      .trimEnd();
   out.push("", line(header), ...rows.map(line));
   return out.join("\n") + "\n";
 }

@@ -37,11 +37,17 @@ export function addSuppression(db: Db, s: SuppressionInput, now: number): number
   if (!s.reason.trim()) throw new OddwireError("ODW_ERR_USAGE", "a suppression needs --reason: the audit trail says why");
   return db.transaction(() => {
     const id = Number(
-      db.prepare("INSERT INTO suppressions (binary, protocol, hosts, reason, created_by, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?)")
+      db
+        .prepare("INSERT INTO suppressions (binary, protocol, hosts, reason, created_by, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?)")
         .run(s.binary, s.protocol || "*", s.hosts?.length ? s.hosts.join(",") : "*", s.reason, s.by, now, s.expiresAtMs ?? null).lastInsertRowid,
     );
-    db.prepare("INSERT INTO suppression_audit (suppression_id, action, at, by, reason, details) VALUES (?, 'add', ?, ?, ?, ?)")
-      .run(id, now, s.by, s.reason, JSON.stringify({ binary: s.binary, protocol: s.protocol || "*", hosts: s.hosts ?? "*", expiresAtMs: s.expiresAtMs ?? null }));
+    db.prepare("INSERT INTO suppression_audit (suppression_id, action, at, by, reason, details) VALUES (?, 'add', ?, ?, ?, ?)").run(
+      id,
+      now,
+      s.by,
+      s.reason,
+      JSON.stringify({ binary: s.binary, protocol: s.protocol || "*", hosts: s.hosts ?? "*", expiresAtMs: s.expiresAtMs ?? null }),
+    );
     return id;
   })();
 }

@@ -81,7 +81,6 @@ export function platformOf(f: HostFactsRecord): string {
   return machine ? `${os || "?"} (${machine})` : os;
 }
 
-
 export function hashKey(key: string): string {
   return createHash("sha256").update(key).digest("hex");
 }
@@ -105,18 +104,15 @@ export class HostStore {
   private readonly listStmt;
 
   constructor(private readonly db: Db) {
-    this.select = db.prepare<[string], { key_hash: string; last_seq: number; revoked_at: number | null }>(
-      "SELECT key_hash, last_seq, revoked_at FROM hosts WHERE host_id = ?",
-    );
-    this.selectForEnroll = db.prepare<[string], { key_hash: string; revoked_at: number | null; first_seen: number | null; last_seq: number; reenroll_allowed_until: number | null }>(
-      "SELECT key_hash, revoked_at, first_seen, last_seq, reenroll_allowed_until FROM hosts WHERE host_id = ?",
-    );
+    this.select = db.prepare<[string], { key_hash: string; last_seq: number; revoked_at: number | null }>("SELECT key_hash, last_seq, revoked_at FROM hosts WHERE host_id = ?");
+    this.selectForEnroll = db.prepare<
+      [string],
+      { key_hash: string; revoked_at: number | null; first_seen: number | null; last_seq: number; reenroll_allowed_until: number | null }
+    >("SELECT key_hash, revoked_at, first_seen, last_seq, reenroll_allowed_until FROM hosts WHERE host_id = ?");
     this.allowStmt = db.prepare("UPDATE hosts SET reenroll_allowed_until = ?, reenroll_allowed_by = ? WHERE host_id = ? AND revoked_at IS NULL");
     this.useAllowance = db.prepare("UPDATE hosts SET reenroll_allowed_until = NULL, reenrolled_at = ?, reenrolled_with = ? WHERE host_id = ?");
     this.audit = db.prepare("INSERT INTO host_audit (host_id, action, at, by, details) VALUES (?, ?, ?, ?, ?)");
-    this.insert = db.prepare(
-      "INSERT INTO hosts (host_id, hostname, os, agent_version, key_hash, enrolled_at) VALUES (@hostId, @hostname, @os, @agentVersion, @keyHash, @now)",
-    );
+    this.insert = db.prepare("INSERT INTO hosts (host_id, hostname, os, agent_version, key_hash, enrolled_at) VALUES (@hostId, @hostname, @os, @agentVersion, @keyHash, @now)");
     this.rekey = db.prepare("UPDATE hosts SET key_hash = @keyHash, hostname = @hostname, os = @os, agent_version = @agentVersion WHERE host_id = @hostId");
     this.revokeStmt = db.prepare("UPDATE hosts SET revoked_at = ?, revoked_reason = ? WHERE host_id = ? AND revoked_at IS NULL");
     this.listStmt = db.prepare("SELECT * FROM hosts ORDER BY hostname, host_id");
@@ -132,7 +128,14 @@ export class HostStore {
       throw new OddwireError("ODW_ERR_PROTOCOL", `host id ${JSON.stringify(input.hostId.slice(0, 140))} must be 1-128 letters, digits, ".", "_", ":" or "-"`);
     }
     const agentKey = randomBytes(32).toString("base64url");
-    const row = { hostId: input.hostId, hostname: input.hostname.slice(0, 255), os: input.os.slice(0, 32), agentVersion: input.agentVersion.slice(0, 64), keyHash: hashKey(agentKey), now };
+    const row = {
+      hostId: input.hostId,
+      hostname: input.hostname.slice(0, 255),
+      os: input.os.slice(0, 32),
+      agentVersion: input.agentVersion.slice(0, 64),
+      keyHash: hashKey(agentKey),
+      now,
+    };
     const proof = this.db.transaction((): EnrollProof => {
       const existing = this.selectForEnroll.get(input.hostId);
       if (!existing) {
@@ -210,17 +213,18 @@ export class HostStore {
         hardwareVendor: r["hardware_vendor"] ?? "",
         hardwareModel: r["hardware_model"] ?? "",
       },
-      visibility: r["visibility_at"] == null
-        ? null
-        : {
-            mode: r["visibility_mode"],
-            reason: r["visibility_reason"],
-            eventsAccepted: r["events_accepted"],
-            droppedRate: r["dropped_rate"],
-            droppedRecords: r["dropped_records"],
-            droppedKernel: r["dropped_kernel"],
-            updatedAt: r["visibility_at"],
-          },
+      visibility:
+        r["visibility_at"] == null
+          ? null
+          : {
+              mode: r["visibility_mode"],
+              reason: r["visibility_reason"],
+              eventsAccepted: r["events_accepted"],
+              droppedRate: r["dropped_rate"],
+              droppedRecords: r["dropped_records"],
+              droppedKernel: r["dropped_kernel"],
+              updatedAt: r["visibility_at"],
+            },
     }));
   }
 }

@@ -64,7 +64,10 @@ export class Ingester {
   private readonly stmts;
   private readonly maxConnectionRows: number;
 
-  constructor(private readonly db: Db, opts: IngesterOptions = {}) {
+  constructor(
+    private readonly db: Db,
+    opts: IngesterOptions = {},
+  ) {
     this.maxConnectionRows = opts.maxConnectionRowsPerHost ?? DEFAULT_CONNECTION_ROWS_PER_HOST;
     this.stmts = {
       host: db.prepare<[string], { last_seq: number; revoked_at: number | null; dropped_batches: number; first_seen: number | null }>(
@@ -179,7 +182,21 @@ export class Ingester {
       const name = p.name ?? "";
       const binary = binaryKey(exe, name, os);
       owners.set(num(p.pid), { exe, name, sha256: p.sha256 ?? "", binary });
-      s.upsertProcess.run(hostId, num(p.pid), num(p.startedAtMs), num(p.ppid), name, exe, binary, p.cmdline ?? "", p.user ?? "", uidOrNull(p.uid), p.sha256 ?? "", p.exeDeleted ? 1 : 0, tagsJson(p.tags));
+      s.upsertProcess.run(
+        hostId,
+        num(p.pid),
+        num(p.startedAtMs),
+        num(p.ppid),
+        name,
+        exe,
+        binary,
+        p.cmdline ?? "",
+        p.user ?? "",
+        uidOrNull(p.uid),
+        p.sha256 ?? "",
+        p.exeDeleted ? 1 : 0,
+        tagsJson(p.tags),
+      );
       if (!binaries.has(binary)) binaries.set(binary, displayName(exe, name));
     }
     const connections = snap.connections ?? [];
@@ -195,7 +212,20 @@ export class Ingester {
     // Observations: one per (binary, protocol, transport, direction, port); count
     // grows by the sockets not already in the host's state, and by every connection record's count.
     const obs = new Map<string, Obs>();
-    const observe = (binary: string, exe: string, name: string, sha256: string, protocol: string, transport: string, direction: string, port: number, first: number, last: number, count: number, tags: string) => {
+    const observe = (
+      binary: string,
+      exe: string,
+      name: string,
+      sha256: string,
+      protocol: string,
+      transport: string,
+      direction: string,
+      port: number,
+      first: number,
+      last: number,
+      count: number,
+      tags: string,
+    ) => {
       const okey = `${binary}\0${protocol}\0${transport}\0${direction}\0${port}`;
       const entry = obs.get(okey);
       if (entry) {
@@ -209,7 +239,25 @@ export class Ingester {
       const key = socketKey(k);
       const isNew = known ? !known.has(key) : s.socketExists.get(hostId, key) === undefined;
       const pid = num(k.pid);
-      s.upsertSocket.run(hostId, key, k.transport ?? "", num(k.family), k.localAddress ?? "", num(k.localPort), k.remoteAddress ?? "", num(k.remotePort), k.state ?? "", pid, uidOrNull(k.uid), num(k.inode), num(k.netns), k.protocol ?? "", k.direction ?? "", tagsJson(k.tags), num(k.rawProtocol));
+      s.upsertSocket.run(
+        hostId,
+        key,
+        k.transport ?? "",
+        num(k.family),
+        k.localAddress ?? "",
+        num(k.localPort),
+        k.remoteAddress ?? "",
+        num(k.remotePort),
+        k.state ?? "",
+        pid,
+        uidOrNull(k.uid),
+        num(k.inode),
+        num(k.netns),
+        k.protocol ?? "",
+        k.direction ?? "",
+        tagsJson(k.tags),
+        num(k.rawProtocol),
+      );
       if (!pid) continue;
       let owner = owners.get(pid);
       if (!owner) {
@@ -232,9 +280,35 @@ export class Ingester {
       const tags = tagsJson(connectionTags(c));
       const b = c.beacon;
       const beacon = b && num(b.intervalMs) > 0 ? [num(b.intervalMs), num(b.jitterMs), num(b.count), num(b.spanMs)] : [null, null, null, null];
-      s.insertConnection.run(hostId, binary, num(p.pid), num(p.startedAtMs), p.name ?? "", p.exe ?? "", p.cmdline ?? "", p.user ?? "", p.sha256 ?? "", JSON.stringify(c.ancestry ?? []),
-        c.transport ?? "", direction, num(c.family), c.localAddress ?? "", num(c.localPort), c.remoteAddress ?? "", num(c.remotePort), c.protocol ?? "", port,
-        first, last, count, num(c.failed), tags, ...beacon, seq, now);
+      s.insertConnection.run(
+        hostId,
+        binary,
+        num(p.pid),
+        num(p.startedAtMs),
+        p.name ?? "",
+        p.exe ?? "",
+        p.cmdline ?? "",
+        p.user ?? "",
+        p.sha256 ?? "",
+        JSON.stringify(c.ancestry ?? []),
+        c.transport ?? "",
+        direction,
+        num(c.family),
+        c.localAddress ?? "",
+        num(c.localPort),
+        c.remoteAddress ?? "",
+        num(c.remotePort),
+        c.protocol ?? "",
+        port,
+        first,
+        last,
+        count,
+        num(c.failed),
+        tags,
+        ...beacon,
+        seq,
+        now,
+      );
       if (binary) observe(binary, p.exe ?? "", p.name ?? "", p.sha256 ?? "", c.protocol ?? "", c.transport ?? "", direction, port, first, last, count, tags);
     });
     for (const e of obs.values()) s.upsertObservation.run(...e.o, e.first, e.last, e.count, e.tags, now);
@@ -254,7 +328,15 @@ export class Ingester {
     if (snap.facts) {
       const f = snap.facts;
       const cut = (v: string | null | undefined) => (v ?? "").slice(0, 255);
-      s.updateFacts.run({ hostId, distro: cut(f.distro), release: cut(f.release), kernel: cut(f.kernel), virtualization: cut(f.virtualization), hardwareVendor: cut(f.hardwareVendor), hardwareModel: cut(f.hardwareModel) });
+      s.updateFacts.run({
+        hostId,
+        distro: cut(f.distro),
+        release: cut(f.release),
+        kernel: cut(f.kernel),
+        virtualization: cut(f.virtualization),
+        hardwareVendor: cut(f.hardwareVendor),
+        hardwareModel: cut(f.hardwareModel),
+      });
     }
     if (snap.visibility) {
       const v = snap.visibility;

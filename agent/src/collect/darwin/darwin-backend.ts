@@ -50,10 +50,7 @@ export function createDarwinBackend(): Backend {
 }
 
 async function readProcesses(warnings: string[]): Promise<RawProcess[]> {
-  const [fixed, args] = await Promise.allSettled([
-    runTool(PS, PS_FIXED_ARGS, PS_TIMEOUT_MS, false),
-    runTool(PS, PS_ARGS_ARGS, PS_TIMEOUT_MS, false),
-  ]);
+  const [fixed, args] = await Promise.allSettled([runTool(PS, PS_FIXED_ARGS, PS_TIMEOUT_MS, false), runTool(PS, PS_ARGS_ARGS, PS_TIMEOUT_MS, false)]);
   if (fixed.status === "rejected") {
     throw new OddwireError("ODW_ERR_COLLECT", `cannot read the process table with ps: ${(fixed.reason as Error).message}`, { cause: fixed.reason });
   }

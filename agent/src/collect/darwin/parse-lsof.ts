@@ -23,20 +23,22 @@ export const LSOF_TEXT_ARGS = ["-n", "-P", "-w", "-d", "txt", "-Fpfn"];
 
 // macOS lsof prints the BSD kernel's names (tcp_fsm.h); RawSocket wants
 // Linux's.
-const TCP_STATES = new Map<string, string>(Object.entries({
-  CLOSED: "CLOSE",
-  LISTEN: "LISTEN",
-  SYN_SENT: "SYN_SENT",
-  SYN_RCVD: "SYN_RECV",
-  SYN_RECEIVED: "SYN_RECV",
-  ESTABLISHED: "ESTABLISHED",
-  CLOSE_WAIT: "CLOSE_WAIT",
-  FIN_WAIT_1: "FIN_WAIT1",
-  CLOSING: "CLOSING",
-  LAST_ACK: "LAST_ACK",
-  FIN_WAIT_2: "FIN_WAIT2",
-  TIME_WAIT: "TIME_WAIT",
-}));
+const TCP_STATES = new Map<string, string>(
+  Object.entries({
+    CLOSED: "CLOSE",
+    LISTEN: "LISTEN",
+    SYN_SENT: "SYN_SENT",
+    SYN_RCVD: "SYN_RECV",
+    SYN_RECEIVED: "SYN_RECV",
+    ESTABLISHED: "ESTABLISHED",
+    CLOSE_WAIT: "CLOSE_WAIT",
+    FIN_WAIT_1: "FIN_WAIT1",
+    CLOSING: "CLOSING",
+    LAST_ACK: "LAST_ACK",
+    FIN_WAIT_2: "FIN_WAIT2",
+    TIME_WAIT: "TIME_WAIT",
+  }),
+);
 
 interface FileFields {
   type: string;

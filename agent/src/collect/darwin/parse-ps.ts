@@ -29,8 +29,7 @@ export const PS_ARGS_ARGS = ["-axww", "-o", "pid=,args="];
 
 const MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
 
-const FIXED_ROW =
-  /^\s*(\d+)\s+(\d+)\s+(-?\d+)\s+[A-Z][a-z]{2}\s+([A-Z][a-z]{2})\s+(\d{1,2})\s+(\d{1,2}):(\d{2}):(\d{2})\s+(\d{4})\s+(\S+)\s?(.*)$/;
+const FIXED_ROW = /^\s*(\d+)\s+(\d+)\s+(-?\d+)\s+[A-Z][a-z]{2}\s+([A-Z][a-z]{2})\s+(\d{1,2})\s+(\d{1,2}):(\d{2}):(\d{2})\s+(\d{4})\s+(\S+)\s?(.*)$/;
 const PID_WIDTH = 5;
 const PID_FIELD = /^ *\d+$/;
 

@@ -37,12 +37,7 @@ export interface SocketTable {
   warnings: string[];
 }
 
-export function readSocketTable(
-  procRoot: string,
-  netnsPids: ReadonlyMap<number, readonly number[]>,
-  owners: ReadonlyMap<number, number>,
-  reader = new ProcReader(),
-): SocketTable {
+export function readSocketTable(procRoot: string, netnsPids: ReadonlyMap<number, readonly number[]>, owners: ReadonlyMap<number, number>, reader = new ProcReader()): SocketTable {
   const sockets: RawSocket[] = [];
   const warnings: string[] = [];
   for (const [netns, pids] of netnsPids) {

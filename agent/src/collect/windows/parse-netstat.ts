@@ -12,53 +12,57 @@
 import type { RawSocket } from "../backend.js";
 import { parseEndpoint, type Endpoint } from "../parse-endpoint.js";
 
-const ENGLISH_STATES = new Map<string, string>(Object.entries({
-  LISTENING: "LISTEN",
-  LISTEN: "LISTEN",
-  ESTABLISHED: "ESTABLISHED",
-  SYN_SENT: "SYN_SENT",
-  SYN_RECEIVED: "SYN_RECV",
-  SYN_RCVD: "SYN_RECV",
-  FIN_WAIT_1: "FIN_WAIT1",
-  FIN_WAIT_2: "FIN_WAIT2",
-  CLOSE_WAIT: "CLOSE_WAIT",
-  CLOSING: "CLOSING",
-  LAST_ACK: "LAST_ACK",
-  TIME_WAIT: "TIME_WAIT",
-  CLOSED: "CLOSE",
-  // A TCB being torn down, and a socket bound but neither listening nor
-  // connected: Linux reports both as CLOSE.
-  DELETE_TCB: "CLOSE",
-  BOUND: "CLOSE",
-}));
+const ENGLISH_STATES = new Map<string, string>(
+  Object.entries({
+    LISTENING: "LISTEN",
+    LISTEN: "LISTEN",
+    ESTABLISHED: "ESTABLISHED",
+    SYN_SENT: "SYN_SENT",
+    SYN_RECEIVED: "SYN_RECV",
+    SYN_RCVD: "SYN_RECV",
+    FIN_WAIT_1: "FIN_WAIT1",
+    FIN_WAIT_2: "FIN_WAIT2",
+    CLOSE_WAIT: "CLOSE_WAIT",
+    CLOSING: "CLOSING",
+    LAST_ACK: "LAST_ACK",
+    TIME_WAIT: "TIME_WAIT",
+    CLOSED: "CLOSE",
+    // A TCB being torn down, and a socket bound but neither listening nor
+    // connected: Linux reports both as CLOSE.
+    DELETE_TCB: "CLOSE",
+    BOUND: "CLOSE",
+  }),
+);
 
 // Translated state names seen in localized netstat output, keyed by their
 // ASCII skeleton (see stateSkeleton) so that "ABHÖREN", a CP850 byte read as
 // Latin-1, and a U+FFFD replacement all land on the same key. Not exhaustive:
 // an unknown state still becomes LISTEN when the row has a listener's shape.
-const LOCALIZED_STATES = new Map<string, string>(Object.entries({
-  // German
-  ABHREN: "LISTEN",
-  HERGESTELLT: "ESTABLISHED",
-  WARTEND: "TIME_WAIT",
-  SCHLIESSEN_WARTEN: "CLOSE_WAIT",
-  SYN_GESENDET: "SYN_SENT",
-  SYN_EMPFANGEN: "SYN_RECV",
-  GESCHLOSSEN: "CLOSE",
-  // French ("ÉCOUTE", "ÉTABLI")
-  COUTE: "LISTEN",
-  TABLI: "ESTABLISHED",
-  // Spanish
-  ESCUCHANDO: "LISTEN",
-  ESTABLECIDO: "ESTABLISHED",
-  // Italian ("IN ASCOLTO" is two words)
-  IN_ASCOLTO: "LISTEN",
-  STABILITO: "ESTABLISHED",
-  // Portuguese
-  OUVINDO: "LISTEN",
-  ESTABELECIDO: "ESTABLISHED",
-  ESTABELECIDA: "ESTABLISHED",
-}));
+const LOCALIZED_STATES = new Map<string, string>(
+  Object.entries({
+    // German
+    ABHREN: "LISTEN",
+    HERGESTELLT: "ESTABLISHED",
+    WARTEND: "TIME_WAIT",
+    SCHLIESSEN_WARTEN: "CLOSE_WAIT",
+    SYN_GESENDET: "SYN_SENT",
+    SYN_EMPFANGEN: "SYN_RECV",
+    GESCHLOSSEN: "CLOSE",
+    // French ("ÉCOUTE", "ÉTABLI")
+    COUTE: "LISTEN",
+    TABLI: "ESTABLISHED",
+    // Spanish
+    ESCUCHANDO: "LISTEN",
+    ESTABLECIDO: "ESTABLISHED",
+    // Italian ("IN ASCOLTO" is two words)
+    IN_ASCOLTO: "LISTEN",
+    STABILITO: "ESTABLISHED",
+    // Portuguese
+    OUVINDO: "LISTEN",
+    ESTABELECIDO: "ESTABLISHED",
+    ESTABELECIDA: "ESTABLISHED",
+  }),
+);
 
 const PROTO = /^(TCP|UDP)(V6)?$/i;
 const PID = /^\d+$/;
@@ -133,4 +137,3 @@ function isUnspecified(address: string): boolean {
 function stateSkeleton(upper: string): string {
   return upper.replace(/\s+/g, "_").replace(/[^A-Z_]/g, "");
 }
-

@@ -301,6 +301,7 @@ export function continueFrom(bookmark: number, newestRecordId: number | null): B
   if (newestRecordId === null) {
     return bookmark > 0 ? { afterRecordId: 0, reason: `the Sysmon log is empty though events up to ${bookmark} were read: it was cleared` } : { afterRecordId: 0, reason: null };
   }
-  if (newestRecordId < bookmark) return { afterRecordId: 0, reason: `the newest Sysmon record is ${newestRecordId}, below the bookmark ${bookmark}: the log was cleared or recreated, reading from its start` };
+  if (newestRecordId < bookmark)
+    return { afterRecordId: 0, reason: `the newest Sysmon record is ${newestRecordId}, below the bookmark ${bookmark}: the log was cleared or recreated, reading from its start` };
   return { afterRecordId: bookmark, reason: null };
 }

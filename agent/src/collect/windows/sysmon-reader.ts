@@ -94,7 +94,10 @@ export class SysmonReader {
   private add(e: SysmonEvent): void {
     const name = basename(e.image);
     if (e.eventId === 1) {
-      this.cache.put({ pid: e.processId, ppid: e.parentProcessId, uid: -1, comm: name, exe: e.image, cmdline: e.commandLine, complete: true, execTimeMs: e.utcTimeMs, user: e.user }, e.utcTimeMs);
+      this.cache.put(
+        { pid: e.processId, ppid: e.parentProcessId, uid: -1, comm: name, exe: e.image, cmdline: e.commandLine, complete: true, execTimeMs: e.utcTimeMs, user: e.user },
+        e.utcTimeMs,
+      );
       return;
     }
     // A process that started before Sysmon's events were read: what event 3 itself says.
@@ -102,7 +105,18 @@ export class SysmonReader {
       this.cache.put({ pid: e.processId, ppid: 0, uid: -1, comm: name, exe: e.image, cmdline: "", complete: false, execTimeMs: 0, user: e.user }, e.utcTimeMs);
     }
     // Sysmon's Source is this host's end in both directions.
-    const base = { monoNs: 0n, pid: e.processId, tid: 0, uid: -1, comm: name, family: e.family, localAddress: e.sourceIp, localPort: e.sourcePort, remoteAddress: e.destinationIp, remotePort: e.destinationPort };
+    const base = {
+      monoNs: 0n,
+      pid: e.processId,
+      tid: 0,
+      uid: -1,
+      comm: name,
+      family: e.family,
+      localAddress: e.sourceIp,
+      localPort: e.sourcePort,
+      remoteAddress: e.destinationIp,
+      remotePort: e.destinationPort,
+    };
     const event: ConnectionEvent =
       e.protocol === "tcp"
         ? e.initiated

@@ -115,18 +115,13 @@ export function decodeConsoleOutput(bytes: Buffer): string {
 
 function runTool(file: string, args: string[], timeoutMs: number): Promise<Buffer> {
   return new Promise((resolve, reject) => {
-    execFile(
-      file,
-      args,
-      { encoding: "buffer", maxBuffer: MAX_OUTPUT_BYTES, timeout: timeoutMs, windowsHide: true },
-      (err, stdout, stderr) => {
-        if (err) {
-          const detail = stderr.toString("latin1").trim().split(/\r?\n/)[0] ?? "";
-          reject(new Error(`${win32.basename(file)} failed: ${err.message}${detail ? ` (${detail})` : ""}`, { cause: err }));
-          return;
-        }
-        resolve(stdout);
-      },
-    );
+    execFile(file, args, { encoding: "buffer", maxBuffer: MAX_OUTPUT_BYTES, timeout: timeoutMs, windowsHide: true }, (err, stdout, stderr) => {
+      if (err) {
+        const detail = stderr.toString("latin1").trim().split(/\r?\n/)[0] ?? "";
+        reject(new Error(`${win32.basename(file)} failed: ${err.message}${detail ? ` (${detail})` : ""}`, { cause: err }));
+        return;
+      }
+      resolve(stdout);
+    });
   });
 }

@@ -145,7 +145,8 @@ export class BpftraceSource {
       while ((nl = pending.indexOf("\n")) >= 0) {
         const line = pending.slice(0, nl);
         pending = pending.slice(nl + 1);
-        if (overlong) overlong = false; // the tail of a line already refused
+        if (overlong)
+          overlong = false; // the tail of a line already refused
         else this.onLine(line);
       }
       if (pending.length > MAX_LINE_CHARS) {

@@ -88,7 +88,10 @@ export class ConnectionAggregator {
   private readonly maxPerSecond: number;
   private readonly maxRecords: number;
 
-  constructor(private readonly o: AggregatorOptions, startMs = 0) {
+  constructor(
+    private readonly o: AggregatorOptions,
+    startMs = 0,
+  ) {
     this.maxPerSecond = o.maxEventsPerSecond ?? DEFAULT_MAX_EVENTS_PER_SECOND;
     this.maxRecords = o.maxRecords ?? 5000;
     if (!(Number.isInteger(this.maxPerSecond) && this.maxPerSecond > 0)) throw new RangeError(`maxEventsPerSecond must be a positive integer, not ${this.maxPerSecond}`);

@@ -73,12 +73,14 @@ async function load(port: number, rate: number, seconds: number): Promise<number
 async function timed(port: number, n: number): Promise<number> {
   const start = process.hrtime.bigint();
   let next = 0;
-  await Promise.all(Array.from({ length: 20 }, async () => {
-    while (next < n) {
-      next++;
-      await oneConnection(port);
-    }
-  }));
+  await Promise.all(
+    Array.from({ length: 20 }, async () => {
+      while (next < n) {
+        next++;
+        await oneConnection(port);
+      }
+    }),
+  );
   return Number(process.hrtime.bigint() - start) / 1e6;
 }
 
@@ -107,7 +109,9 @@ async function main(): Promise<void> {
     const wall = (Date.now() - w0) / 1000;
     const after = usage(pid);
     const cpu = (after.cpuTicks - before.cpuTicks) / CLK_TCK / wall;
-    console.log(`${name}: ${(done / wall).toFixed(0)} conn/s achieved, ${((events - e0) / wall).toFixed(0)} events/s seen, ${which} CPU ${(cpu * 100).toFixed(1)}% of one core, RSS ${(after.rssKb / 1024).toFixed(1)} MB`);
+    console.log(
+      `${name}: ${(done / wall).toFixed(0)} conn/s achieved, ${((events - e0) / wall).toFixed(0)} events/s seen, ${which} CPU ${(cpu * 100).toFixed(1)}% of one core, RSS ${(after.rssKb / 1024).toFixed(1)} MB`,
+    );
   };
   await phase("idle", 0);
   await phase("~100 conn/s", 100);

@@ -99,7 +99,8 @@ export function parseBpftraceLine(line: string, options: ParseOptions = {}): Par
   if (outer.type !== "value") return { type: "ignore" };
   const data = outer.data;
   if (!Array.isArray(data) || data.length === 0) return { type: "ignore" };
-  if (!data.every((c): c is Cell => typeof c === "string" || (typeof c === "number" && Number.isFinite(c)))) return error(`tuple holds something other than strings and numbers: ${preview(text)}`);
+  if (!data.every((c): c is Cell => typeof c === "string" || (typeof c === "number" && Number.isFinite(c))))
+    return error(`tuple holds something other than strings and numbers: ${preview(text)}`);
   const cells = data.map((c) => (typeof c !== "string" ? c : sensor ? decodeEscapedBytes(c) : decodeBytes(c)));
   const kind = cells[0];
   if (kind === "hello") return { type: "ready" };

@@ -96,33 +96,46 @@ export function decidePreflight(f: PreflightFacts, route: "bpftrace" | "sensor" 
   // inet_sock_set_state carries addresses and protocol since 4.16; the
   // sock_send_length/sock_recv_length tracepoints the UDP probes use since 6.4.
   if (version === null) warnings.push(`kernel release "${f.kernelRelease}" is not a version number; assuming a recent kernel`);
-  else if (version[0] < 4 || (version[0] === 4 && version[1] < 16)) missing.push(`kernel ${f.kernelRelease} is older than 4.16, whose sock:inet_sock_set_state tracepoint reports connections`);
-  else if (version[0] < 6 || (version[0] === 6 && version[1] < 4)) missing.push(`kernel ${f.kernelRelease} is older than 6.4, which added the sock:sock_send_length/sock_recv_length tracepoints the UDP probes attach to`);
+  else if (version[0] < 4 || (version[0] === 4 && version[1] < 16))
+    missing.push(`kernel ${f.kernelRelease} is older than 4.16, whose sock:inet_sock_set_state tracepoint reports connections`);
+  else if (version[0] < 6 || (version[0] === 6 && version[1] < 4))
+    missing.push(`kernel ${f.kernelRelease} is older than 6.4, which added the sock:sock_send_length/sock_recv_length tracepoints the UDP probes attach to`);
 
   if (mask === null) missing.push("the effective capabilities could not be read from /proc/self/status");
   else {
     // Loading tracing programs: CAP_BPF + CAP_PERFMON since 5.8, or CAP_SYS_ADMIN.
-    if (!has("CAP_SYS_ADMIN") && !(has("CAP_BPF") && has("CAP_PERFMON"))) missing.push("the process has neither CAP_SYS_ADMIN nor both CAP_BPF and CAP_PERFMON, which loading tracing programs needs; run the agent as root or grant them");
+    if (!has("CAP_SYS_ADMIN") && !(has("CAP_BPF") && has("CAP_PERFMON")))
+      missing.push("the process has neither CAP_SYS_ADMIN nor both CAP_BPF and CAP_PERFMON, which loading tracing programs needs; run the agent as root or grant them");
     // The accept probe follows the task's file table and struct socket; bpftrace's reads of kernel memory need the same.
     if (!has("CAP_SYS_ADMIN") && !has("CAP_PERFMON")) missing.push("without CAP_PERFMON or CAP_SYS_ADMIN the program cannot read kernel memory (socket addresses)");
-    if (!has("CAP_SYS_RESOURCE")) warnings.push("no CAP_SYS_RESOURCE: bpftrace cannot raise RLIMIT_MEMLOCK and will say so; kernels from 5.11 account BPF memory to the cgroup instead and work anyway");
-    if (!has("CAP_DAC_READ_SEARCH") && !has("CAP_SYS_PTRACE")) warnings.push("without CAP_DAC_READ_SEARCH or CAP_SYS_PTRACE the command lines and executables of other users' processes cannot be read at exec time");
+    if (!has("CAP_SYS_RESOURCE"))
+      warnings.push("no CAP_SYS_RESOURCE: bpftrace cannot raise RLIMIT_MEMLOCK and will say so; kernels from 5.11 account BPF memory to the cgroup instead and work anyway");
+    if (!has("CAP_DAC_READ_SEARCH") && !has("CAP_SYS_PTRACE"))
+      warnings.push("without CAP_DAC_READ_SEARCH or CAP_SYS_PTRACE the command lines and executables of other users' processes cannot be read at exec time");
   }
 
   let mountTracefs = false;
   if (route === "sensor") {
-    if (!f.btf) missing.push("the kernel exposes no BTF type information (/sys/kernel/btf/vmlinux), which the sensor's CO-RE program needs; it needs a kernel built with CONFIG_DEBUG_INFO_BTF");
+    if (!f.btf)
+      missing.push(
+        "the kernel exposes no BTF type information (/sys/kernel/btf/vmlinux), which the sensor's CO-RE program needs; it needs a kernel built with CONFIG_DEBUG_INFO_BTF",
+      );
     return { ok: missing.length === 0, missing, warnings: warnings.filter((w) => !w.includes("RLIMIT_MEMLOCK")), capabilities, mountTracefs };
   }
-  if (f.tracefsMounted && !f.tracefsReadable) missing.push("tracefs is mounted but this process cannot read /sys/kernel/tracing/events (root-only by default), where bpftrace finds the tracepoints");
+  if (f.tracefsMounted && !f.tracefsReadable)
+    missing.push("tracefs is mounted but this process cannot read /sys/kernel/tracing/events (root-only by default), where bpftrace finds the tracepoints");
   if (!f.tracefsMounted) {
     if (f.tracefsMountPoint && has("CAP_SYS_ADMIN")) {
       mountTracefs = true;
       warnings.push("tracefs is not mounted; it will be mounted on /sys/kernel/tracing (needs CAP_SYS_ADMIN, which this process has)");
-    } else if (f.tracefsMountPoint) missing.push("tracefs is not mounted on /sys/kernel/tracing and mounting it needs CAP_SYS_ADMIN, which this process lacks; mount it at boot (`tracefs /sys/kernel/tracing tracefs defaults 0 0` in /etc/fstab)");
+    } else if (f.tracefsMountPoint)
+      missing.push(
+        "tracefs is not mounted on /sys/kernel/tracing and mounting it needs CAP_SYS_ADMIN, which this process lacks; mount it at boot (`tracefs /sys/kernel/tracing tracefs defaults 0 0` in /etc/fstab)",
+      );
     else missing.push("the kernel has no tracefs (/sys/kernel/tracing does not exist), so tracepoints cannot be attached");
   }
-  if (!f.btf) missing.push("the kernel exposes no BTF type information (/sys/kernel/btf/vmlinux), which the program's socket reads need; it needs a kernel built with CONFIG_DEBUG_INFO_BTF");
+  if (!f.btf)
+    missing.push("the kernel exposes no BTF type information (/sys/kernel/btf/vmlinux), which the program's socket reads need; it needs a kernel built with CONFIG_DEBUG_INFO_BTF");
   if (f.bpftracePath === null) missing.push("bpftrace is not installed (no bpftrace in PATH or /usr/bin, /usr/sbin, /usr/local/bin)");
   return { ok: missing.length === 0, missing, warnings, capabilities, mountTracefs };
 }
