@@ -1,8 +1,9 @@
 // `npm run bench`: every benchmark, each against its baseline in the same run,
 // printed as Markdown tables. Options: --quick (fewer rounds, less load),
-// --only snapshot|ingest|rarity|installers.
+// --only snapshot|ingest|rarity|installers|events.
 
 import { benchSnapshot, printSnapshotBench } from "./agent-snapshot.bench.js";
+import { benchEvents, printEventsBench } from "./events.bench.js";
 import { benchIngest, printIngestBench } from "./ingest.bench.js";
 import { benchInstallers, printInstallersBench } from "./installers.bench.js";
 import { benchQuality, benchReportTime, printQuality, printReportTime } from "./rarity.bench.js";
@@ -37,4 +38,8 @@ if (want("rarity")) {
 }
 if (want("installers")) {
   printInstallersBench(await benchInstallers({ rounds: quick ? 5 : 15 }));
+}
+if (want("events")) {
+  if (process.getuid?.() !== 0) console.log("\n(events benchmark skipped: loading tracing programs needs root)");
+  else printEventsBench(await benchEvents({ rates: [0, 100, 1000, 5000], stepSeconds: quick ? 6 : 12 }));
 }
