@@ -3,7 +3,7 @@
 // starts.
 
 import { readFileSync } from "node:fs";
-import { loadConfig, OddwireError, parseByteSize, resolveSecret, type ConfigSchema } from "@oddwire/shared";
+import { loadConfig, OddwireError, parseByteSize, resolveSecret, type ConfigOf, type ConfigSchema } from "@oddwire/shared";
 import { checkEnrollSecret } from "./enroll-secret.js";
 import { checkNotWorldWritable } from "./identity/safe-files.js";
 import { defaultStateDir } from "./identity/state-dir.js";
@@ -11,7 +11,7 @@ import { DEFAULT_SPOOL_MAX_BYTES } from "./spool/spool.js";
 import { DEFAULT_MAX_EVENTS_PER_SECOND } from "./collect/linux/events/connection-aggregator.js";
 import type { EventsMode } from "./events/connection-events.js";
 
-export const CONNECT_SCHEMA: ConfigSchema = {
+export const CONNECT_SCHEMA = {
   collector: {
     type: "string",
     description: "The collector's URL: ws://host:port for a loopback lab, wss://host:port otherwise.",
@@ -28,9 +28,9 @@ export const CONNECT_SCHEMA: ConfigSchema = {
     patternHint: "must be debug, info, warn or error",
     description: "Least severe log level printed (JSON lines on stderr).",
   },
-};
+} as const satisfies ConfigSchema;
 
-export const RUN_SCHEMA: ConfigSchema = {
+export const RUN_SCHEMA = {
   ...CONNECT_SCHEMA,
   schedule: { type: "string", default: "* * * * *", description: 'When to snapshot, as a node-cron expression (5 or 6 fields; default every minute: "* * * * *").' },
   spoolMaxBytes: { type: "string", default: "100MB", description: "Most disk the spool of unacknowledged batches may use; past it the oldest are dropped, counted and reported." },
@@ -53,7 +53,7 @@ export const RUN_SCHEMA: ConfigSchema = {
     max: 1_000_000,
     description: `Connection events accepted per second; the rest are dropped and counted (default ${DEFAULT_MAX_EVENTS_PER_SECOND}).`,
   },
-};
+} as const satisfies ConfigSchema;
 
 export interface ConnectConfig {
   collector: string;
@@ -73,29 +73,29 @@ export interface RunConfig extends ConnectConfig {
   eventsRateCap: number;
 }
 
-export function resolveConnectConfig(c: Readonly<Record<string, unknown>>, env: NodeJS.ProcessEnv): ConnectConfig {
+export function resolveConnectConfig(c: ConfigOf<typeof CONNECT_SCHEMA>, env: NodeJS.ProcessEnv): ConnectConfig {
   const fail = (msg: string): never => {
     throw new OddwireError("ODW_ERR_CONFIG", msg);
   };
-  const collector = (c["collector"] as string | undefined) ?? fail("the collector's URL is needed: --collector ws://127.0.0.1:8443 (or collector in the config file)");
-  const secretFile = c["enrollSecretFile"] as string | undefined;
+  const collector = c.collector ?? fail("the collector's URL is needed: --collector ws://127.0.0.1:8443 (or collector in the config file)");
+  const secretFile = c.enrollSecretFile;
   if (secretFile) checkNotWorldWritable(secretFile, "the enrollment secret file");
-  const secret = resolveSecret(c["enrollSecret"] as string | undefined, secretFile, env["ODDWIRE_ENROLL_SECRET"], "enrollment secret");
+  const secret = resolveSecret(c.enrollSecret, secretFile, env["ODDWIRE_ENROLL_SECRET"], "enrollment secret");
   // The same rules as configure and the collector, checked before anything starts.
   if (secret) checkEnrollSecret(secret);
   let ca: Buffer | undefined;
-  if (c["caCert"]) {
+  if (c.caCert) {
     try {
-      ca = readFileSync(c["caCert"] as string);
+      ca = readFileSync(c.caCert);
     } catch (err) {
-      fail(`cannot read the CA certificate ${c["caCert"]}: ${(err as Error).message}`);
+      fail(`cannot read the CA certificate ${c.caCert}: ${(err as Error).message}`);
     }
   }
   return {
     collector,
     enrollSecret: secret ?? "",
     ...(ca && { ca }),
-    logLevel: c["logLevel"] as ConnectConfig["logLevel"],
+    logLevel: c.logLevel as ConnectConfig["logLevel"],
   };
 }
 
@@ -105,16 +105,16 @@ export function resolveRunConfig(flags: Record<string, unknown>, env: NodeJS.Pro
   const configFile = f["config"] as string | undefined;
   if (configFile) checkNotWorldWritable(configFile, "the config file");
   const c = loadConfig(RUN_SCHEMA, { file: configFile, flags: f });
-  const schedule = c["schedule"] as string; // checked by startAgent, which loads node-cron
+  const schedule = c.schedule; // checked by startAgent, which loads node-cron
   return Object.freeze({
     ...resolveConnectConfig(c, env),
     schedule,
-    spoolMaxBytes: parseByteSize((c["spoolMaxBytes"] as string) ?? DEFAULT_SPOOL_MAX_BYTES, "--spool-max-bytes"),
-    fullEvery: c["fullEvery"] as number,
-    stateDir: (c["stateDir"] as string | undefined) ?? defaultStateDir(env),
-    hash: c["hash"] as boolean,
-    heartbeatMs: (c["heartbeatSeconds"] as number) * 1000,
-    events: c["events"] as EventsMode,
-    eventsRateCap: c["eventsRateCap"] as number,
+    spoolMaxBytes: parseByteSize(c.spoolMaxBytes ?? DEFAULT_SPOOL_MAX_BYTES, "--spool-max-bytes"),
+    fullEvery: c.fullEvery,
+    stateDir: c.stateDir ?? defaultStateDir(env),
+    hash: c.hash,
+    heartbeatMs: c.heartbeatSeconds * 1000,
+    events: c.events as EventsMode,
+    eventsRateCap: c.eventsRateCap,
   });
 }
