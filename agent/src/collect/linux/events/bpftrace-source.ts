@@ -1,11 +1,13 @@
-// Runs agent/bpf/oddwire-events.bt under bpftrace as a child process and hands
-// each event to the caller as it arrives. Restarts the child when it dies
+// Runs agent/bpf/oddwire-events.bt under bpftrace as a child process (or, with
+// `args` and `strings: "sensor"`, any program printing the same JSON lines: the
+// compiled sensor, see sensor-source.ts) and hands each event to the caller as
+// it arrives. Restarts the child when it dies
 // (with a growing delay, reported through onStatus), and stop() ends it and
 // resolves only once the child has been reaped.
 
 import { spawn, type ChildProcess } from "node:child_process";
 import { fileURLToPath } from "node:url";
-import { parseBpftraceLine, MAX_LINE_CHARS, type BpftraceEvent } from "./parse-bpftrace-line.js";
+import { parseBpftraceLine, MAX_LINE_CHARS, type BpftraceEvent, type StringEncoding } from "./parse-bpftrace-line.js";
 
 /** The program file, shipped beside the compiled agent (agent/bpf/). */
 export const EVENTS_PROGRAM = fileURLToPath(new URL("../../../../bpf/oddwire-events.bt", import.meta.url));
@@ -33,6 +35,8 @@ export interface BpftraceSourceOptions {
    * same JSON lines (a compiled sensor); default `-f json PROGRAM`.
    */
   args?: string[];
+  /** How the producer writes non-ASCII bytes in strings (default bpftrace's). */
+  strings?: StringEncoding;
   /** Entries per BPF map (BPFTRACE_MAP_KEYS_MAX); bounds kernel memory and the UDP first-seen set. */
   mapKeysMax?: number;
   /**
@@ -75,6 +79,7 @@ export class BpftraceSource {
       maxRestartDelayMs: 60000,
       maxRestarts: 10,
       stopGraceMs: 5000,
+      strings: "bpftrace",
       ...options,
     };
   }
@@ -158,7 +163,7 @@ export class BpftraceSource {
   }
 
   private onLine(line: string): void {
-    const parsed = parseBpftraceLine(line);
+    const parsed = parseBpftraceLine(line, { strings: this.o.strings });
     switch (parsed.type) {
       case "event":
         this.o.onEvent({ ...parsed.event, timeMs: Number((parsed.event.monoNs + this.clockOffsetNs) / 1_000_000n) });
