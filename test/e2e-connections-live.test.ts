@@ -10,9 +10,18 @@ import { realpathSync } from "node:fs";
 import { join } from "node:path";
 import { loopbackServer } from "./lib/child-processes.js";
 import { COLLECTOR_BIN, startAgent, startCollector, waitFor } from "./lib/fleet.js";
+import { findSensor } from "oddwire-agent/collect/linux/events/sensor-source.js";
 import { skipWithoutTools } from "./lib/system-tools.js";
 
-const skip = process.platform !== "linux" ? "Linux only" : process.getuid?.() !== 0 ? "needs root to load tracing programs" : skipWithoutTools(["bash"], "bash");
+// An event source: the sensor built by `npm run build` (clang, bpftool, libbpf-dev), or bpftrace.
+const skip =
+  process.platform !== "linux"
+    ? "Linux only"
+    : process.getuid?.() !== 0
+      ? "needs root to load tracing programs"
+      : findSensor() === null
+        ? skipWithoutTools(["bpftrace"], "bpftrace, or clang llvm libbpf-dev bpftool to build the sensor")
+        : false;
 
 t.test("a 50 ms connection by a process that exits at once is in the report with its command line and parents", { skip }, async (t) => {
   const dir = t.testdir();
