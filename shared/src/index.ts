@@ -14,3 +14,4 @@ export * from "./config.js";
 export * from "./log.js";
 export * from "./binary-key.js";
 export * from "./cli-main.js";
+export * from "./community-id.js";
