@@ -23,7 +23,13 @@ for (const [seed, vectors] of [
   t.test(`every published vector with seed ${seed}`, async (t) => {
     t.ok(vectors.length >= 20);
     for (const v of vectors) {
-      const flow = { proto: v.proto, srcAddress: v.saddr, dstAddress: v.daddr, ...(v.sport === null ? {} : { srcPort: v.sport }), ...(v.dport === null ? {} : { dstPort: v.dport }) };
+      const flow = {
+        proto: v.proto,
+        srcAddress: v.saddr,
+        dstAddress: v.daddr,
+        ...(v.sport === null ? {} : { srcPort: v.sport }),
+        ...(v.dport === null ? {} : { dstPort: v.dport }),
+      };
       t.equal(communityId(flow, seed), v.communityid, `${v.proto} ${v.saddr}:${v.sport} → ${v.daddr}:${v.dport}`);
     }
   });
