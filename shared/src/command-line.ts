@@ -35,6 +35,19 @@ export function urlsIn(cmdline: string): Array<{ url: string; host: string }> {
   return out;
 }
 
+const NAME_TOKEN = /^[a-z0-9-]+(?:\.[a-z0-9-]+)+$/i;
+
+/** Bare host names among a command line's words (ssh -R 80:localhost:80 serveo.net, user@host, host:port), for the destination check. */
+export function hostNamesIn(cmdline: string): string[] {
+  const out: string[] = [];
+  for (const word of cmdline.slice(0, MAX_CMDLINE).split(/[\s"'=,;|()<>`]+/)) {
+    const host = word.replace(/^[^@]*@/, "").replace(/:\d+$/, "");
+    if (NAME_TOKEN.test(host) && /[a-z]/i.test(host.slice(host.lastIndexOf(".") + 1))) out.push(host.toLowerCase());
+    if (out.length >= 32) break;
+  }
+  return out;
+}
+
 interface Pattern {
   test: RegExp;
   say: (match: string) => string;
@@ -109,16 +122,8 @@ export function judgeCommandLine(cmdline: string, binary: string, kb: KnowledgeB
   }
   const tags: Tag[] = [];
   if (reasons.length > 0) tags.push({ code: TAG.SUSPICIOUS_COMMAND, reason: `its command line ${reasons.join("; ")}` });
-  if (urls.length > 0) {
-    tags.push(
-      ...judgeDestinations(
-        urls.map((u) => u.host),
-        { binary, cmdline },
-        kb,
-        table,
-      ),
-    );
-  }
+  const names = [...new Set([...urls.map((u) => u.host), ...hostNamesIn(text)])];
+  if (names.length > 0) tags.push(...judgeDestinations(names, { binary, cmdline }, kb, table));
   return tags;
 }
 
