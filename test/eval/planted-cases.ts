@@ -410,6 +410,22 @@ export const BENIGN: BenignCase[] = [
   },
   {
     source: "own",
+    what: "Thunderbird open without a connection on nearly every desktop (the denominator of the quarter above)",
+    os: "windows",
+    binary: "thunderbird.exe",
+    protocol: "none",
+    hosts: 0.99,
+    make: (h) =>
+      h.proc(
+        "thunderbird.exe",
+        "C:\\Program Files\\Mozilla Thunderbird\\thunderbird.exe",
+        '"C:\\Program Files\\Mozilla Thunderbird\\thunderbird.exe" -osint',
+        h.pidOf("explorer.exe"),
+        user,
+      ),
+  },
+  {
+    source: "own",
     what: "an administrator's ssh to a server on a few hosts",
     os: "linux",
     binary: "ssh",
