@@ -65,7 +65,6 @@ export interface EvalResult {
   /** The best rank any benign case reached. */
   bestBenignRank: number | null;
   bySource: SourceResult[];
-  // biome-ignore lint/suspicious/noExplicitAny: the collector's JSON report, read as data
   report: any;
 }
 
@@ -127,7 +126,6 @@ function run(args: string[], opts: { onLine?: (line: string) => void } = {}): { 
 }
 
 /** Replays the fleet into a fresh collector and returns its JSON report. */
-// biome-ignore lint/suspicious/noExplicitAny: the collector's JSON report, read as data
 export async function replayAndReport(lines: string[], revoke: readonly string[] = []): Promise<any> {
   const dir = mkdtempSync(join(tmpdir(), "oddwire-eval-"));
   try {
