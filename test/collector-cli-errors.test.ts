@@ -7,9 +7,9 @@ import t from "tap";
 import { spawn } from "node:child_process";
 import { existsSync, readdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { openDb } from "oddwire-collector/store/open-db.js";
+import { openStore } from "oddwire-collector/store/store.js";
 import { kill, loopbackServer } from "./lib/child-processes.js";
-import { COLLECTOR_BIN, SECRET } from "./lib/fleet.js";
+import { COLLECTOR_BIN, freePort, SECRET } from "./lib/fleet.js";
 
 interface Run {
   status: number | null;
@@ -79,20 +79,31 @@ t.test("commands that read the fleet refuse a database that does not exist", asy
   t.same(readdirSync(dir), ["exports"]);
 });
 
-t.test("a database URL is refused until PostgreSQL support lands", async (t) => {
-  const dir = t.testdir({ "serve.json": JSON.stringify({ db: "postgresql://oddwire@127.0.0.1:5432/fleet", enrollSecret: SECRET }) });
-  const url = "postgres://oddwire@127.0.0.1/fleet";
-  const runs: Array<[string, string[]]> = [
-    ["serve --db", ["serve", "--port", "0", "--db", url, "--enroll-secret", SECRET]],
+t.test("a database address other than postgres:// is refused; a PostgreSQL nobody answers at is one clear line", async (t) => {
+  const dir = t.testdir({ "serve.json": JSON.stringify({ db: "mysql://oddwire@127.0.0.1:3306/fleet", enrollSecret: SECRET }) });
+  const other = "mysql://oddwire@127.0.0.1/fleet";
+  for (const [name, args] of [
+    ["serve --db", ["serve", "--port", "0", "--db", other, "--enroll-secret", SECRET]],
     ["serve --config", ["serve", "--port", "0", "--config", join(dir, "serve.json")]],
-    ["report --db", ["report", "--db", url]],
-    ["agents --db", ["agents", "--db", url]],
-    ["export --db", ["export", "--what", "agents", "--out", dir, "--db", url]],
-  ];
-  for (const [name, args] of runs) {
+    ["report --db", ["report", "--db", other]],
+    ["export --db", ["export", "--what", "agents", "--out", dir, "--db", other]],
+  ] as Array<[string, string[]]>) {
     const r = await collector(t, args, dir);
     t.equal(r.status, 1, `${name}: exit 1`);
-    t.match(r.stderr, /^oddwire-collector: ODW_ERR_CONFIG: .*PostgreSQL is not supported by this build; give a file path/, `${name}: says so`);
+    t.match(r.stderr, /^oddwire-collector: ODW_ERR_CONFIG: .*a database address \(mysql:\/\/\) is not supported; give a file path .* or a postgres:\/\/ URL/, `${name}: says so`);
+    t.notMatch(r.stderr, NO_STACK);
+  }
+  // Nothing listens on this port: the password never shows in the message.
+  const url = `postgres://oddwire:hunter2@127.0.0.1:${await freePort()}/fleet`;
+  for (const args of [
+    ["agents", "--db", url],
+    ["report", "--db", url],
+    ["serve", "--port", "0", "--db", url, "--enroll-secret", SECRET],
+  ]) {
+    const r = await collector(t, args, dir);
+    t.equal(r.status, 1, `${args[0]}: exit 1`);
+    t.match(r.stderr, /^oddwire-collector: ODW_ERR_DB: cannot open the database postgres:\/\/oddwire:\*\*\*@127\.0\.0\.1:\d+\/fleet: .*ECONNREFUSED/, `${args[0]}: says so`);
+    t.notMatch(r.stderr, /hunter2/);
     t.notMatch(r.stderr, NO_STACK);
   }
   t.same(readdirSync(dir), ["serve.json"], "no directory named postgres: or anything else");
@@ -101,7 +112,7 @@ t.test("a database URL is refused until PostgreSQL support lands", async (t) => 
 t.test("report --out into a directory that does not exist: one clear line, no stack", async (t) => {
   const dir = t.testdir();
   const db = join(dir, "fleet.db");
-  openDb(db).close();
+  await (await openStore(db)).close();
   const r = await collector(t, ["report", "--db", db, "--out", join(dir, "no-such-dir", "report.txt")]);
   t.equal(r.status, 2);
   t.match(

@@ -8,7 +8,7 @@ import { spawnSync } from "node:child_process";
 import { lstatSync, readFileSync, readdirSync, readlinkSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileStamp, runExport } from "oddwire-collector/export/export-run.js";
-import { openDb } from "oddwire-collector/store/open-db.js";
+import { openStore } from "oddwire-collector/store/store.js";
 import { COLLECTOR_BIN } from "./lib/fleet.js";
 
 const PRECIOUS = "precious content that must survive\n";
@@ -16,7 +16,7 @@ const PRECIOUS = "precious content that must survive\n";
 t.test("report --out does not follow a link planted at FILE.tmp", async (t) => {
   const dir = t.testdir();
   const db = join(dir, "fleet.db");
-  openDb(db).close();
+  await (await openStore(db)).close();
   const victim = join(dir, "victim.txt");
   writeFileSync(victim, PRECIOUS);
   const out = join(dir, "report.txt");
@@ -38,14 +38,14 @@ t.test("report --out does not follow a link planted at FILE.tmp", async (t) => {
 
 t.test("an export does not follow, and is not blocked by, a link at its old temporary name", async (t) => {
   const dir = t.testdir();
-  const db = openDb(join(dir, "fleet.db"));
+  const db = await openStore(join(dir, "fleet.db"));
   t.teardown(() => db.close());
   const victim = join(dir, "victim.txt");
   writeFileSync(victim, PRECIOUS);
   const now = Date.UTC(2026, 0, 2, 3, 4, 5, 6);
   const planted = join(dir, `.manual-agents-${fileStamp(now)}.csv.tmp`);
   symlinkSync(victim, planted);
-  const out = runExport(db, { name: "manual", cron: "* * * * *", what: "agents", dir, minScore: 0, onlyNew: false, timezone: "UTC", keep: 30 }, now);
+  const out = await runExport(db, { name: "manual", cron: "* * * * *", what: "agents", dir, minScore: 0, onlyNew: false, timezone: "UTC", keep: 30 }, now);
   t.equal(out.status, "ok", out.error);
   t.equal(readFileSync(victim, "utf8"), PRECIOUS, "the link's target is untouched");
   t.equal(readlinkSync(planted), victim, "the planted link is left as it was");

@@ -10,20 +10,34 @@ import { parseDurationMs, reportFormat, reportOptionsFrom } from "./report/repor
 import { countOf } from "./report/plural.js";
 import { renderReportTable } from "./report/report-text.js";
 import { parseExportSchedules } from "./export/export-config.js";
-import { lastExports, runExport } from "./export/export-run.js";
+import { runExport } from "./export/export-run.js";
 import { writeFileAtomically } from "./export/temp-file.js";
-import { addSuppression, listSuppressions, removeSuppression } from "./report/suppressions.js";
 import { DEFAULT_DB, existingDbPath, resolveServeConfig, SERVE_SCHEMA } from "./serve-config.js";
 import { startServing } from "./serve-start.js";
-import { eventsCell, HostStore, platformOf, type HostRow } from "./store/hosts.js";
-import { openDb } from "./store/open-db.js";
+import type { ExportStatus } from "./store/export-store.js";
+import { eventsCell, platformOf, type HostRow } from "./store/hosts.js";
+import { openStore, type Store } from "./store/store.js";
 
 const PROGRAM = "oddwire-collector";
 const VERSION = (createRequire(import.meta.url)("../package.json") as { version: string }).version;
 const SUMMARY = "oddwire collector: enrolls agents, stores the fleet in SQLite and ranks fleet-wide rarity.";
 
 const CONFIG_OPTION: OptionSpec = { type: "string", valueName: "FILE", description: "JSON config file; its keys are the options' names in camelCase (flags override it)." };
-const DB_OPTION: OptionSpec = { type: "string", valueName: "FILE", description: `SQLite database file (default ${DEFAULT_DB}).` };
+const DB_OPTION: OptionSpec = {
+  type: "string",
+  valueName: "FILE|URL",
+  description: `SQLite database file (default ${DEFAULT_DB}), or a postgres:// URL.`,
+};
+
+/** Opens the store a command works on (it must exist), runs `fn`, and closes it. */
+async function withStore<T>(values: Record<string, unknown>, opts: { readonly?: boolean }, fn: (store: Store) => Promise<T>): Promise<T> {
+  const store = await openStore(existingDbPath(values["db"]), opts);
+  try {
+    return await fn(store);
+  } finally {
+    await store.close();
+  }
+}
 
 const serveOptions: Record<string, OptionSpec> = { config: CONFIG_OPTION };
 for (const [key, spec] of Object.entries(SERVE_SCHEMA as ConfigSchema)) {
@@ -192,36 +206,30 @@ async function serve(values: Record<string, unknown>): Promise<number> {
   return 0;
 }
 
-function agents(values: Record<string, unknown>): number {
+async function agents(values: Record<string, unknown>): Promise<number> {
   const format = (values["format"] as string | undefined) ?? "table";
   if (format !== "table" && format !== "json") throw new OddwireError("ODW_ERR_USAGE", `--format must be table or json, not "${format}"`);
   const silentAfter = Number(values["silent-after-seconds"] ?? 300);
   if (!Number.isSafeInteger(silentAfter) || silentAfter < 1) throw new OddwireError("ODW_ERR_USAGE", "--silent-after-seconds must be a whole number of seconds, 1 or more");
-  const db = openDb(existingDbPath(values["db"]), { readonly: true });
-  try {
-    const rows = new HostStore(db).list(Date.now(), silentAfter * 1000);
-    const exports = hasTable(db, "export_runs") ? lastExports(db) : [];
+  await withStore(values, { readonly: true }, async (store) => {
+    const rows = await store.hosts.list(Date.now(), silentAfter * 1000);
+    // A database older than export runs (read-only: not migrated) has none.
+    const exports = await store.exports.lastExports().catch(() => []);
     process.stdout.write(
       format === "json" ? JSON.stringify({ generatedAt: new Date().toISOString(), hosts: rows, exports }, null, 2) + "\n" : renderAgents(rows) + renderExports(exports),
     );
-  } finally {
-    db.close();
-  }
+  });
   return 0;
 }
 
-function revoke(values: Record<string, unknown>, positionals: string[]): number {
+async function revoke(values: Record<string, unknown>, positionals: string[]): Promise<number> {
   const hostId = positionals[0];
   if (!hostId) throw new OddwireError("ODW_ERR_USAGE", "revoke needs the HOSTID to cut off (see `oddwire-collector agents`)");
-  const db = openDb(existingDbPath(values["db"]));
-  try {
-    const store = new HostStore(db);
-    if (!store.list(Date.now(), 1).some((h) => h.hostId === hostId)) throw new OddwireError("ODW_ERR_USAGE", `no enrolled host has id ${JSON.stringify(hostId)}`);
-    const changed = store.revoke(hostId, (values["reason"] as string | undefined) ?? "", Date.now());
+  await withStore(values, {}, async (store) => {
+    if (!(await store.hosts.find(hostId, Date.now(), 1))) throw new OddwireError("ODW_ERR_USAGE", `no enrolled host has id ${JSON.stringify(hostId)}`);
+    const changed = await store.hosts.revoke(hostId, (values["reason"] as string | undefined) ?? "", Date.now());
     process.stdout.write(changed ? `revoked ${hostId}\n` : `${hostId} was already revoked\n`);
-  } finally {
-    db.close();
-  }
+  });
   return 0;
 }
 
@@ -230,21 +238,16 @@ async function report(values: Record<string, unknown>): Promise<number> {
   const now = Date.now();
   const opts = reportOptionsFrom(values, now);
   // Not read-only: opening brings an older database's schema up to date.
-  const db = openDb(existingDbPath(values["db"]));
-  let text: string;
-  try {
-    const r = buildReport(db, opts);
-    text =
-      format === "json"
-        ? JSON.stringify(r, null, 2) + "\n"
-        : format === "csv"
-          ? renderReportCsv(r)
-          : format === "html"
-            ? (await import("./report/report-html.js")).renderReportHtml(r, { nonce: randomBytes(16).toString("base64") })
-            : renderReportTable(r);
-  } finally {
-    db.close();
-  }
+  const text = await withStore(values, {}, async (store) => {
+    const r = await buildReport(store, opts);
+    return format === "json"
+      ? JSON.stringify(r, null, 2) + "\n"
+      : format === "csv"
+        ? renderReportCsv(r)
+        : format === "html"
+          ? (await import("./report/report-html.js")).renderReportHtml(r, { nonce: randomBytes(16).toString("base64") })
+          : renderReportTable(r);
+  });
   const out = values["out"] as string | undefined;
   if (out) {
     try {
@@ -262,7 +265,7 @@ async function report(values: Record<string, unknown>): Promise<number> {
   return 0;
 }
 
-function exportOnce(values: Record<string, unknown>): number {
+async function exportOnce(values: Record<string, unknown>): Promise<number> {
   const [schedule] = parseExportSchedules(
     [
       {
@@ -277,15 +280,12 @@ function exportOnce(values: Record<string, unknown>): number {
     ],
     "export",
   );
-  const db = openDb(existingDbPath(values["db"]));
-  try {
-    const out = runExport(db, schedule!);
+  await withStore(values, {}, async (store) => {
+    const out = await runExport(store, schedule!);
     if (out.status !== "ok") throw new OddwireError("ODW_ERR_EXPORT", `the export failed: ${out.error}`);
     process.stdout.write(`${out.file}\n`);
     process.stderr.write(`${PROGRAM}: ${countOf(out.rows, "row")}\n`);
-  } finally {
-    db.close();
-  }
+  });
   return 0;
 }
 
@@ -293,7 +293,7 @@ function who(values: Record<string, unknown>): string {
   return (values["by"] as string | undefined) || process.env["SUDO_USER"] || process.env["USER"] || "unknown";
 }
 
-function suppress(values: Record<string, unknown>): number {
+async function suppress(values: Record<string, unknown>): Promise<number> {
   const now = Date.now();
   const expires = values["expires"] as string | undefined;
   let expiresAtMs: number | null = null;
@@ -303,14 +303,12 @@ function suppress(values: Record<string, unknown>): number {
     if (Number.isNaN(expiresAtMs) || expiresAtMs <= now)
       throw new OddwireError("ODW_ERR_USAGE", `--expires must be a duration (30d, 12h) or a future ISO date, not ${JSON.stringify(expires)}`);
   }
-  const db = openDb(existingDbPath(values["db"]));
-  try {
+  await withStore(values, {}, async (store) => {
     const hosts = (values["hosts"] as string | undefined)
       ?.split(",")
       .map((h) => h.trim())
       .filter(Boolean);
-    const id = addSuppression(
-      db,
+    const id = await store.suppressions.add(
       {
         binary: (values["binary"] as string | undefined) ?? "",
         protocol: values["protocol"] as string | undefined,
@@ -322,33 +320,27 @@ function suppress(values: Record<string, unknown>): number {
       now,
     );
     process.stdout.write(`suppression ${id} added\n`);
-  } finally {
-    db.close();
-  }
+  });
   return 0;
 }
 
-function unsuppress(values: Record<string, unknown>, positionals: string[]): number {
+async function unsuppress(values: Record<string, unknown>, positionals: string[]): Promise<number> {
   const id = Number(positionals[0]);
   if (!Number.isSafeInteger(id) || id < 1) throw new OddwireError("ODW_ERR_USAGE", "unsuppress needs the rule's ID (see `oddwire-collector suppressions`)");
-  const db = openDb(existingDbPath(values["db"]));
-  try {
-    if (!removeSuppression(db, id, who(values), (values["reason"] as string | undefined) ?? "", Date.now())) {
+  await withStore(values, {}, async (store) => {
+    if (!(await store.suppressions.remove(id, who(values), (values["reason"] as string | undefined) ?? "", Date.now()))) {
       throw new OddwireError("ODW_ERR_USAGE", `no active suppression has id ${id}`);
     }
     process.stdout.write(`suppression ${id} removed\n`);
-  } finally {
-    db.close();
-  }
+  });
   return 0;
 }
 
-function suppressions(values: Record<string, unknown>): number {
+async function suppressions(values: Record<string, unknown>): Promise<number> {
   const format = (values["format"] as string | undefined) ?? "table";
   if (format !== "table" && format !== "json") throw new OddwireError("ODW_ERR_USAGE", `--format must be table or json, not "${format}"`);
-  const db = openDb(existingDbPath(values["db"]), { readonly: true });
-  try {
-    const { rules, audit } = listSuppressions(db);
+  await withStore(values, { readonly: true }, async (store) => {
+    const { rules, audit } = await store.suppressions.list();
     if (format === "json") process.stdout.write(JSON.stringify({ rules, audit }, null, 2) + "\n");
     else {
       const now = Date.now();
@@ -364,17 +356,11 @@ function suppressions(values: Record<string, unknown>): number {
       }
       process.stdout.write(`${countOf(rules.length, "rule")}; audit trail: ${countOf(audit.length, "entry")} (--format json shows them)\n`);
     }
-  } finally {
-    db.close();
-  }
+  });
   return 0;
 }
 
-function hasTable(db: ReturnType<typeof openDb>, name: string): boolean {
-  return db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?").get(name) !== undefined;
-}
-
-function renderExports(exports: ReturnType<typeof lastExports>): string {
+function renderExports(exports: ExportStatus[]): string {
   if (exports.length === 0) return "";
   return (
     "\nlast exports:\n" +

@@ -7,10 +7,7 @@ import { ExportScheduler } from "./export/export-scheduler.js";
 import { IngestServer } from "./ingest/server.js";
 import { ReportRoutes } from "./report/report-routes.js";
 import type { ServeConfig } from "./serve-config.js";
-import { HostStore } from "./store/hosts.js";
-import { Ingester } from "./store/ingest.js";
-import { openDb } from "./store/open-db.js";
-import { pruneOld } from "./store/retention.js";
+import { openStore, printableLocation } from "./store/store.js";
 
 export interface RunningCollector {
   port: number;
@@ -19,11 +16,12 @@ export interface RunningCollector {
 }
 
 const REVOCATION_CHECK_MS = 2000;
+/** How far back each revocation check looks: wide enough for a revoking machine's clock to be this far behind. */
+const REVOCATION_WINDOW_MS = 600_000;
 const RETENTION_MS = 3_600_000;
 
 export async function startCollector(config: ServeConfig, log: Logger = createLogger({ name: "collector", level: config.logLevel })): Promise<RunningCollector> {
-  const db = openDb(config.db, { sync: config.sync });
-  const hosts = new HostStore(db);
+  const store = await openStore(config.db, { sync: config.sync });
   const server = new IngestServer(
     {
       host: config.host,
@@ -43,27 +41,28 @@ export async function startCollector(config: ServeConfig, log: Logger = createLo
       flushBytes: 8 * 1024 * 1024,
       requestTimeoutMs: config.requestTimeoutSeconds * 1000,
     },
-    hosts,
-    new Ingester(db),
+    store.hosts,
+    store.ingest,
     log,
   );
   server.extraRoutes = (req, res) => routes.handle(req, res);
-  const routes = new ReportRoutes(db, config.readerToken, log, !!config.tls);
-  const prune = () => {
+  const routes = new ReportRoutes(store, config.readerToken, log, !!config.tls);
+  const prune = async () => {
     try {
-      const pruned = pruneOld(db, Date.now(), config);
+      const pruned = await store.prune(Date.now(), config);
       if (pruned.batches || pruned.observations || pruned.connections) log.info("retention.pruned", pruned);
     } catch (err) {
       log.error("retention.failed", { error: (err as Error).message });
     }
   };
-  prune();
+  await prune();
   const port = await server.listen();
-  const exporter = new ExportScheduler(db, config.exports, server.metrics, log);
+  const exporter = new ExportScheduler(store, config.exports, server.metrics, log);
   exporter.start();
-  const timers = [setInterval(() => server.cutRevoked(), REVOCATION_CHECK_MS), setInterval(prune, RETENTION_MS)];
+  const cutRevoked = () => server.cutRevoked(Date.now() - REVOCATION_WINDOW_MS).catch((err: Error) => log.error("revocation.check_failed", { error: err.message }));
+  const timers = [setInterval(cutRevoked, REVOCATION_CHECK_MS), setInterval(prune, RETENTION_MS)];
   for (const t of timers) t.unref();
-  log.info("collector.listening", { host: config.host, port, tls: !!config.tls, db: config.db });
+  log.info("collector.listening", { host: config.host, port, tls: !!config.tls, db: printableLocation(config.db), store: store.kind });
   return {
     port,
     server,
@@ -72,7 +71,7 @@ export async function startCollector(config: ServeConfig, log: Logger = createLo
       await exporter.stop();
       await server.close();
       log.info("collector.stopped", { counters: server.metrics.counts });
-      db.close();
+      await store.close();
     },
   };
 }

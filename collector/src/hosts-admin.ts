@@ -6,12 +6,11 @@
 import { OddwireError } from "@oddwire/shared";
 import { parseDurationMs } from "./report/report-options.js";
 import { existingDbPath } from "./serve-config.js";
-import { HostStore } from "./store/hosts.js";
-import { openDb } from "./store/open-db.js";
+import { openStore } from "./store/store.js";
 
 export const DEFAULT_REENROLL_WINDOW = "24h";
 
-export function allowReenroll(values: Record<string, unknown>, positionals: string[]): number {
+export async function allowReenroll(values: Record<string, unknown>, positionals: string[]): Promise<number> {
   const hostId = positionals[0];
   if (!hostId) throw new OddwireError("ODW_ERR_USAGE", "allow-reenroll needs the HOSTID that may enroll again (see `oddwire-collector agents`)");
   const within = (values["within"] as string | undefined) ?? DEFAULT_REENROLL_WINDOW;
@@ -19,16 +18,15 @@ export function allowReenroll(values: Record<string, unknown>, positionals: stri
   if (windowMs === null || windowMs <= 0) throw new OddwireError("ODW_ERR_USAGE", `--within takes a duration such as 30m, 24h or 7d, not ${JSON.stringify(within)}`);
   const by = process.env["SUDO_USER"] || process.env["USER"] || "unknown";
   const now = Date.now();
-  const db = openDb(existingDbPath(values["db"]));
+  const store = await openStore(existingDbPath(values["db"]));
   try {
-    const store = new HostStore(db);
-    const host = store.list(now, 1).find((h) => h.hostId === hostId);
+    const host = await store.hosts.find(hostId, now, 1);
     if (!host) throw new OddwireError("ODW_ERR_USAGE", `no enrolled host has id ${JSON.stringify(hostId)}; a new host enrolls with the secret alone`);
     if (host.revokedAt !== null) throw new OddwireError("ODW_ERR_REVOKED", `host ${hostId} is revoked; a revoked host cannot enroll again`);
-    store.allowReenroll(hostId, now + windowMs, by, now);
+    await store.hosts.allowReenroll(hostId, now + windowMs, by, now);
     process.stdout.write(`${hostId} may enroll again once until ${new Date(now + windowMs).toISOString().replace(/\.\d+Z$/, "Z")}\n`);
   } finally {
-    db.close();
+    await store.close();
   }
   return 0;
 }

@@ -5,6 +5,7 @@ import { randomBytes } from "node:crypto";
 import { readFileSync, statSync } from "node:fs";
 import { isAbsolute, resolve } from "node:path";
 import { checkEnrollSecret, loadConfig, OddwireError, parseByteSize, resolveSecret, type ConfigSchema } from "@oddwire/shared";
+import { isPostgresUrl, printableLocation } from "./store/store.js";
 import type { SyncMode } from "./store/open-db.js";
 import { parseExportSchedules, type ExportSchedule } from "./export/export-config.js";
 
@@ -99,14 +100,25 @@ export interface ServeConfig {
 const URL_LIKE = /^[A-Za-z][A-Za-z0-9+.-]*:\/\//;
 
 /**
- * Refuses a --db value that is an address rather than a file path: today it
- * would silently become a directory named "postgres:".
+ * A --db value: a file path (SQLite) or a postgres:// URL (PostgreSQL).
+ * Any other address is refused: it would silently become a directory named
+ * after its scheme.
  */
 export function checkDbPath(db: string, where = "--db"): string {
+  if (isPostgresUrl(db)) {
+    try {
+      new URL(db);
+    } catch {
+      throw new OddwireError("ODW_ERR_CONFIG", `${where}: ${JSON.stringify(printableLocation(db))} is not a valid URL; write postgres://USER:PASSWORD@HOST:PORT/DATABASE`);
+    }
+    return db;
+  }
   if (URL_LIKE.test(db)) {
     const scheme = db.slice(0, db.indexOf(":")).toLowerCase();
-    const what = scheme.startsWith("postgres") ? "PostgreSQL is not supported by this build" : `a database address (${scheme}://) is not supported`;
-    throw new OddwireError("ODW_ERR_CONFIG", `${where} ${JSON.stringify(db)}: ${what}; give a file path for the SQLite database (default ${DEFAULT_DB})`);
+    throw new OddwireError(
+      "ODW_ERR_CONFIG",
+      `${where} ${JSON.stringify(db)}: a database address (${scheme}://) is not supported; give a file path for the SQLite database (default ${DEFAULT_DB}) or a postgres:// URL`,
+    );
   }
   return db;
 }
@@ -118,6 +130,7 @@ export function checkDbPath(db: string, where = "--db"): string {
  */
 export function existingDbPath(value: unknown): string {
   const db = checkDbPath(typeof value === "string" && value !== "" ? value : DEFAULT_DB);
+  if (isPostgresUrl(db)) return db;
   let isFile: boolean;
   try {
     isFile = statSync(db).isFile();
@@ -172,7 +185,7 @@ export function resolveServeConfig(flags: Record<string, unknown>, env: NodeJS.P
   return Object.freeze({
     port: c.port,
     host,
-    db: db === ":memory:" || isAbsolute(db) ? db : resolve(db),
+    db: db === ":memory:" || isPostgresUrl(db) || isAbsolute(db) ? db : resolve(db),
     enrollSecret,
     readerToken: givenToken ?? randomBytes(24).toString("base64url"),
     readerTokenGenerated: givenToken === undefined,

@@ -10,9 +10,10 @@ import { dirname } from "node:path";
 import { OddwireError, type Logger } from "@oddwire/shared";
 import { startCollector, type RunningCollector } from "./collector.js";
 import type { ServeConfig } from "./serve-config.js";
+import { isPostgresUrl } from "./store/store.js";
 
 export async function startServing(config: ServeConfig, log?: Logger): Promise<RunningCollector> {
-  const undo = config.db === ":memory:" ? () => undefined : creationUndo(config.db);
+  const undo = config.db === ":memory:" || isPostgresUrl(config.db) ? () => undefined : creationUndo(config.db);
   try {
     return await startCollector(config, log);
   } catch (err) {

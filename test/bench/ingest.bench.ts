@@ -11,9 +11,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { knowledgeBase, portTable } from "@oddwire/shared";
 import { oddwire } from "@oddwire/proto";
-import { HostStore } from "oddwire-collector/store/hosts.js";
-import { Ingester } from "oddwire-collector/store/ingest.js";
-import { openDb } from "oddwire-collector/store/open-db.js";
+import { openStore } from "oddwire-collector/store/store.js";
 import { parseLine } from "oddwire-agent/replay.js";
 import { planBatch } from "oddwire-agent/delta/snapshot-delta.js";
 import { takeSnapshot } from "oddwire-agent/snapshot.js";
@@ -133,14 +131,12 @@ export async function benchIngest(opts: { fleet: GenOptions; runs: Array<{ concu
       const batch = oddwire.v1.Batch.decode(oddwire.v1.Batch.encode({ seq, full: true, snapshot: snap }).finish());
       return { hostId: snap.hostId, batch, bytes: 0 };
     });
-    const db = openDb(join(dir, "baseline.db"));
-    const hosts = new HostStore(db);
-    for (const id of seqs.keys()) hosts.enroll({ hostId: id, hostname: id, os: "linux", agentVersion: "0.1.0" }, Date.now());
-    const ingester = new Ingester(db);
+    const store = await openStore(join(dir, "baseline.db"));
+    for (const id of seqs.keys()) await store.hosts.enroll({ hostId: id, hostname: id, os: "linux", agentVersion: "0.1.0" }, Date.now());
     const t0 = process.hrtime.bigint();
-    for (let i = 0; i < items.length; i += 64) ingester.apply(items.slice(i, i + 64), Date.now());
+    for (let i = 0; i < items.length; i += 64) await store.ingest.apply(items.slice(i, i + 64), Date.now());
     const baselineSeconds = Number(process.hrtime.bigint() - t0) / 1e9;
-    db.close();
+    await store.close();
 
     // Quiet snapshot on the wire: delta of a snapshot against itself, and against the previous real one.
     const stateDir = join(dir, "agent");

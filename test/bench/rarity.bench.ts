@@ -47,9 +47,9 @@ export async function benchQuality(): Promise<QualityResult[]> {
     ] as const) {
       const fleet = labelledFleet({ linux, windows });
       const now = 1764300000000 + 3 * 86_400_000;
-      const db = loadFleet(join(dir, `${name}.db`), fleet.lines, 1764300000000);
-      const report = buildReport(db, { nowMs: now, top: 200 });
-      db.close();
+      const db = await loadFleet(join(dir, `${name}.db`), fleet.lines, 1764300000000);
+      const report = await buildReport(db, { nowMs: now, top: 200 });
+      await db.close();
       // In the small fleet only the anomalies that fit on its hosts are planted.
       out.push(judge(report.findings, fleet.planted, fleet.decoys, fleet.hosts));
     }
@@ -79,16 +79,16 @@ export async function benchReportTime(hostCounts: number[]): Promise<ReportTimin
       function* lines() {
         for (let h = 0; h < hosts; h++) yield JSON.stringify(snapshotOf(h, 0, opts));
       }
-      const db = loadFleet(join(dir, `t-${hosts}.db`), lines());
-      const observations = (db.prepare("SELECT COUNT(*) AS n FROM observations").get() as { n: number }).n;
+      const db = await loadFleet(join(dir, `t-${hosts}.db`), lines());
+      const observations = (await db.sql.get<{ n: number }>("SELECT COUNT(*) AS n FROM observations"))!.n;
       const report: number[] = [];
       const base: number[] = [];
       for (let i = 0; i < 3; i++) {
         let t0 = performance.now();
-        db.prepare("SELECT binary, protocol, transport, direction, COUNT(DISTINCT host_id) FROM observations GROUP BY 1, 2, 3, 4").all();
+        await db.sql.all("SELECT binary, protocol, transport, direction, COUNT(DISTINCT host_id) FROM observations GROUP BY 1, 2, 3, 4");
         base.push(performance.now() - t0);
         t0 = performance.now();
-        buildReport(db, { nowMs: Date.now(), top: 50 });
+        await buildReport(db, { nowMs: Date.now(), top: 50 });
         report.push(performance.now() - t0);
       }
       const exports: ReportTiming["exports"] = {};
@@ -96,13 +96,13 @@ export async function benchReportTime(hostCounts: number[]): Promise<ReportTimin
       mkdirSync(outDir);
       for (const what of ["findings", "inventory", "agents"] as const) {
         const t0 = performance.now();
-        const r = runExport(db, { name: "bench", cron: "* * * * *", what, dir: outDir, minScore: 0, onlyNew: false, timezone: "UTC", keep: 1 });
+        const r = await runExport(db, { name: "bench", cron: "* * * * *", what, dir: outDir, minScore: 0, onlyNew: false, timezone: "UTC", keep: 1 });
         exports[what] = [performance.now() - t0, r.rows, r.file ? statSync(r.file).size : 0];
       }
       const t1 = performance.now();
-      db.prepare("SELECT s.*, h.hostname FROM sockets s JOIN hosts h ON h.host_id = s.host_id").raw().all();
+      await db.sql.all("SELECT s.*, h.hostname FROM sockets s JOIN hosts h ON h.host_id = s.host_id");
       const socketsScanMs = performance.now() - t1;
-      db.close();
+      await db.close();
       out.push({ hosts, observations, reportMs: median(report), baselineMs: median(base), exports, socketsScanMs });
     }
     return out;

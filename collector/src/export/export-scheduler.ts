@@ -2,20 +2,32 @@
 // overlap the previous one of the same schedule is skipped (and counted); a
 // failed run is logged with its reason and counted, and the next tick tries
 // again; nothing here can stop the collector or the other schedules.
+// Collectors sharing a database each tick, and the first to claim the tick's
+// slot (export_slots) runs it: a schedule fires once per fleet.
 
 import cron, { type ScheduledTask } from "node-cron";
 import type { Logger } from "@oddwire/shared";
 import type { Metrics } from "../ingest/metrics.js";
-import type { Db } from "../store/open-db.js";
+import { hostname } from "node:os";
 import type { ExportSchedule } from "./export-config.js";
 import { runExport } from "./export-run.js";
+import type { ExportSource } from "./export-rows.js";
+
+/** Who claims a slot: this collector. */
+const COLLECTOR_ID = `${hostname()}:${process.pid}`;
+
+/** The tick a time belongs to: its minute, or its second for a six-field (seconds) expression. */
+export function slotOf(cronExpr: string, now: number): number {
+  const unit = cronExpr.trim().split(/\s+/).length === 6 ? 1000 : 60_000;
+  return Math.floor(now / unit) * unit;
+}
 
 export class ExportScheduler {
   private readonly tasks: ScheduledTask[] = [];
   private readonly running = new Set<string>();
 
   constructor(
-    private readonly db: Db,
+    private readonly store: ExportSource,
     private readonly schedules: readonly ExportSchedule[],
     private readonly metrics: Metrics,
     private readonly log: Logger,
@@ -29,7 +41,7 @@ export class ExportScheduler {
   }
 
   /** One run of a schedule, unless its previous run is still going. */
-  tick(s: ExportSchedule): void {
+  async tick(s: ExportSchedule, now = Date.now()): Promise<void> {
     if (this.running.has(s.name)) {
       this.metrics.inc("exports_skipped");
       this.log.warn("export.skipped", { schedule: s.name, reason: "the previous run is still going" });
@@ -37,8 +49,12 @@ export class ExportScheduler {
     }
     this.running.add(s.name);
     try {
+      if (!(await this.store.exports.claimSlot(s.name, slotOf(s.cron, now), COLLECTOR_ID, now))) {
+        this.log.debug("export.claimed_elsewhere", { schedule: s.name });
+        return;
+      }
       const t0 = Date.now();
-      const out = runExport(this.db, s);
+      const out = await runExport(this.store, s);
       if (out.status === "ok") {
         this.metrics.inc("exports_ok");
         this.log.info("export.ok", { schedule: s.name, what: s.what, rows: out.rows, file: out.file, ms: Date.now() - t0 });

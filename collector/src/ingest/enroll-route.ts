@@ -72,7 +72,7 @@ export class EnrollRoute {
       return reply(res, 401, "text/plain", "wrong enrollment secret\n");
     }
     try {
-      const { agentKey, proof } = this.hosts.enroll(
+      const { agentKey, proof } = await this.hosts.enroll(
         { hostId: msg.hostId, hostname: msg.hostname, os: msg.os, agentVersion: msg.agentVersion, currentKey: msg.currentKey },
         Date.now(),
       );

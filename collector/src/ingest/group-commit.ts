@@ -80,16 +80,18 @@ export class GroupCommit {
   }
 
   /** Commits one transaction's worth of queued batches, acknowledges each, and comes back for the rest after a turn of the event loop. */
-  private flush(): void {
+  private async flush(): Promise<void> {
     try {
-      this.commitSome();
+      await this.commitSome();
+    } catch (err) {
+      this.log.error("ingest.db_error", { error: (err as Error).message });
     } finally {
       if (this.queue.length > 0) setImmediate(() => this.flush());
       else this.flushing = false;
     }
   }
 
-  private commitSome(): void {
+  private async commitSome(): Promise<void> {
     let n = 0;
     let bytes = 0;
     while (n < this.queue.length && n < this.opts.flushBatches && (n === 0 || bytes + this.queue[n]!.item.bytes <= this.opts.flushBytes)) bytes += this.queue[n++]!.item.bytes;
@@ -99,7 +101,7 @@ export class GroupCommit {
     if (chunk.length === 0) return;
     let results;
     try {
-      results = this.ingester.apply(
+      results = await this.ingester.apply(
         chunk.map((q) => q.item),
         Date.now(),
       );

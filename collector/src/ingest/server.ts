@@ -115,10 +115,15 @@ export class IngestServer {
     await this.commits.idle();
   }
 
-  /** Closes the streams of hosts revoked since the last call. */
-  cutRevoked(): void {
-    for (const s of [...this.streams.all()]) {
-      if (this.hosts.isRevoked(s.hostId)) this.streams.close(s, CLOSE.REVOKED, "host revoked", "stream.revoked");
+  /**
+   * Closes the streams of hosts revoked at or after `since` (ms, the
+   * revoking clock's): one query however many streams are open, and it sees
+   * a revocation made through any collector sharing the database.
+   */
+  async cutRevoked(since: number): Promise<void> {
+    for (const hostId of await this.hosts.revokedSince(since)) {
+      const s = this.streams.get(hostId);
+      if (s) this.streams.close(s, CLOSE.REVOKED, "host revoked", "stream.revoked");
     }
   }
 
@@ -161,8 +166,17 @@ export class IngestServer {
   }
 
   private onUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
+    this.upgrade(req, socket, head).catch((err: Error) => {
+      // The database did not answer: the agent retries later.
+      this.metrics.inc("db_errors");
+      this.log.error("stream.db_error", { address: req.socket.remoteAddress, error: err.message });
+      socket.end("HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\nContent-Length: 0\r\n\r\n");
+    });
+  }
+
+  private async upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
     const address = req.socket.remoteAddress ?? "";
-    const d = authenticateUpgrade(req, {
+    const d = await authenticateUpgrade(req, {
       hosts: this.hosts,
       limiter: this.limiter,
       metrics: this.metrics,

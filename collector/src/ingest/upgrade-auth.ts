@@ -9,10 +9,10 @@ import type { RateLimiter } from "./rate-limit.js";
 
 export type UpgradeDecision = { ok: true; hostId: string; lastSeq: number } | { ok: false; status: number; text: string; event: string; fields: Record<string, unknown> };
 
-export function authenticateUpgrade(
+export async function authenticateUpgrade(
   req: IncomingMessage,
   deps: { hosts: HostStore; limiter: RateLimiter; metrics: Metrics; openStreams: number; maxConnections: number },
-): UpgradeDecision {
+): Promise<UpgradeDecision> {
   const address = req.socket.remoteAddress ?? "";
   const refuse = (status: number, text: string, event: string, fields: Record<string, unknown> = {}): UpgradeDecision => ({ ok: false, status, text, event, fields });
   if ((req.url ?? "").split("?")[0] !== "/v1/stream") return refuse(404, "Not Found", "stream.bad_path", { url: (req.url ?? "").slice(0, 200) });
@@ -26,7 +26,7 @@ export function authenticateUpgrade(
   }
   const hostId = String(req.headers["x-oddwire-host"] ?? "");
   const key = /^Bearer (.+)$/.exec(String(req.headers["authorization"] ?? ""))?.[1] ?? "";
-  const auth = hostId && key ? deps.hosts.authenticate(hostId, key) : ({ ok: false, reason: "bad-key" } as const);
+  const auth = hostId && key ? await deps.hosts.authenticate(hostId, key) : ({ ok: false, reason: "bad-key" } as const);
   if (!auth.ok) {
     if (auth.reason === "revoked") {
       deps.metrics.inc("revoked_refusals");

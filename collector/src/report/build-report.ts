@@ -9,11 +9,12 @@
 // there is one, ahead of a live process of the same binary.
 
 import { binaryKey, formatAncestry, knowledgeBase, MAX_ANCESTRY_DEPTH } from "@oddwire/shared";
-import type { Db } from "../store/open-db.js";
 import { platformOf } from "../store/hosts.js";
+import type { GroupRow, ReportFilter, ReportQueries } from "../store/report-queries.js";
 import { scoreGroup, type BeaconFacts } from "../score/score-finding.js";
-import { readVisibility } from "./fleet-visibility.js";
-import { activeSuppressions, matchSuppression } from "./suppressions.js";
+import { MAX_VISIBILITY_HOSTS, readVisibility } from "./fleet-visibility.js";
+import { activeRules, matchSuppression } from "./suppressions.js";
+import type { SuppressionStore } from "../store/suppressions.js";
 import type { Finding, Report, ReportHost } from "./report-types.js";
 
 export interface ReportOptions {
@@ -30,27 +31,7 @@ export interface ReportOptions {
   hostsPerFinding?: number | undefined;
 }
 
-interface GroupRow {
-  binary: string;
-  /** Filled for candidates only (identity lookups are not needed to score). */
-  binary_name: string;
-  exe: string;
-  sha256: string;
-  protocol: string;
-  transport: string;
-  direction: string;
-  pc: number;
-  /** 1: the observations the agent tagged; 0: the untagged ones (a tagged case is judged apart from its binary's ordinary use). */
-  tg: number;
-  hosts: number;
-  first_seen: number;
-  last_seen: number;
-  port: number;
-  tags: string | null;
-}
-
 const PORT_CLASSES = ["well-known", "registered", "dynamic"] as const;
-const PC_SQL = "CASE WHEN port < 1024 THEN 0 WHEN port < 49152 THEN 1 ELSE 2 END";
 const BUCKETS = [0, 0.01, 0.05, 0.1, 0.25, 0.5, 0.75, 1];
 const LINEAGE_SAMPLE = 10;
 const PORT_RANGES = [
@@ -61,52 +42,23 @@ const PORT_RANGES = [
 /** Beaconing connection records read per report at most (beacons are few; this bounds a hostile flood). */
 const MAX_BEACON_ROWS = 10_000;
 
-export function buildReport(db: Db, o: ReportOptions): Report {
-  const where: string[] = ["o.last_seen >= ?"];
-  const params: unknown[] = [o.sinceMs ?? 0];
-  if (o.protocol) {
-    where.push("o.protocol = ?");
-    params.push(o.protocol);
-  }
-  if (o.binary) {
-    where.push("(o.binary = ? OR o.binary_name = ? OR o.binary LIKE ? ESCAPE '\\')");
-    params.push(o.binary, o.binary, `%${o.binary.replace(/[\\%_]/g, (c) => `\\${c}`)}%`);
-  }
-  if (o.host) {
-    where.push("o.host_id IN (SELECT host_id FROM hosts WHERE host_id = ? OR hostname = ?)");
-    params.push(o.host, o.host);
-  }
-  const revoked = (db.prepare("SELECT COUNT(*) AS n FROM hosts WHERE revoked_at IS NOT NULL").get() as { n: number }).n;
-  if (revoked > 0) where.push("o.host_id NOT IN (SELECT host_id FROM hosts WHERE revoked_at IS NOT NULL)");
+/** What the report reads: its queries and the allow rules. */
+export interface ReportSource {
+  reports: ReportQueries;
+  suppressions: SuppressionStore;
+}
 
-  const fleetRow = db.prepare("SELECT COUNT(*) AS n FROM hosts WHERE revoked_at IS NULL").get() as { n: number };
-  const byOs = Object.fromEntries(
-    (db.prepare("SELECT os, COUNT(*) AS n FROM hosts WHERE revoked_at IS NULL GROUP BY os").all() as Array<{ os: string; n: number }>).map((r) => [r.os || "unknown", r.n]),
-  );
-  const binaryHosts = new Map(
-    (
-      db.prepare("SELECT binary, COUNT(*) AS n FROM host_binaries WHERE host_id NOT IN (SELECT host_id FROM hosts WHERE revoked_at IS NOT NULL) GROUP BY binary").all() as Array<{
-        binary: string;
-        n: number;
-      }>
-    ).map((r) => [r.binary, r.n]),
-  );
-  const observations = (db.prepare("SELECT COUNT(*) AS n FROM observations").get() as { n: number }).n;
+export async function buildReport(src: ReportSource, o: ReportOptions): Promise<Report> {
+  const q = src.reports;
+  const filter = { sinceMs: o.sinceMs ?? 0, protocol: o.protocol, binary: o.binary, host: o.host };
+  const fleet = await q.fleet();
+  const binaryHosts = fleet.binaryHosts;
+  const groups = await q.groups(filter, fleet.revoked > 0);
 
-  const groups = db
-    .prepare(
-      `SELECT o.binary, o.protocol, o.transport, o.direction, ${PC_SQL} AS pc, (o.tags != '[]') AS tg,
-              COUNT(DISTINCT o.host_id) AS hosts, MIN(o.first_seen) AS first_seen, MAX(o.last_seen) AS last_seen,
-              MIN(o.port) AS port, group_concat(DISTINCT o.tags) AS tags
-         FROM observations o INDEXED BY observations_groups WHERE ${where.join(" AND ")}
-        GROUP BY o.binary, o.protocol, o.transport, o.direction, pc, tg`,
-    )
-    .all(...params) as GroupRow[];
-
-  const beacons = beaconsByGroup(db, o);
+  const beacons = await beaconsByGroup(q, filter);
   const groupKey = (g: { binary: string; protocol: string; transport: string; direction: string; pc: number }) =>
     `${g.binary}\0${g.protocol}\0${g.transport}\0${g.direction}\0${g.pc}`;
-  const fleetHosts = fleetRow.n;
+  const fleetHosts = fleet.hosts;
   const prevalence = BUCKETS.slice(0, -1).map((from, i) => ({ from, to: BUCKETS[i + 1]!, groups: 0 }));
   const scored = groups.map((g) => {
     const binaryHostCount = Math.max(binaryHosts.get(g.binary) ?? 0, g.hosts);
@@ -136,7 +88,7 @@ export function buildReport(db: Db, o: ReportOptions): Report {
 
   // Lineage and details only for the best candidates; filters that can be
   // applied before the cut are, so they never hide a finding below it.
-  const suppressions = activeSuppressions(db, o.nowMs);
+  const suppressions = activeRules(await src.suppressions.active(o.nowMs));
   const pool = scored.filter(
     (c) =>
       (!o.tag || c.tags.includes(o.tag)) &&
@@ -147,21 +99,20 @@ export function buildReport(db: Db, o: ReportOptions): Report {
   );
   pool.sort((a, b) => b.first.score - a.first.score);
   const candidates = pool.slice(0, Math.max(o.top * 3, o.top + 50));
-  const q = detailQueries(db);
   const findings: Finding[] = [];
   const hostFilter: HostFilter = { sinceMs: o.sinceMs ?? 0, host: o.host ?? null };
   const parentCache = new Map<string, Array<{ parent: string; n: number }>>();
   const finalists: Array<{ c: (typeof candidates)[number]; finding: Finding }> = [];
   for (const c of candidates) {
     const { g } = c;
-    const identity = q.identity.get(g.binary) as { binary_name: string; exe: string; sha256: string } | undefined;
+    const identity = await q.identity(g.binary);
     Object.assign(g, identity ?? {});
     c.facts.binaryName = g.binary_name;
     // A sample of hosts is enough to judge lineage; the full list is read for the findings shown.
-    const detail = hostsOf(q, g, LINEAGE_SAMPLE, hostFilter);
+    const detail = await hostsOf(q, g, LINEAGE_SAMPLE, hostFilter);
     // Lineage matters for rare behaviour; for common behaviour the parent is the usual one.
-    const parent = c.g.hosts / c.binaryHostCount <= 0.25 ? lineageOf(q, g.binary, detail.parentBinaries, parentCache) : null;
-    const s = scoreGroup({ ...c.facts, parentShare: parent?.share ?? null, parentName: parent?.name ?? "", newOnHost: newOnHost(q, detail.hosts) });
+    const parent = c.g.hosts / c.binaryHostCount <= 0.25 ? await lineageOf(q, g.binary, detail.parentBinaries, parentCache) : null;
+    const s = scoreGroup({ ...c.facts, parentShare: parent?.share ?? null, parentName: parent?.name ?? "", newOnHost: await newOnHost(q, detail.hosts) });
     const suppression = matchSuppression(
       suppressions,
       g.binary,
@@ -198,19 +149,19 @@ export function buildReport(db: Db, o: ReportOptions): Report {
   findings.sort((a, b) => b.score - a.score || a.hostCount - b.hostCount || a.binary.name.localeCompare(b.binary.name));
   const top = findings.slice(0, o.top);
   const limit = o.hostsPerFinding ?? 50;
-  top.forEach((f, i) => {
+  for (const [i, f] of top.entries()) {
     f.rank = i + 1;
     const g = finalists.find((x) => x.finding === f)!.c.g;
     if (g.hosts > LINEAGE_SAMPLE && limit > LINEAGE_SAMPLE) {
-      f.hosts = hostsOf(q, g, limit, hostFilter).hosts;
+      f.hosts = (await hostsOf(q, g, limit, hostFilter)).hosts;
       f.port = mostCommonPort(f.hosts) ?? f.port;
     }
-  });
+  }
   return {
     generatedAt: new Date(o.nowMs).toISOString(),
-    fleet: { hosts: fleetHosts, byOs, binaries: binaryHosts.size, observations, smallFleet: fleetHosts <= 5 },
+    fleet: { hosts: fleetHosts, byOs: fleet.byOs, binaries: binaryHosts.size, observations: fleet.observations, smallFleet: fleetHosts <= 5 },
     prevalence,
-    visibility: readVisibility(db),
+    visibility: readVisibility(await q.visibility(MAX_VISIBILITY_HOSTS)),
     filters: Object.fromEntries(
       Object.entries({
         top: o.top,
@@ -243,62 +194,17 @@ function parseTags(concatenated: string | null): { codes: string[]; reasons: Rec
   return { codes: Object.keys(reasons).sort(), reasons };
 }
 
-function detailQueries(db: Db) {
-  return {
-    // Index order, no sort: for a group on thousands of hosts a sample is
-    // enough, and the findings that matter are on few hosts anyway.
-    obsHosts: db.prepare(`SELECT o.host_id, o.first_seen, o.last_seen, o.port FROM observations o INDEXED BY observations_groups
-       WHERE o.binary = ? AND o.protocol = ? AND o.transport = ? AND o.direction = ? AND o.port BETWEEN ? AND ? AND (o.tags != '[]') = ?
-         AND o.last_seen >= ? AND (? IS NULL OR o.host_id IN (SELECT host_id FROM hosts WHERE host_id = ? OR hostname = ?))
-         AND o.host_id NOT IN (SELECT host_id FROM hosts WHERE revoked_at IS NOT NULL) LIMIT ?`),
-    hostname: db.prepare("SELECT hostname FROM hosts WHERE host_id = ?").pluck(),
-    facts: db.prepare<[string], { distro: string; os_release: string; kernel: string; virtualization: string; hardware_vendor: string; hardware_model: string }>(
-      "SELECT distro, os_release, kernel, virtualization, hardware_vendor, hardware_model FROM hosts WHERE host_id = ?",
-    ),
-    liveProcess: db.prepare(`SELECT p.pid, p.ppid, p.cmdline, p.user FROM sockets s JOIN processes p ON p.host_id = s.host_id AND p.pid = s.pid
-       WHERE s.host_id = ? AND p.binary = ? AND s.protocol = ? AND s.transport = ? AND s.direction = ? ORDER BY (s.tags != '[]') = ? DESC LIMIT 1`),
-    identity: db.prepare("SELECT binary_name, exe, sha256 FROM observations WHERE binary = ? LIMIT 1"),
-    // The latest connection record of this host in the group: its process may be long gone.
-    connection: db.prepare<
-      [string, string, string, string, string, number, number],
-      ConnRow
-    >(`SELECT pid, name, exe, sha256, cmdline, user, ancestry FROM connections INDEXED BY connections_by_finding
-       WHERE host_id = ? AND binary = ? AND protocol = ? AND transport = ? AND direction = ? AND port BETWEEN ? AND ?
-       ORDER BY last_seen DESC LIMIT 1`),
-    // When this host began reporting: "new for this host" compares an observation's first sighting with it.
-    hostSince: db.prepare<[string], number>("SELECT MIN(first_seen) FROM host_binaries WHERE host_id = ?").pluck(),
-    byPid: db.prepare("SELECT pid, ppid, name, binary FROM processes WHERE host_id = ? AND pid = ? ORDER BY started_at DESC LIMIT 1"),
-    parents: db.prepare(`SELECT coalesce(par.binary, '') AS parent, COUNT(*) AS n FROM processes p
-        LEFT JOIN processes par ON par.host_id = p.host_id AND par.pid = p.ppid WHERE p.binary = ? GROUP BY 1`),
-  };
-}
-
-type Queries = ReturnType<typeof detailQueries>;
+type Queries = ReportQueries;
 
 interface HostFilter {
   sinceMs: number;
   host: string | null;
 }
 
-interface ConnRow {
-  pid: number;
-  name: string;
-  exe: string;
-  sha256: string;
-  cmdline: string;
-  user: string;
-  ancestry: string;
-}
-
-function hostsOf(q: Queries, g: GroupRow, limit: number, f: HostFilter): { hosts: ReportHost[]; parentBinaries: string[]; exe: string; sha256: string } {
+async function hostsOf(q: Queries, g: GroupRow, limit: number, f: HostFilter): Promise<{ hosts: ReportHost[]; parentBinaries: string[]; exe: string; sha256: string }> {
   const [lo, hi] = PORT_RANGES[g.pc]!;
   const byHost = new Map<string, { host_id: string; hostname: string; first_seen: number; last_seen: number; ports: number[] }>();
-  for (const r of q.obsHosts.all(g.binary, g.protocol, g.transport, g.direction, lo, hi, g.tg, f.sinceMs, f.host, f.host, f.host, limit * 4) as Array<{
-    host_id: string;
-    first_seen: number;
-    last_seen: number;
-    port: number;
-  }>) {
+  for (const r of await q.obsHosts(g, lo, hi, f, limit * 4)) {
     const h = byHost.get(r.host_id);
     if (h) {
       h.first_seen = Math.min(h.first_seen, r.first_seen);
@@ -307,7 +213,7 @@ function hostsOf(q: Queries, g: GroupRow, limit: number, f: HostFilter): { hosts
     } else if (byHost.size < limit) {
       byHost.set(r.host_id, {
         host_id: r.host_id,
-        hostname: (q.hostname.get(r.host_id) as string | undefined) ?? "",
+        hostname: "",
         first_seen: r.first_seen,
         last_seen: r.last_seen,
         ports: [r.port],
@@ -315,11 +221,13 @@ function hostsOf(q: Queries, g: GroupRow, limit: number, f: HostFilter): { hosts
     }
   }
   const rows = [...byHost.values()].sort((a, b) => b.last_seen - a.last_seen);
+  for (const r of rows) r.hostname = (await q.hostname(r.host_id)) ?? "";
   const parentBinaries: string[] = [];
   let exe = "";
   let sha256 = "";
-  const hosts = rows.map((r): ReportHost => {
-    const conn = q.connection.get(r.host_id, g.binary, g.protocol, g.transport, g.direction, lo, hi);
+  const hosts: ReportHost[] = [];
+  for (const r of rows) {
+    const conn = await q.connection(r.host_id, g, lo, hi);
     let proc: { pid: number; ppid: number; cmdline: string; user: string } | undefined;
     let ancestry = "";
     if (conn) {
@@ -336,25 +244,25 @@ function hostsOf(q: Queries, g: GroupRow, limit: number, f: HostFilter): { hosts
     } else {
       // Only the process that holds such a socket now: when it has exited the row says so (pid 0),
       // rather than naming another process of the same binary that was not behind the finding.
-      proc = q.liveProcess.get(r.host_id, g.binary, g.protocol, g.transport, g.direction, g.tg) as typeof proc;
+      proc = await q.liveProcess(r.host_id, g);
       if (proc) {
         const chain: Array<{ pid: number; ppid: number; name: string }> = [];
-        let cur = q.byPid.get(r.host_id, proc.pid) as { pid: number; ppid: number; name: string; binary: string } | undefined;
+        let cur = await q.byPid(r.host_id, proc.pid);
         const seen = new Set<number>();
         while (cur && !seen.has(cur.pid) && chain.length < MAX_ANCESTRY_DEPTH) {
           chain.push(cur);
           seen.add(cur.pid);
           if (cur.ppid <= 2) break;
-          cur = q.byPid.get(r.host_id, cur.ppid) as typeof cur;
+          cur = await q.byPid(r.host_id, cur.ppid);
         }
         ancestry = formatAncestry(chain.reverse());
-        const parent = q.byPid.get(r.host_id, proc.ppid) as { binary: string } | undefined;
+        const parent = await q.byPid(r.host_id, proc.ppid);
         if (parent) parentBinaries.push(parent.binary);
       }
     }
     const live = proc;
-    const f = q.facts.get(r.host_id);
-    return {
+    const f = await q.facts(r.host_id);
+    hosts.push({
       hostId: r.host_id,
       hostname: r.hostname,
       platform: f
@@ -374,8 +282,8 @@ function hostsOf(q: Queries, g: GroupRow, limit: number, f: HostFilter): { hosts
       firstSeenMs: r.first_seen,
       lastSeenMs: r.last_seen,
       ports: [...new Set(r.ports)].sort((a, b) => a - b),
-    };
-  });
+    });
+  }
   return { hosts, parentBinaries, exe, sha256 };
 }
 
@@ -398,31 +306,8 @@ function baseName(path: string): string {
  * transport, direction, port class) among connection records inside the
  * report's filters: most connections first, then the latest.
  */
-function beaconsByGroup(db: Db, o: ReportOptions): Map<string, BeaconFacts> {
-  const rows = db
-    .prepare(
-      `SELECT binary, protocol, transport, direction, ${PC_SQL} AS pc, beacon_interval_ms AS intervalMs, beacon_jitter_ms AS jitterMs,
-              beacon_count AS count, beacon_span_ms AS spanMs, remote_address, remote_port, local_port
-         FROM connections
-        WHERE beacon_interval_ms IS NOT NULL AND last_seen >= ?
-          AND (? IS NULL OR host_id IN (SELECT host_id FROM hosts WHERE host_id = ? OR hostname = ?))
-          AND host_id NOT IN (SELECT host_id FROM hosts WHERE revoked_at IS NOT NULL)
-        ORDER BY beacon_count DESC, last_seen DESC LIMIT ?`,
-    )
-    .all(o.sinceMs ?? 0, o.host ?? null, o.host ?? null, o.host ?? null, MAX_BEACON_ROWS) as Array<{
-    binary: string;
-    protocol: string;
-    transport: string;
-    direction: string;
-    pc: number;
-    intervalMs: number;
-    jitterMs: number;
-    count: number;
-    spanMs: number;
-    remote_address: string;
-    remote_port: number;
-    local_port: number;
-  }>;
+async function beaconsByGroup(q: Queries, f: ReportFilter): Promise<Map<string, BeaconFacts>> {
+  const rows = await q.beacons(f, MAX_BEACON_ROWS);
   const out = new Map<string, BeaconFacts>();
   for (const r of rows) {
     const key = `${r.binary}\0${r.protocol}\0${r.transport}\0${r.direction}\0${r.pc}`;
@@ -441,13 +326,13 @@ function beaconsByGroup(db: Db, o: ReportOptions): Map<string, BeaconFacts> {
 }
 
 /** The usual parent of these processes, and its share among all of the binary's processes fleet-wide. */
-function lineageOf(q: Queries, binary: string, parents: string[], cache: Map<string, Array<{ parent: string; n: number }>>): { name: string; share: number } | null {
+async function lineageOf(q: Queries, binary: string, parents: string[], cache: Map<string, Array<{ parent: string; n: number }>>): Promise<{ name: string; share: number } | null> {
   if (parents.length === 0) return null;
   const counts = new Map<string, number>();
   for (const p of parents) counts.set(p, (counts.get(p) ?? 0) + 1);
   const [parent] = [...counts].sort((a, b) => b[1] - a[1])[0]!;
   let fleet = cache.get(binary);
-  if (!fleet) cache.set(binary, (fleet = q.parents.all(binary) as Array<{ parent: string; n: number }>));
+  if (!fleet) cache.set(binary, (fleet = await q.parents(binary)));
   const total = fleet.reduce((s, r) => s + r.n, 0);
   const mine = fleet.find((r) => r.parent === parent)?.n ?? 0;
   if (total === 0) return null;
@@ -464,11 +349,11 @@ function knownNormal(binaryName: string, protocol: string, direction: string): b
 }
 
 /** The host where the group's behaviour is newest, with when that host began reporting. */
-function newOnHost(q: Queries, hosts: readonly ReportHost[]): { hostname: string; firstSeenMs: number; hostSinceMs: number } | null {
+async function newOnHost(q: Queries, hosts: readonly ReportHost[]): Promise<{ hostname: string; firstSeenMs: number; hostSinceMs: number } | null> {
   let best: ReportHost | undefined;
   for (const h of hosts) if (!best || h.firstSeenMs > best.firstSeenMs) best = h;
   if (!best) return null;
-  const since = q.hostSince.get(best.hostId);
+  const since = await q.hostSince(best.hostId);
   return since == null ? null : { hostname: best.hostname || best.hostId, firstSeenMs: best.firstSeenMs, hostSinceMs: since };
 }
 

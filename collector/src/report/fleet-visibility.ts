@@ -4,32 +4,13 @@
 // Visibility each host's agent sent; summed up for the report and phrased in
 // one sentence for the table and the page.
 
-import type { Db } from "../store/open-db.js";
+import type { VisibilityRows } from "../store/report-queries.js";
 import type { ReportVisibility } from "./report-types.js";
 
 /** Hosts listed by name in each list of the report at most (the counts cover all). */
 export const MAX_VISIBILITY_HOSTS = 1000;
 
-export function readVisibility(db: Db): ReportVisibility {
-  const live = "revoked_at IS NULL";
-  const counts = db
-    .prepare(
-      `SELECT coalesce(sum(visibility_at IS NOT NULL AND visibility_mode = 'events+snapshots'), 0) AS events,
-              coalesce(sum(visibility_at IS NOT NULL AND visibility_mode <> 'events+snapshots'), 0) AS snapshots,
-              coalesce(sum(visibility_at IS NULL), 0) AS unknown,
-              coalesce(sum(dropped_rate), 0) AS rate, coalesce(sum(dropped_records), 0) AS records, coalesce(sum(dropped_kernel), 0) AS kernel
-         FROM hosts WHERE ${live}`,
-    )
-    .get() as { events: number; snapshots: number; unknown: number; rate: number; records: number; kernel: number };
-  const snapshotsOnly = db
-    .prepare(`SELECT host_id AS hostId, hostname, visibility_reason AS reason FROM hosts
-       WHERE ${live} AND visibility_at IS NOT NULL AND visibility_mode <> 'events+snapshots' ORDER BY hostname, host_id LIMIT ?`)
-    .all(MAX_VISIBILITY_HOSTS) as ReportVisibility["snapshotsOnly"];
-  const dropping = db
-    .prepare(`SELECT host_id AS hostId, hostname, dropped_rate AS droppedRate, dropped_records AS droppedRecords, dropped_kernel AS droppedKernel FROM hosts
-       WHERE ${live} AND dropped_rate + dropped_records + dropped_kernel > 0
-       ORDER BY dropped_rate + dropped_records + dropped_kernel DESC, host_id LIMIT ?`)
-    .all(MAX_VISIBILITY_HOSTS) as ReportVisibility["dropping"];
+export function readVisibility({ counts, snapshotsOnly, dropping }: VisibilityRows): ReportVisibility {
   return {
     hostsWithEvents: counts.events,
     hostsSnapshotsOnly: counts.snapshots,

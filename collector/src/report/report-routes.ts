@@ -7,8 +7,7 @@
 import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { isOddwireError, type Logger } from "@oddwire/shared";
-import type { Db } from "../store/open-db.js";
-import { buildReport } from "./build-report.js";
+import { buildReport, type ReportSource } from "./build-report.js";
 import { renderReportCsv } from "./report-csv.js";
 import { renderReportHtml } from "./report-html.js";
 import { reportOptionsFrom } from "./report-options.js";
@@ -19,7 +18,7 @@ export class ReportRoutes {
   private readonly tokenHash: Buffer;
 
   constructor(
-    private readonly db: Db,
+    private readonly source: ReportSource,
     readerToken: string,
     private readonly log: Logger,
     private readonly secure: boolean,
@@ -53,9 +52,14 @@ export class ReportRoutes {
       return true;
     }
 
+    void this.serve(kind, url, res);
+    return true;
+  }
+
+  private async serve(kind: string, url: URL, res: ServerResponse): Promise<void> {
     try {
       const params = Object.fromEntries(url.searchParams);
-      const report = buildReport(this.db, reportOptionsFrom(params, Date.now()));
+      const report = await buildReport(this.source, reportOptionsFrom(params, Date.now()));
       const common = { "cache-control": "no-store", "x-content-type-options": "nosniff", "referrer-policy": "no-referrer" };
       if (kind === "json") {
         res.writeHead(200, { ...common, "content-type": "application/json; charset=utf-8" });
@@ -79,7 +83,6 @@ export class ReportRoutes {
       res.writeHead(status, { "content-type": "text/plain; charset=utf-8" });
       res.end(status === 400 ? `${(err as Error).message}\n` : "the report could not be built; see the collector's log\n");
     }
-    return true;
   }
 
   private valid(token: string): boolean {

@@ -10,7 +10,7 @@
 
 import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
 import { HOST_ID_PATTERN, OddwireError, type HostFactsRecord } from "@oddwire/shared";
-import type { Db } from "./open-db.js";
+import type { Sql } from "./sql.js";
 
 export interface EnrollInput {
   hostId: string;
@@ -93,37 +93,14 @@ function sameKey(key: string, storedHash: string): boolean {
 }
 
 export class HostStore {
-  private readonly select;
-  private readonly selectForEnroll;
-  private readonly allowStmt;
-  private readonly useAllowance;
-  private readonly audit;
-  private readonly insert;
-  private readonly rekey;
-  private readonly revokeStmt;
-  private readonly listStmt;
-
-  constructor(private readonly db: Db) {
-    this.select = db.prepare<[string], { key_hash: string; last_seq: number; revoked_at: number | null }>("SELECT key_hash, last_seq, revoked_at FROM hosts WHERE host_id = ?");
-    this.selectForEnroll = db.prepare<
-      [string],
-      { key_hash: string; revoked_at: number | null; first_seen: number | null; last_seq: number; reenroll_allowed_until: number | null }
-    >("SELECT key_hash, revoked_at, first_seen, last_seq, reenroll_allowed_until FROM hosts WHERE host_id = ?");
-    this.allowStmt = db.prepare("UPDATE hosts SET reenroll_allowed_until = ?, reenroll_allowed_by = ? WHERE host_id = ? AND revoked_at IS NULL");
-    this.useAllowance = db.prepare("UPDATE hosts SET reenroll_allowed_until = NULL, reenrolled_at = ?, reenrolled_with = ? WHERE host_id = ?");
-    this.audit = db.prepare("INSERT INTO host_audit (host_id, action, at, by, details) VALUES (?, ?, ?, ?, ?)");
-    this.insert = db.prepare("INSERT INTO hosts (host_id, hostname, os, agent_version, key_hash, enrolled_at) VALUES (@hostId, @hostname, @os, @agentVersion, @keyHash, @now)");
-    this.rekey = db.prepare("UPDATE hosts SET key_hash = @keyHash, hostname = @hostname, os = @os, agent_version = @agentVersion WHERE host_id = @hostId");
-    this.revokeStmt = db.prepare("UPDATE hosts SET revoked_at = ?, revoked_reason = ? WHERE host_id = ? AND revoked_at IS NULL");
-    this.listStmt = db.prepare("SELECT * FROM hosts ORDER BY hostname, host_id");
-  }
+  constructor(private readonly sql: Sql) {}
 
   /**
    * Issues a new agent key for the host. A host id already known must prove
    * continuity (its current key) or have an administrator's approval; the
    * old key stops working. A revoked host cannot enroll again.
    */
-  enroll(input: EnrollInput, now: number): { agentKey: string; proof: EnrollProof } {
+  async enroll(input: EnrollInput, now: number): Promise<{ agentKey: string; proof: EnrollProof }> {
     if (!HOST_ID_PATTERN.test(input.hostId)) {
       throw new OddwireError("ODW_ERR_PROTOCOL", `host id ${JSON.stringify(input.hostId.slice(0, 140))} must be 1-128 letters, digits, ".", "_", ":" or "-"`);
     }
@@ -136,12 +113,19 @@ export class HostStore {
       keyHash: hashKey(agentKey),
       now,
     };
-    const proof = this.db.transaction((): EnrollProof => {
-      const existing = this.selectForEnroll.get(input.hostId);
-      if (!existing) {
-        this.insert.run(row);
-        return null;
-      }
+    const proof = await this.sql.tx(async (sql): Promise<EnrollProof> => {
+      // Two collectors enrolling the same new host at once: one inserts, the other finds it.
+      const inserted = await sql.run(
+        `INSERT INTO hosts (host_id, hostname, os, agent_version, key_hash, enrolled_at) VALUES (@hostId, @hostname, @os, @agentVersion, @keyHash, @now)
+         ON CONFLICT (host_id) DO NOTHING`,
+        row,
+      );
+      if (inserted.changes > 0) return null;
+      const existing = await sql.get<{ key_hash: string; revoked_at: number | null; first_seen: number | null; last_seq: number; reenroll_allowed_until: number | null }>(
+        "SELECT key_hash, revoked_at, first_seen, last_seq, reenroll_allowed_until FROM hosts WHERE host_id = ? FOR UPDATE",
+        [input.hostId],
+      );
+      if (!existing) throw new Error(`host ${input.hostId} vanished while enrolling`);
       if (existing.revoked_at != null) throw new OddwireError("ODW_ERR_REVOKED", `host ${input.hostId} is revoked and cannot enroll again`);
       let proof: EnrollProof;
       if (input.currentKey && sameKey(input.currentKey, existing.key_hash)) proof = "current-key";
@@ -153,78 +137,97 @@ export class HostStore {
           `host ${input.hostId} is already enrolled and did not present its current agent key; if this is the same machine reinstalled or restored, an administrator can allow one re-enrollment with \`oddwire-collector allow-reenroll ${input.hostId}\` on the collector, then the agent enrolls again`,
         );
       }
-      this.rekey.run(row);
-      this.useAllowance.run(now, proof, input.hostId);
-      this.audit.run(input.hostId, "reenrolled", now, "agent", JSON.stringify({ proof }));
+      await sql.run("UPDATE hosts SET key_hash = @keyHash, hostname = @hostname, os = @os, agent_version = @agentVersion WHERE host_id = @hostId", row);
+      await sql.run("UPDATE hosts SET reenroll_allowed_until = NULL, reenrolled_at = ?, reenrolled_with = ? WHERE host_id = ?", [now, proof, input.hostId]);
+      await sql.run("INSERT INTO host_audit (host_id, action, at, by, details) VALUES (?, ?, ?, ?, ?)", [input.hostId, "reenrolled", now, "agent", JSON.stringify({ proof })]);
       return proof;
-    })();
+    });
     return { agentKey, proof };
   }
 
   /** Allows one re-enrollment of `hostId` with the enrollment secret alone until `until`; false when no such (unrevoked) host exists. */
-  allowReenroll(hostId: string, until: number, by: string, now: number): boolean {
-    return this.db.transaction(() => {
-      if (this.allowStmt.run(until, by, hostId).changes === 0) return false;
-      this.audit.run(hostId, "reenroll_allowed", now, by, JSON.stringify({ until }));
+  allowReenroll(hostId: string, until: number, by: string, now: number): Promise<boolean> {
+    return this.sql.tx(async (sql) => {
+      if ((await sql.run("UPDATE hosts SET reenroll_allowed_until = ?, reenroll_allowed_by = ? WHERE host_id = ? AND revoked_at IS NULL", [until, by, hostId])).changes === 0)
+        return false;
+      await sql.run("INSERT INTO host_audit (host_id, action, at, by, details) VALUES (?, ?, ?, ?, ?)", [hostId, "reenroll_allowed", now, by, JSON.stringify({ until })]);
       return true;
-    })();
+    });
   }
 
-  authenticate(hostId: string, agentKey: string): AuthResult {
-    const row = this.select.get(hostId);
+  async authenticate(hostId: string, agentKey: string): Promise<AuthResult> {
+    const row = await this.sql.get<{ key_hash: string; last_seq: number; revoked_at: number | null }>("SELECT key_hash, last_seq, revoked_at FROM hosts WHERE host_id = ?", [
+      hostId,
+    ]);
     if (!row) return { ok: false, reason: "unknown-host" };
     if (!sameKey(agentKey, row.key_hash)) return { ok: false, reason: "bad-key" };
     if (row.revoked_at != null) return { ok: false, reason: "revoked" };
     return { ok: true, lastSeq: row.last_seq };
   }
 
-  revoke(hostId: string, reason: string, now: number): boolean {
-    return this.revokeStmt.run(now, reason, hostId).changes > 0;
+  async revoke(hostId: string, reason: string, now: number): Promise<boolean> {
+    return (await this.sql.run("UPDATE hosts SET revoked_at = ?, revoked_reason = ? WHERE host_id = ? AND revoked_at IS NULL", [now, reason, hostId])).changes > 0;
   }
 
-  isRevoked(hostId: string): boolean {
-    return this.select.get(hostId)?.revoked_at != null;
+  /** The hosts revoked at or after `since` (ms): one indexed query however many streams are open. */
+  async revokedSince(since: number): Promise<string[]> {
+    return (await this.sql.all<{ host_id: string }>("SELECT host_id FROM hosts WHERE revoked_at IS NOT NULL AND revoked_at >= ?", [since])).map((r) => r.host_id);
   }
 
-  list(now: number, silentAfterMs: number): HostRow[] {
-    // biome-ignore lint/suspicious/noExplicitAny: a row of SELECT *, read column by column below
-    return (this.listStmt.all() as Array<Record<string, any>>).map((r) => ({
-      hostId: r["host_id"],
-      hostname: r["hostname"],
-      os: r["os"],
-      osVersion: r["os_version"],
-      agentVersion: r["agent_version"],
-      enrolledAt: r["enrolled_at"],
-      firstSeen: r["first_seen"],
-      lastSeen: r["last_seen"],
-      lastSnapshotAt: r["last_snapshot_at"],
-      lastSeq: r["last_seq"],
-      droppedBatches: r["dropped_batches"],
-      revokedAt: r["revoked_at"],
-      revokedReason: r["revoked_reason"],
-      reenrollAllowedUntil: r["reenroll_allowed_until"] ?? null,
-      reenrolledAt: r["reenrolled_at"] ?? null,
-      silent: r["revoked_at"] == null && (r["last_seen"] == null || now - r["last_seen"] > silentAfterMs),
-      facts: {
-        distro: r["distro"] ?? "",
-        release: r["os_release"] ?? "",
-        kernel: r["kernel"] ?? "",
-        virtualization: r["virtualization"] ?? "",
-        hardwareVendor: r["hardware_vendor"] ?? "",
-        hardwareModel: r["hardware_model"] ?? "",
-      },
-      visibility:
-        r["visibility_at"] == null
-          ? null
-          : {
-              mode: r["visibility_mode"],
-              reason: r["visibility_reason"],
-              eventsAccepted: r["events_accepted"],
-              droppedRate: r["dropped_rate"],
-              droppedRecords: r["dropped_records"],
-              droppedKernel: r["dropped_kernel"],
-              updatedAt: r["visibility_at"],
-            },
-    }));
+  /** One host, as list() shows it, or undefined. */
+  async find(hostId: string, now: number, silentAfterMs: number): Promise<HostRow | undefined> {
+    const r = await this.sql.get("SELECT * FROM hosts WHERE host_id = ?", [hostId]);
+    return r && hostRow(r, now, silentAfterMs);
   }
+
+  async list(now: number, silentAfterMs: number): Promise<HostRow[]> {
+    return (await this.sql.all("SELECT * FROM hosts ORDER BY hostname, host_id")).map((r) => hostRow(r, now, silentAfterMs));
+  }
+
+  /** Every host as list() shows it, a chunk at a time (an export of a million hosts). */
+  async *each(now: number, silentAfterMs: number): AsyncIterable<HostRow[]> {
+    for await (const rows of this.sql.iterate("SELECT * FROM hosts ORDER BY hostname, host_id")) yield rows.map((r) => hostRow(r, now, silentAfterMs));
+  }
+}
+
+// biome-ignore lint/suspicious/noExplicitAny: a row of SELECT *, read column by column below
+function hostRow(r: Record<string, any>, now: number, silentAfterMs: number): HostRow {
+  return {
+    hostId: r["host_id"],
+    hostname: r["hostname"],
+    os: r["os"],
+    osVersion: r["os_version"],
+    agentVersion: r["agent_version"],
+    enrolledAt: r["enrolled_at"],
+    firstSeen: r["first_seen"],
+    lastSeen: r["last_seen"],
+    lastSnapshotAt: r["last_snapshot_at"],
+    lastSeq: r["last_seq"],
+    droppedBatches: r["dropped_batches"],
+    revokedAt: r["revoked_at"],
+    revokedReason: r["revoked_reason"],
+    reenrollAllowedUntil: r["reenroll_allowed_until"] ?? null,
+    reenrolledAt: r["reenrolled_at"] ?? null,
+    silent: r["revoked_at"] == null && (r["last_seen"] == null || now - r["last_seen"] > silentAfterMs),
+    facts: {
+      distro: r["distro"] ?? "",
+      release: r["os_release"] ?? "",
+      kernel: r["kernel"] ?? "",
+      virtualization: r["virtualization"] ?? "",
+      hardwareVendor: r["hardware_vendor"] ?? "",
+      hardwareModel: r["hardware_model"] ?? "",
+    },
+    visibility:
+      r["visibility_at"] == null
+        ? null
+        : {
+            mode: r["visibility_mode"],
+            reason: r["visibility_reason"],
+            eventsAccepted: r["events_accepted"],
+            droppedRate: r["dropped_rate"],
+            droppedRecords: r["dropped_records"],
+            droppedKernel: r["dropped_kernel"],
+            updatedAt: r["visibility_at"],
+          },
+  };
 }

@@ -20,7 +20,8 @@
 
 import { binaryKey } from "@oddwire/shared";
 import type { oddwire } from "@oddwire/proto";
-import type { Db } from "./open-db.js";
+import { insertMany, selectIn } from "./many-rows.js";
+import type { Sql } from "./sql.js";
 
 type Batch = oddwire.v1.IBatch;
 type Snapshot = oddwire.v1.ISnapshot;
@@ -60,92 +61,58 @@ export function socketKey(s: Socket): string {
   return `${s.transport ?? ""}|${s.localAddress ?? ""}|${s.localPort ?? 0}|${s.remoteAddress ?? ""}|${s.remotePort ?? 0}|${num(s.inode)}|${num(s.netns)}`;
 }
 
+const PROCESS_COLUMNS = "host_id, pid, started_at, ppid, name, exe, binary, cmdline, user, uid, sha256, exe_deleted, tags";
+const SOCKET_COLUMNS =
+  "host_id, skey, transport, family, local_address, local_port, remote_address, remote_port, state, pid, uid, inode, netns, protocol, direction, tags, raw_protocol";
+const CONNECTION_COLUMNS = `host_id, binary, pid, started_at, name, exe, cmdline, user, sha256, ancestry, transport, direction, family, local_address, local_port,
+  remote_address, remote_port, protocol, port, first_seen, last_seen, count, failed, tags, beacon_interval_ms, beacon_jitter_ms, beacon_count, beacon_span_ms, seq, received_at`;
+const OBSERVATION_COLUMNS = "host_id, binary, protocol, transport, direction, port, binary_name, exe, sha256, first_seen, last_seen, count, tags, received_at";
+
+type Owner = { exe: string; name: string; sha256: string; binary: string };
+
 export class Ingester {
-  private readonly stmts;
   private readonly maxConnectionRows: number;
 
   constructor(
-    private readonly db: Db,
+    private readonly sql: Sql,
     opts: IngesterOptions = {},
   ) {
     this.maxConnectionRows = opts.maxConnectionRowsPerHost ?? DEFAULT_CONNECTION_ROWS_PER_HOST;
-    this.stmts = {
-      host: db.prepare<[string], { last_seq: number; revoked_at: number | null; dropped_batches: number; first_seen: number | null }>(
-        "SELECT last_seq, revoked_at, dropped_batches, first_seen FROM hosts WHERE host_id = ?",
-      ),
-      clearProcesses: db.prepare("DELETE FROM processes WHERE host_id = ?"),
-      clearSockets: db.prepare("DELETE FROM sockets WHERE host_id = ?"),
-      existingSockets: db.prepare<[string], { skey: string }>("SELECT skey FROM sockets WHERE host_id = ?").pluck(),
-      socketExists: db.prepare<[string, string], number>("SELECT 1 FROM sockets WHERE host_id = ? AND skey = ?").pluck(),
-      upsertProcess: db.prepare(`INSERT OR REPLACE INTO processes
-        (host_id, pid, started_at, ppid, name, exe, binary, cmdline, user, uid, sha256, exe_deleted, tags)
-        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
-      deleteProcess: db.prepare("DELETE FROM processes WHERE host_id = ? AND pid = ? AND started_at = ?"),
-      ownerInDb: db.prepare<[string, number], { exe: string; name: string; sha256: string; binary: string }>(
-        "SELECT exe, name, sha256, binary FROM processes WHERE host_id = ? AND pid = ? ORDER BY started_at DESC LIMIT 1",
-      ),
-      upsertSocket: db.prepare(`INSERT OR REPLACE INTO sockets
-        (host_id, skey, transport, family, local_address, local_port, remote_address, remote_port, state, pid, uid, inode, netns, protocol, direction, tags, raw_protocol)
-        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
-      insertConnection: db.prepare(`INSERT INTO connections
-        (host_id, binary, pid, started_at, name, exe, cmdline, user, sha256, ancestry, transport, direction, family, local_address, local_port,
-         remote_address, remote_port, protocol, port, first_seen, last_seen, count, failed, tags,
-         beacon_interval_ms, beacon_jitter_ms, beacon_count, beacon_span_ms, seq, received_at)
-        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
-      addConnectionRows: db.prepare<[number, string], number>("UPDATE hosts SET connection_rows = connection_rows + ? WHERE host_id = ? RETURNING connection_rows").pluck(),
-      trimConnections: db.prepare(`DELETE FROM connections WHERE host_id = ? AND id <
-        (SELECT id FROM connections WHERE host_id = ? ORDER BY id DESC LIMIT 1 OFFSET ?)`),
-      countConnectionRows: db.prepare("UPDATE hosts SET connection_rows = (SELECT COUNT(*) FROM connections WHERE host_id = ?) WHERE host_id = ?"),
-      updateVisibility: db.prepare(`UPDATE hosts SET visibility_mode = @mode, visibility_reason = @reason, events_accepted = events_accepted + @accepted,
-          dropped_rate = @rate, dropped_records = @records, dropped_kernel = @kernel, visibility_at = @now WHERE host_id = @hostId`),
-      deleteSocket: db.prepare("DELETE FROM sockets WHERE host_id = ? AND skey = ?"),
-      upsertBinary: db.prepare(`INSERT INTO host_binaries (host_id, binary, binary_name, first_seen, last_seen) VALUES (?, ?, ?, ?, ?)
-        ON CONFLICT (host_id, binary) DO UPDATE SET last_seen = max(last_seen, excluded.last_seen)`),
-      upsertObservation: db.prepare(`INSERT INTO observations
-        (host_id, binary, protocol, transport, direction, port, binary_name, exe, sha256, first_seen, last_seen, count, tags, received_at)
-        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-        ON CONFLICT (host_id, binary, protocol, transport, direction, port) DO UPDATE SET
-          last_seen = max(last_seen, excluded.last_seen),
-          received_at = max(received_at, excluded.received_at),
-          first_seen = min(first_seen, excluded.first_seen),
-          count = count + excluded.count,
-          exe = excluded.exe, sha256 = excluded.sha256, binary_name = excluded.binary_name,
-          tags = CASE WHEN excluded.tags = '[]' THEN tags ELSE excluded.tags END`),
-      updateHost: db.prepare(`UPDATE hosts SET
-          hostname = @hostname, os = @os, os_version = @osVersion, agent_version = @agentVersion,
-          first_seen = coalesce(first_seen, @now), last_seen = @now,
-          last_snapshot_at = max(coalesce(last_snapshot_at, 0), @takenAt), last_seq = @seq,
-          dropped_batches = max(dropped_batches, @dropped)
-        WHERE host_id = @hostId`),
-      updateFacts: db.prepare(`UPDATE hosts SET distro = @distro, os_release = @release, kernel = @kernel, virtualization = @virtualization,
-          hardware_vendor = @hardwareVendor, hardware_model = @hardwareModel WHERE host_id = @hostId`),
-      logBatch: db.prepare("INSERT INTO batches (host_id, seq, received_at, taken_at, full, processes, sockets, bytes) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"),
-      touchHost: db.prepare("UPDATE hosts SET last_seen = ? WHERE host_id = ?"),
-    };
   }
 
-  /** Applies every item in one transaction; throws (nothing applied) if the database fails. */
-  apply(items: readonly IngestItem[], now: number): IngestResult[] {
-    // Each batch in a savepoint of its own: one that fails rolls back alone.
-    const one = this.db.transaction((item: IngestItem) => this.applyOne(item, now));
-    return this.db.transaction(() =>
-      items.map((item): IngestResult => {
+  /**
+   * Applies every item in one transaction; throws (nothing applied) if the
+   * database fails. Hosts are visited in host id order (each host's batches
+   * in their own order): collectors sharing a database lock hosts in the
+   * same order and cannot deadlock each other.
+   */
+  apply(items: readonly IngestItem[], now: number): Promise<IngestResult[]> {
+    const order = items.map((_, i) => i).sort((a, b) => (items[a]!.hostId < items[b]!.hostId ? -1 : items[a]!.hostId > items[b]!.hostId ? 1 : a - b));
+    return this.sql.tx(async (sql) => {
+      const results: IngestResult[] = new Array(items.length);
+      for (const i of order) {
+        const item = items[i]!;
         try {
-          return one(item);
+          // Each batch in a savepoint of its own: one that fails rolls back alone.
+          results[i] = await sql.tx((one) => this.applyOne(one, item, now));
         } catch (err) {
-          return { seq: num(item.batch.seq), status: "failed", resync: false, error: (err as Error).message };
+          results[i] = { seq: num(item.batch.seq), status: "failed", resync: false, error: (err as Error).message };
         }
-      }),
-    )();
+      }
+      return results;
+    });
   }
 
-  private applyOne({ hostId, batch, bytes }: IngestItem, now: number): IngestResult {
-    const s = this.stmts;
+  private async applyOne(sql: Sql, { hostId, batch, bytes }: IngestItem, now: number): Promise<IngestResult> {
     const seq = num(batch.seq);
-    const host = s.host.get(hostId);
+    // Locked until commit: another collector applying this host's next batch waits, then sees this one.
+    const host = await sql.get<{ last_seq: number; revoked_at: number | null; dropped_batches: number; first_seen: number | null }>(
+      "SELECT last_seq, revoked_at, dropped_batches, first_seen FROM hosts WHERE host_id = ? FOR UPDATE",
+      [hostId],
+    );
     if (!host || host.revoked_at != null) return { seq, status: "rejected", resync: false };
     if (seq <= host.last_seq) {
-      s.touchHost.run(now, hostId);
+      await sql.run("UPDATE hosts SET last_seen = ? WHERE host_id = ?", [now, hostId]);
       return { seq, status: "duplicate", resync: false };
     }
     const gap = seq - host.last_seq - 1;
@@ -161,28 +128,34 @@ export class Ingester {
     const takenAt = num(snap.takenAtMs) || now;
     const full = batch.full === true;
     const resync = !full && num(batch.baseSeq) !== host.last_seq;
+    const sockets = snap.sockets ?? [];
+    const socketKeys = sockets.map(socketKey);
 
     // Sockets already in the host's state: a socket counts toward its observation once, when new.
     // A full batch replaces the state, so it reads all of it first; a delta
     // looks up only its own sockets, so that a small delta of a host with a
     // large state costs little inside a transaction shared with other hosts.
-    const known = full ? new Set<string>(s.existingSockets.all(hostId) as unknown as string[]) : null;
+    let known: Set<string>;
     if (full) {
-      s.clearProcesses.run(hostId);
-      s.clearSockets.run(hostId);
+      known = new Set((await sql.all<{ skey: string }>("SELECT skey FROM sockets WHERE host_id = ?", [hostId])).map((r) => r.skey));
+      await sql.run("DELETE FROM processes WHERE host_id = ?", [hostId]);
+      await sql.run("DELETE FROM sockets WHERE host_id = ?", [hostId]);
     } else {
-      for (const k of batch.processesRemoved ?? []) s.deleteProcess.run(hostId, num(k.pid), num(k.startedAtMs));
-      for (const k of batch.socketsRemoved ?? []) s.deleteSocket.run(hostId, socketKey(k));
+      for (const k of batch.processesRemoved ?? [])
+        await sql.run("DELETE FROM processes WHERE host_id = ? AND pid = ? AND started_at = ?", [hostId, num(k.pid), num(k.startedAtMs)]);
+      for (const k of batch.socketsRemoved ?? []) await sql.run("DELETE FROM sockets WHERE host_id = ? AND skey = ?", [hostId, socketKey(k)]);
+      known = new Set((await selectIn<{ skey: string }>(sql, "SELECT skey FROM sockets WHERE host_id = ? AND skey", "", [hostId], [...new Set(socketKeys)])).map((r) => r.skey));
     }
 
-    const owners = new Map<number, { exe: string; name: string; sha256: string; binary: string }>();
+    const owners = new Map<number, Owner>();
     const binaries = new Map<string, string>();
+    const processRows = new Map<string, unknown[]>();
     for (const p of snap.processes ?? []) {
       const exe = p.exe ?? "";
       const name = p.name ?? "";
       const binary = binaryKey(exe, name, os);
       owners.set(num(p.pid), { exe, name, sha256: p.sha256 ?? "", binary });
-      s.upsertProcess.run(
+      processRows.set(`${num(p.pid)}|${num(p.startedAtMs)}`, [
         hostId,
         num(p.pid),
         num(p.startedAtMs),
@@ -196,9 +169,17 @@ export class Ingester {
         p.sha256 ?? "",
         p.exeDeleted ? 1 : 0,
         tagsJson(p.tags),
-      );
+      ]);
       if (!binaries.has(binary)) binaries.set(binary, displayName(exe, name));
     }
+    await insertMany(
+      sql,
+      `INSERT INTO processes (${PROCESS_COLUMNS})`,
+      13,
+      [...processRows.values()],
+      `ON CONFLICT (host_id, pid, started_at) DO UPDATE SET ppid = excluded.ppid, name = excluded.name, exe = excluded.exe, binary = excluded.binary,
+         cmdline = excluded.cmdline, user = excluded.user, uid = excluded.uid, sha256 = excluded.sha256, exe_deleted = excluded.exe_deleted, tags = excluded.tags`,
+    );
     const connections = snap.connections ?? [];
     // The process of a connection ran on this host, however briefly: it counts in rarity's denominator.
     // A record whose process is unknown (no exe, no name) is kept but observes nothing, as a socket without an owner.
@@ -207,7 +188,13 @@ export class Ingester {
       const binary = connBinaries[i]!;
       if (binary && !binaries.has(binary)) binaries.set(binary, displayName(c.process?.exe ?? "", c.process?.name ?? ""));
     });
-    for (const [binary, shown] of binaries) s.upsertBinary.run(hostId, binary, shown, takenAt, takenAt);
+    await insertMany(
+      sql,
+      "INSERT INTO host_binaries (host_id, binary, binary_name, first_seen, last_seen)",
+      5,
+      [...binaries].map(([binary, shown]) => [hostId, binary, shown, takenAt, takenAt]),
+      "ON CONFLICT (host_id, binary) DO UPDATE SET last_seen = greatest(host_binaries.last_seen, excluded.last_seen)",
+    );
 
     // Observations: one per (binary, protocol, transport, direction, port); count
     // grows by the sockets not already in the host's state, and by every connection record's count.
@@ -235,11 +222,31 @@ export class Ingester {
         if (tags !== "[]") entry.tags = tags;
       } else obs.set(okey, { o: [hostId, binary, protocol, transport, direction, port, displayName(exe, name), exe, sha256], first, last, count, tags });
     };
-    for (const k of snap.sockets ?? []) {
-      const key = socketKey(k);
-      const isNew = known ? !known.has(key) : s.socketExists.get(hostId, key) === undefined;
+    // Owners not in this batch (a delta's new socket of an old process): looked up together.
+    const missing = [...new Set(sockets.map((k) => num(k.pid)).filter((pid) => pid && !owners.has(pid)))];
+    if (missing.length > 0) {
+      const rows = await selectIn<Owner & { pid: number; started_at: number }>(
+        sql,
+        "SELECT pid, started_at, exe, name, sha256, binary FROM processes WHERE host_id = ? AND pid",
+        "",
+        [hostId],
+        missing,
+      );
+      const newest = new Map<number, number>();
+      for (const r of rows) {
+        if ((newest.get(r.pid) ?? -Infinity) > r.started_at) continue;
+        newest.set(r.pid, r.started_at);
+        owners.set(r.pid, { exe: r.exe, name: r.name, sha256: r.sha256, binary: r.binary });
+      }
+    }
+    const socketRows = new Map<string, unknown[]>();
+    const seen = new Set<string>();
+    sockets.forEach((k, i) => {
+      const key = socketKeys[i]!;
+      const isNew = !known.has(key) && !seen.has(key);
+      seen.add(key);
       const pid = num(k.pid);
-      s.upsertSocket.run(
+      socketRows.set(key, [
         hostId,
         key,
         k.transport ?? "",
@@ -257,19 +264,25 @@ export class Ingester {
         k.direction ?? "",
         tagsJson(k.tags),
         num(k.rawProtocol),
-      );
-      if (!pid) continue;
-      let owner = owners.get(pid);
-      if (!owner) {
-        owner = s.ownerInDb.get(hostId, pid);
-        if (!owner) continue;
-        owners.set(pid, owner);
-      }
+      ]);
+      if (!pid) return;
+      const owner = owners.get(pid);
+      if (!owner) return;
       const direction = k.direction ?? "";
       const port = direction === "outbound" ? num(k.remotePort) : num(k.localPort);
       observe(owner.binary, owner.exe, owner.name, owner.sha256, k.protocol ?? "", k.transport ?? "", direction, port, takenAt, takenAt, isNew ? 1 : 0, tagsJson(k.tags));
-    }
-    connections.forEach((c, i) => {
+    });
+    await insertMany(
+      sql,
+      `INSERT INTO sockets (${SOCKET_COLUMNS})`,
+      17,
+      [...socketRows.values()],
+      `ON CONFLICT (host_id, skey) DO UPDATE SET transport = excluded.transport, family = excluded.family, local_address = excluded.local_address,
+         local_port = excluded.local_port, remote_address = excluded.remote_address, remote_port = excluded.remote_port, state = excluded.state, pid = excluded.pid,
+         uid = excluded.uid, inode = excluded.inode, netns = excluded.netns, protocol = excluded.protocol, direction = excluded.direction, tags = excluded.tags,
+         raw_protocol = excluded.raw_protocol`,
+    );
+    const connectionRows = connections.map((c, i) => {
       const p = c.process ?? {};
       const binary = connBinaries[i]!;
       const direction = c.direction ?? "";
@@ -280,7 +293,8 @@ export class Ingester {
       const tags = tagsJson(connectionTags(c));
       const b = c.beacon;
       const beacon = b && num(b.intervalMs) > 0 ? [num(b.intervalMs), num(b.jitterMs), num(b.count), num(b.spanMs)] : [null, null, null, null];
-      s.insertConnection.run(
+      if (binary) observe(binary, p.exe ?? "", p.name ?? "", p.sha256 ?? "", c.protocol ?? "", c.transport ?? "", direction, port, first, last, count, tags);
+      return [
         hostId,
         binary,
         num(p.pid),
@@ -308,60 +322,101 @@ export class Ingester {
         ...beacon,
         seq,
         now,
-      );
-      if (binary) observe(binary, p.exe ?? "", p.name ?? "", p.sha256 ?? "", c.protocol ?? "", c.transport ?? "", direction, port, first, last, count, tags);
+      ];
     });
-    for (const e of obs.values()) s.upsertObservation.run(...e.o, e.first, e.last, e.count, e.tags, now);
-    if (connections.length > 0) this.boundConnectionRows(hostId, connections.length);
+    await insertMany(sql, `INSERT INTO connections (${CONNECTION_COLUMNS})`, 30, connectionRows);
+    await insertMany(
+      sql,
+      `INSERT INTO observations (${OBSERVATION_COLUMNS})`,
+      14,
+      [...obs.values()].map((e) => [...e.o, e.first, e.last, e.count, e.tags, now]),
+      `ON CONFLICT (host_id, binary, protocol, transport, direction, port) DO UPDATE SET
+          last_seen = greatest(observations.last_seen, excluded.last_seen),
+          received_at = greatest(observations.received_at, excluded.received_at),
+          first_seen = least(observations.first_seen, excluded.first_seen),
+          count = observations.count + excluded.count,
+          exe = excluded.exe, sha256 = excluded.sha256, binary_name = excluded.binary_name,
+          tags = CASE WHEN excluded.tags = '[]' THEN observations.tags ELSE excluded.tags END`,
+    );
+    if (connections.length > 0) await this.boundConnectionRows(sql, hostId, connections.length);
 
-    s.updateHost.run({
-      hostId,
-      hostname: (snap.hostname ?? "").slice(0, 255),
-      os: os.slice(0, 32),
-      osVersion: (snap.osVersion ?? "").slice(0, 255),
-      agentVersion: (snap.agentVersion ?? "").slice(0, 64),
-      now,
-      takenAt,
-      seq,
-      dropped: num(batch.droppedBatches),
-    });
+    await sql.run(
+      `UPDATE hosts SET
+          hostname = @hostname, os = @os, os_version = @osVersion, agent_version = @agentVersion,
+          first_seen = coalesce(first_seen, @now), last_seen = @now,
+          last_snapshot_at = greatest(coalesce(last_snapshot_at, 0), @takenAt), last_seq = @seq,
+          dropped_batches = greatest(dropped_batches, @dropped)
+        WHERE host_id = @hostId`,
+      {
+        hostId,
+        hostname: (snap.hostname ?? "").slice(0, 255),
+        os: os.slice(0, 32),
+        osVersion: (snap.osVersion ?? "").slice(0, 255),
+        agentVersion: (snap.agentVersion ?? "").slice(0, 64),
+        now,
+        takenAt,
+        seq,
+        dropped: num(batch.droppedBatches),
+      },
+    );
     if (snap.facts) {
       const f = snap.facts;
       const cut = (v: string | null | undefined) => (v ?? "").slice(0, 255);
-      s.updateFacts.run({
-        hostId,
-        distro: cut(f.distro),
-        release: cut(f.release),
-        kernel: cut(f.kernel),
-        virtualization: cut(f.virtualization),
-        hardwareVendor: cut(f.hardwareVendor),
-        hardwareModel: cut(f.hardwareModel),
-      });
+      await sql.run(
+        `UPDATE hosts SET distro = @distro, os_release = @release, kernel = @kernel, virtualization = @virtualization,
+          hardware_vendor = @hardwareVendor, hardware_model = @hardwareModel WHERE host_id = @hostId`,
+        {
+          hostId,
+          distro: cut(f.distro),
+          release: cut(f.release),
+          kernel: cut(f.kernel),
+          virtualization: cut(f.virtualization),
+          hardwareVendor: cut(f.hardwareVendor),
+          hardwareModel: cut(f.hardwareModel),
+        },
+      );
     }
     if (snap.visibility) {
       const v = snap.visibility;
-      s.updateVisibility.run({
-        hostId,
-        mode: (v.mode ?? "").slice(0, 32),
-        reason: (v.reason ?? "").slice(0, 1024),
-        accepted: num(v.eventsAccepted),
-        rate: num(v.droppedRate),
-        records: num(v.droppedRecords),
-        kernel: num(v.droppedKernel),
-        now,
-      });
+      await sql.run(
+        `UPDATE hosts SET visibility_mode = @mode, visibility_reason = @reason, events_accepted = events_accepted + @accepted,
+          dropped_rate = @rate, dropped_records = @records, dropped_kernel = @kernel, visibility_at = @now WHERE host_id = @hostId`,
+        {
+          hostId,
+          mode: (v.mode ?? "").slice(0, 32),
+          reason: (v.reason ?? "").slice(0, 1024),
+          accepted: num(v.eventsAccepted),
+          rate: num(v.droppedRate),
+          records: num(v.droppedRecords),
+          kernel: num(v.droppedKernel),
+          now,
+        },
+      );
     }
-    s.logBatch.run(hostId, seq, now, takenAt, full ? 1 : 0, snap.processes?.length ?? 0, snap.sockets?.length ?? 0, bytes);
+    await sql.run("INSERT INTO batches (host_id, seq, received_at, taken_at, full, processes, sockets, bytes) VALUES (?, ?, ?, ?, ?, ?, ?, ?)", [
+      hostId,
+      seq,
+      now,
+      takenAt,
+      full ? 1 : 0,
+      snap.processes?.length ?? 0,
+      sockets.length,
+      bytes,
+    ]);
     return { seq, status: "applied", resync };
   }
 
   /** Keeps the host's newest maxConnectionRows connection rows; trims only once it is a tenth over, so most batches pay one UPDATE. */
-  private boundConnectionRows(hostId: string, added: number): void {
-    const s = this.stmts;
-    const rows = s.addConnectionRows.get(added, hostId) ?? 0;
+  private async boundConnectionRows(sql: Sql, hostId: string, added: number): Promise<void> {
+    const row = await sql.get<{ connection_rows: number }>("UPDATE hosts SET connection_rows = connection_rows + ? WHERE host_id = ? RETURNING connection_rows", [added, hostId]);
+    const rows = row?.connection_rows ?? 0;
     if (rows <= this.maxConnectionRows + Math.floor(this.maxConnectionRows / 10)) return;
-    s.trimConnections.run(hostId, hostId, this.maxConnectionRows - 1);
-    s.countConnectionRows.run(hostId, hostId);
+    await sql.run("DELETE FROM connections WHERE host_id = ? AND id < (SELECT id FROM connections WHERE host_id = ? ORDER BY id DESC LIMIT 1 OFFSET ?)", [
+      hostId,
+      hostId,
+      this.maxConnectionRows - 1,
+    ]);
+    await sql.run("UPDATE hosts SET connection_rows = (SELECT COUNT(*) FROM connections WHERE host_id = ?) WHERE host_id = ?", [hostId, hostId]);
   }
 }
 

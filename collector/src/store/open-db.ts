@@ -35,6 +35,13 @@ export function openDb(path: string, opts: { sync?: SyncMode; readonly?: boolean
   return db;
 }
 
+/** A read-only connection to an existing database (reports and exports read beside the writer). */
+export function openReadonly(path: string): Db {
+  const db = new Database(path, { readonly: true, fileMustExist: true });
+  db.pragma("busy_timeout = 5000");
+  return db;
+}
+
 function migrate(db: Db): void {
   const version = db.pragma("user_version", { simple: true }) as number;
   if (version > MIGRATIONS.length) {

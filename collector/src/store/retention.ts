@@ -5,19 +5,19 @@
 // months behind must not lose its data. Connection records are per batch, as
 // the batch log is, and are kept as long (batchLogDays).
 
-import type { Db } from "./open-db.js";
+import type { Sql } from "./sql.js";
 
 const DAY = 86_400_000;
 
-export function pruneOld(db: Db, now: number, opts: { batchLogDays: number; observationDays: number }): { batches: number; observations: number; connections: number } {
-  return db.transaction(() => {
-    const connections = db.prepare("DELETE FROM connections WHERE received_at < ?").run(now - opts.batchLogDays * DAY).changes;
+export function pruneOld(sql: Sql, now: number, opts: { batchLogDays: number; observationDays: number }): Promise<{ batches: number; observations: number; connections: number }> {
+  return sql.tx(async (tx) => {
+    const connections = (await tx.run("DELETE FROM connections WHERE received_at < ?", [now - opts.batchLogDays * DAY])).changes;
     // Each host's row count bounds its recent connections (ingest.ts): recount what is left.
-    if (connections > 0) db.prepare("UPDATE hosts SET connection_rows = (SELECT COUNT(*) FROM connections c WHERE c.host_id = hosts.host_id) WHERE connection_rows > 0").run();
+    if (connections > 0) await tx.run("UPDATE hosts SET connection_rows = (SELECT COUNT(*) FROM connections c WHERE c.host_id = hosts.host_id) WHERE connection_rows > 0");
     return {
-      batches: db.prepare("DELETE FROM batches WHERE received_at < ?").run(now - opts.batchLogDays * DAY).changes,
-      observations: db.prepare("DELETE FROM observations WHERE received_at < ?").run(now - opts.observationDays * DAY).changes,
+      batches: (await tx.run("DELETE FROM batches WHERE received_at < ?", [now - opts.batchLogDays * DAY])).changes,
+      observations: (await tx.run("DELETE FROM observations WHERE received_at < ?", [now - opts.observationDays * DAY])).changes,
       connections,
     };
-  })();
+  });
 }

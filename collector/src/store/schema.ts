@@ -296,4 +296,17 @@ export const MIGRATIONS: readonly string[] = [
 
   ALTER TABLE sockets ADD COLUMN raw_protocol INTEGER NOT NULL DEFAULT 0;
   `,
+  // 10: revocations found by time (one query for every open stream), and the
+  // export slots a fleet of collectors claims (a schedule runs once per fleet).
+  // PostgreSQL's counterpart of every migration is in postgres-schema.ts.
+  `
+  CREATE INDEX hosts_revoked ON hosts (revoked_at) WHERE revoked_at IS NOT NULL;
+  CREATE TABLE export_slots (
+    schedule   TEXT NOT NULL,
+    slot       INTEGER NOT NULL,
+    claimed_by TEXT NOT NULL,
+    claimed_at INTEGER NOT NULL,
+    PRIMARY KEY (schedule, slot)
+  ) STRICT, WITHOUT ROWID;
+  `,
 ];

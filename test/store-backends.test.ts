@@ -1,0 +1,266 @@
+// One suite, every store: the same ingest, hosts, report, export, retention
+// and concurrency tests run against SQLite (a real file) and PostgreSQL (a
+// throwaway cluster of Debian's postgresql-15, started here; skipped locally
+// without it, a failure under CI).
+
+import t from "tap";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import type { oddwire } from "@oddwire/proto";
+import { runExport } from "oddwire-collector/export/export-run.js";
+import { buildReport } from "oddwire-collector/report/build-report.js";
+import { slotOf } from "oddwire-collector/export/export-scheduler.js";
+import { openStore, type Store } from "oddwire-collector/store/store.js";
+import { connectionRecord, smallBatch } from "./lib/raw-stream.js";
+import { skipWithoutPostgres, startPostgres, type Postgres } from "./lib/postgres.js";
+
+type Open = (name: string) => Promise<string>;
+
+interface TestLike {
+  testdir(): string;
+  teardown(fn: () => unknown): void;
+}
+
+const pgSkip = skipWithoutPostgres();
+let pgCluster: Promise<Postgres> | null = null;
+
+const backends: Array<{ name: string; skip: string | false; location: (t: TestLike, name: string) => Promise<string> }> = [
+  { name: "sqlite", skip: false, location: async (t, name) => join(t.testdir(), `${name}.db`) },
+  {
+    name: "postgres",
+    skip: pgSkip,
+    location: async (_t, name) => {
+      pgCluster ??= startPostgres(t);
+      return (await pgCluster).database(name.toLowerCase().replace(/[^a-z0-9]/g, "_"));
+    },
+  },
+];
+
+let dbCount = 0;
+
+function batch(hostId: string, seq: number, over: Partial<oddwire.v1.IBatch> = {}, takenAtMs = 1_764_000_000_000 + seq * 60_000): oddwire.v1.IBatch {
+  return smallBatch(hostId, seq, over, takenAtMs);
+}
+
+async function enrolled(store: Store, ...ids: string[]): Promise<void> {
+  for (const id of ids) await store.hosts.enroll({ hostId: id, hostname: `${id}.lan`, os: "linux", agentVersion: "t" }, 1);
+}
+
+for (const backend of backends) {
+  t.test(backend.name, { skip: backend.skip }, async (t) => {
+    const open = async (t: TestLike, opts = {}): Promise<{ store: Store; where: string; reopen: Open }> => {
+      const where = await backend.location(t, `store_${process.pid}_${++dbCount}`);
+      const store = await openStore(where, { sync: "normal", ...opts });
+      t.teardown(() => store.close());
+      return { store, where, reopen: async () => where };
+    };
+
+    t.test("enrollment, keys, re-enrollment and revocation", async (t) => {
+      const { store } = await open(t);
+      const first = await store.hosts.enroll({ hostId: "h1", hostname: "one", os: "linux", agentVersion: "1" }, 10);
+      t.equal(first.proof, null, "a new host");
+      t.match(await store.hosts.authenticate("h1", first.agentKey), { ok: true, lastSeq: 0 });
+      t.match(await store.hosts.authenticate("h1", "wrong"), { ok: false, reason: "bad-key" });
+      t.match(await store.hosts.authenticate("nobody", "x"), { ok: false, reason: "unknown-host" });
+      const again = await store.hosts.enroll({ hostId: "h1", hostname: "one", os: "linux", agentVersion: "1", currentKey: first.agentKey }, 20);
+      t.equal(again.proof, "current-key");
+      t.match(await store.hosts.authenticate("h1", first.agentKey), { ok: false, reason: "bad-key" }, "the old key stops working");
+      await store.ingest.apply([{ hostId: "h1", batch: batch("h1", 1), bytes: 10 }], 30);
+      await t.rejects(store.hosts.enroll({ hostId: "h1", hostname: "one", os: "linux", agentVersion: "1" }, 40), { code: "ODW_ERR_REENROLL" });
+      t.equal(await store.hosts.allowReenroll("h1", 100, "admin", 50), true);
+      t.equal((await store.hosts.enroll({ hostId: "h1", hostname: "one", os: "linux", agentVersion: "1" }, 60)).proof, "approval");
+      t.equal(await store.hosts.revoke("h1", "stolen", 70), true);
+      t.equal(await store.hosts.revoke("h1", "stolen", 71), false, "once");
+      t.same(await store.hosts.revokedSince(70), ["h1"]);
+      t.same(await store.hosts.revokedSince(71), []);
+      await t.rejects(store.hosts.enroll({ hostId: "h1", hostname: "one", os: "linux", agentVersion: "1" }, 80), { code: "ODW_ERR_REVOKED" });
+      const [row] = await store.hosts.list(80, 1000);
+      t.match(row, { hostId: "h1", revokedAt: 70, revokedReason: "stolen", lastSeq: 1 });
+    });
+
+    t.test("batches apply exactly once, in sequence", async (t) => {
+      const { store } = await open(t);
+      await enrolled(store, "a", "b");
+      const r1 = await store.ingest.apply(
+        [
+          { hostId: "b", batch: batch("b", 1), bytes: 10 },
+          { hostId: "a", batch: batch("a", 1), bytes: 10 },
+          { hostId: "a", batch: batch("a", 2), bytes: 10 },
+          { hostId: "a", batch: batch("a", 2), bytes: 10 },
+        ],
+        1000,
+      );
+      t.same(
+        r1.map((r) => r.status),
+        ["applied", "applied", "applied", "duplicate"],
+        "results come back in the order given (hosts are visited in id order)",
+      );
+      const r2 = await store.ingest.apply(
+        [
+          { hostId: "a", batch: batch("a", 5), bytes: 10 },
+          { hostId: "a", batch: batch("a", 3, { full: false, baseSeq: 1 }), bytes: 10 },
+          { hostId: "nobody", batch: batch("nobody", 1), bytes: 10 },
+        ],
+        2000,
+      );
+      t.match(r2, [{ status: "jump", expected: 3 }, { status: "applied", resync: true }, { status: "rejected" }]);
+      const [a] = (await store.hosts.list(3000, 60_000)).filter((h) => h.hostId === "a");
+      t.equal(a!.lastSeq, 3);
+    });
+
+    // Two collectors on one SQLite file would be two processes; in one process (one thread) the second writer's wait would block the first.
+    t.test("two stores on one database apply a host's batch once", { skip: backend.name === "sqlite" && "one collector per SQLite file" }, async (t) => {
+      const { store, where } = await open(t);
+      const other = await openStore(where, { sync: "normal" });
+      t.teardown(() => other.close());
+      const hosts = Array.from({ length: 20 }, (_, i) => `c${String(i).padStart(2, "0")}`);
+      await enrolled(store, ...hosts);
+      // Both collectors receive every host's seqs 1-3 (an agent that reconnected elsewhere resends what was not acked).
+      const items = hosts.flatMap((h) => [1, 2, 3].map((seq) => ({ hostId: h, batch: batch(h, seq), bytes: 10 })));
+      const [x, y] = await Promise.all([store.ingest.apply(items, 1000), other.ingest.apply([...items].reverse(), 1000)]);
+      const applied = [...x!, ...y!].filter((r) => r.status === "applied").length;
+      t.equal(applied, hosts.length * 3, "each batch applied by exactly one of them");
+      t.ok(
+        [...x!, ...y!].every((r) => r.status === "applied" || r.status === "duplicate"),
+        "the rest are duplicates",
+      );
+      for (const h of (await store.hosts.list(2000, 60_000)).filter((r) => r.hostId.startsWith("c"))) t.equal(h.lastSeq, 3, h.hostId);
+    });
+
+    t.test("a host keeps its newest connection rows; an ownerless record observes nothing", async (t) => {
+      const where = await backend.location(t, `conn_${process.pid}_${++dbCount}`);
+      const store = await openStore(where, { sync: "normal", ingest: { maxConnectionRowsPerHost: 100 } });
+      t.teardown(() => store.close());
+      await enrolled(store, "busy", "quiet", "ghost");
+      const cb = (hostId: string, seq: number, n: number): oddwire.v1.IBatch => ({
+        seq,
+        full: seq === 1,
+        baseSeq: seq - 1,
+        snapshot: {
+          hostId,
+          os: "linux",
+          takenAtMs: 1000 * seq,
+          connections: Array.from({ length: n }, (_, i) => connectionRecord({ remotePort: seq * 1000 + i }, 1000 * seq)),
+        },
+      });
+      t.match(await store.ingest.apply([{ hostId: "quiet", batch: cb("quiet", 1, 5), bytes: 1 }], 1), [{ status: "applied" }]);
+      for (let seq = 1; seq <= 12; seq++) t.match(await store.ingest.apply([{ hostId: "busy", batch: cb("busy", seq, 20), bytes: 1 }], seq), [{ status: "applied" }]);
+      const rows = (await store.sql.all<{ remote_port: number }>("SELECT remote_port FROM connections WHERE host_id = 'busy' ORDER BY id")).map((r) => r.remote_port);
+      t.ok(rows.length >= 100 && rows.length <= 110, `between 100 and 110 rows kept (${rows.length})`);
+      t.equal(rows[rows.length - 1], 12_019, "the newest is kept");
+      t.ok(rows[0]! > 2000, "the oldest went first");
+      t.equal((await store.sql.get<{ connection_rows: number }>("SELECT connection_rows FROM hosts WHERE host_id = 'busy'"))!.connection_rows, rows.length);
+      t.equal((await store.sql.get<{ n: number }>("SELECT COUNT(*) AS n FROM connections WHERE host_id = 'quiet'"))!.n, 5, "another host is untouched");
+      const ghost: oddwire.v1.IBatch = {
+        seq: 1,
+        full: true,
+        snapshot: { hostId: "ghost", os: "linux", takenAtMs: 1000, connections: [connectionRecord({ process: { pid: 9 } }, 1000)] },
+      };
+      t.match(await store.ingest.apply([{ hostId: "ghost", batch: ghost, bytes: 1 }], 1), [{ status: "applied" }]);
+      t.equal((await store.sql.get<{ n: number }>("SELECT COUNT(*) AS n FROM observations WHERE host_id = 'ghost'"))!.n, 0);
+    });
+
+    t.test("deltas patch the state; new sockets count once", async (t) => {
+      const { store } = await open(t);
+      await enrolled(store, "d");
+      await store.ingest.apply([{ hostId: "d", batch: batch("d", 1), bytes: 1 }], 1);
+      const sock = batch("d", 1).snapshot!.sockets![0]!;
+      // A delta: the same socket again (not new), a new one of the same process (a new observation), one removed.
+      const delta: oddwire.v1.IBatch = {
+        seq: 2,
+        full: false,
+        baseSeq: 1,
+        snapshot: { hostId: "d", os: "linux", takenAtMs: 2000, processes: [], sockets: [sock, { ...sock, localPort: 50000, remotePort: 8443 }] },
+      };
+      t.match(await store.ingest.apply([{ hostId: "d", batch: delta, bytes: 1 }], 2), [{ status: "applied", resync: false }]);
+      const obs = await store.sql.all<{ port: number; count: number }>("SELECT port, count FROM observations WHERE host_id = 'd' ORDER BY port");
+      t.same(
+        obs.map((o) => [o.port, o.count]),
+        [
+          [443, 1],
+          [8443, 1],
+        ],
+      );
+      const removal: oddwire.v1.IBatch = {
+        seq: 3,
+        full: false,
+        baseSeq: 2,
+        socketsRemoved: [sock],
+        processesRemoved: [{ pid: 100, startedAtMs: 1000 }],
+        snapshot: { hostId: "d" },
+      };
+      await store.ingest.apply([{ hostId: "d", batch: removal, bytes: 1 }], 3);
+      t.equal((await store.sql.get<{ n: number }>("SELECT COUNT(*) AS n FROM sockets WHERE host_id = 'd'"))!.n, 1);
+      t.equal((await store.sql.get<{ n: number }>("SELECT COUNT(*) AS n FROM processes WHERE host_id = 'd'"))!.n, 0);
+    });
+
+    t.test("report, suppressions, exports and retention", async (t) => {
+      const { store } = await open(t);
+      const now = Date.now();
+      const ids = Array.from({ length: 12 }, (_, i) => `r${i}`);
+      await enrolled(store, ...ids);
+      // Every host runs sshd; one also runs a dropper that beacons out.
+      await store.ingest.apply(
+        ids.map((h, i) => ({
+          hostId: h,
+          bytes: 1,
+          batch: batch(
+            h,
+            1,
+            i === 0
+              ? {
+                  snapshot: {
+                    ...batch(h, 1, {}, now).snapshot,
+                    connections: [connectionRecord({ beacon: { intervalMs: 60_000, jitterMs: 10, count: 30, spanMs: 1_800_000 } }, now)],
+                  },
+                }
+              : {},
+            now,
+          ),
+        })),
+        now,
+      );
+      const report = await buildReport(store, { nowMs: now, top: 10 });
+      t.equal(report.fleet.hosts, 12);
+      const dropper = report.findings.find((f) => f.binary.name === "dropper");
+      t.ok(dropper, "the dropper is a finding");
+      t.match(dropper, { hostCount: 1, hosts: [{ hostId: "r0", hostname: "r0", cmdline: "/tmp/.x/dropper --c2 203.0.113.9" }], beacon: { intervalMs: 60_000 } });
+      t.ok(report.findings[0]!.score >= report.findings[report.findings.length - 1]!.score, "ranked");
+      t.same(
+        (await buildReport(store, { nowMs: now, top: 10, host: "r3" })).findings.map((f) => f.binary.name),
+        ["sshd"],
+        "a host filter",
+      );
+
+      const id = await store.suppressions.add({ binary: "dropper", reason: "lab tool", by: "t" }, now);
+      t.notOk(
+        (await buildReport(store, { nowMs: now, top: 10 })).findings.some((f) => f.binary.name === "dropper"),
+        "suppressed",
+      );
+      t.equal(await store.suppressions.remove(id, "t", "done", now), true);
+      t.equal((await store.suppressions.list()).audit.length, 2);
+
+      // Not t.testdir(): a second call empties the directory the SQLite file is in.
+      const dir = mkdtempSync(join(tmpdir(), "oddwire-store-export-"));
+      t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+      const schedule = { name: "t", cron: "* * * * *", dir, minScore: 0, onlyNew: false, timezone: "UTC", keep: 30 } as const;
+      const inventory = await runExport(store, { ...schedule, what: "inventory" }, now);
+      t.match(inventory, { status: "ok", rows: 12 }, inventory.error);
+      const lines = readFileSync(inventory.file, "utf8").trim().split("\n");
+      t.equal(lines.length, 13, "a header and a row per socket");
+      t.match(lines[1], /^r0,r0,linux,100,sshd,/);
+      t.match(await runExport(store, { ...schedule, what: "agents" }, now + 1), { status: "ok", rows: 12 });
+      t.match(await runExport(store, { ...schedule, what: "findings" }, now + 2), { status: "ok" });
+      t.match(await store.exports.lastExports(), [{ schedule: "t", status: "ok", what: "findings" }]);
+
+      const slot = slotOf("* * * * *", now);
+      t.equal(await store.exports.claimSlot("t", slot, "one", now), true, "the first collector claims the tick");
+      t.equal(await store.exports.claimSlot("t", slot, "two", now), false, "the second does not run it");
+
+      const pruned = await store.prune(now + 400 * 86_400_000, { batchLogDays: 30, observationDays: 90 });
+      t.match(pruned, { batches: 12, connections: 1 });
+      t.ok(pruned.observations >= 12);
+    });
+  });
+}
