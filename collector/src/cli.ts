@@ -16,7 +16,7 @@ import { DEFAULT_DB, existingDbPath, resolveServeConfig, SERVE_SCHEMA } from "./
 import { startServing } from "./serve-start.js";
 import type { ExportStatus } from "./store/export-store.js";
 import { eventsCell, platformOf, type HostRow } from "./store/hosts.js";
-import { openStore, type Store } from "./store/store.js";
+import { openStore, printableLocation, type Store } from "./store/store.js";
 
 const PROGRAM = "oddwire-collector";
 const VERSION = (createRequire(import.meta.url)("../package.json") as { version: string }).version;
@@ -193,7 +193,7 @@ async function serve(values: Record<string, unknown>): Promise<number> {
   const config = resolveServeConfig(values);
   const running = await startServing(config);
   const hostPart = config.host.includes(":") ? `[${config.host}]` : config.host;
-  process.stderr.write(`${PROGRAM}: listening on ${config.tls ? "wss" : "ws"}://${hostPart}:${running.port}/v1/stream, database ${config.db}\n`);
+  process.stderr.write(`${PROGRAM}: listening on ${config.tls ? "wss" : "ws"}://${hostPart}:${running.port}/v1/stream, database ${printableLocation(config.db)}\n`);
   process.stderr.write(
     `${PROGRAM}: report at ${config.tls ? "https" : "http"}://${hostPart}:${running.port}/report${config.readerTokenGenerated ? `?token=${config.readerToken} (a token made for this run; set --reader-token to keep one)` : " (open it with ?token=<your reader token>)"}\n`,
   );

@@ -54,7 +54,7 @@ export class ExportScheduler {
         return;
       }
       const t0 = Date.now();
-      const out = await runExport(this.store, s);
+      const out = await runExport(this.store, s, now);
       if (out.status === "ok") {
         this.metrics.inc("exports_ok");
         this.log.info("export.ok", { schedule: s.name, what: s.what, rows: out.rows, file: out.file, ms: Date.now() - t0 });
