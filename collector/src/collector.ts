@@ -7,6 +7,7 @@ import { ExportScheduler } from "./export/export-scheduler.js";
 import { IngestServer } from "./ingest/server.js";
 import { ReportRoutes } from "./report/report-routes.js";
 import type { ServeConfig } from "./serve-config.js";
+import { OffThread } from "./store/off-thread.js";
 import { openStore, printableLocation } from "./store/store.js";
 
 export interface RunningCollector {
@@ -46,7 +47,8 @@ export async function startCollector(config: ServeConfig, log: Logger = createLo
     log,
   );
   server.extraRoutes = (req, res) => routes.handle(req, res);
-  const routes = new ReportRoutes(store, config.readerToken, log, !!config.tls);
+  const offThread = OffThread.for(store);
+  const routes = new ReportRoutes((options) => offThread.run({ kind: "report", options }), config.readerToken, log, !!config.tls);
   const prune = async () => {
     try {
       const pruned = await store.prune(Date.now(), config);
@@ -57,7 +59,7 @@ export async function startCollector(config: ServeConfig, log: Logger = createLo
   };
   await prune();
   const port = await server.listen();
-  const exporter = new ExportScheduler(store, config.exports, server.metrics, log);
+  const exporter = new ExportScheduler(store, (schedule, now) => offThread.run({ kind: "export", schedule, now }), config.exports, server.metrics, log);
   exporter.start();
   const cutRevoked = () => server.cutRevoked(Date.now() - REVOCATION_WINDOW_MS).catch((err: Error) => log.error("revocation.check_failed", { error: err.message }));
   const timers = [setInterval(cutRevoked, REVOCATION_CHECK_MS), setInterval(prune, RETENTION_MS)];

@@ -10,7 +10,7 @@ import type { Logger } from "@oddwire/shared";
 import type { Metrics } from "../ingest/metrics.js";
 import { hostname } from "node:os";
 import type { ExportSchedule } from "./export-config.js";
-import { runExport } from "./export-run.js";
+import type { ExportOutcome } from "./export-run.js";
 import type { ExportSource } from "./export-rows.js";
 
 /** Who claims a slot: this collector. */
@@ -27,7 +27,9 @@ export class ExportScheduler {
   private readonly running = new Set<string>();
 
   constructor(
-    private readonly store: ExportSource,
+    private readonly store: Pick<ExportSource, "exports">,
+    /** Runs one export (off the collector's thread: store/off-thread.ts). */
+    private readonly runExport: (s: ExportSchedule, now: number) => Promise<ExportOutcome>,
     private readonly schedules: readonly ExportSchedule[],
     private readonly metrics: Metrics,
     private readonly log: Logger,
@@ -54,7 +56,7 @@ export class ExportScheduler {
         return;
       }
       const t0 = Date.now();
-      const out = await runExport(this.store, s, now);
+      const out = await this.runExport(s, now);
       if (out.status === "ok") {
         this.metrics.inc("exports_ok");
         this.log.info("export.ok", { schedule: s.name, what: s.what, rows: out.rows, file: out.file, ms: Date.now() - t0 });

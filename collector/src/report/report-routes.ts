@@ -7,10 +7,11 @@
 import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { isOddwireError, type Logger } from "@oddwire/shared";
-import { buildReport, type ReportSource } from "./build-report.js";
+import type { ReportOptions } from "./build-report.js";
 import { renderReportCsv } from "./report-csv.js";
 import { renderReportHtml } from "./report-html.js";
 import { reportOptionsFrom } from "./report-options.js";
+import type { Report } from "./report-types.js";
 
 const COOKIE = "oddwire_reader";
 
@@ -18,7 +19,8 @@ export class ReportRoutes {
   private readonly tokenHash: Buffer;
 
   constructor(
-    private readonly source: ReportSource,
+    /** Builds a report (off the collector's thread: store/off-thread.ts). */
+    private readonly build: (o: ReportOptions) => Promise<Report>,
     readerToken: string,
     private readonly log: Logger,
     private readonly secure: boolean,
@@ -59,7 +61,7 @@ export class ReportRoutes {
   private async serve(kind: string, url: URL, res: ServerResponse): Promise<void> {
     try {
       const params = Object.fromEntries(url.searchParams);
-      const report = await buildReport(this.source, reportOptionsFrom(params, Date.now()));
+      const report = await this.build(reportOptionsFrom(params, Date.now()));
       const common = { "cache-control": "no-store", "x-content-type-options": "nosniff", "referrer-policy": "no-referrer" };
       if (kind === "json") {
         res.writeHead(200, { ...common, "content-type": "application/json; charset=utf-8" });

@@ -3,6 +3,7 @@
 // export runs, and the slots that make a schedule fire once per fleet
 // however many collectors share the database.
 
+import { selectIn } from "./many-rows.js";
 import type { Sql } from "./sql.js";
 
 export interface ExportStatus {
@@ -38,6 +39,13 @@ export interface InventoryRow {
   last_snapshot_at: number | null;
 }
 
+const INVENTORY_SELECT = `SELECT s.host_id, h.hostname, h.os, s.pid, coalesce(p.name, '') AS process_name, coalesce(p.exe, '') AS exe, coalesce(p.user, '') AS "user",
+       coalesce(p.cmdline, '') AS cmdline, s.transport, s.family, s.local_address, s.local_port, s.remote_address, s.remote_port, s.state, s.protocol,
+       s.direction, s.tags, h.last_snapshot_at
+  FROM sockets s JOIN hosts h ON h.host_id = s.host_id
+  LEFT JOIN processes p ON p.host_id = s.host_id AND p.pid = s.pid AND s.pid <> 0`;
+const INVENTORY_ORDER = " ORDER BY s.host_id, s.transport, s.local_port, s.remote_address, s.remote_port";
+
 export class ExportStore {
   constructor(
     private readonly sql: Sql,
@@ -45,19 +53,31 @@ export class ExportStore {
     private readonly read: Sql,
   ) {}
 
-  /** Every socket of every host not revoked (whose snapshot is at or after `sinceMs`), in chunks. */
-  inventory(sinceMs: number | null, chunk = 2000): AsyncIterable<InventoryRow[]> {
-    return this.read.iterate<InventoryRow>(
-      `SELECT s.host_id, h.hostname, h.os, s.pid, coalesce(p.name, '') AS process_name, coalesce(p.exe, '') AS exe, coalesce(p.user, '') AS "user",
-              coalesce(p.cmdline, '') AS cmdline, s.transport, s.family, s.local_address, s.local_port, s.remote_address, s.remote_port, s.state, s.protocol,
-              s.direction, s.tags, h.last_snapshot_at
-         FROM sockets s JOIN hosts h ON h.host_id = s.host_id
-         LEFT JOIN processes p ON p.host_id = s.host_id AND p.pid = s.pid AND s.pid <> 0
-        WHERE h.revoked_at IS NULL ${sinceMs === null ? "" : "AND h.last_snapshot_at >= ?"}
-        ORDER BY s.host_id, s.transport, s.local_port, s.remote_address, s.remote_port`,
-      sinceMs === null ? [] : [sinceMs],
-      chunk,
-    );
+  /**
+   * Every socket of every host not revoked (whose snapshot is at or after
+   * `sinceMs`), a page of hosts at a time. Each page is its own short read:
+   * no snapshot is held for the whole export, so SQLite's checkpoints (and
+   * PostgreSQL's vacuum) carry on and the WAL stays bounded.
+   */
+  async *inventory(sinceMs: number | null, hostsPerPage = 256): AsyncIterable<InventoryRow[]> {
+    let after = "";
+    for (;;) {
+      const page = await this.read.all<{ host_id: string }>(
+        `SELECT host_id FROM hosts WHERE host_id > ? AND revoked_at IS NULL ${sinceMs === null ? "" : "AND last_snapshot_at >= ?"} ORDER BY host_id LIMIT ?`,
+        sinceMs === null ? [after, hostsPerPage] : [after, sinceMs, hostsPerPage],
+      );
+      if (page.length === 0) return;
+      after = page[page.length - 1]!.host_id;
+      const rows = await selectIn<InventoryRow>(
+        this.read,
+        `${INVENTORY_SELECT} WHERE s.host_id`,
+        INVENTORY_ORDER,
+        [],
+        page.map((h) => h.host_id),
+      );
+      if (rows.length > 0) yield rows;
+      if (page.length < hostsPerPage) return;
+    }
   }
 
   async startRun(schedule: string, what: string, now: number): Promise<number> {

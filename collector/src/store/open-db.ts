@@ -1,5 +1,6 @@
 // Opens (creating if needed) the collector's SQLite database and brings its
-// schema up to date. WAL lets the report read while ingest writes.
+// schema up to date. WAL lets reports and exports read (on connections of
+// their own) while ingest writes.
 // synchronous=FULL by default because an ack promises the batch is durable:
 // with NORMAL a committed batch may roll back on power loss (not on a crash).
 
@@ -26,6 +27,8 @@ export function openDb(path: string, opts: { sync?: SyncMode; readonly?: boolean
       db.pragma("journal_mode = WAL");
       db.pragma(`synchronous = ${opts.sync === "normal" ? "NORMAL" : "FULL"}`);
       db.pragma("foreign_keys = ON");
+      // After each checkpoint the WAL file is cut back to this size: a burst (or a long read that held checkpoints back) does not leave it large.
+      db.pragma("journal_size_limit = 67108864");
       migrate(db);
     }
   } catch (err) {

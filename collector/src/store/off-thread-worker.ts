@@ -1,0 +1,24 @@
+// The worker side of off-thread.ts: opens the store at the location given,
+// runs one report or export, answers, closes.
+
+import { parentPort, workerData } from "node:worker_threads";
+import { runExport } from "../export/export-run.js";
+import { buildReport } from "../report/build-report.js";
+import type { OffThreadJob } from "./off-thread.js";
+import { openStore } from "./store.js";
+
+const { location, job } = workerData as { location: string; job: OffThreadJob };
+
+try {
+  // A small pool: the worker reads on one connection at a time.
+  const store = await openStore(location, { poolSize: 2 });
+  try {
+    const value = job.kind === "report" ? await buildReport(store, job.options) : await runExport(store, job.schedule, job.now);
+    parentPort!.postMessage({ ok: true, value });
+  } finally {
+    await store.close();
+  }
+} catch (err) {
+  const e = err as Error & { code?: string };
+  parentPort!.postMessage({ ok: false, error: e.message, ...(typeof e.code === "string" && { code: e.code }) });
+}
