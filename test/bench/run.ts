@@ -1,12 +1,13 @@
 // `npm run bench`: every benchmark, each against its baseline in the same run,
 // printed as Markdown tables. Options: --quick (fewer rounds, less load),
-// --only snapshot|ingest|rarity|installers|events.
+// --only snapshot|ingest|rarity|scale|installers|events; --hosts N sets the scale benchmark's fleet.
 
 import { benchSnapshot, printSnapshotBench } from "./agent-snapshot.bench.js";
 import { benchEvents, printEventsBench } from "./events.bench.js";
 import { benchIngest, printIngestBench } from "./ingest.bench.js";
 import { benchInstallers, printInstallersBench } from "./installers.bench.js";
 import { benchQuality, benchReportTime, printQuality, printReportTime } from "./rarity.bench.js";
+import { benchScale, printScaleBench } from "./scale.bench.js";
 
 const quick = process.argv.includes("--quick");
 const only = process.argv[process.argv.indexOf("--only") + 1];
@@ -35,6 +36,10 @@ if (want("ingest")) {
 if (want("rarity")) {
   printQuality(await benchQuality());
   printReportTime(await benchReportTime(quick ? [1000] : [1000, 10000]));
+}
+if (want("scale")) {
+  const hostsArg = process.argv.indexOf("--hosts");
+  printScaleBench(await benchScale({ hosts: hostsArg > 0 ? Number(process.argv[hostsArg + 1]) : quick ? 1000 : 10_000 }));
 }
 if (want("installers")) {
   printInstallersBench(await benchInstallers({ rounds: quick ? 5 : 15 }));
