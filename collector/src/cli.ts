@@ -20,7 +20,7 @@ import { openStore, printableLocation, type Store } from "./store/store.js";
 
 const PROGRAM = "oddwire-collector";
 const VERSION = (createRequire(import.meta.url)("../package.json") as { version: string }).version;
-const SUMMARY = "oddwire collector: enrolls agents, stores the fleet in SQLite and ranks fleet-wide rarity.";
+const SUMMARY = "oddwire collector: enrolls agents, stores the fleet in SQLite or PostgreSQL and ranks fleet-wide rarity.";
 
 const CONFIG_OPTION: OptionSpec = { type: "string", valueName: "FILE", description: "JSON config file; its keys are the options' names in camelCase (flags override it)." };
 const DB_OPTION: OptionSpec = {

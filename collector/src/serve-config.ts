@@ -15,7 +15,7 @@ export const DEFAULT_DB = "./data/oddwire.db";
 export const SERVE_SCHEMA = {
   port: { type: "integer", default: DEFAULT_PORT, min: 0, max: 65535, description: "TCP port for HTTP(S) and the agents' WebSocket streams (0: any free port)." },
   host: { type: "string", default: "127.0.0.1", description: "Address to listen on. Anything but loopback needs TLS (--tls-cert, --tls-key) or --insecure." },
-  db: { type: "string", default: DEFAULT_DB, description: "SQLite database file (created if missing)." },
+  db: { type: "string", default: DEFAULT_DB, description: "SQLite database file (created if missing), or a postgres:// URL that several collectors may share." },
   enrollSecret: { type: "string", description: "The fleet's enrollment secret (at least 8 characters). Also: $ODDWIRE_ENROLL_SECRET, or --enroll-secret-file." },
   enrollSecretFile: { type: "string", description: "A file whose first line is the enrollment secret (keeps it out of the process list)." },
   readerToken: {

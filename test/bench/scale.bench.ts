@@ -56,7 +56,7 @@ interface Collector {
 function startCollector(db: string, config: string): Promise<Collector> {
   const child = spawn(
     process.execPath,
-    [COLLECTOR, "serve", "--port", "0", "--db", db, "--config", config, "--log-level", "warn", "--connect-rate", "100000", "--connect-burst", "100000"],
+    [COLLECTOR, "serve", "--port", "0", "--db", db, "--config", config, "--enroll-secret", SECRET, "--log-level", "warn", "--connect-rate", "100000", "--connect-burst", "100000"],
     { stdio: ["ignore", "ignore", "pipe"], env: { ...process.env, ODDWIRE_READER_TOKEN: TOKEN } },
   );
   let err = "";
