@@ -130,7 +130,13 @@ function teardowns(): Teardowns {
   };
 }
 
-async function oneStore(dir: string, store: "sqlite" | "postgres", fleet: GenOptions, newDb: (name: string) => Promise<string>, files: { full: string; deltas: string }): Promise<ScaleRow> {
+async function oneStore(
+  dir: string,
+  store: "sqlite" | "postgres",
+  fleet: GenOptions,
+  newDb: (name: string) => Promise<string>,
+  files: { full: string; deltas: string },
+): Promise<ScaleRow> {
   const exportsDir = join(dir, `exports-${store}`);
   mkdirSync(exportsDir, { recursive: true });
   const config = join(dir, `serve-${store}.json`);
@@ -203,7 +209,7 @@ async function oneStore(dir: string, store: "sqlite" | "postgres", fleet: GenOpt
 async function twoOnPostgres(dir: string, fleet: GenOptions, url: string): Promise<{ fullCpuMs: number; deltaCpuMs: number; acksPerSec: number }> {
   const halves = [0, 1].map((i) => join(dir, `half-${i}.ndjson`));
   const lines = readFileSync(join(dir, "deltas.ndjson"), "utf8").trim().split("\n");
-  halves.forEach((f, i) => writeFileSync(f, `${lines.filter((l) => (Number(/bench-host-(\d+)/.exec(l)![1]) % 2 === i)).join("\n")}\n`));
+  halves.forEach((f, i) => writeFileSync(f, `${lines.filter((l) => Number(/bench-host-(\d+)/.exec(l)![1]) % 2 === i).join("\n")}\n`));
   const plain = join(dir, "serve-plain.json");
   const cs = await Promise.all([startCollector(url, plain), startCollector(url, plain)]);
   const cpu0 = cs.map((c) => c.cpu());
@@ -216,7 +222,9 @@ async function twoOnPostgres(dir: string, fleet: GenOptions, url: string): Promi
   return { fullCpuMs: NaN, deltaCpuMs: cpuMs / batches, acksPerSec: batches / seconds };
 }
 
-export async function benchScale(opts: { hosts: number }): Promise<{ rows: ScaleRow[]; two: Awaited<ReturnType<typeof twoOnPostgres>> | null; fleet: GenOptions; pgSkipped: string | false }> {
+export async function benchScale(opts: {
+  hosts: number;
+}): Promise<{ rows: ScaleRow[]; two: Awaited<ReturnType<typeof twoOnPostgres>> | null; fleet: GenOptions; pgSkipped: string | false }> {
   const dir = mkdtempSync(join(tmpdir(), "oddwire-scale-bench-"));
   const td = teardowns();
   try {
