@@ -24,6 +24,12 @@ export function* pieces<T>(items: readonly T[], width: number, maxParams = 16_00
 /** INSERT `head` VALUES (...), (...) `tail` for every row (each row `width` values). */
 export async function insertMany(sql: Sql, head: string, width: number, rows: readonly unknown[][], tail = ""): Promise<void> {
   const tuple = `(${new Array(width).fill("?").join(", ")})`;
+  if (sql.dialect === "sqlite") {
+    // In process, a row per statement costs no round trip, and SQLite runs one prepared statement faster than a long one.
+    const one = `${head} VALUES ${tuple} ${tail}`;
+    for (const row of rows) await sql.run(one, row);
+    return;
+  }
   for (const piece of pieces(rows, width)) {
     await sql.run(`${head} VALUES ${piece.map(() => tuple).join(", ")} ${tail}`, piece.flat());
   }
