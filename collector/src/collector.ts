@@ -4,6 +4,7 @@
 
 import { createLogger, type Logger } from "@oddwire/shared";
 import { ExportScheduler } from "./export/export-scheduler.js";
+import { PersonaIntakeRoute } from "./persona/intake-route.js";
 import { IngestServer } from "./ingest/server.js";
 import { ReportRoutes } from "./report/report-routes.js";
 import type { ServeConfig } from "./serve-config.js";
@@ -47,8 +48,9 @@ export async function startCollector(config: ServeConfig, log: Logger = createLo
     new Ingester(db),
     log,
   );
-  server.extraRoutes = (req, res) => routes.handle(req, res);
+  server.extraRoutes = (req, res) => routes.handle(req, res) || intake.handle(req, res);
   const routes = new ReportRoutes(db, config.readerToken, log, !!config.tls);
+  const intake = new PersonaIntakeRoute(db, log);
   const prune = () => {
     try {
       const pruned = pruneOld(db, Date.now(), config);

@@ -12,6 +12,7 @@ import { binaryKey, formatAncestry, MAX_ANCESTRY_DEPTH } from "@oddwire/shared";
 import type { Db } from "../store/open-db.js";
 import { platformOf } from "../store/hosts.js";
 import { scoreGroup, type BeaconFacts } from "../score/score-finding.js";
+import { buildPersonaSection, linkFindings } from "../persona/persona-section.js";
 import { readVisibility } from "./fleet-visibility.js";
 import { activeSuppressions, matchSuppression } from "./suppressions.js";
 import type { Finding, Report, ReportHost } from "./report-types.js";
@@ -198,6 +199,8 @@ export function buildReport(db: Db, o: ReportOptions): Report {
       f.port = mostCommonPort(f.hosts) ?? f.port;
     }
   });
+  const personas = buildPersonaSection(db, o.nowMs);
+  linkFindings(top, personas);
   return {
     generatedAt: new Date(o.nowMs).toISOString(),
     fleet: { hosts: fleetHosts, byOs, binaries: binaryHosts.size, observations, smallFleet: fleetHosts <= 5 },
@@ -216,6 +219,7 @@ export function buildReport(db: Db, o: ReportOptions): Report {
       }).filter(([, v]) => v !== undefined && v !== false),
     ) as Record<string, string | number | boolean>,
     findings: top,
+    personas,
   };
 }
 
