@@ -84,7 +84,9 @@ t.test("a real process that names and reaches a persona's domain is matched to i
   t.match(match, { hostname: String, source: "command-line", domain, observed: domain, pid: curl.pid, exe: binary });
   t.match(match.cmdline, `http://${domain}:${port}/welcome`);
   t.ok(
-    persona.p.reasons.some((r: string) => new RegExp(`^host .+ named ${domain.replace(/\./g, "\\.")} on a command line \\(curl-persona-${tag}, pid ${curl.pid}\\) .+ the persona was first reported`).test(r)),
+    persona.p.reasons.some((r: string) =>
+      new RegExp(`^host .+ named ${domain.replace(/\./g, "\\.")} on a command line \\(curl-persona-${tag}, pid ${curl.pid}\\) .+ the persona was first reported`).test(r),
+    ),
     persona.p.reasons.join(" | "),
   );
   t.ok(persona.p.score >= 40, `score ${persona.p.score}`);

@@ -97,7 +97,12 @@ t.test("personas come in by the CLI, the endpoint and CSV, merge, score and walk
     const big = await post({ platform: "x", handle: "y", notes: "n".repeat(300 * 1024) });
     t.equal(big.status, 413);
     t.match(await big.json(), { error: { message: /over 262144 bytes/ } });
-    const badField = await post({ personas: [{ platform: "x", handle: "ok" }, { platform: "x", handle: "y", domains: ["not a domain"] }] });
+    const badField = await post({
+      personas: [
+        { platform: "x", handle: "ok" },
+        { platform: "x", handle: "y", domains: ["not a domain"] },
+      ],
+    });
     t.equal(badField.status, 400);
     t.same(await badField.json(), {
       error: { code: "ODW_ERR_PERSONA", message: 'personas[1].domains: "not a domain" is not a domain name (such as careers-example.com)', field: "domains", index: 1 },
@@ -109,7 +114,15 @@ t.test("personas come in by the CLI, the endpoint and CSV, merge, score and walk
   await t.test("the endpoint takes reports, and the same persona merges", async (t) => {
     const r = await post({
       personas: [
-        { platform: "linkedin", handle: "jane.doe", displayName: "Jane Doe", urls: ["https://jobs.careers-example.test/apply"], requestedStaff: ["Erin Gray"], reportedBy: "soc-form", notes: "second report" },
+        {
+          platform: "linkedin",
+          handle: "jane.doe",
+          displayName: "Jane Doe",
+          urls: ["https://jobs.careers-example.test/apply"],
+          requestedStaff: ["Erin Gray"],
+          reportedBy: "soc-form",
+          notes: "second report",
+        },
         { platform: "x", handle: "@Hostile", displayName: HOSTILE, claimedEmployer: "=1+1", domains: ["bücher.example"] },
       ],
     });
@@ -120,10 +133,7 @@ t.test("personas come in by the CLI, the endpoint and CSV, merge, score and walk
         { id: 2, merged: false },
       ],
     });
-    t.ok(
-      await waitForLog(c.log, /"event":"persona\.intake".*"sender":"monitor-svc"/),
-      "the intake is logged with its sender",
-    );
+    t.ok(await waitForLog(c.log, /"event":"persona\.intake".*"sender":"monitor-svc"/), "the intake is logged with its sender");
   });
 
   await t.test("a revoked token stops working at once", async (t) => {
@@ -250,8 +260,14 @@ t.test("personas come in by the CLI, the endpoint and CSV, merge, score and walk
     t.match(file, /^manual-personas-\d{8}T\d{6}\.\d{3}Z\.csv$/);
     const csv = readFileSync(join(out, file!), "utf8");
     const lines = csv.trimEnd().split("\r\n");
-    t.equal(lines[0], "id,score,state,platform,handle,profile_url,display_name,claimed_employer,claimed_title,account_created,last_changed,requests,requested_staff,domains,urls,reasons,matched_hosts,matches,reported_by,reports,first_reported,last_reported,state_changed");
-    t.notOk(lines.some((l) => l.startsWith("2,")), "the dismissed persona (score 0) is under --min-score 1");
+    t.equal(
+      lines[0],
+      "id,score,state,platform,handle,profile_url,display_name,claimed_employer,claimed_title,account_created,last_changed,requests,requested_staff,domains,urls,reasons,matched_hosts,matches,reported_by,reports,first_reported,last_reported,state_changed",
+    );
+    t.notOk(
+      lines.some((l) => l.startsWith("2,")),
+      "the dismissed persona (score 0) is under --min-score 1",
+    );
     t.ok(lines.some((l) => l.startsWith("1,100,taken-down,linkedin,Jane.Doe,")));
     t.notMatch(csv, /,=|,"=|,\+|,@/, "no field starts a formula");
   });

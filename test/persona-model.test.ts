@@ -60,7 +60,11 @@ t.test("a persona report is validated field by field", async (t) => {
   t.match(rejection({ platform: "x", handle: "h", domains: ["192.0.2.1"] }), { code: "ODW_ERR_PERSONA", field: "domains", message: /is not a domain name/ });
   t.match(rejection({ platform: "x", handle: "h", urls: ["javascript:alert(1)"] }), { code: "ODW_ERR_PERSONA", field: "urls", message: /only http and https/ });
   t.match(rejection({ platform: "x", handle: "h", requests: -1 }), { code: "ODW_ERR_PERSONA", field: "requests", message: /whole number/ });
-  t.match(rejection({ platform: "x", handle: "h", domains: Array.from({ length: 51 }, (_, i) => `d${i}.example`) }), { code: "ODW_ERR_PERSONA", field: "domains", message: /51 entries; at most 50/ });
+  t.match(rejection({ platform: "x", handle: "h", domains: Array.from({ length: 51 }, (_, i) => `d${i}.example`) }), {
+    code: "ODW_ERR_PERSONA",
+    field: "domains",
+    message: /51 entries; at most 50/,
+  });
   t.match(rejection({ platform: 7, handle: "h" }), { code: "ODW_ERR_PERSONA", field: "platform", message: /must be text/ });
   t.match(rejection([]), { code: "ODW_ERR_PERSONA", field: "", message: /must be an object/ });
   t.equal(normaliseDomain("EXAMPLE.com."), "example.com");
@@ -164,7 +168,17 @@ t.test("scoring is deterministic, with reasons in words", async (t) => {
   t.same(scorePersona(persona, { nowMs: NOW, roster, matches: [match] }), s, "the same inputs give the same answer");
 
   const quiet = scorePersona(
-    { ...persona, displayName: "Old Account", claimedEmployer: "", claimedTitle: "", previousName: "", createdMs: NOW - 900 * DAY, changedMs: null, requests: 1, requestedStaff: [] },
+    {
+      ...persona,
+      displayName: "Old Account",
+      claimedEmployer: "",
+      claimedTitle: "",
+      previousName: "",
+      createdMs: NOW - 900 * DAY,
+      changedMs: null,
+      requests: 1,
+      requestedStaff: [],
+    },
     { nowMs: NOW, roster, matches: [] },
   );
   t.same(quiet, { score: 2, reasons: ["sent 1 connection request to staff"] });
@@ -172,7 +186,7 @@ t.test("scoring is deterministic, with reasons in words", async (t) => {
     { ...persona, displayName: "Someone Else", previousName: "Jane Doe", createdMs: null, changedMs: null, requests: null, requestedStaff: [], claimedEmployer: "" },
     { nowMs: NOW, roster, matches: [] },
   );
-  t.same(renamed.reasons, ["previous display name is that of staff member \"Jane Doe\""], "an account that imitated a colleague before renaming still did");
+  t.same(renamed.reasons, ['previous display name is that of staff member "Jane Doe"'], "an account that imitated a colleague before renaming still did");
 });
 
 t.test("CSV import reads what monitoring services export", async (t) => {
@@ -200,7 +214,7 @@ t.test("persona CSV rows are neutralised for spreadsheets and terminals", async 
     score: 50,
     state: "new",
     platform: "x",
-    handle: "=HYPERLINK(\"http://evil.example\")",
+    handle: '=HYPERLINK("http://evil.example")',
     profileUrl: "",
     displayName: "@SUM(A1)\u202e",
     claimedEmployer: "+cmd",
