@@ -94,7 +94,7 @@ export function runPersona(values: Record<string, unknown>, positionals: string[
   const spec = PERSONA_SUBCOMMANDS[sub];
   if (!spec) {
     const near = nearest(sub, names);
-    throw new OddwireError("ODW_ERR_USAGE", `unknown persona subcommand "${sub}"${near ? `; did you mean "${near}"?` : ""}; subcommands: ${names.join(", ")}`);
+    throw new OddwireError("ODW_ERR_USAGE", `unknown persona subcommand ${terminalSafe(JSON.stringify(sub.slice(0, 64)))}${near ? `; did you mean "${near}"?` : ""}; subcommands: ${names.join(", ")}`);
   }
   for (const [k, v] of Object.entries(values)) {
     if (v !== undefined && k !== "help" && !spec.options.includes(k)) throw new OddwireError("ODW_ERR_USAGE", `persona ${sub} does not take --${k} (usage: ${spec.usage})`);
@@ -273,7 +273,7 @@ function tokenRevoke(values: Record<string, unknown>, name: string | undefined):
   const db = openDb(existingDbPath(values["db"]));
   try {
     if (!new PersonaStore(db).revokeToken(name, who(values), Date.now()))
-      throw new OddwireError("ODW_ERR_USAGE", `no live intake token is named ${JSON.stringify(name.slice(0, 64))} (see persona tokens)`);
+      throw new OddwireError("ODW_ERR_USAGE", `no live intake token is named ${terminalSafe(JSON.stringify(name.slice(0, 64)))} (see persona tokens)`);
   } finally {
     db.close();
   }

@@ -6,7 +6,7 @@
 // refused with the nearest known one, as config keys are.
 
 import { domainToASCII } from "node:url";
-import { nearest, OddwireError } from "@oddwire/shared";
+import { nearest, OddwireError, terminalSafe } from "@oddwire/shared";
 
 export const PERSONA_LIMITS = {
   platform: 64,
@@ -90,7 +90,7 @@ export function parsePersonaInput(raw: unknown, nowMs: number, where = "persona"
   for (const k of Object.keys(o)) {
     if (!(PERSONA_KEYS as readonly string[]).includes(k)) {
       const near = nearest(k, PERSONA_KEYS);
-      throw new PersonaInputError(k, `${where} has unknown field ${JSON.stringify(k.slice(0, 64))}${near ? `; did you mean "${near}"?` : ""}`);
+      throw new PersonaInputError(k, `${where} has unknown field ${quote(k)}${near ? `; did you mean "${near}"?` : ""}`);
     }
   }
   const str = (key: string, max: number, required = false): string => {
@@ -119,7 +119,7 @@ export function parsePersonaInput(raw: unknown, nowMs: number, where = "persona"
     const s = str(key, 64);
     if (s === "") return null;
     const ms = parseDate(s);
-    if (ms === null) throw new PersonaInputError(key, `${where}.${key} must be a date (2025-03-01 or an ISO time), not ${JSON.stringify(s)}`);
+    if (ms === null) throw new PersonaInputError(key, `${where}.${key} must be a date (2025-03-01 or an ISO time), not ${quote(s)}`);
     if (ms > nowMs + 86_400_000) throw new PersonaInputError(key, `${where}.${key} ${s} is in the future`);
     return ms;
   };
@@ -140,7 +140,7 @@ export function parsePersonaInput(raw: unknown, nowMs: number, where = "persona"
   for (const u of urls) checkUrl(u, "urls", where);
   const domains = list("domains", PERSONA_LIMITS.domains, PERSONA_LIMITS.domain).map((d) => {
     const ascii = normaliseDomain(d);
-    if (ascii === null) throw new PersonaInputError("domains", `${where}.domains: ${JSON.stringify(d.slice(0, 80))} is not a domain name (such as careers-example.com)`);
+    if (ascii === null) throw new PersonaInputError("domains", `${where}.domains: ${quote(d)} is not a domain name (such as careers-example.com)`);
     return ascii;
   });
   return {
@@ -213,7 +213,12 @@ function checkUrl(u: string, key: string, where: string): void {
   try {
     url = new URL(u);
   } catch {
-    throw new PersonaInputError(key, `${where}.${key}: ${JSON.stringify(u.slice(0, 80))} is not a URL`);
+    throw new PersonaInputError(key, `${where}.${key}: ${quote(u)} is not a URL`);
   }
-  if (url.protocol !== "http:" && url.protocol !== "https:") throw new PersonaInputError(key, `${where}.${key}: only http and https URLs are taken, not ${url.protocol}`);
+  if (url.protocol !== "http:" && url.protocol !== "https:") throw new PersonaInputError(key, `${where}.${key}: only http and https URLs are taken, not ${quote(url.protocol)}`);
+}
+
+/** A stranger's string inside a message: bounded, quoted, safe on a terminal. */
+function quote(s: string): string {
+  return terminalSafe(JSON.stringify(s.length > 80 ? `${s.slice(0, 80)}…` : s));
 }

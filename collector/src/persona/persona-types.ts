@@ -2,6 +2,7 @@
 // and matching take, what the report's `personas` array holds.
 
 import type { PersonaMatch } from "./match-persona.js";
+import type { PersonaInput } from "./persona-input.js";
 
 /** Triage states, in the order a persona usually walks them. */
 export const PERSONA_STATES = ["new", "investigating", "reported", "taken-down", "dismissed"] as const;
@@ -33,22 +34,9 @@ export interface PersonaAuditEntry {
   reason: string;
 }
 
-export interface PersonaRecord {
+/** A persona as stored: the fields of its reports, merged (see PersonaStore.add), with its triage state and history. */
+export interface PersonaRecord extends Omit<PersonaInput, "reportedBy" | "notes"> {
   id: number;
-  platform: string;
-  handle: string;
-  profileUrl: string;
-  displayName: string;
-  claimedEmployer: string;
-  claimedTitle: string;
-  previousName: string;
-  previousEmployer: string;
-  createdMs: number | null;
-  changedMs: number | null;
-  requests: number | null;
-  requestedStaff: string[];
-  domains: string[];
-  urls: string[];
   state: PersonaState;
   stateChangedAtMs: number;
   firstReportedMs: number;

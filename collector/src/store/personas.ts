@@ -208,7 +208,8 @@ export class PersonaStore {
         .prepare("INSERT INTO persona_audit (persona_id, at, by, action, from_state, to_state, reason) VALUES (?, ?, ?, 'reported', ?, ?, ?)")
         .run(id, meta.nowMs, by, state, state, old ? `reported again (${meta.source})` : `first reported (${meta.source})`);
       return { id, merged: old !== undefined };
-    })();
+      // IMMEDIATE: the read that decides "new or merge" and the write happen under one write lock, whoever else writes (serve and a CLI import at once).
+    }).immediate();
   }
 
   /** Moves a persona's triage state; recorded in its audit trail. null when there is no such persona. */
@@ -221,7 +222,7 @@ export class PersonaStore {
         .prepare("INSERT INTO persona_audit (persona_id, at, by, action, from_state, to_state, reason) VALUES (?, ?, ?, 'state', ?, ?, ?)")
         .run(id, nowMs, by, row.state, to, reason);
       return { from: row.state, to };
-    })();
+    }).immediate();
   }
 
   /** Personas, most recently reported first (at most MAX_PERSONAS_READ), each with its latest reports and audit entries. */
