@@ -93,6 +93,37 @@ export function nameInText(text: string, domain: string): string | null {
   return null;
 }
 
+// A run of name characters with at least one dot: every name a text can hold.
+const DOTTED_NAME = /[\p{L}\p{N}_-]+(?:\.[\p{L}\p{N}_-]+)+/gu;
+
+/**
+ * A fast test of whether a text may name any of the domains (or a
+ * subdomain): each dotted name in it, and each of its parent names, is
+ * looked up in a set of the domains' spellings. One pass per text whatever
+ * the number of domains; nameInText then says exactly.
+ */
+export function domainMentionTest(domains: readonly string[]): (text: string) => boolean {
+  const set = new Set<string>();
+  for (const d of domains) {
+    set.add(d);
+    const u = domainToUnicode(d);
+    if (u) set.add(u.toLowerCase());
+  }
+  return (text) => {
+    if (!text.includes(".")) return false;
+    for (const m of text.matchAll(DOTTED_NAME)) {
+      let name = m[0].toLowerCase();
+      for (;;) {
+        if (set.has(name)) return true;
+        const dot = name.indexOf(".");
+        if (dot < 0) break;
+        name = name.slice(dot + 1);
+      }
+    }
+    return false;
+  };
+}
+
 /**
  * The persona's matches among the observations: one per host, domain and
  * source (the earliest), ordered by time, at most MAX_MATCHES.

@@ -76,19 +76,25 @@ export function foldName(name: string): string {
   return out.replace(/i/g, "l");
 }
 
+// One row of the distance table, reused: a report compares every persona with every roster name.
+let row = new Uint32Array(64);
+
 /** Levenshtein distance, bounded: past `max` it returns max + 1 early. */
 export function editDistance(a: string, b: string, max = Infinity): number {
   if (Math.abs(a.length - b.length) > max) return max + 1;
-  const row = Array.from({ length: b.length + 1 }, (_, j) => j);
+  if (row.length < b.length + 1) row = new Uint32Array(b.length + 1);
+  for (let j = 0; j <= b.length; j++) row[j] = j;
   for (let i = 1; i <= a.length; i++) {
     let prev = row[0]!;
     row[0] = i;
-    let best = row[0];
+    let best = i;
+    const ca = a.charCodeAt(i - 1);
     for (let j = 1; j <= b.length; j++) {
       const tmp = row[j]!;
-      row[j] = Math.min(row[j]! + 1, row[j - 1]! + 1, prev + (a[i - 1] === b[j - 1] ? 0 : 1));
+      const v = Math.min(tmp + 1, row[j - 1]! + 1, prev + (ca === b.charCodeAt(j - 1) ? 0 : 1));
+      row[j] = v;
       prev = tmp;
-      if (row[j]! < best) best = row[j]!;
+      if (v < best) best = v;
     }
     if (best > max) return max + 1;
   }

@@ -94,7 +94,10 @@ export function runPersona(values: Record<string, unknown>, positionals: string[
   const spec = PERSONA_SUBCOMMANDS[sub];
   if (!spec) {
     const near = nearest(sub, names);
-    throw new OddwireError("ODW_ERR_USAGE", `unknown persona subcommand ${terminalSafe(JSON.stringify(sub.slice(0, 64)))}${near ? `; did you mean "${near}"?` : ""}; subcommands: ${names.join(", ")}`);
+    throw new OddwireError(
+      "ODW_ERR_USAGE",
+      `unknown persona subcommand ${terminalSafe(JSON.stringify(sub.slice(0, 64)))}${near ? `; did you mean "${near}"?` : ""}; subcommands: ${names.join(", ")}`,
+    );
   }
   for (const [k, v] of Object.entries(values)) {
     if (v !== undefined && k !== "help" && !spec.options.includes(k)) throw new OddwireError("ODW_ERR_USAGE", `persona ${sub} does not take --${k} (usage: ${spec.usage})`);

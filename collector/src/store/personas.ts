@@ -6,8 +6,7 @@
 // that name a persona's domains.
 
 import { createHash } from "node:crypto";
-import { domainToUnicode } from "node:url";
-import type { FleetObservation } from "../persona/match-persona.js";
+import { domainMentionTest, type FleetObservation } from "../persona/match-persona.js";
 import { personaKey, PERSONA_LIMITS, type PersonaInput } from "../persona/persona-input.js";
 import type { PersonaAuditEntry, PersonaRecord, PersonaReportEntry, PersonaState } from "../persona/persona-types.js";
 import type { Db } from "./open-db.js";
@@ -137,92 +136,96 @@ export class PersonaStore {
   add(input: PersonaInput, meta: { source: string; nowMs: number }): { id: number; merged: boolean } {
     const { platformKey, handleKey } = personaKey(input.platform, input.handle);
     const by = input.reportedBy || meta.source;
-    return this.db.transaction(() => {
-      const old = this.db.prepare("SELECT * FROM personas WHERE platform_key = ? AND handle_key = ?").get(platformKey, handleKey) as PersonaRow | undefined;
-      let id: number;
-      if (!old) {
-        id = Number(
-          this.db
-            .prepare(
-              `INSERT INTO personas (platform_key, handle_key, platform, handle, profile_url, display_name, claimed_employer, claimed_title, previous_name, previous_employer,
+    return this.db
+      .transaction(() => {
+        const old = this.db.prepare("SELECT * FROM personas WHERE platform_key = ? AND handle_key = ?").get(platformKey, handleKey) as PersonaRow | undefined;
+        let id: number;
+        if (!old) {
+          id = Number(
+            this.db
+              .prepare(
+                `INSERT INTO personas (platform_key, handle_key, platform, handle, profile_url, display_name, claimed_employer, claimed_title, previous_name, previous_employer,
                  created_at, changed_at, requests, requested_staff, domains, urls, state, state_changed_at, first_reported_at, last_reported_at)
                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'new', ?, ?, ?)`,
+              )
+              .run(
+                platformKey,
+                handleKey,
+                input.platform,
+                input.handle,
+                input.profileUrl,
+                input.displayName,
+                input.claimedEmployer,
+                input.claimedTitle,
+                input.previousName,
+                input.previousEmployer,
+                input.createdMs,
+                input.changedMs,
+                input.requests,
+                JSON.stringify(input.requestedStaff),
+                JSON.stringify(input.domains),
+                JSON.stringify(input.urls),
+                meta.nowMs,
+                meta.nowMs,
+                meta.nowMs,
+              ).lastInsertRowid,
+          );
+        } else {
+          id = old.id;
+          const pick = (now: string, was: string) => now || was;
+          const renamed = input.displayName !== "" && old.display_name !== "" && input.displayName !== old.display_name;
+          const moved = input.claimedEmployer !== "" && old.claimed_employer !== "" && input.claimedEmployer !== old.claimed_employer;
+          const changedAt = input.changedMs ?? (renamed || moved ? meta.nowMs : null);
+          this.db
+            .prepare(
+              `UPDATE personas SET platform = ?, handle = ?, profile_url = ?, display_name = ?, claimed_employer = ?, claimed_title = ?, previous_name = ?, previous_employer = ?,
+               created_at = ?, changed_at = ?, requests = ?, requested_staff = ?, domains = ?, urls = ?, last_reported_at = ? WHERE id = ?`,
             )
             .run(
-              platformKey,
-              handleKey,
               input.platform,
               input.handle,
-              input.profileUrl,
-              input.displayName,
-              input.claimedEmployer,
-              input.claimedTitle,
-              input.previousName,
-              input.previousEmployer,
-              input.createdMs,
-              input.changedMs,
-              input.requests,
-              JSON.stringify(input.requestedStaff),
-              JSON.stringify(input.domains),
-              JSON.stringify(input.urls),
-              meta.nowMs,
-              meta.nowMs,
-              meta.nowMs,
-            ).lastInsertRowid,
-        );
-      } else {
-        id = old.id;
-        const pick = (now: string, was: string) => now || was;
-        const renamed = input.displayName !== "" && old.display_name !== "" && input.displayName !== old.display_name;
-        const moved = input.claimedEmployer !== "" && old.claimed_employer !== "" && input.claimedEmployer !== old.claimed_employer;
-        const changedAt = input.changedMs ?? (renamed || moved ? meta.nowMs : null);
+              pick(input.profileUrl, old.profile_url),
+              pick(input.displayName, old.display_name),
+              pick(input.claimedEmployer, old.claimed_employer),
+              pick(input.claimedTitle, old.claimed_title),
+              input.previousName || (renamed ? old.display_name : old.previous_name),
+              input.previousEmployer || (moved ? old.claimed_employer : old.previous_employer),
+              minKnown(old.created_at, input.createdMs),
+              maxKnown(old.changed_at, changedAt),
+              maxKnown(old.requests, input.requests),
+              JSON.stringify(union(parseList(old.requested_staff), input.requestedStaff, PERSONA_LIMITS.requestedStaff)),
+              JSON.stringify(union(parseList(old.domains), input.domains, PERSONA_LIMITS.domains)),
+              JSON.stringify(union(parseList(old.urls), input.urls, PERSONA_LIMITS.urls)),
+              Math.max(old.last_reported_at, meta.nowMs),
+              id,
+            );
+        }
         this.db
-          .prepare(
-            `UPDATE personas SET platform = ?, handle = ?, profile_url = ?, display_name = ?, claimed_employer = ?, claimed_title = ?, previous_name = ?, previous_employer = ?,
-               created_at = ?, changed_at = ?, requests = ?, requested_staff = ?, domains = ?, urls = ?, last_reported_at = ? WHERE id = ?`,
-          )
-          .run(
-            input.platform,
-            input.handle,
-            pick(input.profileUrl, old.profile_url),
-            pick(input.displayName, old.display_name),
-            pick(input.claimedEmployer, old.claimed_employer),
-            pick(input.claimedTitle, old.claimed_title),
-            input.previousName || (renamed ? old.display_name : old.previous_name),
-            input.previousEmployer || (moved ? old.claimed_employer : old.previous_employer),
-            minKnown(old.created_at, input.createdMs),
-            maxKnown(old.changed_at, changedAt),
-            maxKnown(old.requests, input.requests),
-            JSON.stringify(union(parseList(old.requested_staff), input.requestedStaff, PERSONA_LIMITS.requestedStaff)),
-            JSON.stringify(union(parseList(old.domains), input.domains, PERSONA_LIMITS.domains)),
-            JSON.stringify(union(parseList(old.urls), input.urls, PERSONA_LIMITS.urls)),
-            Math.max(old.last_reported_at, meta.nowMs),
-            id,
-          );
-      }
-      this.db
-        .prepare("INSERT INTO persona_reports (persona_id, reported_at, reported_by, source, notes, fields) VALUES (?, ?, ?, ?, ?, ?)")
-        .run(id, meta.nowMs, by, meta.source, input.notes, JSON.stringify(input));
-      const state = old?.state ?? "new";
-      this.db
-        .prepare("INSERT INTO persona_audit (persona_id, at, by, action, from_state, to_state, reason) VALUES (?, ?, ?, 'reported', ?, ?, ?)")
-        .run(id, meta.nowMs, by, state, state, old ? `reported again (${meta.source})` : `first reported (${meta.source})`);
-      return { id, merged: old !== undefined };
-      // IMMEDIATE: the read that decides "new or merge" and the write happen under one write lock, whoever else writes (serve and a CLI import at once).
-    }).immediate();
+          .prepare("INSERT INTO persona_reports (persona_id, reported_at, reported_by, source, notes, fields) VALUES (?, ?, ?, ?, ?, ?)")
+          .run(id, meta.nowMs, by, meta.source, input.notes, JSON.stringify(input));
+        const state = old?.state ?? "new";
+        this.db
+          .prepare("INSERT INTO persona_audit (persona_id, at, by, action, from_state, to_state, reason) VALUES (?, ?, ?, 'reported', ?, ?, ?)")
+          .run(id, meta.nowMs, by, state, state, old ? `reported again (${meta.source})` : `first reported (${meta.source})`);
+        return { id, merged: old !== undefined };
+        // IMMEDIATE: the read that decides "new or merge" and the write happen under one write lock, whoever else writes (serve and a CLI import at once).
+      })
+      .immediate();
   }
 
   /** Moves a persona's triage state; recorded in its audit trail. null when there is no such persona. */
   setState(id: number, to: PersonaState, reason: string, by: string, nowMs: number): { from: PersonaState; to: PersonaState } | null {
-    return this.db.transaction(() => {
-      const row = this.db.prepare("SELECT state FROM personas WHERE id = ?").get(id) as { state: PersonaState } | undefined;
-      if (!row) return null;
-      this.db.prepare("UPDATE personas SET state = ?, state_changed_at = ? WHERE id = ?").run(to, nowMs, id);
-      this.db
-        .prepare("INSERT INTO persona_audit (persona_id, at, by, action, from_state, to_state, reason) VALUES (?, ?, ?, 'state', ?, ?, ?)")
-        .run(id, nowMs, by, row.state, to, reason);
-      return { from: row.state, to };
-    }).immediate();
+    return this.db
+      .transaction(() => {
+        const row = this.db.prepare("SELECT state FROM personas WHERE id = ?").get(id) as { state: PersonaState } | undefined;
+        if (!row) return null;
+        this.db.prepare("UPDATE personas SET state = ?, state_changed_at = ? WHERE id = ?").run(to, nowMs, id);
+        this.db
+          .prepare("INSERT INTO persona_audit (persona_id, at, by, action, from_state, to_state, reason) VALUES (?, ?, ?, 'state', ?, ?, ?)")
+          .run(id, nowMs, by, row.state, to, reason);
+        return { from: row.state, to };
+      })
+      .immediate();
   }
 
   /** Personas, most recently reported first (at most MAX_PERSONAS_READ), each with its latest reports and audit entries. */
@@ -301,37 +304,26 @@ export class PersonaStore {
 }
 
 /**
- * Command lines that name any of the domains (as a substring; the exact,
- * whole-name test is match-persona's), from the processes the hosts run now
- * and the connection records of processes that came and went. Revoked hosts
- * are left out. Bounded: at most MAX_OBSERVATION_ROWS rows.
+ * Command lines that may name any of the domains (domainMentionTest, in one
+ * pass whatever the number of domains; the exact, whole-name test is
+ * match-persona's), from the processes the hosts run now and the connection
+ * records of processes that came and went. Revoked hosts are left out.
+ * Bounded: at most MAX_OBSERVATION_ROWS rows.
  */
 export function readCommandLineObservations(db: Db, domains: readonly string[]): FleetObservation[] {
-  const spellings = new Set<string>();
-  for (const d of domains) {
-    spellings.add(d);
-    const u = domainToUnicode(d);
-    if (u && u !== d) spellings.add(u);
-  }
-  if (spellings.size === 0) return [];
-  const out: FleetObservation[] = [];
-  const terms = [...spellings].map((s) => `%${s.replace(/[\\%_]/g, (c) => `\\${c}`)}%`);
-  for (let i = 0; i < terms.length && out.length < MAX_OBSERVATION_ROWS; i += 50) {
-    const chunk = terms.slice(i, i + 50);
-    const like = chunk.map(() => "cmdline LIKE ? ESCAPE '\\'").join(" OR ");
-    const left = MAX_OBSERVATION_ROWS - out.length;
-    const rows = db
-      .prepare(
-        `SELECT x.host_id AS hostId, h.hostname, x.pid, x.exe, x.cmdline, x.seen AS seenAtMs FROM (
-           SELECT host_id, pid, exe, cmdline, CASE WHEN started_at > 0 THEN started_at ELSE 0 END AS seen FROM processes WHERE ${like}
-           UNION ALL
-           SELECT host_id, pid, exe, cmdline, first_seen AS seen FROM connections WHERE ${like}
-         ) x JOIN hosts h ON h.host_id = x.host_id WHERE h.revoked_at IS NULL LIMIT ?`,
-      )
-      .all(...chunk, ...chunk, left) as Array<Omit<FleetObservation, "source" | "value">>;
-    for (const r of rows) out.push({ ...r, source: "command-line", value: r.cmdline });
-  }
-  return out;
+  if (domains.length === 0) return [];
+  const mentions = domainMentionTest(domains);
+  db.function("odw_mentions_persona_domain", { deterministic: true }, (cmdline: unknown) => (typeof cmdline === "string" && mentions(cmdline) ? 1 : 0));
+  const rows = db
+    .prepare(
+      `SELECT x.host_id AS hostId, h.hostname, x.pid, x.exe, x.cmdline, x.seen AS seenAtMs FROM (
+         SELECT host_id, pid, exe, cmdline, CASE WHEN started_at > 0 THEN started_at ELSE 0 END AS seen FROM processes WHERE odw_mentions_persona_domain(cmdline)
+         UNION ALL
+         SELECT host_id, pid, exe, cmdline, first_seen AS seen FROM connections WHERE odw_mentions_persona_domain(cmdline)
+       ) x JOIN hosts h ON h.host_id = x.host_id WHERE h.revoked_at IS NULL LIMIT ?`,
+    )
+    .all(MAX_OBSERVATION_ROWS) as Array<Omit<FleetObservation, "source" | "value">>;
+  return rows.map((r) => ({ ...r, source: "command-line", value: r.cmdline }));
 }
 
 function parseList(json: string): string[] {
