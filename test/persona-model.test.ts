@@ -4,7 +4,7 @@
 
 import t from "tap";
 import { isOddwireError } from "@oddwire/shared";
-import { matchPersona, nameInText, nameUnder, type FleetObservation } from "oddwire-collector/persona/match-persona.js";
+import { domainMentionTest, matchPersona, nameInText, nameUnder, type FleetObservation } from "oddwire-collector/persona/match-persona.js";
 import { closestStaffName, editDistance, foldName } from "oddwire-collector/persona/name-similarity.js";
 import { columnKey, parseCsv, personasFromCsv } from "oddwire-collector/persona/persona-csv-import.js";
 import { normaliseDomain, parsePersonaInput, personaKey, PersonaInputError } from "oddwire-collector/persona/persona-input.js";
@@ -97,6 +97,11 @@ t.test("a domain matches itself and its subdomains as whole names only", async (
   t.equal(nameInText("curl http://careers-example.testing/", d), null);
   t.equal(nameInText("open https://bücher.example/", "xn--bcher-kva.example"), "bücher.example", "the Unicode spelling of an IDN");
   t.equal(nameInText("open https://XN--BCHER-KVA.example/", "xn--bcher-kva.example"), "XN--BCHER-KVA.example");
+  const mentions = domainMentionTest([d, "xn--bcher-kva.example"]);
+  t.ok(mentions("curl https://jobs.Careers-Example.test/x"), "the one-pass prefilter finds a subdomain");
+  t.ok(mentions("open bücher.example"), "and a Unicode spelling");
+  t.notOk(mentions("curl https://example.test/ careers-example.com"), "and nothing else");
+  t.notOk(mentions("no dots here"));
   t.ok(nameUnder("Mail.Careers-Example.TEST.", d));
   t.notOk(nameUnder("careers-example.test.evil.example", d));
 
