@@ -8,7 +8,8 @@
 
 import t from "tap";
 import { spawn, spawnSync } from "node:child_process";
-import { copyFileSync, chmodSync } from "node:fs";
+import { copyFileSync, chmodSync, writeFileSync } from "node:fs";
+import { userInfo } from "node:os";
 import { createServer, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { randomBytes } from "node:crypto";
@@ -55,8 +56,15 @@ t.test("a real process that names and reaches a persona's domain is matched to i
     "Example Corp",
     "--url",
     `https://${domain}/jobs/apply`,
+    "--requested",
+    "Pat Operator",
+    "--contacted",
+    new Date(Date.now() - 40 * 60_000).toISOString(),
   ]);
   t.equal(add.status, 0, add.stderr);
+  // The staff member the persona contacted is the user this test's processes run as.
+  writeFileSync(join(dir, "staff.csv"), `name,login\nPat Operator,${userInfo().username}\nSam Else,nobody\n`);
+  t.equal(collector(["persona", "roster", join(dir, "staff.csv"), "--db", db]).status, 0);
 
   const c = await startCollector(t, db);
   startAgent(t, dir, hostId, c.url, ["--schedule", "* * * * * *"]);
@@ -85,7 +93,9 @@ t.test("a real process that names and reaches a persona's domain is matched to i
   t.match(match.cmdline, `http://${domain}:${port}/welcome`);
   t.ok(
     persona.p.reasons.some((r: string) =>
-      new RegExp(`^host .+ named ${domain.replace(/\./g, "\\.")} on a command line \\(curl-persona-${tag}, pid ${curl.pid}\\) .+ the persona was first reported`).test(r),
+      new RegExp(
+        `^host .+ named ${domain.replace(/\./g, "\\.")} on a command line \\(curl-persona-${tag}, pid ${curl.pid}\\) as ${userInfo().username} \\(Pat Operator, whom the persona contacted\\) 4\\d minutes after the persona's latest message to staff$`,
+      ).test(r),
     ),
     persona.p.reasons.join(" | "),
   );

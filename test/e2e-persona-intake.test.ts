@@ -262,7 +262,7 @@ t.test("personas come in by the CLI, the endpoint and CSV, merge, score and walk
     const lines = csv.trimEnd().split("\r\n");
     t.equal(
       lines[0],
-      "id,score,state,platform,handle,profile_url,display_name,claimed_employer,claimed_title,account_created,last_changed,requests,requested_staff,domains,urls,reasons,matched_hosts,matches,reported_by,reports,first_reported,last_reported,state_changed",
+      "id,score,state,platform,handle,profile_url,display_name,claimed_employer,claimed_title,account_created,last_changed,requests,requested_staff,domains,urls,reasons,matched_hosts,matches,reported_by,reports,first_reported,last_reported,state_changed,last_contacted",
     );
     t.notOk(
       lines.some((l) => l.startsWith("2,")),

@@ -6,7 +6,7 @@ import t from "tap";
 import { isOddwireError } from "@oddwire/shared";
 import { domainMentionTest, matchPersona, nameInText, nameUnder, type FleetObservation } from "oddwire-collector/persona/match-persona.js";
 import { closestStaffName, editDistance, foldName } from "oddwire-collector/persona/name-similarity.js";
-import { columnKey, parseCsv, personasFromCsv } from "oddwire-collector/persona/persona-csv-import.js";
+import { columnKey, parseCsv, personasFromCsv, rosterFromCsv } from "oddwire-collector/persona/persona-csv-import.js";
 import { normaliseDomain, parsePersonaInput, personaKey, PersonaInputError } from "oddwire-collector/persona/persona-input.js";
 import { personaRows } from "oddwire-collector/persona/persona-table.js";
 import type { ReportPersona } from "oddwire-collector/persona/persona-types.js";
@@ -113,6 +113,7 @@ t.test("a domain matches itself and its subdomains as whole names only", async (
     pid: 10,
     exe: "/usr/bin/curl",
     cmdline: "",
+    user: "",
     seenAtMs: NOW,
     ...over,
   });
@@ -135,7 +136,10 @@ t.test("a domain matches itself and its subdomains as whole names only", async (
 });
 
 t.test("scoring is deterministic, with reasons in words", async (t) => {
-  const roster = ["Jane Doe"].map((name) => ({ name, folded: foldName(name) }));
+  const roster = [
+    { name: "Jane Doe", folded: foldName("Jane Doe"), login: "jdoe" },
+    { name: "Bob Smith", folded: foldName("Bob Smith"), login: "bsmith" },
+  ];
   const persona = {
     displayName: "Jаne Dое",
     claimedEmployer: "Example Corp",
@@ -147,6 +151,7 @@ t.test("scoring is deterministic, with reasons in words", async (t) => {
     requests: 60,
     requestedStaff: ["a", "b", "c", "d"],
     firstReportedMs: NOW - 40 * 60_000,
+    contactedMs: null,
   };
   const match = {
     hostId: "h1",
@@ -157,6 +162,7 @@ t.test("scoring is deterministic, with reasons in words", async (t) => {
     pid: 0,
     exe: "",
     cmdline: "",
+    user: "",
     seenAtMs: NOW,
   };
   const s = scorePersona(persona, { nowMs: NOW, roster, matches: [match] });
@@ -171,6 +177,18 @@ t.test("scoring is deterministic, with reasons in words", async (t) => {
     "its requests reached 4 different staff members",
   ]);
   t.same(scorePersona(persona, { nowMs: NOW, roster, matches: [match] }), s, "the same inputs give the same answer");
+  t.equal(
+    scorePersona(
+      { ...persona, requestedStaff: ["Bob Smith"], contactedMs: NOW - 40 * 60_000 },
+      {
+        nowMs: NOW,
+        roster,
+        matches: [{ ...match, source: "command-line", observed: "careers-example.co", pid: 4411, exe: "/usr/bin/curl", user: "bsmith", seenAtMs: NOW - 90 * 60_000 }],
+      },
+    ).reasons[3],
+    "host WS-12 named careers-example.co on a command line (curl, pid 4411) as bsmith (Bob Smith, whom the persona contacted) 50 minutes before the persona's latest message to staff",
+    "the user is named when the roster gives the login of a staff member the persona contacted",
+  );
 
   const quiet = scorePersona(
     {
@@ -211,6 +229,19 @@ t.test("CSV import reads what monitoring services export", async (t) => {
   t.same(parsePersonaInput(csv.rows[0]!.raw, NOW).domains, ["a.example", "b.example"]);
   t.throws(() => personasFromCsv("name,url\nx,y\n"), /needs platform and handle columns/);
   t.throws(() => personasFromCsv(""), /empty/);
+  t.same(
+    rosterFromCsv("Full Name,Dept,Login\nJane Doe,Sales,jdoe\nJane Doe,HR,jd2\n,IT,x\n"),
+    [{ name: "Jane Doe", login: "jdoe" }],
+    "header names the columns; duplicates and blanks left out",
+  );
+  t.same(
+    rosterFromCsv("Jane Doe\nBob Smith,x\n"),
+    [
+      { name: "Jane Doe", login: "" },
+      { name: "Bob Smith", login: "" },
+    ],
+    "no header: the first column holds the names",
+  );
 });
 
 t.test("persona CSV rows are neutralised for spreadsheets and terminals", async (t) => {

@@ -48,7 +48,7 @@ export async function benchPersonas(hostCounts: number[], personas = 100): Promi
         );
         store.add(input, { source: "bench", nowMs: now });
       }
-      store.replaceRoster(Array.from({ length: 2000 }, (_, i) => ({ name: `Staff ${i}`, folded: `staff${i}` })));
+      store.replaceRoster(Array.from({ length: 2000 }, (_, i) => ({ name: `Staff ${i}`, folded: `staff${i}`, login: `staff${i}` })));
       const processes = (db.prepare("SELECT COUNT(*) AS n FROM processes").get() as { n: number }).n;
       const section: number[] = [];
       const base: number[] = [];

@@ -18,6 +18,8 @@ export interface FleetObservation {
   pid: number;
   exe: string;
   cmdline: string;
+  /** The process's user ("" when unknown or not a process). */
+  user: string;
   seenAtMs: number;
 }
 
@@ -30,9 +32,9 @@ export interface PersonaMatch {
   /** The name as the host had it: the destination name, or the domain as the command line spelled it. */
   observed: string;
   pid: number;
-  exe: string;
-  /** The command line (bounded). */
+  exe: string /** The command line (bounded). */;
   cmdline: string;
+  user: string;
   seenAtMs: number;
 }
 
@@ -148,6 +150,7 @@ export function matchPersona(p: { domains: readonly string[]; urls: readonly str
         pid: o.pid,
         exe: o.exe,
         cmdline: o.cmdline.slice(0, CMDLINE_CHARS),
+        user: o.user.slice(0, 256),
         seenAtMs: o.seenAtMs,
       });
     }

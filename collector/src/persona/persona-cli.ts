@@ -13,7 +13,7 @@ import { checkDbPath, DEFAULT_DB, existingDbPath } from "../serve-config.js";
 import { openDb } from "../store/open-db.js";
 import { MAX_ROSTER, PersonaStore } from "../store/personas.js";
 import { foldName } from "./name-similarity.js";
-import { MAX_CSV_BYTES, parseCsv, personasFromCsv } from "./persona-csv-import.js";
+import { MAX_CSV_BYTES, personasFromCsv, rosterFromCsv } from "./persona-csv-import.js";
 import { parsePersonaInput, PERSONA_LIMITS, type PersonaInput } from "./persona-input.js";
 import { buildPersonaSection } from "./persona-section.js";
 import { PERSONA_COLUMNS, personaRows, renderPersonaTable } from "./persona-table.js";
@@ -24,7 +24,7 @@ const DB = { type: "string", valueName: "FILE", description: `SQLite database fi
 export const PERSONA_SUBCOMMANDS: Record<string, { usage: string; options: string[]; positionals: number }> = {
   add: {
     usage:
-      "persona add --platform P --handle H [--profile-url U] [--display-name N] [--claimed-employer E] [--claimed-title T] [--previous-name N] [--previous-employer E] [--created DATE] [--changed DATE] [--requests N] [--requested NAME]... [--domain D]... [--url U]... [--reported-by NAME] [--notes TEXT] [--db FILE]",
+      "persona add --platform P --handle H [--profile-url U] [--display-name N] [--claimed-employer E] [--claimed-title T] [--previous-name N] [--previous-employer E] [--created DATE] [--changed DATE] [--contacted DATE] [--requests N] [--requested NAME]... [--domain D]... [--url U]... [--reported-by NAME] [--notes TEXT] [--db FILE]",
     options: [
       "db",
       "platform",
@@ -37,6 +37,7 @@ export const PERSONA_SUBCOMMANDS: Record<string, { usage: string; options: strin
       "previous-employer",
       "created",
       "changed",
+      "contacted",
       "requests",
       "requested",
       "domain",
@@ -74,6 +75,7 @@ export const PERSONA_COMMAND: CommandSpec = {
     "previous-employer": { type: "string", valueName: "E", description: "add: the employer it claimed before its last change." },
     created: { type: "string", valueName: "DATE", description: "add: when the account was created (2025-03-01 or an ISO time)." },
     changed: { type: "string", valueName: "DATE", description: "add: when its name or employer last changed." },
+    contacted: { type: "string", valueName: "DATE", description: "add: when it last messaged or sent a connection request to staff." },
     requests: { type: "string", valueName: "N", description: "add: connection requests it sent to staff." },
     requested: { type: "string", valueName: "NAME", multiple: true, description: "add: a staff member it sent a request to (repeat for each)." },
     domain: { type: "string", valueName: "D", multiple: true, description: "add: a domain it links to (repeat for each; its subdomains match too)." },
@@ -147,6 +149,7 @@ function add(values: Record<string, unknown>): number {
     previousEmployer: values["previous-employer"],
     created: values["created"],
     changed: values["changed"],
+    contacted: values["contacted"],
     requests: values["requests"],
     requestedStaff: values["requested"],
     domains: values["domain"],
@@ -236,17 +239,11 @@ function setState(values: Record<string, unknown>, idText: string | undefined, s
 
 function roster(values: Record<string, unknown>, file: string | undefined): number {
   if (!file) throw new OddwireError("ODW_ERR_USAGE", "persona roster needs the CSV file of staff names");
-  const records = parseCsv(readSmallFile(file));
-  // A header row naming the column is used and skipped; otherwise the first column holds the names.
-  const head = records[0] ?? [];
-  let col = head.findIndex((h) => /^\s*(name|display[\s_-]*name|full[\s_-]*name|staff)\s*$/i.test(h));
-  const body = col >= 0 ? records.slice(1) : records;
-  if (col < 0) col = 0;
-  const names = [...new Set(body.map((r) => (r[col] ?? "").trim()).filter((n) => n !== "" && n.length <= PERSONA_LIMITS.text))];
+  const names = rosterFromCsv(readSmallFile(file));
   if (names.length > MAX_ROSTER) throw new OddwireError("ODW_ERR_PERSONA", `${file} has ${names.length} names; at most ${MAX_ROSTER}`);
   const db = intakeDb(values["db"]);
   try {
-    new PersonaStore(db).replaceRoster(names.map((name) => ({ name, folded: foldName(name) })));
+    new PersonaStore(db).replaceRoster(names.map((n) => ({ ...n, folded: foldName(n.name) })));
   } finally {
     db.close();
   }

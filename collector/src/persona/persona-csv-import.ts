@@ -7,7 +7,7 @@
 // lines. Pure: the file's text in, raw reports out, validated by the caller.
 
 import { OddwireError } from "@oddwire/shared";
-import { PERSONA_KEYS } from "./persona-input.js";
+import { PERSONA_KEYS, PERSONA_LIMITS } from "./persona-input.js";
 
 /** Bytes of a CSV file read at most; rows at most. */
 export const MAX_CSV_BYTES = 16 * 1024 * 1024;
@@ -30,6 +30,10 @@ const ALIASES: Record<string, string> = {
   createdAt: "created",
   lastChanged: "changed",
   changedAt: "changed",
+  lastContact: "contacted",
+  contactedAt: "contacted",
+  messageDate: "contacted",
+  requestedAt: "contacted",
   connectionRequests: "requests",
   requested: "requestedStaff",
   targets: "requestedStaff",
@@ -130,4 +134,29 @@ export function personasFromCsv(text: string): CsvPersonas {
     return { line: n + 2, raw };
   });
   return { rows, ignored };
+}
+
+/**
+ * A staff roster: names, and each one's login when a column says it. A
+ * header row naming its columns (name, full name, display name or staff;
+ * login, user, username or account) is used and skipped; without one, the
+ * first column holds the names. Names over the text bound are left out;
+ * a name listed twice counts once.
+ */
+export function rosterFromCsv(text: string): Array<{ name: string; login: string }> {
+  const records = parseCsv(text);
+  const head = records[0] ?? [];
+  const nameCol = head.findIndex((h) => /^\s*(name|display[\s_-]*name|full[\s_-]*name|staff)\s*$/i.test(h));
+  const loginCol = head.findIndex((h) => /^\s*(login|user|user[\s_-]*name|account)\s*$/i.test(h));
+  const body = nameCol >= 0 ? records.slice(1) : records;
+  const seen = new Set<string>();
+  const out: Array<{ name: string; login: string }> = [];
+  for (const r of body) {
+    const name = (r[Math.max(0, nameCol)] ?? "").trim();
+    if (name === "" || name.length > PERSONA_LIMITS.text || seen.has(name)) continue;
+    seen.add(name);
+    const login = loginCol >= 0 && nameCol >= 0 ? (r[loginCol] ?? "").trim().slice(0, PERSONA_LIMITS.text) : "";
+    out.push({ name, login });
+  }
+  return out;
 }

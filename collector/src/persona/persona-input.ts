@@ -34,6 +34,8 @@ export interface PersonaInput {
   createdMs: number | null;
   /** When its name or employer last changed (ms), if known. */
   changedMs: number | null;
+  /** When it last messaged or sent a connection request to staff (ms), if known. */
+  contactedMs: number | null;
   /** Connection requests to staff, if known. */
   requests: number | null;
   /** To whom (names or handles of staff). */
@@ -57,6 +59,7 @@ export const PERSONA_KEYS = [
   "previousEmployer",
   "created",
   "changed",
+  "contacted",
   "requests",
   "requestedStaff",
   "domains",
@@ -154,6 +157,7 @@ export function parsePersonaInput(raw: unknown, nowMs: number, where = "persona"
     previousEmployer: str("previousEmployer", PERSONA_LIMITS.text),
     createdMs: date("created"),
     changedMs: date("changed"),
+    contactedMs: date("contacted"),
     requests,
     requestedStaff: list("requestedStaff", PERSONA_LIMITS.requestedStaff, PERSONA_LIMITS.text),
     domains: [...new Set(domains)],

@@ -33,6 +33,7 @@ export const PERSONA_COLUMNS = [
   "first_reported",
   "last_reported",
   "state_changed",
+  "last_contacted",
 ] as const;
 
 export function personaRows(personas: readonly ReportPersona[]): Array<Array<string | number>> {
@@ -60,6 +61,7 @@ export function personaRows(personas: readonly ReportPersona[]): Array<Array<str
     isoOrEmpty(p.firstReportedMs),
     isoOrEmpty(p.lastReportedMs),
     isoOrEmpty(p.stateChangedAtMs),
+    isoOrEmpty(p.contactedMs),
   ]);
 }
 

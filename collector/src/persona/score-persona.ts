@@ -17,13 +17,23 @@ export interface PersonaScore {
 
 export interface ScoreContext {
   nowMs: number;
-  roster: ReadonlyArray<{ name: string; folded: string }>;
+  roster: ReadonlyArray<{ name: string; folded: string; login: string }>;
   matches: readonly PersonaMatch[];
 }
 
 type Scored = Pick<
   PersonaRecord,
-  "displayName" | "claimedEmployer" | "claimedTitle" | "previousName" | "previousEmployer" | "createdMs" | "changedMs" | "requests" | "requestedStaff" | "firstReportedMs"
+  | "displayName"
+  | "claimedEmployer"
+  | "claimedTitle"
+  | "previousName"
+  | "previousEmployer"
+  | "createdMs"
+  | "changedMs"
+  | "requests"
+  | "requestedStaff"
+  | "firstReportedMs"
+  | "contactedMs"
 >;
 
 export function scorePersona(p: Scored, ctx: ScoreContext): PersonaScore {
@@ -74,7 +84,7 @@ export function scorePersona(p: Scored, ctx: ScoreContext): PersonaScore {
     const first = ctx.matches[0]!;
     const hosts = new Set(ctx.matches.map((m) => m.hostId));
     const others = hosts.size - 1;
-    add(20, `${matchSentence(first, p.firstReportedMs)}${others > 0 ? `; and ${plural(others, "other host")}` : ""}`);
+    add(20, `${matchSentence(first, p, ctx.roster)}${others > 0 ? `; and ${plural(others, "other host")}` : ""}`);
   }
 
   parts.sort((a, b) => b.points - a.points);
@@ -87,13 +97,28 @@ export function scorePersona(p: Scored, ctx: ScoreContext): PersonaScore {
   };
 }
 
-/** "host ws-12 reached careers-example.co 40 minutes after the persona was first reported" (or "named ... on a command line"). */
-export function matchSentence(m: PersonaMatch, reportedMs: number): string {
+/**
+ * "host WS-12 reached careers-example.co as bob, whom the persona contacted,
+ * 40 minutes after the persona's latest message to staff" (or "named ... on a
+ * command line"; "after the persona was first reported" when the report does
+ * not say when it contacted staff). The user is named when the roster gives
+ * the login of a staff member the persona sent a request to.
+ */
+export function matchSentence(
+  m: PersonaMatch,
+  p: Pick<PersonaRecord, "contactedMs" | "firstReportedMs" | "requestedStaff">,
+  roster: ReadonlyArray<{ name: string; login: string }> = [],
+): string {
   const exe = m.exe.split(/[\\/]/).pop() || m.exe;
   const how = m.source === "destination-name" ? `reached ${m.observed}` : `named ${m.observed} on a command line${exe ? ` (${exe}${m.pid > 0 ? `, pid ${m.pid}` : ""})` : ""}`;
-  const gap = m.seenAtMs - reportedMs;
-  const when = reportedMs > 0 && m.seenAtMs > 0 ? ` ${span(Math.abs(gap))} ${gap >= 0 ? "after" : "before"} the persona was first reported` : "";
-  return `host ${m.hostname || m.hostId} ${how}${when}`;
+  const contacted = new Set(p.requestedStaff.map((n) => n.toLowerCase()));
+  const target = m.user ? roster.find((r) => r.login !== "" && r.login === m.user && contacted.has(r.name.toLowerCase())) : undefined;
+  const as = target ? ` as ${m.user} (${target.name}, whom the persona contacted)` : "";
+  const ref = p.contactedMs ?? p.firstReportedMs;
+  const what = p.contactedMs !== null ? "the persona's latest message to staff" : "the persona was first reported";
+  const gap = m.seenAtMs - ref;
+  const when = ref > 0 && m.seenAtMs > 0 ? ` ${span(Math.abs(gap))} ${gap >= 0 ? "after" : "before"} ${what}` : "";
+  return `host ${m.hostname || m.hostId} ${how}${as}${when}`;
 }
 
 function span(ms: number): string {

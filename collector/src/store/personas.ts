@@ -25,8 +25,8 @@ export const PERSONA_MIGRATION = `
     claimed_title     TEXT NOT NULL DEFAULT '',
     previous_name     TEXT NOT NULL DEFAULT '',
     previous_employer TEXT NOT NULL DEFAULT '',
-    created_at        INTEGER,
-    changed_at        INTEGER,
+    created_at        INTEGER,    changed_at        INTEGER,
+    contacted_at      INTEGER,
     requests          INTEGER,
     requested_staff   TEXT NOT NULL DEFAULT '[]',
     domains           TEXT NOT NULL DEFAULT '[]',
@@ -61,12 +61,12 @@ export const PERSONA_MIGRATION = `
     to_state   TEXT NOT NULL,
     reason     TEXT NOT NULL
   ) STRICT;
-  CREATE INDEX persona_audit_by_persona ON persona_audit (persona_id, id);
-
+  CREATE INDEX persona_audit_by_persona ON persona_audit (persona_id, id);  -- Staff names (and, when the roster gives it, each one's login on the fleet's machines).
   CREATE TABLE persona_roster (
     id     INTEGER PRIMARY KEY,
     name   TEXT NOT NULL,
-    folded TEXT NOT NULL
+    folded TEXT NOT NULL,
+    login  TEXT NOT NULL DEFAULT ''
   ) STRICT;
 
   CREATE TABLE persona_intake_tokens (
@@ -100,6 +100,7 @@ interface PersonaRow {
   previous_employer: string;
   created_at: number | null;
   changed_at: number | null;
+  contacted_at: number | null;
   requests: number | null;
   requested_staff: string;
   domains: string;
@@ -108,6 +109,14 @@ interface PersonaRow {
   state_changed_at: number;
   first_reported_at: number;
   last_reported_at: number;
+}
+
+export interface RosterEntry {
+  name: string;
+  /** foldName(name). */
+  folded: string;
+  /** The staff member's login on the fleet's machines; "" when the roster does not say. */
+  login: string;
 }
 
 export interface IntakeToken {
@@ -145,8 +154,8 @@ export class PersonaStore {
             this.db
               .prepare(
                 `INSERT INTO personas (platform_key, handle_key, platform, handle, profile_url, display_name, claimed_employer, claimed_title, previous_name, previous_employer,
-                 created_at, changed_at, requests, requested_staff, domains, urls, state, state_changed_at, first_reported_at, last_reported_at)
-               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'new', ?, ?, ?)`,
+                 created_at, changed_at, contacted_at, requests, requested_staff, domains, urls, state, state_changed_at, first_reported_at, last_reported_at)
+               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'new', ?, ?, ?)`,
               )
               .run(
                 platformKey,
@@ -161,6 +170,7 @@ export class PersonaStore {
                 input.previousEmployer,
                 input.createdMs,
                 input.changedMs,
+                input.contactedMs,
                 input.requests,
                 JSON.stringify(input.requestedStaff),
                 JSON.stringify(input.domains),
@@ -179,7 +189,7 @@ export class PersonaStore {
           this.db
             .prepare(
               `UPDATE personas SET platform = ?, handle = ?, profile_url = ?, display_name = ?, claimed_employer = ?, claimed_title = ?, previous_name = ?, previous_employer = ?,
-               created_at = ?, changed_at = ?, requests = ?, requested_staff = ?, domains = ?, urls = ?, last_reported_at = ? WHERE id = ?`,
+               created_at = ?, changed_at = ?, contacted_at = ?, requests = ?, requested_staff = ?, domains = ?, urls = ?, last_reported_at = ? WHERE id = ?`,
             )
             .run(
               input.platform,
@@ -192,6 +202,7 @@ export class PersonaStore {
               input.previousEmployer || (moved ? old.claimed_employer : old.previous_employer),
               minKnown(old.created_at, input.createdMs),
               maxKnown(old.changed_at, changedAt),
+              maxKnown(old.contacted_at, input.contactedMs),
               maxKnown(old.requests, input.requests),
               JSON.stringify(union(parseList(old.requested_staff), input.requestedStaff, PERSONA_LIMITS.requestedStaff)),
               JSON.stringify(union(parseList(old.domains), input.domains, PERSONA_LIMITS.domains)),
@@ -249,6 +260,7 @@ export class PersonaStore {
       previousEmployer: r.previous_employer,
       createdMs: r.created_at,
       changedMs: r.changed_at,
+      contactedMs: r.contacted_at,
       requests: r.requests,
       requestedStaff: parseList(r.requested_staff),
       domains: parseList(r.domains),
@@ -262,17 +274,15 @@ export class PersonaStore {
     }));
   }
 
-  /** Replaces the staff roster (names with their folded form for comparison). */
-  replaceRoster(names: ReadonlyArray<{ name: string; folded: string }>): void {
+  /** Replaces the staff roster (names with their folded form for comparison). */ replaceRoster(names: readonly RosterEntry[]): void {
     this.db.transaction(() => {
       this.db.prepare("DELETE FROM persona_roster").run();
-      const insert = this.db.prepare("INSERT INTO persona_roster (name, folded) VALUES (?, ?)");
-      for (const n of names) insert.run(n.name, n.folded);
+      const insert = this.db.prepare("INSERT INTO persona_roster (name, folded, login) VALUES (?, ?, ?)");
+      for (const n of names) insert.run(n.name, n.folded, n.login);
     })();
   }
-
-  roster(): Array<{ name: string; folded: string }> {
-    return this.db.prepare("SELECT name, folded FROM persona_roster ORDER BY id LIMIT ?").all(MAX_ROSTER) as Array<{ name: string; folded: string }>;
+  roster(): RosterEntry[] {
+    return this.db.prepare("SELECT name, folded, login FROM persona_roster ORDER BY id LIMIT ?").all(MAX_ROSTER) as RosterEntry[];
   }
 
   /** Stores a new intake token's hash under a name; false when the name is taken. */
@@ -316,10 +326,10 @@ export function readCommandLineObservations(db: Db, domains: readonly string[]):
   db.function("odw_mentions_persona_domain", { deterministic: true }, (cmdline: unknown) => (typeof cmdline === "string" && mentions(cmdline) ? 1 : 0));
   const rows = db
     .prepare(
-      `SELECT x.host_id AS hostId, h.hostname, x.pid, x.exe, x.cmdline, x.seen AS seenAtMs FROM (
-         SELECT host_id, pid, exe, cmdline, CASE WHEN started_at > 0 THEN started_at ELSE 0 END AS seen FROM processes WHERE odw_mentions_persona_domain(cmdline)
+      `SELECT x.host_id AS hostId, h.hostname, x.pid, x.exe, x.cmdline, x.user, x.seen AS seenAtMs FROM (
+         SELECT host_id, pid, exe, cmdline, user, CASE WHEN started_at > 0 THEN started_at ELSE 0 END AS seen FROM processes WHERE odw_mentions_persona_domain(cmdline)
          UNION ALL
-         SELECT host_id, pid, exe, cmdline, first_seen AS seen FROM connections WHERE odw_mentions_persona_domain(cmdline)
+         SELECT host_id, pid, exe, cmdline, user, first_seen AS seen FROM connections WHERE odw_mentions_persona_domain(cmdline)
        ) x JOIN hosts h ON h.host_id = x.host_id WHERE h.revoked_at IS NULL LIMIT ?`,
     )
     .all(MAX_OBSERVATION_ROWS) as Array<Omit<FleetObservation, "source" | "value">>;
