@@ -106,7 +106,11 @@ t.test("a real process that names and reaches a persona's domain is matched to i
   t.ok(finding, "the curl copy's connection is a finding on that host");
   t.ok(finding.evidence.includes("persona"), finding.evidence.join(" "));
   t.ok(
-    finding.reasons.some((r: string) => r.includes(`named ${domain} on its command line, a domain linked by persona #${persona.p.id}`)),
+    finding.reasons.some((r: string) =>
+      r.startsWith(
+        `linked by persona #${persona.p.id} (linkedin recruiter-${tag}, triage new): host ${match.hostname} named ${domain} on a command line (curl-persona-${tag}, pid ${curl.pid}) as `,
+      ),
+    ),
     finding.reasons.join(" | "),
   );
 

@@ -18,7 +18,7 @@ function none(): string {
 
 function matchItem(m: PersonaMatch): string {
   const how = m.source === "destination-name" ? "reached" : "named on a command line";
-  return `<li><b class="mono">${text(m.hostname || m.hostId)}</b> ${how} <span class="mono">${text(m.observed)}</span> <span class="sub">${iso(m.seenAtMs)}${m.pid > 0 ? ` · pid ${ident(m.pid)}` : ""}</span>${
+  return `<li><b class="mono">${text(m.hostname || m.hostId)}</b> ${how} <span class="mono">${text(m.observed)}</span> <span class="sub">${iso(m.seenAtMs)}${m.pid > 0 ? ` · pid ${ident(m.pid)}` : ""}${m.user ? ` · ${text(m.user)}` : ""}</span>${
     m.cmdline ? `<pre class="cmd clamped">${text(m.cmdline)}</pre>` : ""
   }</li>`;
 }

@@ -8,7 +8,7 @@ import { PersonaStore, readCommandLineObservations } from "../store/personas.js"
 import type { Finding } from "../report/report-types.js";
 import { matchDomains, matchPersona, type FleetObservation } from "./match-persona.js";
 import type { ReportPersona } from "./persona-types.js";
-import { scorePersona } from "./score-persona.js";
+import { matchSentence, scorePersona } from "./score-persona.js";
 
 /**
  * What the fleet did that can link it to a persona's domains. Today: command
@@ -25,7 +25,8 @@ function hasPersonas(db: Db): boolean {
   return db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'personas'").get() !== undefined;
 }
 
-export function buildPersonaSection(db: Db, nowMs: number): ReportPersona[] {
+/** The personas, scored and matched; with findings, each finding a match names gets the link too (linkFindings). */
+export function buildPersonaSection(db: Db, nowMs: number, findings: Finding[] = []): ReportPersona[] {
   if (!hasPersonas(db)) return [];
   const store = new PersonaStore(db);
   const personas = store.list();
@@ -33,7 +34,7 @@ export function buildPersonaSection(db: Db, nowMs: number): ReportPersona[] {
   const roster = store.roster();
   const domains = [...new Set(personas.filter((p) => p.state !== "dismissed").flatMap((p) => matchDomains(p)))];
   const observations = domains.length > 0 ? fleetObservations(db, domains) : [];
-  return personas
+  const out = personas
     .map((p): ReportPersona => {
       // A dismissed persona is kept for the record; it is not matched or scored again.
       const matches = p.state === "dismissed" ? [] : matchPersona(p, observations);
@@ -41,6 +42,8 @@ export function buildPersonaSection(db: Db, nowMs: number): ReportPersona[] {
       return { ...p, score: s.score, reasons: s.reasons, matches };
     })
     .sort((a, b) => b.score - a.score || b.lastReportedMs - a.lastReportedMs || a.id - b.id);
+  linkFindings(findings, out, roster);
+  return out;
 }
 
 /**
@@ -48,13 +51,12 @@ export function buildPersonaSection(db: Db, nowMs: number): ReportPersona[] {
  * match names: a reason in words and "persona" among the evidence. The
  * score is left as it is (the finding ranks on what the binary did).
  */
-export function linkFindings(findings: Finding[], personas: readonly ReportPersona[]): void {
+export function linkFindings(findings: Finding[], personas: readonly ReportPersona[], roster: ReadonlyArray<{ name: string; login: string }> = []): void {
   for (const f of findings) {
     for (const p of personas) {
       const m = p.matches.find((m) => f.hosts.some((h) => h.hostId === m.hostId && ((m.pid > 0 && h.pid === m.pid) || (m.cmdline !== "" && h.cmdline === m.cmdline))));
       if (!m) continue;
-      const how = m.source === "destination-name" ? `reached ${m.observed}` : `named ${m.observed} on its command line`;
-      f.reasons.push(`on ${m.hostname || m.hostId} this process ${how}, a domain linked by persona #${p.id} (${p.platform} ${p.handle}, triage ${p.state})`);
+      f.reasons.push(`linked by persona #${p.id} (${p.platform} ${p.handle}, triage ${p.state}): ${matchSentence(m, p, roster)}`);
       if (!f.evidence.includes("persona")) f.evidence.push("persona");
     }
   }

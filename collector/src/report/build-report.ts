@@ -12,7 +12,7 @@ import { binaryKey, formatAncestry, MAX_ANCESTRY_DEPTH } from "@oddwire/shared";
 import type { Db } from "../store/open-db.js";
 import { platformOf } from "../store/hosts.js";
 import { scoreGroup, type BeaconFacts } from "../score/score-finding.js";
-import { buildPersonaSection, linkFindings } from "../persona/persona-section.js";
+import { buildPersonaSection } from "../persona/persona-section.js";
 import { readVisibility } from "./fleet-visibility.js";
 import { activeSuppressions, matchSuppression } from "./suppressions.js";
 import type { Finding, Report, ReportHost } from "./report-types.js";
@@ -199,8 +199,7 @@ export function buildReport(db: Db, o: ReportOptions): Report {
       f.port = mostCommonPort(f.hosts) ?? f.port;
     }
   });
-  const personas = buildPersonaSection(db, o.nowMs);
-  linkFindings(top, personas);
+  const personas = buildPersonaSection(db, o.nowMs, top);
   return {
     generatedAt: new Date(o.nowMs).toISOString(),
     fleet: { hosts: fleetHosts, byOs, binaries: binaryHosts.size, observations, smallFleet: fleetHosts <= 5 },
