@@ -14,3 +14,7 @@ export * from "./config.js";
 export * from "./log.js";
 export * from "./binary-key.js";
 export * from "./cli-main.js";
+export * from "./community-id.js";
+export * from "./address.js";
+export * from "./destinations.js";
+export * from "./command-line.js";

@@ -6,7 +6,7 @@
 import { createRequire } from "node:module";
 import { OddwireError } from "./errors.js";
 import type { OsName } from "./model.js";
-import { isObject, type PortTable, portTable } from "./ports.js";
+import { isObject, type PortTable, portTable, UNKNOWN_PROTOCOL } from "./ports.js";
 
 export const BINARY_CLASSES = ["browser", "client", "server", "system", "silent", "shell", "interpreter", "lolbin", "tool"] as const;
 export type BinaryClass = (typeof BINARY_CLASSES)[number];
@@ -19,7 +19,7 @@ export type BinaryClass = (typeof BINARY_CLASSES)[number];
 export const RAW_SOCKET_KINDS = ["packet", "raw", "ping"] as const;
 export type RawSocketKind = (typeof RAW_SOCKET_KINDS)[number];
 
-/** "*" means any protocol; otherwise the set of protocols. */
+/** "*" means any protocol; otherwise the set of protocols ("unknown": any port no protocol is registered for). */
 export type ProtocolSet = "*" | ReadonlySet<string>;
 
 export interface BinaryProfile {
@@ -73,7 +73,7 @@ export function buildKnowledgeBase(data: unknown, ports: PortTable, source = "bi
       if (s.startsWith("@")) {
         const members = ports.group(s.slice(1)) ?? fail(`binary "${id}": "${field}" names unknown group "${s}"`);
         for (const m of members) set.add(m);
-      } else if (ports.describe(s)) set.add(s);
+      } else if (ports.describe(s) || s === UNKNOWN_PROTOCOL) set.add(s);
       else fail(`binary "${id}": "${field}" names unknown protocol "${s}"`);
     }
     return set;

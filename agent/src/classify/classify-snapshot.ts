@@ -36,7 +36,7 @@ export function classifySnapshot(input: ClassifyInput): { processes: ProcessReco
   // same binary (worker pools), so each combination is judged once.
   const tagMemo = new Map<string, Tag[]>();
   const processTags = (p: RawProcess, id: ExeIdentity): Tag[] => {
-    const key = `${p.exe}\0${p.name}\0${p.exeDeleted}\0${id.dirWorldWritable}\0${p.cmdline.split(" ", 1)[0]}`;
+    const key = `${p.exe}\0${p.name}\0${p.exeDeleted}\0${id.dirWorldWritable}\0${p.cmdline}`;
     let tags = tagMemo.get(key);
     if (!tags) tagMemo.set(key, (tags = tagProcess(p, id, kb, os)));
     return tags;
@@ -81,6 +81,8 @@ export function classifySnapshot(input: ClassifyInput): { processes: ProcessReco
         profile: j.profile,
         direction,
         localPort: s.localPort,
+        remoteAddress: s.remoteAddress,
+        cmdline: owner.cmdline,
         protocol,
         describe: () => describeSocket(s, direction, protocol),
         isSelf: owner.pid === input.selfPid,

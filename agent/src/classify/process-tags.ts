@@ -1,9 +1,9 @@
 // Tags that belong to a process whatever its sockets: where its executable
 // lives, whether it still exists, and whether its name imitates another.
 
-import { TAG, type KnowledgeBase, type OsName, type Tag } from "@oddwire/shared";
+import { judgeCommandLine, TAG, type KnowledgeBase, type OsName, type Tag } from "@oddwire/shared";
 import type { RawProcess } from "../collect/backend.js";
-import { basename, dirname } from "./binary-name.js";
+import { basename, binaryName, dirname } from "./binary-name.js";
 
 /** Facts about a process's executable that need I/O, gathered before classification. */
 export interface ExeFacts {
@@ -11,11 +11,75 @@ export interface ExeFacts {
   dirWorldWritable: boolean;
 }
 
+/**
+ * Directories where anyone can drop a file, or where installed software does
+ * not live: temp directories on every OS; on Windows also Public, ProgramData,
+ * Fonts, Tasks, the recycle bin and the user's own document folders; on Linux
+ * also hidden directories under a home directory (checked apart, below).
+ * Facts from SigmaHQ/sigma rules/windows/network_connection/
+ * net_connection_win_susp_initiated_uncommon_or_suspicious_locations.yml and
+ * rules/linux/network_connection/net_connection_lnx_susp_malware_callback_port.yml.
+ */
 const TEMP_DIRS: Record<OsName, readonly string[]> = {
-  linux: ["/tmp/", "/var/tmp/", "/dev/shm/", "/run/shm/", "/run/lock/"],
-  darwin: ["/tmp/", "/private/tmp/", "/var/tmp/", "/private/var/tmp/", "/private/var/folders/", "/var/folders/"],
-  windows: ["\\appdata\\local\\temp\\", "c:\\windows\\temp\\", "c:\\users\\public\\", "c:\\programdata\\", "c:\\perflogs\\", "\\$recycle.bin\\"],
+  linux: ["/tmp/", "/var/tmp/", "/dev/shm/", "/run/shm/", "/run/lock/", "/var/lock/", "/var/crash/", "/var/spool/cron/"],
+  darwin: ["/tmp/", "/private/tmp/", "/var/tmp/", "/private/var/tmp/", "/private/var/folders/", "/var/folders/", "/Users/Shared/"],
+  windows: [
+    "\\appdata\\local\\temp\\",
+    "\\appdata\\temp\\",
+    "c:\\windows\\temp\\",
+    "c:\\temp\\",
+    "c:\\users\\public\\",
+    "c:\\users\\default\\",
+    "c:\\programdata\\",
+    "c:\\perflogs\\",
+    "\\$recycle.bin\\",
+    "c:\\windows\\fonts\\",
+    "c:\\windows\\tasks\\",
+    "c:\\windows\\system32\\tasks\\",
+    "c:\\windows\\ime\\",
+    "c:\\windows\\addins\\",
+    "c:\\windows\\debug\\",
+    "\\config\\systemprofile\\",
+    "\\downloads\\",
+    "\\desktop\\",
+    "\\documents\\",
+    "\\music\\",
+    "\\pictures\\",
+    "\\videos\\",
+    "\\contacts\\",
+    "\\favorites\\",
+  ],
 };
+
+/** Hidden directories under a home directory that toolchains install executables into. */
+const HOME_TOOL_DIRS = new Set([
+  ".local",
+  ".cargo",
+  ".rustup",
+  ".nvm",
+  ".volta",
+  ".deno",
+  ".bun",
+  ".pyenv",
+  ".rbenv",
+  ".sdkman",
+  ".dotnet",
+  ".vscode-server",
+  ".vscode",
+  ".cursor-server",
+  ".npm",
+  ".yarn",
+  ".gem",
+  ".go",
+  ".asdf",
+  ".linuxbrew",
+  ".juliaup",
+  ".ghcup",
+  ".nix-profile",
+  ".steam",
+  ".var",
+  ".mozilla",
+]);
 
 /** Linux comm is at most 15 bytes: compare names the way the kernel stores them. */
 const COMM_LENGTH = 15;
@@ -24,11 +88,14 @@ export function tagProcess(p: RawProcess, facts: ExeFacts, kb: KnowledgeBase, os
   const tags: Tag[] = [];
   if (p.exe) {
     const temp = tempDirOf(p.exe, os);
+    const hidden = temp ? undefined : hiddenHomeDirOf(p.exe, os);
     if (temp) {
       tags.push({
         code: TAG.WRITABLE_DIR_EXE,
-        reason: `runs ${p.exe} from ${dirname(p.exe)}, under the temp directory ${temp}: legitimate software is installed, not run from where anyone can drop files`,
+        reason: `runs ${p.exe} from ${dirname(p.exe)}, under ${temp}, a temp directory or a folder where installed software does not live: legitimate software is installed, not run from where anyone can drop files`,
       });
+    } else if (hidden) {
+      tags.push({ code: TAG.WRITABLE_DIR_EXE, reason: `runs ${p.exe} from the hidden directory ${hidden} in a home directory, where malware hides its files` });
     } else if (facts.dirWorldWritable) {
       tags.push({ code: TAG.WRITABLE_DIR_EXE, reason: `runs ${p.exe} from ${dirname(p.exe)}, a directory every user can write to` });
     }
@@ -41,7 +108,14 @@ export function tagProcess(p: RawProcess, facts: ExeFacts, kb: KnowledgeBase, os
   }
   const imitation = imitationOf(p, kb, os);
   if (imitation) tags.push({ code: TAG.NAME_IMITATION, reason: imitation });
+  tags.push(...judgeCommandLine(p.cmdline, binaryName(p), kb));
   return tags;
+}
+
+function hiddenHomeDirOf(exe: string, os: OsName): string | undefined {
+  if (os === "windows") return undefined;
+  const m = /^(\/home\/[^/]+|\/root|\/Users\/[^/]+)\/(\.[^/]+)\//.exec(exe);
+  return m && !HOME_TOOL_DIRS.has(m[2]!) ? `${m[1]}/${m[2]}` : undefined;
 }
 
 function tempDirOf(exe: string, os: OsName): string | undefined {

@@ -1,7 +1,7 @@
 // Tags for one socket, from what the knowledge base says its binary normally
 // speaks. Each reason names the binary, what it normally does, and the socket.
 
-import { TAG, UNKNOWN_PROTOCOL, type BinaryProfile, type Direction, type ProtocolSet, type Tag } from "@oddwire/shared";
+import { bindShellReason, isPublicAddress, TAG, UNKNOWN_PROTOCOL, type BinaryProfile, type Direction, type ProtocolSet, type Tag } from "@oddwire/shared";
 
 export interface SocketContext {
   /** The owning binary's name as shown to the reader. */
@@ -12,6 +12,9 @@ export interface SocketContext {
   /** The socket in words (describe-socket.ts); called only when a tag needs it. */
   describe: () => string;
   localPort: number;
+  remoteAddress: string;
+  /** The owner's command line (bind shells are judged by it). */
+  cmdline: string;
   /** The owner is this agent, whose own collector connection is not a finding. */
   isSelf: boolean;
 }
@@ -25,19 +28,44 @@ const DYNAMIC_PORTS_FROM = 32768;
 
 const NO_TAGS: Tag[] = [];
 
+/** An interpreter serving a directory or a page straight from its command line. */
+const AD_HOC_SERVER = /\s-S\s|\bhttp\.server\b|\bSimpleHTTPServer\b|-run\s+-e\s*httpd|\bpyftpdlib\b|\bhttpd\b.*\s-p\s*\d/;
+
 export function tagSocket(ctx: SocketContext): Tag[] {
   const { binary, profile, direction, protocol } = ctx;
-  if (!profile || ctx.isSelf) return NO_TAGS;
+  if (ctx.isSelf) return NO_TAGS;
+  const outbound = direction === "outbound";
+  if (!profile) {
+    if (!outbound || !isPublicAddress(ctx.remoteAddress)) return NO_TAGS;
+    const port = protocol === UNKNOWN_PROTOCOL ? ", on a port no protocol is registered for" : "";
+    return [
+      {
+        code: TAG.UNKNOWN_BINARY_PUBLIC,
+        reason: `${binary} is not in oddwire's knowledge base and connects to a public address (${ctx.describe()})${port}: unknown software talking to the internet`,
+      },
+    ];
+  }
   const described = ctx.describe();
   const tags: Tag[] = [];
-  const outbound = direction === "outbound";
+  if (direction === "listen") {
+    const bind = profile.class === "shell" ? undefined : bindShellReason(ctx.cmdline, profile.class);
+    if (bind) tags.push({ code: TAG.BIND_SHELL, reason: `${binary} is ${described}; ${bind}` });
+    else if ((profile.class === "tool" && profile.lolbin) || (profile.class === "interpreter" && AD_HOC_SERVER.test(` ${ctx.cmdline} `))) {
+      tags.push({
+        code: TAG.TOOL_LISTEN,
+        reason: `${binary} is ${described} itself (${ctx.cmdline.slice(0, 80)}): an ad-hoc server, file transfer or shell, not an installed service`,
+      });
+    }
+  }
   switch (profile.class) {
     case "silent":
       tags.push({ code: TAG.SILENT_BINARY_SOCKET, reason: `${binary} normally opens no network sockets; this one is ${described}` });
       break;
     case "shell":
       if (outbound) tags.push({ code: TAG.SHELL_OUTBOUND, reason: `the shell ${binary} holds a connection itself (${described}): that is how a reverse shell looks` });
-      else tags.push({ code: TAG.SILENT_BINARY_SOCKET, reason: `the shell ${binary} normally opens no network sockets; this one is ${described}, the shape of a bind shell` });
+      else if (direction === "listen")
+        tags.push({ code: TAG.BIND_SHELL, reason: `the shell ${binary} normally opens no network sockets; this one is ${described}, the shape of a bind shell` });
+      else tags.push({ code: TAG.SILENT_BINARY_SOCKET, reason: `the shell ${binary} normally opens no network sockets; this one is ${described}` });
       break;
     case "interpreter":
       if (outbound)
@@ -53,7 +81,9 @@ export function tagSocket(ctx: SocketContext): Tag[] {
       }
     }
   }
-  if (profile.lolbin && outbound) {
+  // A download tool on its ordinary protocol is judged by its command line (process tags), not for the socket itself.
+  const ordinary = profile.class === "client" && speaks(profile.outbound, protocol);
+  if (profile.lolbin && outbound && !ordinary) {
     tags.push({ code: TAG.LOLBIN_OUTBOUND, reason: `${binary} has an outbound connection (${described}); ${profile.lolbin}` });
   }
   return tags;

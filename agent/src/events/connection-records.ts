@@ -97,6 +97,8 @@ export function toConnectionRecords(records: readonly EventRecord[], ctx: Connec
       direction,
       protocol,
       localPort: r.localPort,
+      remoteAddress: r.remoteAddress,
+      cmdline: raw.cmdline,
       describe: () => describeConnection(r, transport, direction, protocol),
       isSelf: r.pid === ctx.selfPid,
     });

@@ -236,7 +236,7 @@ function renderHost(h: ReportHost, key: string): string {
   const clamp = cmd.length > CLAMP_CHARS ? `<button type="button" class="more" aria-controls="${key}" aria-expanded="false">Show all ${int(cmd.length)} characters</button>` : "";
   return `<tbody class="host">
 <tr><td class="mono strong" data-label="Hostname"${h.platform ? ` title="${attr(h.platform)}"` : ""}>${text(h.hostname)}</td><td class="mono" data-label="Host ID">${text(h.hostId)}</td><td class="num" data-label="PID">${Number(h.pid) > 0 ? ident(h.pid) : `<span class="none" title="the process is gone">gone</span>`}</td><td class="mono" data-label="User">${text(h.user) || `<span class="none">—</span>`}</td><td class="mono" data-label="Ancestry">${text(h.ancestry) || `<span class="none">—</span>`}</td><td class="mono time" data-label="First seen">${isoCell(h.firstSeenMs)}</td><td class="mono time" data-label="Last seen">${isoCell(h.lastSeenMs)}</td><td class="mono" data-label="Ports">${ports}</td></tr>
-<tr class="cmdrow"><td colspan="8"><pre class="cmd${cmd.length > CLAMP_CHARS ? " clamped" : ""}" id="${key}">${cmd === "" ? `<span class="none">(no command line)</span>` : text(cmd)}</pre>${clamp}</td></tr>
+<tr class="cmdrow"><td colspan="8"><pre class="cmd${cmd.length > CLAMP_CHARS ? " clamped" : ""}" id="${key}">${cmd === "" ? `<span class="none">${Number(h.pid) > 0 ? "(no command line)" : "(the process behind this finding has exited)"}</span>` : text(cmd)}</pre>${clamp}</td></tr>
 </tbody>`;
 }
 
