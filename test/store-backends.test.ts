@@ -11,6 +11,8 @@ import type { oddwire } from "@oddwire/proto";
 import { runExport } from "oddwire-collector/export/export-run.js";
 import { buildReport } from "oddwire-collector/report/build-report.js";
 import { slotOf } from "oddwire-collector/export/export-scheduler.js";
+import { parsePersonaInput } from "oddwire-collector/persona/persona-input.js";
+import { tokenHash } from "oddwire-collector/store/personas.js";
 import { openStore, type Store } from "oddwire-collector/store/store.js";
 import { connectionRecord, smallBatch } from "./lib/raw-stream.js";
 import { skipWithoutPostgres, startPostgres, type Postgres } from "./lib/postgres.js";
@@ -193,6 +195,31 @@ for (const backend of backends) {
       await store.ingest.apply([{ hostId: "d", batch: removal, bytes: 1 }], 3);
       t.equal((await store.sql.get<{ n: number }>("SELECT COUNT(*) AS n FROM sockets WHERE host_id = 'd'"))!.n, 1);
       t.equal((await store.sql.get<{ n: number }>("SELECT COUNT(*) AS n FROM processes WHERE host_id = 'd'"))!.n, 0);
+    });
+
+    t.test("personas: reports merge, triage, tokens, and command lines that name their domains", async (t) => {
+      const { store } = await open(t);
+      await enrolled(store, "p1");
+      const now = Date.now();
+      const snap = batch("p1", 1, {}, now).snapshot!;
+      const proc = { ...snap.processes![0]!, pid: 777, name: "curl", exe: "/usr/bin/curl", cmdline: "curl https://Careers-Portal.example/apply" };
+      await store.ingest.apply([{ hostId: "p1", bytes: 1, batch: { ...batch("p1", 1, {}, now), snapshot: { ...snap, processes: [...snap.processes!, proc] } } }], now);
+      const input = parsePersonaInput({ platform: "linkedin", handle: "@Recruiter", displayName: "R", domains: ["careers-portal.example"] }, now);
+      const first = await store.personas.add(input, { source: "cli", nowMs: now });
+      const again = await store.personas.add({ ...input, displayName: "R2" }, { source: "cli", nowMs: now + 1 });
+      t.same([first.merged, again.merged, again.id], [false, true, first.id], "the same platform and handle merge");
+      t.match(await store.personas.setState(first.id, "investigating", "looks fake", "t", now + 2), { from: "new", to: "investigating" });
+      t.equal(await store.personas.setState(999, "investigating", "x", "t", now), null);
+      const [listed] = await store.personas.list();
+      t.match(listed, { id: first.id, displayName: "R2", previousName: "R", state: "investigating", reports: [{}, {}] });
+      t.equal(await store.personas.addToken("hr", "secret-token", "t", now), true);
+      t.equal(await store.personas.addToken("hr", "other", "t", now), false);
+      t.equal(await store.personas.tokenName(tokenHash("secret-token")), "hr");
+      t.equal(await store.personas.revokeToken("hr", "t", now), true);
+      t.equal(await store.personas.tokenName(tokenHash("secret-token")), null);
+      const seen = await store.personas.commandLineObservations(["careers-portal.example"]);
+      t.match(seen, [{ hostId: "p1", pid: 777, source: "command-line" }], "the command line naming the domain, in any case");
+      t.same(await store.personas.commandLineObservations(["portal.example.org"]), []);
     });
 
     t.test("report, suppressions, exports and retention", async (t) => {

@@ -14,6 +14,7 @@ import { runExport } from "./export/export-run.js";
 import { writeFileAtomically } from "./export/temp-file.js";
 import { DEFAULT_DB, existingDbPath, resolveServeConfig, SERVE_SCHEMA } from "./serve-config.js";
 import { startServing } from "./serve-start.js";
+import { PERSONA_COMMAND, runPersona } from "./persona/persona-cli.js";
 import type { ExportStatus } from "./store/export-store.js";
 import { eventsCell, platformOf, type HostRow } from "./store/hosts.js";
 import { openStore, printableLocation, type Store } from "./store/store.js";
@@ -101,13 +102,13 @@ export const COMMANDS: CommandSpec[] = [
   },
   {
     name: "export",
-    summary: "Write one CSV export by hand, as a schedule would: findings (one row per finding and host), inventory (every socket) or agents.",
-    usage: "export --what findings|inventory|agents --out DIR [--db FILE] [--min-score N] [--only-new] [--name NAME] [--keep N]",
+    summary: "Write one CSV export by hand, as a schedule would: findings (one row per finding and host), inventory (every socket), agents or personas.",
+    usage: "export --what findings|inventory|agents|personas --out DIR [--db FILE] [--min-score N] [--only-new] [--name NAME] [--keep N]",
     options: {
       db: DB_OPTION,
-      what: { type: "string", valueName: "KIND", description: "findings, inventory or agents." },
+      what: { type: "string", valueName: "KIND", description: "findings, inventory, agents or personas." },
       out: { type: "string", valueName: "DIR", description: "Existing directory to write the file to." },
-      "min-score": { type: "string", valueName: "N", description: "findings only: rows scoring at least N (default 0)." },
+      "min-score": { type: "string", valueName: "N", description: "findings and personas: rows scoring at least N (default 0)." },
       "only-new": { type: "boolean", description: "Only rows new since the last successful run under the same --name." },
       name: { type: "string", valueName: "NAME", description: "The schedule name the file and its retention belong to (default manual)." },
       keep: { type: "string", valueName: "N", description: "Files of this name and kind to keep in DIR; older ones are deleted (default 30)." },
@@ -158,6 +159,7 @@ export const COMMANDS: CommandSpec[] = [
     options: { db: DB_OPTION, within: { type: "string", valueName: "DURATION", description: "How long the allowance lasts: 30m, 24h, 7d (default 24h)." } },
     maxPositionals: 1,
   },
+  PERSONA_COMMAND,
 ];
 
 export function main(argv: readonly string[]): Promise<number> {
@@ -182,6 +184,8 @@ async function dispatch(command: string, { values, positionals }: ParsedCommand)
       return unsuppress(values, positionals);
     case "suppressions":
       return suppressions(values);
+    case "persona":
+      return runPersona(values, positionals);
     case "allow-reenroll":
       return (await import("./hosts-admin.js")).allowReenroll(values, positionals);
     default:

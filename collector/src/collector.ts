@@ -4,6 +4,7 @@
 
 import { createLogger, type Logger } from "@oddwire/shared";
 import { ExportScheduler } from "./export/export-scheduler.js";
+import { PersonaIntakeRoute } from "./persona/intake-route.js";
 import { IngestServer } from "./ingest/server.js";
 import { ReportRoutes } from "./report/report-routes.js";
 import type { ServeConfig } from "./serve-config.js";
@@ -46,9 +47,10 @@ export async function startCollector(config: ServeConfig, log: Logger = createLo
     store.ingest,
     log,
   );
-  server.extraRoutes = (req, res) => routes.handle(req, res);
+  server.extraRoutes = (req, res) => routes.handle(req, res) || intake.handle(req, res);
   const offThread = OffThread.for(store);
   const routes = new ReportRoutes((options) => offThread.run({ kind: "report", options }), config.readerToken, log, !!config.tls);
+  const intake = new PersonaIntakeRoute(store, log);
   const prune = async () => {
     try {
       const pruned = await store.prune(Date.now(), config);

@@ -60,7 +60,7 @@ export const SERVE_SCHEMA = {
   exports: {
     type: "object",
     default: [],
-    description: "Scheduled CSV exports (config file only): a list of {name, cron, what: findings|inventory|agents, dir, minScore, onlyNew, timezone, keep}.",
+    description: "Scheduled CSV exports (config file only): a list of {name, cron, what: findings|inventory|agents|personas, dir, minScore, onlyNew, timezone, keep}.",
     check: (v, where) => parseExportSchedules(v, where),
   },
   logLevel: {

@@ -1,11 +1,12 @@
 // `npm run bench`: every benchmark, each against its baseline in the same run,
 // printed as Markdown tables. Options: --quick (fewer rounds, less load),
-// --only snapshot|ingest|rarity|scale|installers|events; --hosts N sets the scale benchmark's fleet.
+// --only snapshot|ingest|rarity|scale|installers|events|persona; --hosts N sets the scale benchmark's fleet.
 
 import { benchSnapshot, printSnapshotBench } from "./agent-snapshot.bench.js";
 import { benchEvents, printEventsBench } from "./events.bench.js";
 import { benchIngest, printIngestBench } from "./ingest.bench.js";
 import { benchInstallers, printInstallersBench } from "./installers.bench.js";
+import { benchPersonas, printPersonaBench } from "./persona.bench.js";
 import { benchQuality, benchReportTime, printQuality, printReportTime } from "./rarity.bench.js";
 import { benchScale, printScaleBench } from "./scale.bench.js";
 
@@ -47,4 +48,7 @@ if (want("installers")) {
 if (want("events")) {
   if (process.getuid?.() !== 0) console.log("\n(events benchmark skipped: loading tracing programs needs root)");
   else printEventsBench(await benchEvents({ rates: [0, 100, 1000, 5000], stepSeconds: quick ? 6 : 12 }));
+}
+if (want("persona")) {
+  printPersonaBench(await benchPersonas(quick ? [1000] : [1000, 10000]));
 }

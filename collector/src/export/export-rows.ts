@@ -6,6 +6,8 @@ import { buildReport, type ReportSource } from "../report/build-report.js";
 import { isoOrEmpty } from "../report/csv.js";
 import { FINDING_COLUMNS, findingRows } from "../report/report-csv.js";
 import type { ExportKind } from "./export-config.js";
+import { buildPersonaSection } from "../persona/persona-section.js";
+import { PERSONA_COLUMNS, personaRows } from "../persona/persona-table.js";
 
 export const INVENTORY_COLUMNS = [
   "host_id",
@@ -61,6 +63,7 @@ export type ExportSource = ReportSource & Pick<Store, "hosts" | "exports">;
 
 export function exportRows(store: ExportSource, what: ExportKind, opts: { now: number; minScore: number; sinceMs: number | null }): ExportTable {
   if (what === "findings") return { columns: FINDING_COLUMNS, rows: findingChunks(store, opts) };
+  if (what === "personas") return { columns: PERSONA_COLUMNS, rows: personaChunks(store, opts) };
   if (what === "inventory") return { columns: INVENTORY_COLUMNS, rows: inventoryChunks(store, opts.sinceMs) };
   return { columns: AGENT_COLUMNS, rows: agentChunks(store, opts) };
 }
@@ -73,6 +76,11 @@ async function* findingChunks(store: ReportSource, opts: { now: number; minScore
     rows = rows.filter((r) => typeof r[firstSeen] === "string" && Date.parse(r[firstSeen] as string) >= opts.sinceMs!);
   }
   yield rows;
+}
+
+async function* personaChunks(store: ExportSource, opts: { now: number; minScore: number; sinceMs: number | null }): AsyncIterable<Cell[][]> {
+  const personas = (await buildPersonaSection(store, opts.now)).filter((p) => p.score >= opts.minScore && (opts.sinceMs === null || p.firstReportedMs >= opts.sinceMs));
+  yield personaRows(personas);
 }
 
 async function* inventoryChunks(store: Pick<Store, "exports">, sinceMs: number | null): AsyncIterable<Cell[][]> {

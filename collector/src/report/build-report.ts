@@ -12,8 +12,10 @@ import { binaryKey, formatAncestry, knowledgeBase, MAX_ANCESTRY_DEPTH } from "@o
 import { platformOf } from "../store/hosts.js";
 import type { GroupRow, ReportFilter, ReportQueries } from "../store/report-queries.js";
 import { scoreGroup, type BeaconFacts } from "../score/score-finding.js";
+import { buildPersonaSection } from "../persona/persona-section.js";
 import { MAX_VISIBILITY_HOSTS, readVisibility } from "./fleet-visibility.js";
 import { activeRules, matchSuppression } from "./suppressions.js";
+import type { PersonaStore } from "../store/personas.js";
 import type { SuppressionStore } from "../store/suppressions.js";
 import type { Finding, Report, ReportHost } from "./report-types.js";
 
@@ -46,6 +48,7 @@ const MAX_BEACON_ROWS = 10_000;
 export interface ReportSource {
   reports: ReportQueries;
   suppressions: SuppressionStore;
+  personas: PersonaStore;
 }
 
 export async function buildReport(src: ReportSource, o: ReportOptions): Promise<Report> {
@@ -157,6 +160,7 @@ export async function buildReport(src: ReportSource, o: ReportOptions): Promise<
       f.port = mostCommonPort(f.hosts) ?? f.port;
     }
   }
+  const personas = await buildPersonaSection(src, o.nowMs, top);
   return {
     generatedAt: new Date(o.nowMs).toISOString(),
     fleet: { hosts: fleetHosts, byOs: fleet.byOs, binaries: binaryHosts.size, observations: fleet.observations, smallFleet: fleetHosts <= 5 },
@@ -175,6 +179,7 @@ export async function buildReport(src: ReportSource, o: ReportOptions): Promise<
       }).filter(([, v]) => v !== undefined && v !== false),
     ) as Record<string, string | number | boolean>,
     findings: top,
+    personas,
   };
 }
 

@@ -8,6 +8,7 @@
 import { terminalSafe, UNSAFE_TEXT } from "@oddwire/shared";
 import { countOf } from "./plural.js";
 import { visibilitySentence } from "./fleet-visibility.js";
+import { PERSONA_STYLE, renderPersonaSection } from "../persona/persona-html.js";
 import type { Finding, Report, ReportHost } from "./report-types.js";
 
 export interface ReportHtmlOptions {
@@ -30,12 +31,12 @@ const CLAMP_CHARS = 600;
 const number = new Intl.NumberFormat("en-US");
 
 /** Escapes for HTML text and quoted attribute values alike. */
-function esc(value: unknown): string {
+export function esc(value: unknown): string {
   return String(value ?? "").replace(HTML_SPECIAL, (c) => HTML_ENTITY[c]!);
 }
 
 /** Agent text as HTML: escaped, with invisible and reordering characters made visible. */
-function text(value: unknown): string {
+export function text(value: unknown): string {
   const s = String(value ?? "");
   let out = "";
   let last = 0;
@@ -47,7 +48,7 @@ function text(value: unknown): string {
 }
 
 /** Agent text for an attribute (a tooltip): escaped, invisible characters spelled out. */
-function attr(value: unknown): string {
+export function attr(value: unknown): string {
   return esc(terminalSafe(String(value ?? "")));
 }
 
@@ -56,23 +57,23 @@ function scriptJson(value: unknown): string {
   return JSON.stringify(value).replace(SCRIPT_UNSAFE, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`);
 }
 
-function int(n: unknown): string {
+export function int(n: unknown): string {
   return typeof n === "number" && Number.isFinite(n) ? number.format(Math.round(n)) : "—";
 }
 
 /** An identifier that happens to be a number (port, pid, uid, rank, rule id): never grouped, "8443" not "8,443". */
-function ident(n: unknown): string {
+export function ident(n: unknown): string {
   return typeof n === "number" && Number.isFinite(n) ? String(Math.round(n)) : "—";
 }
 
-function iso(ms: unknown): string {
+export function iso(ms: unknown): string {
   if (typeof ms !== "number" || !Number.isFinite(ms) || ms <= 0) return "—";
   const d = new Date(ms);
   return Number.isNaN(d.getTime()) ? "—" : d.toISOString().replace(/\.000Z$/, "Z");
 }
 
 /** A time for a narrow cell: it may break after the date ("2025-11-28T" / "23:59:58.987Z"), never inside either part. */
-function isoCell(ms: unknown): string {
+export function isoCell(ms: unknown): string {
   return iso(ms).replace("T", "T<wbr>");
 }
 
@@ -87,7 +88,7 @@ function scoreOf(f: Finding): number {
   return Number.isFinite(s) ? Math.min(100, Math.max(0, s)) : 0;
 }
 
-function band(score: number): string {
+export function band(score: number): string {
   return score >= 75 ? "s-high" : score >= 50 ? "s-mid" : score >= 25 ? "s-low" : "s-min";
 }
 
@@ -303,7 +304,7 @@ export function renderReportHtml(report: Report, opts: ReportHtmlOptions): strin
 <meta name="color-scheme" content="light dark">
 <link rel="icon" href="data:,">
 <title>oddwire — fleet rarity report</title>
-<style nonce="${nonce}">${STYLE}</style>
+<style nonce="${nonce}">${STYLE}${PERSONA_STYLE}</style>
 </head>
 <body>
 <main>
@@ -319,6 +320,7 @@ ${renderPrevalence(report.prevalence)}
     <tbody id="empty"${visible > 0 ? " hidden" : ""}><tr><td colspan="7" class="empty">No findings match.</td></tr></tbody>
   </table>
 </section>
+${renderPersonaSection(report.personas)}
 <footer>Every name, path, command line and reason on this page was reported by agents and is shown as text; control and bidi characters appear as <span class="cc">\\xNN</span> / <span class="cc">\\uNNNN</span>.</footer>
 </main>
 <script type="application/json" id="report-data" nonce="${nonce}">${scriptJson(report)}</script>

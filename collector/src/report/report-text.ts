@@ -5,6 +5,7 @@
 import { terminalSafe } from "@oddwire/shared";
 import { countOf } from "./plural.js";
 import { visibilitySentence } from "./fleet-visibility.js";
+import { renderPersonaTable } from "../persona/persona-table.js";
 import type { Report } from "./report-types.js";
 
 const REASON_WIDTH = 100;
@@ -20,7 +21,8 @@ export function renderReportTable(r: Report): string {
   const blind = visibilitySentence(r.visibility);
   if (blind) out.push(terminalSafe(blind));
   if (r.fleet.smallFleet) out.push("small fleet (5 hosts or fewer): no fleet statistics; scores rest on the built-in knowledge");
-  if (r.findings.length === 0) return out.concat("no findings").join("\n") + "\n";
+  const personas = r.personas?.length ? `\nsuspected fake personas (oddwire-collector persona list for all of them):\n${renderPersonaTable(r.personas)}` : "";
+  if (r.findings.length === 0) return out.concat("no findings").join("\n") + "\n" + personas;
   const rows = r.findings.map((f) => [
     String(f.rank),
     f.score.toFixed(1),
@@ -38,5 +40,5 @@ export function renderReportTable(r: Report): string {
       .join("  ")
       .trimEnd();
   out.push("", line(header), ...rows.map(line));
-  return out.join("\n") + "\n";
+  return out.join("\n") + "\n" + personas;
 }

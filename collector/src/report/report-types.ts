@@ -2,6 +2,8 @@
 // JSON, HTML, CSV) and what the collector serves. The JSON names are a
 // contract: extend, never rename.
 
+import type { ReportPersona } from "../persona/persona-types.js";
+
 export interface ReportHost {
   hostId: string;
   hostname: string;
@@ -44,7 +46,7 @@ export interface Finding {
   binaryHostCount: number;
   /** Why, in words, most important first. */
   reasons: string[];
-  /** Which evidence drove the score: "rarity", "knowledge", "lineage", "novelty", "beaconing". */
+  /** Which evidence drove the score: "rarity", "knowledge", "lineage", "novelty", "beaconing", "persona" (a persona's linked domain, named or reached by this process). */
   evidence: string[];
   /** Tag codes seen on this finding's sockets. */
   tags: string[];
@@ -101,4 +103,6 @@ export interface Report {
   /** Where the fleet is blind to short connections (absent in reports made before it existed). */
   visibility?: ReportVisibility;
   findings: Finding[];
+  /** Suspected fake personas, highest score first (absent in reports made before they existed). */
+  personas?: ReportPersona[];
 }

@@ -9,6 +9,10 @@
 // applied batches (exactly-once and auditing; pruned by retention), each
 // host's recent connection records (events; per batch, bounded per host,
 // pruned with the batch log) and the latest visibility of each host.
+// Personas (issue 14: impersonation intake) have their own store file,
+// personas.ts, which holds their tables' migration.
+
+import { PERSONA_MIGRATION } from "./personas.js";
 
 export const MIGRATIONS: readonly string[] = [
   `
@@ -296,7 +300,10 @@ export const MIGRATIONS: readonly string[] = [
 
   ALTER TABLE sockets ADD COLUMN raw_protocol INTEGER NOT NULL DEFAULT 0;
   `,
-  // 10: revocations found by time (one query for every open stream), and the
+  // personas (13 once the other numbered migrations of that round are in): suspected fake
+  // personas, their reports, triage audit trail, staff roster and intake tokens.
+  PERSONA_MIGRATION,
+  // 14 (after the other numbered migrations of its round): revocations found by time (one query for every open stream), and the
   // export slots a fleet of collectors claims (a schedule runs once per fleet).
   // PostgreSQL's counterpart of every migration is in postgres-schema.ts.
   `

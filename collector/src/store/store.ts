@@ -13,6 +13,7 @@ import { Ingester, type IngesterOptions } from "./ingest.js";
 import { openDb, openReadonly, type SyncMode } from "./open-db.js";
 import { migratePostgres } from "./open-postgres.js";
 import { PostgresSql } from "./postgres-sql.js";
+import { PersonaStore } from "./personas.js";
 import { ReportQueries } from "./report-queries.js";
 import { pruneOld } from "./retention.js";
 import type { Sql } from "./sql.js";
@@ -55,6 +56,7 @@ export class Store {
   readonly suppressions: SuppressionStore;
   readonly reports: ReportQueries;
   readonly exports: ExportStore;
+  readonly personas: PersonaStore;
 
   constructor(
     readonly kind: StoreKind,
@@ -70,6 +72,7 @@ export class Store {
     this.suppressions = new SuppressionStore(sql);
     this.reports = new ReportQueries(read);
     this.exports = new ExportStore(sql, read);
+    this.personas = new PersonaStore(sql);
   }
 
   prune(now: number, opts: { batchLogDays: number; observationDays: number }) {
