@@ -285,8 +285,15 @@ for (const backend of backends) {
       t.equal(await store.exports.claimSlot("t", slot, "one", now), true, "the first collector claims the tick");
       t.equal(await store.exports.claimSlot("t", slot, "two", now), false, "the second does not run it");
 
+      // Past its first hours the batch log is one row per host and day.
+      const later = await store.prune(now + 7 * 3_600_000, { batchLogDays: 30, observationDays: 90 });
+      t.match(later, { batches: 12, observations: 0 });
+      const days = await store.sql.all<{ host_id: string; batches: number; fulls: number; first_seq: number; last_seq: number }>("SELECT * FROM batch_days ORDER BY host_id");
+      t.equal(days.length, 12);
+      t.match(days[0], { host_id: "r0", batches: 1, fulls: 1, first_seq: 1, last_seq: 1 });
       const pruned = await store.prune(now + 400 * 86_400_000, { batchLogDays: 30, observationDays: 90 });
-      t.match(pruned, { batches: 12, connections: 1 });
+      t.match(pruned, { batches: 0, connections: 1 });
+      t.equal((await store.sql.get<{ n: number }>("SELECT COUNT(*) AS n FROM batch_days"))!.n, 0, "the daily rows go after --batch-log-days");
       t.ok(pruned.observations >= 12);
     });
   });

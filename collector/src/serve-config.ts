@@ -43,7 +43,12 @@ export const SERVE_SCHEMA = {
     description: "Seconds a client has to send a complete HTTP request (a stream's upgrade headers, an enrollment with its body); slower or half-open connections are closed.",
   },
   silentAfterSeconds: { type: "integer", default: 300, min: 1, description: "A host with no batch for this long is listed as silent by `agents`." },
-  batchLogDays: { type: "integer", default: 30, min: 1, description: "Days the log of received batches, and the connection records that came with them, are kept." },
+  batchLogDays: {
+    type: "integer",
+    default: 30,
+    min: 1,
+    description: "Days the log of received batches (a row per batch for its first 6 hours, then one per host and day), and the connection records that came with them, are kept.",
+  },
   observationDays: {
     type: "integer",
     default: 180,

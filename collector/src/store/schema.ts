@@ -315,5 +315,23 @@ export const MIGRATIONS: readonly string[] = [
     claimed_at INTEGER NOT NULL,
     PRIMARY KEY (schedule, slot)
   ) STRICT, WITHOUT ROWID;
+
+  -- The batch log past its first hours, one row per host and day (about 80
+  -- bytes a batch would be 340 GB at 100,000 hosts over 30 days): how many
+  -- batches, fulls and bytes, the seqs from first to last (a gap shows as
+  -- last - first + 1 > batches) and when. Kept as long as --batch-log-days.
+  CREATE TABLE batch_days (
+    host_id   TEXT NOT NULL,
+    day       INTEGER NOT NULL,
+    batches   INTEGER NOT NULL,
+    fulls     INTEGER NOT NULL,
+    bytes     INTEGER NOT NULL,
+    first_seq INTEGER NOT NULL,
+    last_seq  INTEGER NOT NULL,
+    first_at  INTEGER NOT NULL,
+    last_at   INTEGER NOT NULL,
+    PRIMARY KEY (host_id, day)
+  ) STRICT, WITHOUT ROWID;
+  CREATE INDEX batch_days_by_day ON batch_days (day);
   `,
 ];
