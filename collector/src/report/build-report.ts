@@ -13,6 +13,7 @@ import type { Db } from "../store/open-db.js";
 import { platformOf } from "../store/hosts.js";
 import { scoreGroup, type BeaconFacts } from "../score/score-finding.js";
 import { readVisibility } from "./fleet-visibility.js";
+import { readSensorEvidence } from "./sensor-report.js";
 import { activeSuppressions, matchSuppression } from "./suppressions.js";
 import type { Finding, Report, ReportHost } from "./report-types.js";
 
@@ -97,6 +98,8 @@ export function buildReport(db: Db, o: ReportOptions): Report {
     .all(...params) as GroupRow[];
 
   const beacons = beaconsByGroup(db, o);
+  // Network sensor evidence (Zeek, Suricata) joined to the processes behind its flows, by group.
+  const sensors = readSensorEvidence(db, o.sinceMs ?? 0);
   const groupKey = (g: { binary: string; protocol: string; transport: string; direction: string; pc: number }) =>
     `${g.binary}\0${g.protocol}\0${g.transport}\0${g.direction}\0${g.pc}`;
   const fleetHosts = fleetRow.n;
@@ -122,6 +125,7 @@ export function buildReport(db: Db, o: ReportOptions): Report {
       firstSeenMs: g.first_seen,
       nowMs: o.nowMs,
       beacon: beacons.get(groupKey(g)) ?? null,
+      sensor: sensors?.byGroup.get(groupKey(g))?.strongest ?? null,
     };
     return { g, binaryHostCount, tags, facts, first: scoreGroup(facts) };
   });
@@ -176,7 +180,7 @@ export function buildReport(db: Db, o: ReportOptions): Report {
       hostCount: g.hosts,
       binaryHostCount: c.binaryHostCount,
       reasons: s.reasons,
-      evidence: s.evidence,
+      evidence: [...s.evidence, ...(sensors?.byGroup.get(groupKey(g))?.entries ?? []).filter((e) => !o.host || e.hostId === o.host || e.hostname === o.host)],
       tags: c.tags,
       firstSeenMs: g.first_seen,
       lastSeenMs: g.last_seen,
@@ -203,6 +207,7 @@ export function buildReport(db: Db, o: ReportOptions): Report {
     fleet: { hosts: fleetHosts, byOs, binaries: binaryHosts.size, observations, smallFleet: fleetHosts <= 5 },
     prevalence,
     visibility: readVisibility(db),
+    ...(sensors && { sensors: sensors.summary }),
     filters: Object.fromEntries(
       Object.entries({
         top: o.top,

@@ -6,6 +6,7 @@ import { terminalSafe } from "@oddwire/shared";
 import { countOf } from "./plural.js";
 import { visibilitySentence } from "./fleet-visibility.js";
 import type { Report } from "./report-types.js";
+import { blindSpotLines, sensorSentence } from "./sensor-text.js";
 
 const REASON_WIDTH = 100;
 
@@ -19,8 +20,10 @@ export function renderReportTable(r: Report): string {
   );
   const blind = visibilitySentence(r.visibility);
   if (blind) out.push(terminalSafe(blind));
+  const sensors = sensorSentence(r.sensors);
+  if (sensors) out.push(terminalSafe(sensors));
   if (r.fleet.smallFleet) out.push("small fleet (5 hosts or fewer): no fleet statistics; scores rest on the built-in knowledge");
-  if (r.findings.length === 0) return out.concat("no findings").join("\n") + "\n";
+  if (r.findings.length === 0) return out.concat("no findings", ...blindSpotLines(r.sensors)).join("\n") + "\n";
   const rows = r.findings.map((f) => [
     String(f.rank),
     f.score.toFixed(1),
@@ -37,6 +40,6 @@ export function renderReportTable(r: Report): string {
       .map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i]!)))
       .join("  ")
       .trimEnd();
-  out.push("", line(header), ...rows.map(line));
+  out.push("", line(header), ...rows.map(line), ...blindSpotLines(r.sensors));
   return out.join("\n") + "\n";
 }

@@ -1,0 +1,100 @@
+// Joins a network sensor's flow to the process behind it: first by
+// Community ID and time against the agents' connection records and sockets
+// (the ID each side of the join computes from the flow's tuple; h16's stored
+// IDs and flows can take the place of the computation here), then by the
+// 5-tuple and time where the sensor logged no Community ID (or one with
+// another seed). Each match says which join made it and how sure it is.
+// Where nothing matches, it says why, and does not guess: no agent saw the
+// flow; several hosts did (ambiguous); or an agent reached the same server at
+// that time from another address (a NAT or proxy between).
+
+import { addressBytes, communityId, ipProtoOf } from "@oddwire/shared";
+import type { AgentFlowRow, SensorJoinQueries } from "../store/sensor-evidence.js";
+
+export type JoinMethod = "community-id" | "5-tuple";
+export type JoinConfidence = "high" | "medium";
+
+/** What the sensor knows of a flow. */
+export interface FlowKey {
+  communityId: string;
+  transport: string;
+  origAddress: string;
+  origPort: number;
+  respAddress: string;
+  respPort: number;
+  /** The flow's time on the sensor's clock (start, end). */
+  fromMs: number;
+  toMs: number;
+}
+
+export interface FlowEnd {
+  row: AgentFlowRow;
+  /** Which end of the flow the agent's process is. */
+  side: "originator" | "responder";
+  join: JoinMethod;
+  confidence: JoinConfidence;
+}
+
+export type FlowMatch =
+  | { matched: true; ends: FlowEnd[] }
+  | { matched: false; reason: "no-tuple" | "no-agent-flow" | "ambiguous" | "nat-or-proxy"; detail: string };
+
+/** How far the sensor's clock and an agent's may disagree, and how late a sensor may log a flow. */
+export const JOIN_SLACK_MS = 5 * 60_000;
+
+function sameAddress(a: string, b: string): boolean {
+  const x = addressBytes(a);
+  const y = addressBytes(b);
+  return !!x && !!y && x.equals(y);
+}
+
+/** The agent-side flows behind a sensor's flow, or why there are none. */
+export function matchFlow(q: SensorJoinQueries, key: FlowKey, slackMs = JOIN_SLACK_MS): FlowMatch {
+  if (!key.origAddress || !key.respAddress || !key.transport || (key.transport !== "icmp" && (!key.origPort || !key.respPort)))
+    return { matched: false, reason: "no-tuple", detail: "the sensor logged no complete flow tuple" };
+  const from = key.fromMs - slackMs;
+  const to = key.toMs + slackMs;
+  const candidates = [
+    ...q.connections.all(key.respPort, key.origPort, key.origPort, key.respPort, key.transport, from, to),
+    ...q.sockets.all(key.respPort, key.origPort, key.origPort, key.respPort, key.transport, to),
+  ];
+  const ends: FlowEnd[] = [];
+  const seen = new Set<string>();
+  for (const row of candidates) {
+    const side =
+      row.local_port === key.origPort && row.remote_port === key.respPort && sameAddress(row.local_address, key.origAddress) && sameAddress(row.remote_address, key.respAddress)
+        ? "originator"
+        : row.local_port === key.respPort && row.remote_port === key.origPort && sameAddress(row.local_address, key.respAddress) && sameAddress(row.remote_address, key.origAddress)
+          ? "responder"
+          : null;
+    if (!side) continue;
+    const proto = ipProtoOf(row.transport, row.family);
+    const own = proto === undefined ? "" : communityId({ proto, srcAddress: row.local_address, srcPort: row.local_port, dstAddress: row.remote_address, dstPort: row.remote_port });
+    const join: JoinMethod = key.communityId && own === key.communityId ? "community-id" : "5-tuple";
+    // A connection record was seen at that time; a socket is only known to be open now.
+    const confidence: JoinConfidence = row.what === "connection" ? "high" : "medium";
+    const id = `${row.host_id}\0${row.pid}\0${side}`;
+    if (seen.has(id)) continue; // a connection record and the socket it still is: one end
+    seen.add(id);
+    ends.push({ row, side, join, confidence });
+  }
+  const hosts = new Set(ends.map((e) => e.row.host_id));
+  if (hosts.size > 1) {
+    return {
+      matched: false,
+      reason: "ambiguous",
+      detail: `${hosts.size} hosts saw this tuple at that time (${[...new Set(ends.map((e) => e.row.hostname || e.row.host_id))].slice(0, 5).join(", ")}): not matched`,
+    };
+  }
+  if (ends.length > 0) return { matched: true, ends };
+  const near = q.sameServer.all(key.respPort, key.respAddress, key.transport, from, to);
+  if (near.length > 0) {
+    const who = near.map((n) => `${n.hostname || n.host_id} ${n.name || "pid"}(${n.pid}) from ${n.local_address}:${n.local_port}`).slice(0, 3);
+    return {
+      matched: false,
+      reason: "nat-or-proxy",
+      detail: `reached the same server at that time: ${who.join(", ")}; the client side differs (a NAT or proxy between?): not matched`,
+    };
+  }
+  return { matched: false, reason: "no-agent-flow", detail: "no agent recorded this flow" };
+}
