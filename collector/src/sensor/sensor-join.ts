@@ -50,13 +50,15 @@ function sameAddress(a: string, b: string): boolean {
 
 /** The agent-side flows behind a sensor's flow, or why there are none. */
 export function matchFlow(q: SensorJoinQueries, key: FlowKey, slackMs = JOIN_SLACK_MS): FlowMatch {
-  if (!key.origAddress || !key.respAddress || !key.transport || (key.transport !== "icmp" && (!key.origPort || !key.respPort)))
+  if (!key.origAddress || !key.respAddress || (key.transport !== "icmp" && (!key.origPort || !key.respPort)))
     return { matched: false, reason: "no-tuple", detail: "the sensor logged no complete flow tuple" };
+  // Zeek's weird, dpd and notice logs do not always name the transport: then TCP or UDP.
+  const [t1, t2] = key.transport ? [key.transport, key.transport] : ["tcp", "udp"];
   const from = key.fromMs - slackMs;
   const to = key.toMs + slackMs;
   const candidates = [
-    ...q.connections.all(key.respPort, key.origPort, key.origPort, key.respPort, key.transport, from, to),
-    ...q.sockets.all(key.respPort, key.origPort, key.origPort, key.respPort, key.transport, to),
+    ...q.connections.all(key.respPort, key.origPort, key.origPort, key.respPort, t1, t2, from, to),
+    ...q.sockets.all(key.respPort, key.origPort, key.origPort, key.respPort, t1, t2, to),
   ];
   const ends: FlowEnd[] = [];
   const seen = new Set<string>();
@@ -87,7 +89,7 @@ export function matchFlow(q: SensorJoinQueries, key: FlowKey, slackMs = JOIN_SLA
     };
   }
   if (ends.length > 0) return { matched: true, ends };
-  const near = q.sameServer.all(key.respPort, key.respAddress, key.transport, from, to);
+  const near = q.sameServer.all(key.respPort, key.respAddress, t1, t2, from, to);
   if (near.length > 0) {
     const who = near.map((n) => `${n.hostname || n.host_id} ${n.name || "pid"}(${n.pid}) from ${n.local_address}:${n.local_port}`).slice(0, 3);
     return {

@@ -176,37 +176,37 @@ export function checkSensorToken(db: Db, token: string, nowMs: number): { ok: tr
 // ---- the join's lookups ----
 
 export interface SensorJoinQueries {
-  connections: Statement<[number, number, number, number, string, number, number], AgentFlowRow>;
-  sockets: Statement<[number, number, number, number, string, number], AgentFlowRow>;
-  sameServer: Statement<[number, string, string, number, number], { host_id: string; hostname: string; pid: number; name: string; local_address: string; local_port: number }>;
+  connections: Statement<[number, number, number, number, string, string, number, number], AgentFlowRow>;
+  sockets: Statement<[number, number, number, number, string, string, number], AgentFlowRow>;
+  sameServer: Statement<[number, string, string, string, number, number], { host_id: string; hostname: string; pid: number; name: string; local_address: string; local_port: number }>;
   names: Statement<[string, string, string], { name: string }>;
 }
 
 export function sensorJoinQueries(db: Db): SensorJoinQueries {
   return {
     /** Connection records on these two ports (either orientation) overlapping [from, to]. */
-    connections: db.prepare<[number, number, number, number, string, number, number], AgentFlowRow>(
+    connections: db.prepare<[number, number, number, number, string, string, number, number], AgentFlowRow>(
       `SELECT 'connection' AS what, c.host_id, h.hostname, c.pid, c.binary, c.name, c.protocol, c.transport, c.direction, c.port, c.family,
               c.local_address, c.local_port, c.remote_address, c.remote_port
          FROM connections c INDEXED BY connections_by_ports JOIN hosts h ON h.host_id = c.host_id AND h.revoked_at IS NULL
-        WHERE ((c.remote_port = ? AND c.local_port = ?) OR (c.remote_port = ? AND c.local_port = ?)) AND c.transport = ?
+        WHERE ((c.remote_port = ? AND c.local_port = ?) OR (c.remote_port = ? AND c.local_port = ?)) AND c.transport IN (?, ?)
           AND c.last_seen >= ? AND c.first_seen <= ? LIMIT ${JOIN_LIMIT}`,
     ),
     /** Sockets open now on these ports whose process had started by `to`. */
-    sockets: db.prepare<[number, number, number, number, string, number], AgentFlowRow>(
+    sockets: db.prepare<[number, number, number, number, string, string, number], AgentFlowRow>(
       `SELECT 'socket' AS what, s.host_id, h.hostname, s.pid, p.binary, p.name, s.protocol, s.transport, s.direction,
               CASE WHEN s.direction = 'outbound' THEN s.remote_port ELSE s.local_port END AS port, s.family,
               s.local_address, s.local_port, s.remote_address, s.remote_port
          FROM sockets s INDEXED BY sockets_by_ports JOIN hosts h ON h.host_id = s.host_id AND h.revoked_at IS NULL
          JOIN processes p ON p.host_id = s.host_id AND p.pid = s.pid
-        WHERE ((s.remote_port = ? AND s.local_port = ?) OR (s.remote_port = ? AND s.local_port = ?)) AND s.transport = ?
+        WHERE ((s.remote_port = ? AND s.local_port = ?) OR (s.remote_port = ? AND s.local_port = ?)) AND s.transport IN (?, ?)
           AND p.started_at <= ? LIMIT ${JOIN_LIMIT}`,
     ),
     /** Connection records to the same server at that time (a NAT or proxy may have rewritten the client side). */
-    sameServer: db.prepare<[number, string, string, number, number], { host_id: string; hostname: string; pid: number; name: string; local_address: string; local_port: number }>(
+    sameServer: db.prepare<[number, string, string, string, number, number], { host_id: string; hostname: string; pid: number; name: string; local_address: string; local_port: number }>(
       `SELECT c.host_id, h.hostname, c.pid, c.name, c.local_address, c.local_port
          FROM connections c INDEXED BY connections_by_ports JOIN hosts h ON h.host_id = c.host_id
-        WHERE c.remote_port = ? AND c.remote_address = ? AND c.transport = ? AND c.last_seen >= ? AND c.first_seen <= ? LIMIT 5`,
+        WHERE c.remote_port = ? AND c.remote_address = ? AND c.transport IN (?, ?) AND c.last_seen >= ? AND c.first_seen <= ? LIMIT 5`,
     ),
     /** The names the sensor logged for the same flow. */
     names: db.prepare<[string, string, string], { name: string }>(
