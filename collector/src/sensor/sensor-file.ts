@@ -93,7 +93,7 @@ function knownFile(store: SensorStore, st: Stats, head: Buffer, gz: boolean): Se
     // A plain file now shorter than what was read was truncated (copytruncate): it is a new file.
     if (gz || st.size >= byInode.offset) return byInode;
   }
-  if (gz) return store.fileByHead(hashOf(head), head.length);
+  if (gz) return store.fileByHead(head, hashOf);
   return undefined;
 }
 

@@ -87,7 +87,8 @@ export class SensorStore {
       orig_address, orig_port, resp_address, resp_port, text, weight, name, origin, received_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`);
     this.q = {
       fileByInode: db.prepare<[number, number], SensorFileRow>("SELECT * FROM sensor_files WHERE dev = ? AND ino = ? ORDER BY id DESC LIMIT 1"),
-      fileByHead: db.prepare<[string, number], SensorFileRow>("SELECT * FROM sensor_files WHERE head_hash = ? AND head_len = ? ORDER BY id DESC LIMIT 1"),
+      // Files not read to their end whose first bytes a compressed file may start with (checked by the caller).
+      filesOpen: db.prepare<[number], SensorFileRow>("SELECT * FROM sensor_files WHERE done = 0 AND head_len <= ? ORDER BY id DESC LIMIT 1000"),
       addFile: db.prepare(`INSERT INTO sensor_files (dev, ino, path, head_len, head_hash, offset, skipping, format, lines, stored, errors, too_long, updated_at)
         VALUES (?, ?, ?, ?, ?, 0, 0, ?, 0, 0, 0, 0, ?)`),
       updateFile: db.prepare(`UPDATE sensor_files SET dev = ?, ino = ?, path = ?, head_len = ?, head_hash = ?, offset = ?, skipping = ?, format = ?,
@@ -130,8 +131,9 @@ export class SensorStore {
     return this.q.fileByInode.get(dev, ino);
   }
 
-  fileByHead(headHash: string, headLen: number): SensorFileRow | undefined {
-    return this.q.fileByHead.get(headHash, headLen);
+  /** A file not read to its end whose first head_len bytes hash as `hashOf` says this head's do (a compressed copy of it). */
+  fileByHead(head: Buffer, hashOf: (b: Buffer) => string): SensorFileRow | undefined {
+    return this.q.filesOpen.all(head.length).find((r) => r.head_len > 0 && hashOf(head.subarray(0, r.head_len)) === r.head_hash);
   }
 
   addFile(dev: number, ino: number, path: string, headLen: number, headHash: string, format: string, nowMs: number): number {
