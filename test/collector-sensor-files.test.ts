@@ -21,7 +21,16 @@ const cli = (args: string[]) => spawnSync(process.execPath, [COLLECTOR_BIN, ...a
 const HEADER = ["#separator \\x09", "#path\tweird", "#fields\tts\tuid\tid.orig_h\tid.orig_p\tid.resp_h\tid.resp_p\tname\taddl"].join("\n") + "\n";
 const weird = (i: number) => `1764612375.${String(i).padStart(6, "0")}\tC${i}\t10.0.0.5\t${40000 + i}\t10.0.0.9\t80\tweird_${i}\t-\n`;
 const eve = (i: number) =>
-  JSON.stringify({ timestamp: "2026-12-01T18:06:15.000000+0000", event_type: "anomaly", src_ip: "10.0.0.5", src_port: 1000 + i, dest_ip: "10.0.0.9", dest_port: 22, proto: "TCP", anomaly: { type: "stream", event: `e${i}` } }) + "\n";
+  JSON.stringify({
+    timestamp: "2026-12-01T18:06:15.000000+0000",
+    event_type: "anomaly",
+    src_ip: "10.0.0.5",
+    src_port: 1000 + i,
+    dest_ip: "10.0.0.9",
+    dest_port: 22,
+    proto: "TCP",
+    anomaly: { type: "stream", event: `e${i}` },
+  }) + "\n";
 const names = (db: string) => query<{ text: string }>(db, "SELECT text FROM sensor_events ORDER BY id").map((r) => r.text);
 
 function freshDb(dir: string): string {

@@ -46,7 +46,11 @@ t.test("Zeek and Suricata lines about a real flow land on the process behind it"
   t.teardown(() => kill(client));
   const clientPort = await waitFor("the connection", () => accepted[0]?.remotePort);
 
-  await waitFor("the agent to report the client's socket", () => query(db, "SELECT 1 FROM sockets WHERE pid = ? AND local_port = ? AND remote_port = ?", client.pid, clientPort, serverPort).length > 0, 120_000);
+  await waitFor(
+    "the agent to report the client's socket",
+    () => query(db, "SELECT 1 FROM sockets WHERE pid = ? AND local_port = ? AND remote_port = ?", client.pid, clientPort, serverPort).length > 0,
+    120_000,
+  );
 
   const ts = Date.now() / 1000;
   // Zeek, TSV, no community_id: joined by 5-tuple and time.
@@ -69,20 +73,72 @@ t.test("Zeek and Suricata lines about a real flow land on the process behind it"
   const cid = communityId({ proto: 6, srcAddress: "127.0.0.1", srcPort: clientPort, dstAddress: "127.0.0.1", dstPort: serverPort });
   const iso = new Date(ts * 1000).toISOString().replace("Z", "+0000");
   const eve = [
-    { timestamp: iso, flow_id: 42, event_type: "anomaly", src_ip: "127.0.0.1", src_port: clientPort, dest_ip: "127.0.0.1", dest_port: serverPort, proto: "TCP", community_id: cid, anomaly: { type: "applayer", event: "APPLAYER_MISMATCH_PROTOCOL_BOTH_DIRECTIONS", layer: "proto_detect" } },
-    { timestamp: iso, flow_id: 42, event_type: "alert", src_ip: "127.0.0.1", src_port: serverPort, dest_ip: "127.0.0.1", dest_port: clientPort, direction: "to_client", proto: "TCP", community_id: cid, alert: { signature: "ODW test: SSH banner from a web port", signature_id: 9000001, severity: 1 } },
-    { timestamp: iso, flow_id: 42, event_type: "tls", src_ip: "127.0.0.1", src_port: clientPort, dest_ip: "127.0.0.1", dest_port: serverPort, proto: "TCP", community_id: cid, tls: { sni: "c2.example" } },
+    {
+      timestamp: iso,
+      flow_id: 42,
+      event_type: "anomaly",
+      src_ip: "127.0.0.1",
+      src_port: clientPort,
+      dest_ip: "127.0.0.1",
+      dest_port: serverPort,
+      proto: "TCP",
+      community_id: cid,
+      anomaly: { type: "applayer", event: "APPLAYER_MISMATCH_PROTOCOL_BOTH_DIRECTIONS", layer: "proto_detect" },
+    },
+    {
+      timestamp: iso,
+      flow_id: 42,
+      event_type: "alert",
+      src_ip: "127.0.0.1",
+      src_port: serverPort,
+      dest_ip: "127.0.0.1",
+      dest_port: clientPort,
+      direction: "to_client",
+      proto: "TCP",
+      community_id: cid,
+      alert: { signature: "ODW test: SSH banner from a web port", signature_id: 9000001, severity: 1 },
+    },
+    {
+      timestamp: iso,
+      flow_id: 42,
+      event_type: "tls",
+      src_ip: "127.0.0.1",
+      src_port: clientPort,
+      dest_ip: "127.0.0.1",
+      dest_port: serverPort,
+      proto: "TCP",
+      community_id: cid,
+      tls: { sni: "c2.example" },
+    },
     // Nobody's: addresses no agent has.
-    { timestamp: iso, flow_id: 43, event_type: "alert", src_ip: "192.0.2.10", src_port: 50000, dest_ip: "198.51.100.20", dest_port: 4444, proto: "TCP", alert: { signature: "ODW test: unmanaged host", signature_id: 9000002, severity: 2 } },
+    {
+      timestamp: iso,
+      flow_id: 43,
+      event_type: "alert",
+      src_ip: "192.0.2.10",
+      src_port: 50000,
+      dest_ip: "198.51.100.20",
+      dest_port: 4444,
+      proto: "TCP",
+      alert: { signature: "ODW test: unmanaged host", signature_id: 9000002, severity: 2 },
+    },
   ]
     .map((e) => JSON.stringify(e))
     .join("\n");
   const token = cli(["sensor-token", "add", "suricata-test", "--db", db]);
   t.equal(token.status, 0, token.stderr);
   const bearer = token.stdout.trim();
-  const post = await http(`http://127.0.0.1:${c.port}/v1/sensor`, { method: "POST", headers: { authorization: `Bearer ${bearer}` }, body: `${eve}\n{"timestamp":"bad","event_type":"alert"}\n` });
+  const post = await http(`http://127.0.0.1:${c.port}/v1/sensor`, {
+    method: "POST",
+    headers: { authorization: `Bearer ${bearer}` },
+    body: `${eve}\n{"timestamp":"bad","event_type":"alert"}\n`,
+  });
   t.equal(post.status, 200);
-  t.match(await post.json(), { format: "suricata-eve", lines: 5, kept: 4, rejected: 1, errors: [{ line: 5, error: /timestamp "bad" is not a time/ }] }, "good lines kept, the bad one named");
+  t.match(
+    await post.json(),
+    { format: "suricata-eve", lines: 5, kept: 4, rejected: 1, errors: [{ line: 5, error: /timestamp "bad" is not a time/ }] },
+    "good lines kept, the bad one named",
+  );
   const noToken = await http(`http://127.0.0.1:${c.port}/v1/sensor`, { method: "POST", headers: { authorization: "Bearer reader-or-agent-key" }, body: eve });
   t.equal(noToken.status, 401, "another credential is not a sensor token");
 
@@ -93,17 +149,36 @@ t.test("Zeek and Suricata lines about a real flow land on the process behind it"
       const out = cli(["report", "--db", db, "--format", "json", "--top", "1000"]);
       report = JSON.parse(out.stdout);
       const f = report.findings.find((x: any) => x.binary.name === `odw-sensor-client-${process.pid}`);
-      return f && f.evidence.some((e: any) => e.source === "zeek") && f.evidence.some((e: any) => e.source === "suricata") ? f : null;
+      return f?.evidence.some((e: any) => e.source === "zeek") && f.evidence.some((e: any) => e.source === "suricata") ? f : null;
     },
     60_000,
     500,
   ).catch((err) => {
     const f = report?.findings.find((x: any) => x.binary.name === `odw-sensor-client-${process.pid}`);
-    t.comment(JSON.stringify({ sensors: report?.sensors, finding: f ?? null, files: query(db, "SELECT * FROM sensor_files"), events: query(db, "SELECT * FROM sensor_events"), sockets: query(db, "SELECT * FROM sockets WHERE pid = ?", client.pid) }, null, 1));
+    t.comment(
+      JSON.stringify(
+        {
+          sensors: report?.sensors,
+          finding: f ?? null,
+          files: query(db, "SELECT * FROM sensor_files"),
+          events: query(db, "SELECT * FROM sensor_events"),
+          sockets: query(db, "SELECT * FROM sockets WHERE pid = ?", client.pid),
+        },
+        null,
+        1,
+      ),
+    );
     throw err;
   });
   const zeek = finding.evidence.find((e: any) => e.source === "zeek");
-  t.match(zeek, { text: "Zeek weird: bad_HTTP_request", pid: client.pid, hostId: "sensor-e2e", side: "originator", join: "5-tuple", flow: { origPort: clientPort, respPort: serverPort } });
+  t.match(zeek, {
+    text: "Zeek weird: bad_HTTP_request",
+    pid: client.pid,
+    hostId: "sensor-e2e",
+    side: "originator",
+    join: "5-tuple",
+    flow: { origPort: clientPort, respPort: serverPort },
+  });
   const alert = finding.evidence.find((e: any) => e.source === "suricata" && e.kind === "alert");
   t.match(alert, { pid: client.pid, side: "originator", join: "community-id", names: ["c2.example"], flow: { origPort: clientPort, respPort: serverPort, communityId: cid } });
   t.ok(
@@ -111,7 +186,10 @@ t.test("Zeek and Suricata lines about a real flow land on the process behind it"
     "the anomaly too",
   );
   t.ok(finding.evidence.includes("sensor"), "sensor evidence weighs in the score");
-  t.ok(finding.reasons.some((r: string) => r.startsWith("Suricata: alert: ODW test")), finding.reasons.join(" | "));
+  t.ok(
+    finding.reasons.some((r: string) => r.startsWith("Suricata: alert: ODW test")),
+    finding.reasons.join(" | "),
+  );
   // The server end of the same flow is this test's own process.
   const serverSide = report.findings.flatMap((f: any) => f.evidence).find((e: any) => typeof e === "object" && e.pid === process.pid && e.side === "responder");
   t.ok(serverSide, "the responder end is joined to the listening process");

@@ -250,7 +250,10 @@ function renderDetail(f: Finding, i: number): string {
   return `<tr class="detail" id="d-${i}" hidden><td colspan="7"><div class="drill">
   <div class="facts">
     <div><h4>Reasons</h4>${reasons.length > 0 ? `<ol class="reasons">${reasons.map((r) => `<li>${text(r)}</li>`).join("")}</ol>` : `<p class="none">—</p>`}</div>
-    <div><h4>Evidence</h4><p>${chips((Array.isArray(f.evidence) ? f.evidence : []).filter((e) => typeof e === "string"), "ev")}</p>
+    <div><h4>Evidence</h4><p>${chips(
+      (Array.isArray(f.evidence) ? f.evidence : []).filter((e) => typeof e === "string"),
+      "ev",
+    )}</p>
       ${renderSensorEvidence(f)}
       <h4>Seen</h4><p class="mono">${iso(f.firstSeenMs)} → ${iso(f.lastSeenMs)}</p>
       <h4>Binary</h4><p class="mono wrap">${text(f.binary?.path)}</p><p class="mono wrap sub">sha256 ${text(f.binary?.sha256)}</p>

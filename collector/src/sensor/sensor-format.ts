@@ -3,7 +3,7 @@
 // id.orig_h, Suricata eve by event_type. JSON input is then dispatched line
 // by line (a shipper may mix Zeek and Suricata lines in one stream).
 
-import { type ParsedLine } from "./sensor-record.js";
+import type { ParsedLine } from "./sensor-record.js";
 import { looksLikeEve, parseEveObject } from "./suricata-eve.js";
 import { looksLikeZeekJson, ZeekJsonParser } from "./zeek-json.js";
 import { looksLikeZeekTsv, ZeekTsvParser } from "./zeek-tsv.js";

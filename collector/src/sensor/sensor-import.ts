@@ -14,7 +14,12 @@ import { listSensorFiles } from "./sensor-files.js";
 export const DEFAULT_SENSOR_MAX_LINE = "64KiB";
 const PROGRESS_MS = 2000;
 
-export async function sensorImport(values: Record<string, unknown>, paths: string[], out: NodeJS.WritableStream = process.stdout, err: NodeJS.WritableStream = process.stderr): Promise<number> {
+export async function sensorImport(
+  values: Record<string, unknown>,
+  paths: string[],
+  out: NodeJS.WritableStream = process.stdout,
+  err: NodeJS.WritableStream = process.stderr,
+): Promise<number> {
   if (paths.length === 0) throw new OddwireError("ODW_ERR_USAGE", "sensor-import needs at least one PATH: a Zeek log (TSV or JSON), a Suricata eve.json, or a directory of them");
   const maxLineBytes = parseByteSize((values["max-line-bytes"] as string | undefined) ?? DEFAULT_SENSOR_MAX_LINE, "--max-line-bytes");
   const files: Array<{ path: string; st: Stats }> = [];
@@ -23,9 +28,13 @@ export async function sensorImport(values: Record<string, unknown>, paths: strin
     try {
       st = statSync(p);
     } catch (e) {
-      throw new OddwireError("ODW_ERR_INPUT", `${p}: cannot read it (${(e as NodeJS.ErrnoException).code ?? (e as Error).message}); give a sensor log file or a directory of them`, {
-        cause: e,
-      });
+      throw new OddwireError(
+        "ODW_ERR_INPUT",
+        `${p}: cannot read it (${(e as NodeJS.ErrnoException).code ?? (e as Error).message}); give a sensor log file or a directory of them`,
+        {
+          cause: e,
+        },
+      );
     }
     if (st.isDirectory()) files.push(...(await listSensorFiles(p)));
     else files.push({ path: p, st });

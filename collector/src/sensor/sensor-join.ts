@@ -35,9 +35,7 @@ export interface FlowEnd {
   confidence: JoinConfidence;
 }
 
-export type FlowMatch =
-  | { matched: true; ends: FlowEnd[] }
-  | { matched: false; reason: "no-tuple" | "no-agent-flow" | "ambiguous" | "nat-or-proxy"; detail: string };
+export type FlowMatch = { matched: true; ends: FlowEnd[] } | { matched: false; reason: "no-tuple" | "no-agent-flow" | "ambiguous" | "nat-or-proxy"; detail: string };
 
 /** How far the sensor's clock and an agent's may disagree, and how late a sensor may log a flow. */
 export const JOIN_SLACK_MS = 5 * 60_000;

@@ -69,7 +69,10 @@ export class SensorRoute {
     const first = lines.find((l) => l.trim() !== "")?.replace(/\r$/, "");
     const format = first === undefined ? null : detectFormat(first);
     if (!format)
-      return json(400, { error: "not Zeek or Suricata lines: a body starts with a Zeek TSV header (#separator / #fields), a Zeek JSON record (ts, uid, id.orig_h) or a Suricata eve event (event_type)" });
+      return json(400, {
+        error:
+          "not Zeek or Suricata lines: a body starts with a Zeek TSV header (#separator / #fields), a Zeek JSON record (ts, uid, id.orig_h) or a Suricata eve event (event_type)",
+      });
     const parser = lineParser(format, "", url.searchParams.get("log") ?? "");
     const records: SensorRecord[] = [];
     const errors: Array<{ line: number; error: string }> = [];
@@ -91,7 +94,8 @@ export class SensorRoute {
       } else records.push(p);
     });
     this.store.commit(records, `http:${who.name}`, Date.now());
-    if (rejected + tooLong > 0) this.log.warn("sensor.lines_rejected", { sensor: who.name, errors: rejected, tooLong, maxLineBytes: this.limits.maxLineBytes, first: errors.slice(0, 3) });
+    if (rejected + tooLong > 0)
+      this.log.warn("sensor.lines_rejected", { sensor: who.name, errors: rejected, tooLong, maxLineBytes: this.limits.maxLineBytes, first: errors.slice(0, 3) });
     json(200, { format, lines: count, kept: records.length, rejected, tooLong, errors });
   }
 }

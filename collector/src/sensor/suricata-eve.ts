@@ -23,6 +23,7 @@ export function parseEveLine(line: string): ParsedLine {
 
 export function parseEveObject(obj: unknown): ParsedLine {
   if (typeof obj !== "object" || obj === null || Array.isArray(obj)) return { error: "not a JSON object" };
+  // biome-ignore lint/suspicious/noExplicitAny: an eve event is read field by field, each checked where it is used
   const e = obj as Record<string, any>;
   const type = typeof e["event_type"] === "string" ? e["event_type"] : "";
   if (!type) return { error: "no event_type" };
@@ -89,7 +90,11 @@ export function parseEveObject(obj: unknown): ParsedLine {
       const a = isObj(e["alert"]) ? e["alert"] : {};
       const severity = Number(a["severity"]);
       const weight = severity === 1 ? 0.85 : severity === 2 ? 0.7 : 0.5;
-      return make("alert", `alert: ${str(a["signature"]) || "unnamed signature"} (sid ${str(a["signature_id"]) || "?"}, severity ${Number.isFinite(severity) ? severity : "?"})`, weight);
+      return make(
+        "alert",
+        `alert: ${str(a["signature"]) || "unnamed signature"} (sid ${str(a["signature_id"]) || "?"}, severity ${Number.isFinite(severity) ? severity : "?"})`,
+        weight,
+      );
     }
     case "tls":
       return name(make, str(e["tls"]?.["sni"]), "TLS server name");

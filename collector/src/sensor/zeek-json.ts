@@ -3,7 +3,7 @@
 // a line belongs to is its "_path" when a shipper or the streaming writer
 // added one, else the file's name, else what its fields say.
 
-import { type ParsedLine } from "./sensor-record.js";
+import type { ParsedLine } from "./sensor-record.js";
 import { zeekLogOfFileName, zeekRecord, ZEEK_LOGS } from "./zeek-record.js";
 
 export class ZeekJsonParser {

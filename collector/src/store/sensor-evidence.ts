@@ -97,7 +97,12 @@ export class SensorStore {
   }
 
   /** Stores records and, in the same transaction, how far their file was read. */
-  commit(records: readonly SensorRecord[], origin: string, nowMs: number, file?: { id: number; dev: number; ino: number; path: string; format: string; progress: FileProgress }): void {
+  commit(
+    records: readonly SensorRecord[],
+    origin: string,
+    nowMs: number,
+    file?: { id: number; dev: number; ino: number; path: string; format: string; progress: FileProgress },
+  ): void {
     this.db.transaction(() => {
       for (const r of records) {
         this.insert.run(
@@ -122,7 +127,23 @@ export class SensorStore {
       }
       if (file) {
         const p = file.progress;
-        this.q.updateFile.run(file.dev, file.ino, file.path, p.headLen, p.headHash, p.offset, p.skipping ? 1 : 0, file.format, p.lines, p.stored, p.errors, p.tooLong, p.done ? 1 : 0, nowMs, file.id);
+        this.q.updateFile.run(
+          file.dev,
+          file.ino,
+          file.path,
+          p.headLen,
+          p.headHash,
+          p.offset,
+          p.skipping ? 1 : 0,
+          file.format,
+          p.lines,
+          p.stored,
+          p.errors,
+          p.tooLong,
+          p.done ? 1 : 0,
+          nowMs,
+          file.id,
+        );
       }
     })();
   }
@@ -180,7 +201,10 @@ export function checkSensorToken(db: Db, token: string, nowMs: number): { ok: tr
 export interface SensorJoinQueries {
   connections: Statement<[number, number, number, number, string, string, number, number], AgentFlowRow>;
   sockets: Statement<[number, number, number, number, string, string, number], AgentFlowRow>;
-  sameServer: Statement<[number, string, string, string, number, number], { host_id: string; hostname: string; pid: number; name: string; local_address: string; local_port: number }>;
+  sameServer: Statement<
+    [number, string, string, string, number, number],
+    { host_id: string; hostname: string; pid: number; name: string; local_address: string; local_port: number }
+  >;
   names: Statement<[string, string, string], { name: string }>;
 }
 
@@ -205,7 +229,10 @@ export function sensorJoinQueries(db: Db): SensorJoinQueries {
           AND p.started_at <= ? LIMIT ${JOIN_LIMIT}`,
     ),
     /** Connection records to the same server at that time (a NAT or proxy may have rewritten the client side). */
-    sameServer: db.prepare<[number, string, string, string, number, number], { host_id: string; hostname: string; pid: number; name: string; local_address: string; local_port: number }>(
+    sameServer: db.prepare<
+      [number, string, string, string, number, number],
+      { host_id: string; hostname: string; pid: number; name: string; local_address: string; local_port: number }
+    >(
       `SELECT c.host_id, h.hostname, c.pid, c.name, c.local_address, c.local_port
          FROM connections c INDEXED BY connections_by_ports JOIN hosts h ON h.host_id = c.host_id
         WHERE c.remote_port = ? AND c.remote_address = ? AND c.transport IN (?, ?) AND c.last_seen >= ? AND c.first_seen <= ? LIMIT 5`,
@@ -216,7 +243,6 @@ export function sensorJoinQueries(db: Db): SensorJoinQueries {
     ),
   };
 }
-
 
 /** The latest evidence lines (not names), newest first, seen by the sensor at or after sinceMs. */
 export function recentSensorEvents(db: Db, sinceMs: number, limit: number): { rows: StoredSensorEvent[]; total: number } {
