@@ -78,13 +78,17 @@ export function matchFlow(q: SensorJoinQueries, key: FlowKey, slackMs = JOIN_SLA
     seen.add(id);
     ends.push({ row, side, join, confidence });
   }
-  const hosts = new Set(ends.map((e) => e.row.host_id));
-  if (hosts.size > 1) {
-    return {
-      matched: false,
-      reason: "ambiguous",
-      detail: `${hosts.size} hosts saw this tuple at that time (${[...new Set(ends.map((e) => e.row.hostname || e.row.host_id))].slice(0, 5).join(", ")}): not matched`,
-    };
+  // One host at each end (two agents talking to each other is one flow); several hosts at one end cannot all be it.
+  for (const side of ["originator", "responder"] as const) {
+    const at = ends.filter((e) => e.side === side);
+    const hosts = new Set(at.map((e) => e.row.host_id));
+    if (hosts.size > 1) {
+      return {
+        matched: false,
+        reason: "ambiguous",
+        detail: `${hosts.size} hosts saw this tuple at that time as its ${side} (${[...new Set(at.map((e) => e.row.hostname || e.row.host_id))].slice(0, 5).join(", ")}): not matched`,
+      };
+    }
   }
   if (ends.length > 0) return { matched: true, ends };
   const near = q.sameServer.all(key.respPort, key.respAddress, t1, t2, from, to);
