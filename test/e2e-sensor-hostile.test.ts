@@ -19,7 +19,7 @@ const SCRIPT = "<script>alert(1)</script>";
 const IMG = `"><img src=x onerror=alert(2)>`;
 const ESC = "\u001b[31mred\u001b]0;title\u0007";
 const BIDI = "evil\u202egpj.exe";
-const FORMULA = "=HYPERLINK(\"http://198.51.100.9/x\",\"click\")";
+const FORMULA = '=HYPERLINK("http://198.51.100.9/x","click")';
 
 t.test("hostile sensor strings in JSON, CSV, table and the page", async (t) => {
   const dir = t.testdir();
@@ -45,9 +45,39 @@ t.test("hostile sensor strings in JSON, CSV, table and the page", async (t) => {
   writeFileSync(
     join(dir, "eve.json"),
     [
-      { timestamp: iso, flow_id: 7, event_type: "alert", src_ip: "10.0.0.1", src_port: 40000, dest_ip: "203.0.113.9", dest_port: 443, proto: "TCP", alert: { signature: `${FORMULA} ${IMG}`, signature_id: 1, severity: 1 } },
-      { timestamp: iso, flow_id: 7, event_type: "tls", src_ip: "10.0.0.1", src_port: 40000, dest_ip: "203.0.113.9", dest_port: 443, proto: "TCP", tls: { sni: `${BIDI}${SCRIPT}` } },
-      { timestamp: iso, flow_id: 8, event_type: "anomaly", src_ip: "192.0.2.66", src_port: 1, dest_ip: "192.0.2.67", dest_port: 2, proto: "TCP", anomaly: { type: "applayer", event: `${IMG}${ESC}${BIDI}` } },
+      {
+        timestamp: iso,
+        flow_id: 7,
+        event_type: "alert",
+        src_ip: "10.0.0.1",
+        src_port: 40000,
+        dest_ip: "203.0.113.9",
+        dest_port: 443,
+        proto: "TCP",
+        alert: { signature: `${FORMULA} ${IMG}`, signature_id: 1, severity: 1 },
+      },
+      {
+        timestamp: iso,
+        flow_id: 7,
+        event_type: "tls",
+        src_ip: "10.0.0.1",
+        src_port: 40000,
+        dest_ip: "203.0.113.9",
+        dest_port: 443,
+        proto: "TCP",
+        tls: { sni: `${BIDI}${SCRIPT}` },
+      },
+      {
+        timestamp: iso,
+        flow_id: 8,
+        event_type: "anomaly",
+        src_ip: "192.0.2.66",
+        src_port: 1,
+        dest_ip: "192.0.2.67",
+        dest_port: 2,
+        proto: "TCP",
+        anomaly: { type: "applayer", event: `${IMG}${ESC}${BIDI}` },
+      },
     ]
       .map((e) => JSON.stringify(e))
       .join("\n") + "\n",

@@ -202,7 +202,8 @@ export async function readSensorFile(store: SensorStore, path: string, st: Stats
           progress.tooLong++;
           result.tooLong++;
         } else {
-          onLine(Buffer.concat(parts, size).toString("utf8"));
+          // Most lines lie within one chunk: decoded in place, without a copy.
+          onLine(parts.length <= 1 && size === nl - from ? chunk.toString("utf8", from, nl) : Buffer.concat(parts, size).toString("utf8"));
           parts = [];
           size = 0;
         }

@@ -29,6 +29,17 @@ export function zeekRecord(log: string, f: ZeekFields): ParsedLine {
     return v === undefined ? "" : String(v);
   };
   let transport = transportOf(f("proto"));
+  // Most conn lines are plain flows: decided before anything is built for them.
+  let odd: string | undefined;
+  if (log === "conn") {
+    const service = f("service");
+    if (service === undefined || service === "") return SKIP;
+    odd = String(service)
+      .split(",")
+      .map((s) => s.trim())
+      .find((s) => s && !s.startsWith("-") && !protocolFitsPort(s, transport, portOf(f("id.resp_p"))));
+    if (!odd) return SKIP;
+  }
   const base = {
     source: "zeek" as const,
     log,
@@ -53,13 +64,7 @@ export function zeekRecord(log: string, f: ZeekFields): ParsedLine {
   });
   switch (log) {
     case "conn": {
-      // A plain connection is not evidence; a confirmed service the port does not carry is.
-      const services = str("service")
-        .split(",")
-        .map((s) => s.trim())
-        .filter((s) => s && !s.startsWith("-"));
-      const odd = services.find((s) => !protocolFitsPort(s, transport, base.respPort));
-      if (!odd) return SKIP;
+      // A plain connection is not evidence; a confirmed service the port does not carry is (found above).
       const duration = Number(f("duration"));
       const state = str("conn_state");
       const history = str("history");
