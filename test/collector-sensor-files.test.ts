@@ -127,3 +127,26 @@ t.test("the follower: rotation by rename, then compression, and a restart mid-fi
   await follow();
   t.equal(names(db).length, 7, "nothing new, nothing read again");
 });
+
+t.test("configuration and command-line errors are one clear line each", async (t) => {
+  const dir = t.testdir({
+    "serve.json": JSON.stringify({ sensorDirs: ["/no/such/zeek/logs"], enrollSecret: "test-enroll-secret" }),
+    "bad.json": JSON.stringify({ sensorDirs: "/var/log", enrollSecret: "test-enroll-secret" }),
+  });
+  const db = freshDb(dir);
+  let r = cli(["serve", "--port", "0", "--db", db, "--config", join(dir, "serve.json")]);
+  t.equal(r.status, 1);
+  t.match(r.stderr, /ODW_ERR_CONFIG: .*"sensorDirs": "\/no\/such\/zeek\/logs" is not a directory; give the directory the sensor writes its logs to/);
+  r = cli(["serve", "--port", "0", "--db", db, "--config", join(dir, "bad.json")]);
+  t.match(r.stderr, /ODW_ERR_CONFIG: .*"sensorDirs" must be a list of directory paths/);
+  r = cli(["sensor-import", "--db", db]);
+  t.equal(r.status, 2);
+  t.match(r.stderr, /sensor-import needs at least one PATH/);
+  r = cli(["sensor-token", "add", "bad name!", "--db", db]);
+  t.match(r.stderr, /needs the token's NAME/);
+  t.equal(cli(["sensor-token", "add", "zeek-dmz", "--db", db]).status, 0);
+  r = cli(["sensor-token", "add", "zeek-dmz", "--db", db]);
+  t.match(r.stderr, /a sensor token named zeek-dmz exists already/);
+  t.match(cli(["sensor-token", "list", "--db", db]).stdout, /^zeek-dmz {2}active {2}added .* last used -\n1 sensor token\n$/);
+  t.match(cli(["sensor-token", "revoke", "nobody", "--db", db]).stderr, /no active sensor token is named "nobody"/);
+});

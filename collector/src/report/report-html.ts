@@ -563,6 +563,9 @@ table.hosts th { padding: 6px 8px; }
 table.hosts td { padding: 6px 8px 2px; vertical-align: top; overflow-wrap: anywhere; }
 table.hosts tbody.host { border-top: 1px solid var(--line2); }
 td.strong { font-weight: 600; }
+ul.sensor-ev { margin: 0 0 8px; padding-left: 18px; overflow-wrap: anywhere; }
+ul.sensor-ev li { margin-bottom: 4px; }
+table.blind th, table.blind td { padding: 6px 8px; text-align: left; vertical-align: top; overflow-wrap: anywhere; border-top: 1px solid var(--line2); }
 tr.cmdrow > td { padding: 0 8px 8px; }
 pre.cmd { margin: 0; padding: 6px 8px; background: var(--code); border: 1px solid var(--line2); border-radius: 5px; white-space: pre-wrap; overflow-wrap: anywhere; word-break: break-all; max-height: 40vh; overflow: auto; }
 pre.cmd.clamped { max-height: 6.2em; overflow: hidden; }

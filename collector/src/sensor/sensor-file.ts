@@ -51,6 +51,8 @@ export interface FileReadResult {
   /** Where reading started: 0 for a new file, else where the previous read stopped. */
   resumedAt: number;
   skippedAsKnown: boolean;
+  /** First seen now. */
+  isNew: boolean;
 }
 
 const isGzipName = (path: string) => path.endsWith(".gz");
@@ -101,7 +103,19 @@ function knownFile(store: SensorStore, st: Stats, head: Buffer, gz: boolean): Se
 export async function readSensorFile(store: SensorStore, path: string, st: Stats, opts: ReadFileOptions): Promise<FileReadResult> {
   const now = opts.nowMs ?? Date.now;
   const gz = isGzipName(path);
-  const result: FileReadResult = { path, format: null, lines: 0, stored: 0, errors: 0, tooLong: 0, errorSamples: [], pendingBytes: 0, resumedAt: 0, skippedAsKnown: false };
+  const result: FileReadResult = {
+    path,
+    format: null,
+    lines: 0,
+    stored: 0,
+    errors: 0,
+    tooLong: 0,
+    errorSamples: [],
+    pendingBytes: 0,
+    resumedAt: 0,
+    skippedAsKnown: false,
+    isNew: false,
+  };
   if (st.size === 0) return result;
   const head = await headOf(path, gz);
   let row = knownFile(store, st, head, gz);
@@ -117,6 +131,7 @@ export async function readSensorFile(store: SensorStore, path: string, st: Stats
     if (first === undefined && !gz && head.length < HEAD_BYTES) return result; // the first line is not complete yet
     format = first === undefined ? null : detectFormat(first);
     const id = store.addFile(st.dev, st.ino, path, head.length, hashOf(head), format ?? "unknown", now());
+    result.isNew = true;
     row = store.fileByInode(st.dev, st.ino) ?? ({ id } as SensorFileRow);
     if (!format) {
       store.commit([], "", now(), { id, dev: st.dev, ino: st.ino, path, format: "unknown", progress: { ...emptyProgress(head), done: true } });

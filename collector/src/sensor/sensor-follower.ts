@@ -56,7 +56,7 @@ export class SensorFollower {
         try {
           const r = await readSensorFile(this.store, path, st, { maxLineBytes: this.maxLineBytes, batchLines: BATCH_LINES });
           this.lastSeen.set(path, sig);
-          if (r.lines > 0 && r.resumedAt === 0) this.log.info("sensor.file_started", { path, format: r.format });
+          if (r.isNew) this.log.info("sensor.file_started", { path, format: r.format });
           if (r.errors > 0 || r.tooLong > 0)
             this.log.warn("sensor.lines_rejected", { path, errors: r.errors, tooLong: r.tooLong, maxLineBytes: this.maxLineBytes, first: r.errorSamples.slice(0, 3) });
         } catch (err) {
