@@ -195,3 +195,17 @@ t.test("the format is detected from the first line", async (t) => {
   t.equal(detectFormat('{"hello":1}'), null);
   t.equal(detectFormat("{not json"), null);
 });
+
+t.test("a shipper's envelope (Filebeat/Logstash message, Fluent Bit log) is unwrapped", async (t) => {
+  const inner =
+    '{"timestamp":"2026-12-01T18:06:16Z","event_type":"alert","src_ip":"10.0.0.5","src_port":1,"dest_ip":"10.0.0.9","dest_port":2,"proto":"TCP","alert":{"signature":"s","signature_id":1,"severity":2}}';
+  const filebeat = JSON.stringify({ "@timestamp": "2026-12-01T18:06:17Z", message: inner, host: { name: "sensor-1" } });
+  t.equal(detectFormat(filebeat), "suricata-eve");
+  t.match(lineParser("suricata-eve").parse(filebeat), { source: "suricata", kind: "alert" });
+  const fluent = JSON.stringify({
+    date: 1.5,
+    log: '{"ts":1.5,"uid":"C1","id.orig_h":"10.0.0.5","id.orig_p":1,"id.resp_h":"10.0.0.9","id.resp_p":2,"name":"bad_TCP_checksum","addl":""}',
+  });
+  t.match(lineParser("zeek-json", "", "weird").parse(fluent), { source: "zeek", text: "weird: bad_TCP_checksum" });
+  t.match(lineParser("zeek-json").parse(JSON.stringify({ message: "{broken" })), { error: /^not JSON/ });
+});

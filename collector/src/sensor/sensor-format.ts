@@ -21,7 +21,7 @@ export function detectFormat(firstLine: string): SensorFormat | null {
   if (!firstLine.startsWith("{")) return null;
   let o: unknown;
   try {
-    o = JSON.parse(firstLine);
+    o = unwrapShipped(JSON.parse(firstLine));
   } catch {
     return null;
   }
@@ -44,7 +44,7 @@ export function lineParser(format: SensorFormat, fileName = "", zeekLog = ""): L
       if (line === "") return null;
       let o: unknown;
       try {
-        o = JSON.parse(line);
+        o = unwrapShipped(JSON.parse(line));
       } catch (err) {
         return { error: `not JSON: ${(err as Error).message}` };
       }
@@ -52,4 +52,17 @@ export function lineParser(format: SensorFormat, fileName = "", zeekLog = ""): L
       return zeek.parseObject(o);
     },
   };
+}
+
+/**
+ * A shipper's envelope around the sensor's own line: Filebeat and Logstash
+ * put the raw line in "message", Fluent Bit's tail input in "log". An object
+ * that is no sensor record itself but carries one there is read as that line.
+ */
+export function unwrapShipped(o: unknown): unknown {
+  if (typeof o !== "object" || o === null || Array.isArray(o)) return o;
+  const r = o as Record<string, unknown>;
+  if ("event_type" in r || "ts" in r) return o;
+  const inner = typeof r["message"] === "string" ? r["message"] : typeof r["log"] === "string" ? r["log"] : undefined;
+  return inner?.trimStart().startsWith("{") ? JSON.parse(inner) : o;
 }
