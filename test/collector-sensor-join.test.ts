@@ -82,6 +82,21 @@ t.test("ambiguous tuples and NAT are said, not guessed", async (t) => {
   t.match(nat, { matched: false, reason: "nat-or-proxy", detail: /a\.lan curl\(100\) from 10\.0\.0\.5:40112/ });
 });
 
+t.test("a connection record without its source port: one process is a low-confidence destination match, two are ambiguous", async (t) => {
+  const { db, host, conn } = fleet(t.testdir());
+  t.teardown(() => db.close());
+  host("a");
+  host("b");
+  // As connection events record an outbound connection: the destination, no local address or port.
+  conn("a", 100, ["", 0], ["203.0.113.7", 443]);
+  const q = sensorJoinQueries(db);
+  const m = matchFlow(q, key());
+  t.ok(m.matched);
+  if (m.matched) t.match(m.ends, [{ row: { host_id: "a", pid: 100 }, side: "originator", join: "destination", confidence: "low" }]);
+  conn("b", 300, ["", 0], ["203.0.113.7", 443]);
+  t.match(matchFlow(q, key()), { matched: false, reason: "ambiguous", detail: /2 processes on 2 hosts reached this server at that time, their source ports unrecorded/ });
+});
+
 t.test("sensor evidence weighs in the score, damped when the behaviour is common", async (t) => {
   const base = {
     binaryName: "curl",

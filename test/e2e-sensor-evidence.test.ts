@@ -187,6 +187,7 @@ t.test("Zeek and Suricata lines about a real flow land on the process behind it"
     "the anomaly too",
   );
   t.ok(finding.evidence.includes("sensor"), "sensor evidence weighs in the score");
+  t.equal(alert.confidence, "medium", "matched to a socket open now (snapshots only: when it opened is not known)");
   t.ok(
     finding.reasons.some((r: string) => r.startsWith("Suricata: alert: ODW test")),
     finding.reasons.join(" | "),

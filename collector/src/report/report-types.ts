@@ -129,10 +129,10 @@ export interface SensorEvidence {
   pid: number;
   /** Which end of the flow the process is. */
   side: "originator" | "responder";
-  /** How the flow was joined to the process: by Community ID and time, or by 5-tuple and time. */
-  join: "community-id" | "5-tuple";
-  /** high: a connection record of that time; medium: a socket open now (when it opened is unknown). */
-  confidence: "high" | "medium";
+  /** How the flow was joined to the process: by Community ID and time, by 5-tuple and time, or (a connection record without its source port) by destination and time. */
+  join: "community-id" | "5-tuple" | "destination";
+  /** high: a connection record of that time; medium: a socket open now (when it opened is unknown); low: the destination alone, one process on one host. */
+  confidence: "high" | "medium" | "low";
 }
 
 export interface SensorFlow {

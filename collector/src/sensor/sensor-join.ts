@@ -4,15 +4,18 @@
 // IDs and flows can take the place of the computation here), then by the
 // 5-tuple and time where the sensor logged no Community ID (or one with
 // another seed). Each match says which join made it and how sure it is.
-// Where nothing matches, it says why, and does not guess: no agent saw the
+// Where the agent's connection record has only the destination (connection
+// events record no source port), one process on one host reaching that
+// server at that time is a low-confidence "destination" match; several are
+// ambiguous. Where nothing matches, it says why, and does not guess: no agent saw the
 // flow; several hosts did (ambiguous); or an agent reached the same server at
 // that time from another address (a NAT or proxy between).
 
 import { addressBytes, communityId, ipProtoOf } from "@oddwire/shared";
 import type { AgentFlowRow, SensorJoinQueries } from "../store/sensor-evidence.js";
 
-export type JoinMethod = "community-id" | "5-tuple";
-export type JoinConfidence = "high" | "medium";
+export type JoinMethod = "community-id" | "5-tuple" | "destination";
+export type JoinConfidence = "high" | "medium" | "low";
 
 /** What the sensor knows of a flow. */
 export interface FlowKey {
@@ -91,9 +94,25 @@ export function matchFlow(q: SensorJoinQueries, key: FlowKey, slackMs = JOIN_SLA
     }
   }
   if (ends.length > 0) return { matched: true, ends };
+  // Connection events record the destination (outbound) or the listening port (inbound), not always
+  // the other end's port: a record with that side unknown can only be joined by destination and time.
   const near = q.sameServer.all(key.respPort, key.respAddress, t1, t2, from, to);
+  const partial = near.filter((n) => n.local_port === 0);
+  const partialHosts = new Set(partial.map((n) => n.host_id));
+  const partialPids = new Set(partial.map((n) => `${n.host_id}\0${n.pid}`));
+  if (partial.length > 0 && partial.length === near.length) {
+    if (partialHosts.size > 1 || partialPids.size > 1) {
+      return {
+        matched: false,
+        reason: "ambiguous",
+        detail: `${partialPids.size} processes on ${partialHosts.size} host${partialHosts.size === 1 ? "" : "s"} reached this server at that time, their source ports unrecorded: not matched`,
+      };
+    }
+    const rows = q.connectionsTo.all(key.respPort, key.respAddress, t1, t2, from, to);
+    if (rows.length > 0) return { matched: true, ends: [{ row: rows[0]!, side: "originator", join: "destination", confidence: "low" }] };
+  }
   if (near.length > 0) {
-    const who = near.map((n) => `${n.hostname || n.host_id} ${n.name || "pid"}(${n.pid}) from ${n.local_address}:${n.local_port}`).slice(0, 3);
+    const who = near.map((n) => `${n.hostname || n.host_id} ${n.name || "pid"}(${n.pid}) from ${n.local_address || "?"}:${n.local_port}`).slice(0, 3);
     return {
       matched: false,
       reason: "nat-or-proxy",

@@ -205,6 +205,7 @@ export interface SensorJoinQueries {
     [number, string, string, string, number, number],
     { host_id: string; hostname: string; pid: number; name: string; local_address: string; local_port: number }
   >;
+  connectionsTo: Statement<[number, string, string, string, number, number], AgentFlowRow>;
   names: Statement<[string, string, string], { name: string }>;
 }
 
@@ -234,8 +235,16 @@ export function sensorJoinQueries(db: Db): SensorJoinQueries {
       { host_id: string; hostname: string; pid: number; name: string; local_address: string; local_port: number }
     >(
       `SELECT c.host_id, h.hostname, c.pid, c.name, c.local_address, c.local_port
-         FROM connections c INDEXED BY connections_by_ports JOIN hosts h ON h.host_id = c.host_id
+         FROM connections c INDEXED BY connections_by_ports JOIN hosts h ON h.host_id = c.host_id AND h.revoked_at IS NULL
         WHERE c.remote_port = ? AND c.remote_address = ? AND c.transport IN (?, ?) AND c.last_seen >= ? AND c.first_seen <= ? LIMIT 5`,
+    ),
+    /** Outbound connection records to this server at that time (for a record that has only the destination). */
+    connectionsTo: db.prepare<[number, string, string, string, number, number], AgentFlowRow>(
+      `SELECT 'connection' AS what, c.host_id, h.hostname, c.pid, c.binary, c.name, c.protocol, c.transport, c.direction, c.port, c.family,
+              c.local_address, c.local_port, c.remote_address, c.remote_port
+         FROM connections c INDEXED BY connections_by_ports JOIN hosts h ON h.host_id = c.host_id AND h.revoked_at IS NULL
+        WHERE c.remote_port = ? AND c.remote_address = ? AND c.transport IN (?, ?) AND c.direction = 'outbound'
+          AND c.last_seen >= ? AND c.first_seen <= ? ORDER BY c.last_seen DESC LIMIT 1`,
     ),
     /** The names the sensor logged for the same flow. */
     names: db.prepare<[string, string, string], { name: string }>(
