@@ -13,6 +13,8 @@ export class ZeekTsvParser {
   private empty = "(empty)";
   private path: string;
   private index = new Map<string, number>();
+  /** Fields up to the last of those every line is judged on (ts, proto, service, the responder's port). */
+  private early = 1;
 
   /** fileName: the log's path when no #path line says it. */
   constructor(fileName = "") {
@@ -23,10 +25,16 @@ export class ZeekTsvParser {
     if (line === "") return SKIP;
     if (line.startsWith("#")) return this.header(line);
     if (this.index.size === 0) return { error: "a record before any #fields header line" };
-    const values = line.split(this.separator);
+    // Most lines are plain flows decided on their first few fields: split only that far, the rest if asked.
+    let values = line.split(this.separator, this.early);
+    let whole = values.length < this.early;
     const field = (name: string): string | undefined => {
       const i = this.index.get(name);
       if (i === undefined) return undefined;
+      if (i >= values.length && !whole) {
+        values = line.split(this.separator);
+        whole = true;
+      }
       const v = values[i];
       if (v === undefined || v === this.unset) return undefined;
       if (v === this.empty) return "";
@@ -41,7 +49,10 @@ export class ZeekTsvParser {
       return SKIP;
     }
     const [key, ...rest] = line.slice(1).split(this.separator);
-    if (key === "fields") this.index = new Map(rest.map((name, i) => [name, i]));
+    if (key === "fields") {
+      this.index = new Map(rest.map((name, i) => [name, i]));
+      this.early = 1 + Math.max(0, ...["ts", "proto", "service", "id.resp_p"].map((n) => this.index.get(n) ?? 0));
+    }
     else if (key === "path" && rest[0]) this.path = rest[0];
     else if (key === "unset_field" && rest[0] !== undefined) this.unset = rest[0];
     else if (key === "empty_field" && rest[0] !== undefined) this.empty = rest[0];
