@@ -52,8 +52,7 @@ export class ZeekTsvParser {
     if (key === "fields") {
       this.index = new Map(rest.map((name, i) => [name, i]));
       this.early = 1 + Math.max(0, ...["ts", "proto", "service", "id.resp_p"].map((n) => this.index.get(n) ?? 0));
-    }
-    else if (key === "path" && rest[0]) this.path = rest[0];
+    } else if (key === "path" && rest[0]) this.path = rest[0];
     else if (key === "unset_field" && rest[0] !== undefined) this.unset = rest[0];
     else if (key === "empty_field" && rest[0] !== undefined) this.empty = rest[0];
     return SKIP;
