@@ -12,6 +12,9 @@ import { HostStore } from "./store/hosts.js";
 import { Ingester } from "./store/ingest.js";
 import { openDb } from "./store/open-db.js";
 import { pruneOld } from "./store/retention.js";
+import { SensorFollower } from "./sensor/sensor-follower.js";
+import { SensorRoute } from "./sensor/sensor-route.js";
+import { pruneSensorEvents } from "./store/sensor-evidence.js";
 
 export interface RunningCollector {
   port: number;
@@ -48,13 +51,17 @@ export async function startCollector(config: ServeConfig, log: Logger = createLo
     new Ingester(db),
     log,
   );
-  server.extraRoutes = (req, res) => routes.handle(req, res) || intake.handle(req, res);
+  server.extraRoutes = (req, res) => sensorRoute.handle(req, res) || routes.handle(req, res) || intake.handle(req, res);
   const routes = new ReportRoutes(db, config.readerToken, log, !!config.tls);
   const intake = new PersonaIntakeRoute(db, log);
+  const sensorRoute = new SensorRoute(db, { maxBodyBytes: config.sensorMaxBodyBytes, maxLineBytes: config.sensorMaxLineBytes }, log);
+  const follower = new SensorFollower(db, config.sensorDirs, config.sensorMaxLineBytes, log);
   const prune = () => {
     try {
       const pruned = pruneOld(db, Date.now(), config);
-      if (pruned.batches || pruned.observations || pruned.connections) log.info("retention.pruned", pruned);
+      // Sensor lines are kept as long as the batch log.
+      const sensorLines = pruneSensorEvents(db, Date.now() - config.batchLogDays * 86_400_000);
+      if (pruned.batches || pruned.observations || pruned.connections || sensorLines) log.info("retention.pruned", { ...pruned, sensorLines });
     } catch (err) {
       log.error("retention.failed", { error: (err as Error).message });
     }
@@ -63,6 +70,7 @@ export async function startCollector(config: ServeConfig, log: Logger = createLo
   const port = await server.listen();
   const exporter = new ExportScheduler(db, config.exports, server.metrics, log);
   exporter.start();
+  follower.start();
   const timers = [setInterval(() => server.cutRevoked(), REVOCATION_CHECK_MS), setInterval(prune, RETENTION_MS)];
   for (const t of timers) t.unref();
   log.info("collector.listening", { host: config.host, port, tls: !!config.tls, db: config.db });
@@ -72,6 +80,7 @@ export async function startCollector(config: ServeConfig, log: Logger = createLo
     async stop() {
       for (const t of timers) clearInterval(t);
       await exporter.stop();
+      await follower.stop();
       await server.close();
       log.info("collector.stopped", { counters: server.metrics.counts });
       db.close();

@@ -1,6 +1,6 @@
 // `npm run bench`: every benchmark, each against its baseline in the same run,
 // printed as Markdown tables. Options: --quick (fewer rounds, less load),
-// --only snapshot|ingest|rarity|installers|events|persona.
+// --only snapshot|ingest|rarity|installers|events|persona|sensor.
 
 import { benchSnapshot, printSnapshotBench } from "./agent-snapshot.bench.js";
 import { benchEvents, printEventsBench } from "./events.bench.js";
@@ -8,6 +8,7 @@ import { benchIngest, printIngestBench } from "./ingest.bench.js";
 import { benchInstallers, printInstallersBench } from "./installers.bench.js";
 import { benchPersonas, printPersonaBench } from "./persona.bench.js";
 import { benchQuality, benchReportTime, printQuality, printReportTime } from "./rarity.bench.js";
+import { benchSensor, printSensorBench } from "./sensor.bench.js";
 
 const quick = process.argv.includes("--quick");
 const only = process.argv[process.argv.indexOf("--only") + 1];
@@ -46,4 +47,7 @@ if (want("events")) {
 }
 if (want("persona")) {
   printPersonaBench(await benchPersonas(quick ? [1000] : [1000, 10000]));
+}
+if (want("sensor")) {
+  printSensorBench(await benchSensor({ lines: quick ? 200_000 : 1_000_000, rounds: quick ? 2 : 3 }));
 }
