@@ -12,6 +12,7 @@ import { runExport } from "oddwire-collector/export/export-run.js";
 import { buildReport } from "oddwire-collector/report/build-report.js";
 import { slotOf } from "oddwire-collector/export/export-scheduler.js";
 import { parsePersonaInput } from "oddwire-collector/persona/persona-input.js";
+import { matchFlow } from "oddwire-collector/sensor/sensor-join.js";
 import { tokenHash } from "oddwire-collector/store/personas.js";
 import { openStore, type Store } from "oddwire-collector/store/store.js";
 import { connectionRecord, smallBatch } from "./lib/raw-stream.js";
@@ -220,6 +221,47 @@ for (const backend of backends) {
       const seen = await store.personas.commandLineObservations(["careers-portal.example"]);
       t.match(seen, [{ hostId: "p1", pid: 777, source: "command-line" }], "the command line naming the domain, in any case");
       t.same(await store.personas.commandLineObservations(["portal.example.org"]), []);
+    });
+
+    t.test("sensor evidence: lines with their file's progress, tokens, and the join to an agent's connection", async (t) => {
+      const { store } = await open(t);
+      await enrolled(store, "s1");
+      const now = Date.now();
+      const conn = connectionRecord({ localAddress: "10.0.0.5", localPort: 40112, remoteAddress: "203.0.113.7", remotePort: 443 }, now);
+      await store.ingest.apply([{ hostId: "s1", bytes: 1, batch: { seq: 1, full: true, snapshot: { hostId: "s1", os: "linux", takenAtMs: now, connections: [conn] } } }], now);
+      const id = await store.sensors.addFile(1, 2, "/var/log/zeek/weird.log", 10, "h", "zeek-tsv", now);
+      t.match(await store.sensors.fileByInode(1, 2), { id, path: "/var/log/zeek/weird.log", offset: 0, done: 0 });
+      const line = {
+        source: "zeek",
+        log: "weird",
+        kind: "anomaly",
+        tsMs: now - 1000,
+        durationMs: 0,
+        flowKey: "C1",
+        communityId: "",
+        transport: "tcp",
+        origAddress: "10.0.0.5",
+        origPort: 40112,
+        respAddress: "203.0.113.7",
+        respPort: 443,
+        text: "weird: bad_HTTP_request",
+        weight: 0.5,
+        name: "",
+      } as const;
+      const progress = { offset: 120, skipping: false, headLen: 10, headHash: "h", lines: 1, stored: 1, errors: 0, tooLong: 0, done: false };
+      await store.sensors.commit([line], "file:/var/log/zeek/weird.log", now, { id, dev: 1, ino: 2, path: "/var/log/zeek/weird.log", format: "zeek-tsv", progress });
+      t.match(await store.sensors.fileByInode(1, 2), { offset: 120, lines: 1, stored: 1 }, "the progress is stored with the lines");
+      const recent = await store.sensors.recentEvents(now - 60_000, 10);
+      t.match(recent, { total: 1, rows: [{ text: "weird: bad_HTTP_request", weight: 0.5 }] });
+      const m = await matchFlow(store.sensors.joinQueries(), { ...line, fromMs: line.tsMs, toMs: line.tsMs });
+      t.match(m, { matched: true, ends: [{ row: { host_id: "s1", pid: 4242 }, side: "originator" }] }, "joined to the agent's connection record");
+      const token = await store.sensors.addToken("zeek-dmz", "t", now);
+      t.ok(token);
+      t.equal(await store.sensors.addToken("zeek-dmz", "t", now), null, "a name once");
+      t.match(await store.sensors.checkToken(token!, now), { ok: true, name: "zeek-dmz" });
+      t.equal(await store.sensors.revokeToken("zeek-dmz", now), true);
+      t.match(await store.sensors.checkToken(token!, now), { ok: false, reason: "revoked" });
+      t.equal(await store.sensors.prune(now + 1), 1);
     });
 
     t.test("report, suppressions, exports and retention", async (t) => {

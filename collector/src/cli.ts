@@ -17,6 +17,7 @@ import { startServing } from "./serve-start.js";
 import { PERSONA_COMMAND, runPersona } from "./persona/persona-cli.js";
 import type { ExportStatus } from "./store/export-store.js";
 import { eventsCell, platformOf, type HostRow } from "./store/hosts.js";
+import { SENSOR_TOKEN_NAME } from "./store/sensor-evidence.js";
 import { openStore, printableLocation, type Store } from "./store/store.js";
 
 const PROGRAM = "oddwire-collector";
@@ -146,6 +147,24 @@ export const COMMANDS: CommandSpec[] = [
     options: { db: DB_OPTION, format: { type: "string", valueName: "table|json", description: "Output format (default table)." } },
   },
   {
+    name: "sensor-import",
+    summary:
+      "Read Zeek (TSV or JSON) and Suricata eve.json files once, detecting the format of each, from where an earlier import stopped; their anomalies, alerts and protocol mismatches join the report as evidence.",
+    usage: "sensor-import --db FILE [--max-line-bytes SIZE] PATH...",
+    options: {
+      db: DB_OPTION,
+      "max-line-bytes": { type: "string", valueName: "SIZE", description: "Longest line read; longer ones are skipped and counted (default 64KiB)." },
+    },
+    maxPositionals: 10_000,
+  },
+  {
+    name: "sensor-token",
+    summary: "Manage the tokens shippers send sensor logs to POST /v1/sensor with: add NAME (prints the token once), revoke NAME, list.",
+    usage: "sensor-token add|revoke|list [NAME] [--db FILE] [--by NAME]",
+    options: { db: DB_OPTION, by: { type: "string", valueName: "NAME", description: "Who adds it (default: $SUDO_USER or $USER)." } },
+    maxPositionals: 2,
+  },
+  {
     name: "revoke",
     summary: "Cut a host off: its key stops working at once (live streams are closed within seconds) and it cannot enroll again.",
     usage: "revoke HOSTID [--db FILE] [--reason TEXT]",
@@ -186,6 +205,10 @@ async function dispatch(command: string, { values, positionals }: ParsedCommand)
       return suppressions(values);
     case "persona":
       return runPersona(values, positionals);
+    case "sensor-import":
+      return (await import("./sensor/sensor-import.js")).sensorImport(values, positionals);
+    case "sensor-token":
+      return sensorToken(values, positionals);
     case "allow-reenroll":
       return (await import("./hosts-admin.js")).allowReenroll(values, positionals);
     default:
@@ -359,6 +382,32 @@ async function suppressions(values: Record<string, unknown>): Promise<number> {
         );
       }
       process.stdout.write(`${countOf(rules.length, "rule")}; audit trail: ${countOf(audit.length, "entry")} (--format json shows them)\n`);
+    }
+  });
+  return 0;
+}
+
+async function sensorToken(values: Record<string, unknown>, positionals: string[]): Promise<number> {
+  const [action, name] = positionals;
+  if (action !== "add" && action !== "revoke" && action !== "list") throw new OddwireError("ODW_ERR_USAGE", "sensor-token needs an action: add NAME, revoke NAME or list");
+  if (action !== "list" && !SENSOR_TOKEN_NAME.test(name ?? ""))
+    throw new OddwireError("ODW_ERR_USAGE", `sensor-token ${action} needs the token's NAME: 1 to 64 letters, digits, dots, dashes and underscores (e.g. zeek-dmz)`);
+  await withStore(values, {}, async (store) => {
+    if (action === "add") {
+      const token = await store.sensors.addToken(name!, who(values), Date.now());
+      if (!token) throw new OddwireError("ODW_ERR_USAGE", `a sensor token named ${name} exists already; revoke it or choose another name`);
+      process.stdout.write(`${token}\n`);
+      process.stderr.write(`${PROGRAM}: sensor token ${name} added; it is shown only now. Send it as Authorization: Bearer <token> to POST /v1/sensor\n`);
+    } else if (action === "revoke") {
+      if (!(await store.sensors.revokeToken(name!, Date.now()))) throw new OddwireError("ODW_ERR_USAGE", `no active sensor token is named ${JSON.stringify(name)}`);
+      process.stdout.write(`sensor token ${name} revoked\n`);
+    } else {
+      const tokens = await store.sensors.listTokens();
+      for (const t of tokens)
+        process.stdout.write(
+          `${terminalSafe(t.name)}  ${t.revokedAtMs ? `revoked ${iso(t.revokedAtMs)}` : "active"}  added ${iso(t.createdAtMs)} by ${terminalSafe(t.createdBy)}  last used ${iso(t.lastUsedAtMs)}\n`,
+        );
+      process.stdout.write(`${countOf(tokens.length, "sensor token")}\n`);
     }
   });
   return 0;

@@ -10,6 +10,8 @@ import { ReportRoutes } from "./report/report-routes.js";
 import type { ServeConfig } from "./serve-config.js";
 import { OffThread } from "./store/off-thread.js";
 import { openStore, printableLocation } from "./store/store.js";
+import { SensorFollower } from "./sensor/sensor-follower.js";
+import { SensorRoute } from "./sensor/sensor-route.js";
 
 export interface RunningCollector {
   port: number;
@@ -47,14 +49,18 @@ export async function startCollector(config: ServeConfig, log: Logger = createLo
     store.ingest,
     log,
   );
-  server.extraRoutes = (req, res) => routes.handle(req, res) || intake.handle(req, res);
+  server.extraRoutes = (req, res) => sensorRoute.handle(req, res) || routes.handle(req, res) || intake.handle(req, res);
   const offThread = OffThread.for(store);
   const routes = new ReportRoutes((options) => offThread.run({ kind: "report", options }), config.readerToken, log, !!config.tls);
   const intake = new PersonaIntakeRoute(store, log);
+  const sensorRoute = new SensorRoute(store, { maxBodyBytes: config.sensorMaxBodyBytes, maxLineBytes: config.sensorMaxLineBytes }, log);
+  const follower = new SensorFollower(store, config.sensorDirs, config.sensorMaxLineBytes, log);
   const prune = async () => {
     try {
       const pruned = await store.prune(Date.now(), config);
-      if (pruned.batches || pruned.observations || pruned.connections) log.info("retention.pruned", pruned);
+      // Sensor lines are kept as long as the batch log.
+      const sensorLines = await store.sensors.prune(Date.now() - config.batchLogDays * 86_400_000);
+      if (pruned.batches || pruned.observations || pruned.connections || sensorLines) log.info("retention.pruned", { ...pruned, sensorLines });
     } catch (err) {
       log.error("retention.failed", { error: (err as Error).message });
     }
@@ -63,6 +69,7 @@ export async function startCollector(config: ServeConfig, log: Logger = createLo
   const port = await server.listen();
   const exporter = new ExportScheduler(store, (schedule, now) => offThread.run({ kind: "export", schedule, now }), config.exports, server.metrics, log);
   exporter.start();
+  follower.start();
   const cutRevoked = () => server.cutRevoked(Date.now() - REVOCATION_WINDOW_MS).catch((err: Error) => log.error("revocation.check_failed", { error: err.message }));
   const timers = [setInterval(cutRevoked, REVOCATION_CHECK_MS), setInterval(prune, RETENTION_MS)];
   for (const t of timers) t.unref();
@@ -73,6 +80,7 @@ export async function startCollector(config: ServeConfig, log: Logger = createLo
     async stop() {
       for (const t of timers) clearInterval(t);
       await exporter.stop();
+      await follower.stop();
       await server.close();
       log.info("collector.stopped", { counters: server.metrics.counts });
       await store.close();

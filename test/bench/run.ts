@@ -1,6 +1,6 @@
 // `npm run bench`: every benchmark, each against its baseline in the same run,
 // printed as Markdown tables. Options: --quick (fewer rounds, less load),
-// --only snapshot|ingest|rarity|scale|installers|events|persona; --hosts N sets the scale benchmark's fleet.
+// --only snapshot|ingest|rarity|scale|installers|events|persona|sensor; --hosts N sets the scale benchmark's fleet.
 
 import { benchSnapshot, printSnapshotBench } from "./agent-snapshot.bench.js";
 import { benchEvents, printEventsBench } from "./events.bench.js";
@@ -9,6 +9,7 @@ import { benchInstallers, printInstallersBench } from "./installers.bench.js";
 import { benchPersonas, printPersonaBench } from "./persona.bench.js";
 import { benchQuality, benchReportTime, printQuality, printReportTime } from "./rarity.bench.js";
 import { benchScale, printScaleBench } from "./scale.bench.js";
+import { benchSensor, printSensorBench } from "./sensor.bench.js";
 
 const quick = process.argv.includes("--quick");
 const only = process.argv[process.argv.indexOf("--only") + 1];
@@ -51,4 +52,7 @@ if (want("events")) {
 }
 if (want("persona")) {
   printPersonaBench(await benchPersonas(quick ? [1000] : [1000, 10000]));
+}
+if (want("sensor")) {
+  printSensorBench(await benchSensor({ lines: quick ? 200_000 : 1_000_000, rounds: quick ? 2 : 3 }));
 }

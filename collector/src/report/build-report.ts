@@ -17,6 +17,8 @@ import { MAX_VISIBILITY_HOSTS, readVisibility } from "./fleet-visibility.js";
 import { activeRules, matchSuppression } from "./suppressions.js";
 import type { PersonaStore } from "../store/personas.js";
 import type { SuppressionStore } from "../store/suppressions.js";
+import { readSensorEvidence } from "./sensor-report.js";
+import type { SensorStore } from "../store/sensor-evidence.js";
 import type { Finding, Report, ReportHost } from "./report-types.js";
 
 export interface ReportOptions {
@@ -49,6 +51,7 @@ export interface ReportSource {
   reports: ReportQueries;
   suppressions: SuppressionStore;
   personas: PersonaStore;
+  sensors: SensorStore;
 }
 
 export async function buildReport(src: ReportSource, o: ReportOptions): Promise<Report> {
@@ -59,6 +62,8 @@ export async function buildReport(src: ReportSource, o: ReportOptions): Promise<
   const groups = await q.groups(filter, fleet.revoked > 0);
 
   const beacons = await beaconsByGroup(q, filter);
+  // Network sensor evidence (Zeek, Suricata) joined to the processes behind its flows, by group.
+  const sensors = await readSensorEvidence(src.sensors, o.sinceMs ?? 0);
   const groupKey = (g: { binary: string; protocol: string; transport: string; direction: string; pc: number }) =>
     `${g.binary}\0${g.protocol}\0${g.transport}\0${g.direction}\0${g.pc}`;
   const fleetHosts = fleet.hosts;
@@ -85,6 +90,7 @@ export async function buildReport(src: ReportSource, o: ReportOptions): Promise<
       firstSeenMs: g.first_seen,
       nowMs: o.nowMs,
       beacon: beacons.get(groupKey(g)) ?? null,
+      sensor: sensors?.byGroup.get(groupKey(g))?.strongest ?? null,
     };
     return { g, binaryHostCount, tags, facts, first: scoreGroup(facts) };
   });
@@ -138,7 +144,7 @@ export async function buildReport(src: ReportSource, o: ReportOptions): Promise<
       hostCount: g.hosts,
       binaryHostCount: c.binaryHostCount,
       reasons: s.reasons,
-      evidence: s.evidence,
+      evidence: [...s.evidence, ...(sensors?.byGroup.get(groupKey(g))?.entries ?? []).filter((e) => !o.host || e.hostId === o.host || e.hostname === o.host)],
       tags: c.tags,
       firstSeenMs: g.first_seen,
       lastSeenMs: g.last_seen,
@@ -166,6 +172,7 @@ export async function buildReport(src: ReportSource, o: ReportOptions): Promise<
     fleet: { hosts: fleetHosts, byOs: fleet.byOs, binaries: binaryHosts.size, observations: fleet.observations, smallFleet: fleetHosts <= 5 },
     prevalence,
     visibility: readVisibility(await q.visibility(MAX_VISIBILITY_HOSTS)),
+    ...(sensors && { sensors: sensors.summary }),
     filters: Object.fromEntries(
       Object.entries({
         top: o.top,

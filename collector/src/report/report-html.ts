@@ -9,7 +9,8 @@ import { terminalSafe, UNSAFE_TEXT } from "@oddwire/shared";
 import { countOf } from "./plural.js";
 import { visibilitySentence } from "./fleet-visibility.js";
 import { PERSONA_STYLE, renderPersonaSection } from "../persona/persona-html.js";
-import type { Finding, Report, ReportHost } from "./report-types.js";
+import type { Finding, Report, ReportHost, SensorEvidence } from "./report-types.js";
+import { flowText, sensorSentence } from "./sensor-text.js";
 
 export interface ReportHtmlOptions {
   /** The CSP nonce of the response; put on the <style> and both <script> elements. */
@@ -250,7 +251,11 @@ function renderDetail(f: Finding, i: number): string {
   return `<tr class="detail" id="d-${i}" hidden><td colspan="7"><div class="drill">
   <div class="facts">
     <div><h4>Reasons</h4>${reasons.length > 0 ? `<ol class="reasons">${reasons.map((r) => `<li>${text(r)}</li>`).join("")}</ol>` : `<p class="none">—</p>`}</div>
-    <div><h4>Evidence</h4><p>${chips(f.evidence, "ev")}</p>
+    <div><h4>Evidence</h4><p>${chips(
+      (Array.isArray(f.evidence) ? f.evidence : []).filter((e) => typeof e === "string"),
+      "ev",
+    )}</p>
+      ${renderSensorEvidence(f)}
       <h4>Seen</h4><p class="mono">${iso(f.firstSeenMs)} → ${iso(f.lastSeenMs)}</p>
       <h4>Binary</h4><p class="mono wrap">${text(f.binary?.path)}</p><p class="mono wrap sub">sha256 ${text(f.binary?.sha256)}</p>
       ${f.beacon ? `<h4>Beacon</h4><p class="mono">every ${int(f.beacon.intervalMs)} ms ± ${int(f.beacon.jitterMs)} ms, ${int(f.beacon.count)} connections over ${int(f.beacon.spanMs)} ms to ${text(f.beacon.destination)}</p>` : ""}</div>
@@ -263,6 +268,39 @@ function renderDetail(f: Finding, i: number): string {
     ${hosts.length > 0 ? hosts.map((h, j) => renderHost(h, `cmd-${i}-${j}`)).join("\n") : `<tbody><tr><td colspan="8" class="none">No hosts recorded.</td></tr></tbody>`}
   </table>
 </div></td></tr>`;
+}
+
+/** The network sensors' evidence on a finding: what each said, about which flow, joined how (every field is sensor text). */
+function renderSensorEvidence(f: Finding): string {
+  const list = (Array.isArray(f.evidence) ? f.evidence : []).filter((e): e is SensorEvidence => typeof e === "object" && e !== null);
+  if (list.length === 0) return "";
+  return `<h4>Network sensors</h4><ul class="sensor-ev">${list
+    .map(
+      (e) =>
+        `<li><b>${text(e.text)}</b><div class="sub mono">${text(flowText(e.flow ?? {}))} · ${iso(e.atMs)} · ${text(e.hostname || e.hostId)} pid ${ident(e.pid)} (${text(e.side)}) · joined by ${text(e.join)}, ${text(e.confidence)} confidence${Array.isArray(e.names) && e.names.length > 0 ? ` · names ${e.names.map((n) => text(n)).join(", ")}` : ""}</div></li>`,
+    )
+    .join("")}</ul>`;
+}
+
+/** Sensor anomalies no agent stands behind, with their addresses: the fleet's blind spot. */
+function renderBlindSpots(report: Report): string {
+  const s = report.sensors;
+  if (!s) return "";
+  const rows = Array.isArray(s.blindSpots) ? s.blindSpots : [];
+  return `<section class="panel blind-spots" aria-labelledby="blind-h">
+  <h2 id="blind-h">Network sensor anomalies with no agent behind them</h2>
+  <p class="sub">${text(sensorSentence(s))}.</p>
+  ${
+    rows.length === 0
+      ? `<p class="none">None: every sensor anomaly was joined to a process.</p>`
+      : `<table class="blind"><thead><tr><th>Sensor</th><th>What</th><th>Flow</th><th>When</th><th>Why unmatched</th></tr></thead><tbody>${rows
+          .map(
+            (b) =>
+              `<tr><td>${text(b.source)}</td><td>${text(b.text)}</td><td class="mono">${text(flowText(b))}</td><td class="mono time">${isoCell(b.atMs)}</td><td><b>${text(b.reason)}</b><div class="sub">${text(b.detail)}</div></td></tr>`,
+          )
+          .join("")}</tbody></table>${s.unmatched > rows.length ? `<p class="sub">${int(s.unmatched - rows.length)} more not listed.</p>` : ""}`
+  }
+</section>`;
 }
 
 function renderFinding(f: Finding, i: number): string {
@@ -320,6 +358,7 @@ ${renderPrevalence(report.prevalence)}
     <tbody id="empty"${visible > 0 ? " hidden" : ""}><tr><td colspan="7" class="empty">No findings match.</td></tr></tbody>
   </table>
 </section>
+${renderBlindSpots(report)}
 ${renderPersonaSection(report.personas)}
 <footer>Every name, path, command line and reason on this page was reported by agents and is shown as text; control and bidi characters appear as <span class="cc">\\xNN</span> / <span class="cc">\\uNNNN</span>.</footer>
 </main>
@@ -526,6 +565,9 @@ table.hosts th { padding: 6px 8px; }
 table.hosts td { padding: 6px 8px 2px; vertical-align: top; overflow-wrap: anywhere; }
 table.hosts tbody.host { border-top: 1px solid var(--line2); }
 td.strong { font-weight: 600; }
+ul.sensor-ev { margin: 0 0 8px; padding-left: 18px; overflow-wrap: anywhere; }
+ul.sensor-ev li { margin-bottom: 4px; }
+table.blind th, table.blind td { padding: 6px 8px; text-align: left; vertical-align: top; overflow-wrap: anywhere; border-top: 1px solid var(--line2); }
 tr.cmdrow > td { padding: 0 8px 8px; }
 pre.cmd { margin: 0; padding: 6px 8px; background: var(--code); border: 1px solid var(--line2); border-radius: 5px; white-space: pre-wrap; overflow-wrap: anywhere; word-break: break-all; max-height: 40vh; overflow: auto; }
 pre.cmd.clamped { max-height: 6.2em; overflow: hidden; }

@@ -2,7 +2,7 @@
 // `@name` parameters and a few SQLite-isms both databases understand once
 // spelled right; toPostgres() turns them into PostgreSQL's: `$n`
 // parameters, column names PostgreSQL reserves ("binary", "user", "full")
-// quoted, SQLite's INDEXED BY hints dropped. Translations are cached by text.
+// quoted (and "offset" where it is a column), SQLite's INDEXED BY hints dropped. Translations are cached by text.
 //
 // 64-bit integers (epoch-ms times, counts) come back as numbers, not
 // strings: every value the store keeps fits in 2^53.
@@ -30,6 +30,8 @@ export function toPostgres(text: string): Translated {
   const out = text
     .replace(/\s+INDEXED BY \w+/gi, "")
     .replace(RESERVED, (_m, w: string) => `"${w.toLowerCase()}"`)
+    // sensor_files.offset: a column in a list or an assignment, not the keyword after LIMIT.
+    .replace(/(?<=[(,]\s*)offset(?=\s*[,)=])/gi, '"offset"')
     .replace(/\?|@(\w+)/g, (_m, name: string | undefined) => {
       if (name === undefined) return `$${++n}`;
       let i = index.get(name);

@@ -15,6 +15,7 @@ import { migratePostgres } from "./open-postgres.js";
 import { PostgresSql } from "./postgres-sql.js";
 import { PersonaStore } from "./personas.js";
 import { ReportQueries } from "./report-queries.js";
+import { SensorStore } from "./sensor-evidence.js";
 import { pruneOld } from "./retention.js";
 import type { Sql } from "./sql.js";
 import { SqliteSql } from "./sqlite-sql.js";
@@ -57,6 +58,7 @@ export class Store {
   readonly reports: ReportQueries;
   readonly exports: ExportStore;
   readonly personas: PersonaStore;
+  readonly sensors: SensorStore;
 
   constructor(
     readonly kind: StoreKind,
@@ -73,6 +75,7 @@ export class Store {
     this.reports = new ReportQueries(read);
     this.exports = new ExportStore(sql, read);
     this.personas = new PersonaStore(sql);
+    this.sensors = new SensorStore(sql);
   }
 
   prune(now: number, opts: { batchLogDays: number; observationDays: number }) {
