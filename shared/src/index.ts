@@ -18,3 +18,7 @@ export * from "./community-id.js";
 export * from "./address.js";
 export * from "./destinations.js";
 export * from "./command-line.js";
+export * from "./binary-name.js";
+export * from "./describe-socket.js";
+export * from "./process-tags.js";
+export * from "./socket-tags.js";

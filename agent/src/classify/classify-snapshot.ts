@@ -2,14 +2,24 @@
 // socket, tags with reasons for processes and sockets. Pure: every fact that
 // needs I/O (hashes, directory modes) arrives as an argument.
 
-import type { BinaryProfile, KnowledgeBase, OsName, PortTable, ProcessRecord, SocketRecord, Tag } from "@oddwire/shared";
+import {
+  type BinaryProfile,
+  binaryName,
+  describeSocket,
+  type ExeFacts,
+  type KnowledgeBase,
+  type OsName,
+  type PortTable,
+  type ProcessRecord,
+  profileOf,
+  type SocketRecord,
+  type Tag,
+  tagProcess,
+  tagSocket,
+} from "@oddwire/shared";
 import type { RawProcess, RawSocket } from "../collect/backend.js";
-import { binaryName } from "./binary-name.js";
-import { describeSocket } from "./describe-socket.js";
 import { classifyDirections } from "./direction.js";
 import { isRawTransport, rawSocketProtocol, tagRawSocket } from "./raw-socket-tags.js";
-import { type ExeFacts, tagProcess } from "./process-tags.js";
-import { tagSocket } from "./socket-tags.js";
 
 export interface ExeIdentity extends ExeFacts {
   sha256: string;
@@ -108,19 +118,4 @@ export function classifySnapshot(input: ClassifyInput): { processes: ProcessReco
     };
   });
   return { processes, sockets };
-}
-
-/**
- * The knowledge-base profile of a process. A script run through its #! line
- * has the interpreter as its executable and the script's file name as its
- * process name (pip, dnf, unattended-upgrade): the script's profile, when
- * known, says more than the interpreter's.
- */
-export function profileOf(p: ProcessRecord, binary: string, kb: KnowledgeBase): { profile: BinaryProfile | undefined; binary: string } {
-  const profile = kb.lookup(binary);
-  if (profile?.class === "interpreter" && p.name) {
-    const script = kb.lookup(p.name);
-    if (script && script.class !== "interpreter") return { profile: script, binary: `${p.name} (run by ${binary})` };
-  }
-  return { profile, binary };
 }

@@ -7,7 +7,7 @@ import { createHash } from "node:crypto";
 import { closeSync, openSync, readSync, statSync } from "node:fs";
 import type { RawProcess } from "../collect/backend.js";
 import type { ExeIdentity } from "../classify/classify-snapshot.js";
-import { dirname } from "../classify/binary-name.js";
+import { dirname } from "@oddwire/shared";
 import type { HashCache } from "./hash-cache.js";
 
 /** Executables larger than this are not hashed (reported in hashError). */

@@ -1,9 +1,19 @@
 // Tags that belong to a process whatever its sockets: where its executable
 // lives, whether it still exists, and whether its name imitates another.
 
-import { judgeCommandLine, TAG, type KnowledgeBase, type OsName, type Tag } from "@oddwire/shared";
-import type { RawProcess } from "../collect/backend.js";
 import { basename, binaryName, dirname } from "./binary-name.js";
+import { judgeCommandLine } from "./command-line.js";
+import type { KnowledgeBase } from "./knowledge.js";
+import type { OsName, Tag } from "./model.js";
+import { TAG } from "./tags.js";
+
+/** The facts of a process its tags are judged from (the agent's raw process, the collector's stored row). */
+export interface ProcessFacts {
+  name: string;
+  exe: string;
+  cmdline: string;
+  exeDeleted: boolean;
+}
 
 /** Facts about a process's executable that need I/O, gathered before classification. */
 export interface ExeFacts {
@@ -84,7 +94,7 @@ const HOME_TOOL_DIRS = new Set([
 /** Linux comm is at most 15 bytes: compare names the way the kernel stores them. */
 const COMM_LENGTH = 15;
 
-export function tagProcess(p: RawProcess, facts: ExeFacts, kb: KnowledgeBase, os: OsName): Tag[] {
+export function tagProcess(p: ProcessFacts, facts: ExeFacts, kb: KnowledgeBase, os: OsName): Tag[] {
   const tags: Tag[] = [];
   if (p.exe) {
     const temp = tempDirOf(p.exe, os);
@@ -123,7 +133,7 @@ function tempDirOf(exe: string, os: OsName): string | undefined {
   return TEMP_DIRS[os].find((dir) => (dir.startsWith("\\") ? path.includes(dir) : path.startsWith(dir)));
 }
 
-function imitationOf(p: RawProcess, kb: KnowledgeBase, os: OsName): string | undefined {
+function imitationOf(p: ProcessFacts, kb: KnowledgeBase, os: OsName): string | undefined {
   const exeBase = p.exe ? basename(p.exe).toLowerCase() : "";
 
   // A kernel thread has no executable. A user process that calls itself

@@ -1,7 +1,12 @@
 // Tags for one socket, from what the knowledge base says its binary normally
 // speaks. Each reason names the binary, what it normally does, and the socket.
 
-import { bindShellReason, isPublicAddress, TAG, UNKNOWN_PROTOCOL, type BinaryProfile, type Direction, type ProtocolSet, type Tag } from "@oddwire/shared";
+import { isPublicAddress } from "./address.js";
+import { bindShellReason } from "./command-line.js";
+import type { BinaryProfile, KnowledgeBase, ProtocolSet } from "./knowledge.js";
+import type { Direction, Tag } from "./model.js";
+import { UNKNOWN_PROTOCOL } from "./ports.js";
+import { TAG } from "./tags.js";
 
 export interface SocketContext {
   /** The owning binary's name as shown to the reader. */
@@ -87,6 +92,21 @@ export function tagSocket(ctx: SocketContext): Tag[] {
     tags.push({ code: TAG.LOLBIN_OUTBOUND, reason: `${binary} has an outbound connection (${described}); ${profile.lolbin}` });
   }
   return tags;
+}
+
+/**
+ * The knowledge-base profile of a process. A script run through its #! line
+ * has the interpreter as its executable and the script's file name as its
+ * process name (pip, dnf, unattended-upgrade): the script's profile, when
+ * known, says more than the interpreter's.
+ */
+export function profileOf(p: { readonly name: string }, binary: string, kb: KnowledgeBase): { profile: BinaryProfile | undefined; binary: string } {
+  const profile = kb.lookup(binary);
+  if (profile?.class === "interpreter" && p.name) {
+    const script = kb.lookup(p.name);
+    if (script && script.class !== "interpreter") return { profile: script, binary: `${p.name} (run by ${binary})` };
+  }
+  return { profile, binary };
 }
 
 function speaks(set: ProtocolSet, protocol: string): boolean {
