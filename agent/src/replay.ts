@@ -313,6 +313,8 @@ export function parseLine(line: string, ports: ReturnType<typeof portTable>, kb:
     sockets,
     partial: msg.partial,
     warnings: msg.warnings,
+    // A line judged by other knowledge says so; otherwise the tags are this replay's.
+    knowledgeVersion: msg.knowledgeVersion || kb.version,
   });
 }
 

@@ -81,6 +81,7 @@ export async function takeSnapshot(opts: SnapshotOptions): Promise<TimedSnapshot
     partial: raw.warnings.length > 0,
     warnings: raw.warnings,
     facts,
+    knowledgeVersion: kb.version,
   };
   return { snapshot, phases: timer.ms, totalMs: timer.totalMs(), hashedFiles };
 }

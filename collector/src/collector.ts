@@ -10,6 +10,7 @@ import type { ServeConfig } from "./serve-config.js";
 import { HostStore } from "./store/hosts.js";
 import { Ingester } from "./store/ingest.js";
 import { openDb } from "./store/open-db.js";
+import { rejudgeStored } from "./store/rejudge-store.js";
 import { pruneOld } from "./store/retention.js";
 
 export interface RunningCollector {
@@ -23,6 +24,9 @@ const RETENTION_MS = 3_600_000;
 
 export async function startCollector(config: ServeConfig, log: Logger = createLogger({ name: "collector", level: config.logLevel })): Promise<RunningCollector> {
   const db = openDb(config.db, { sync: config.sync });
+  // Before any batch arrives: stored tags judged by other knowledge are judged again with this collector's.
+  const rejudged = rejudgeStored(db, config.kb);
+  if (rejudged.hosts > 0) log.info("knowledge.rejudged", { version: config.kb.version, ...rejudged });
   const hosts = new HostStore(db);
   const server = new IngestServer(
     {
@@ -44,11 +48,11 @@ export async function startCollector(config: ServeConfig, log: Logger = createLo
       requestTimeoutMs: config.requestTimeoutSeconds * 1000,
     },
     hosts,
-    new Ingester(db),
+    new Ingester(db, { kb: config.kb }),
     log,
   );
   server.extraRoutes = (req, res) => routes.handle(req, res);
-  const routes = new ReportRoutes(db, config.readerToken, log, !!config.tls);
+  const routes = new ReportRoutes(db, config.readerToken, log, !!config.tls, config.kb);
   const prune = () => {
     try {
       const pruned = pruneOld(db, Date.now(), config);
@@ -63,7 +67,7 @@ export async function startCollector(config: ServeConfig, log: Logger = createLo
   exporter.start();
   const timers = [setInterval(() => server.cutRevoked(), REVOCATION_CHECK_MS), setInterval(prune, RETENTION_MS)];
   for (const t of timers) t.unref();
-  log.info("collector.listening", { host: config.host, port, tls: !!config.tls, db: config.db });
+  log.info("collector.listening", { host: config.host, port, tls: !!config.tls, db: config.db, knowledgeVersion: config.kb.version });
   return {
     port,
     server,

@@ -4,7 +4,7 @@
 import { randomBytes } from "node:crypto";
 import { readFileSync, statSync } from "node:fs";
 import { isAbsolute, resolve } from "node:path";
-import { checkEnrollSecret, loadConfig, OddwireError, parseByteSize, resolveSecret, type ConfigSchema } from "@oddwire/shared";
+import { checkEnrollSecret, type ConfigSchema, type KnowledgeBase, knowledgeWithSite, loadConfig, OddwireError, parseByteSize, resolveSecret } from "@oddwire/shared";
 import type { SyncMode } from "./store/open-db.js";
 import { parseExportSchedules, type ExportSchedule } from "./export/export-config.js";
 
@@ -56,6 +56,11 @@ export const SERVE_SCHEMA = {
     patternHint: 'must be "full" or "normal"',
     description: 'SQLite synchronous mode: "full" (an ack survives power loss) or "normal" (faster; survives crashes, not power loss).',
   },
+  knowledge: {
+    type: "string",
+    description:
+      'A site knowledge file (JSON): what is normal and what must never happen in this organisation (README "Site knowledge"). Read at start; stored data judged by other knowledge is judged again with it.',
+  },
   exports: {
     type: "object",
     default: [],
@@ -93,6 +98,8 @@ export interface ServeConfig {
   sync: SyncMode;
   logLevel: "debug" | "info" | "warn" | "error";
   exports: ExportSchedule[];
+  /** The collector's knowledge: built-in, with the site's over it when --knowledge is given. */
+  kb: KnowledgeBase;
 }
 
 // "postgres://...", "sqlite:///x", "file://x": a scheme, then "//".
@@ -190,5 +197,6 @@ export function resolveServeConfig(flags: Record<string, unknown>, env: NodeJS.P
     sync: c.sync as SyncMode,
     logLevel: c.logLevel as ServeConfig["logLevel"],
     exports: c.exports,
+    kb: knowledgeWithSite(c.knowledge),
   });
 }

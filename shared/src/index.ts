@@ -22,3 +22,5 @@ export * from "./binary-name.js";
 export * from "./describe-socket.js";
 export * from "./process-tags.js";
 export * from "./socket-tags.js";
+export * from "./site-knowledge.js";
+export * from "./site-tags.js";

@@ -5,6 +5,7 @@ import { basename, binaryName, dirname } from "./binary-name.js";
 import { judgeCommandLine } from "./command-line.js";
 import type { KnowledgeBase } from "./knowledge.js";
 import type { OsName, Tag } from "./model.js";
+import { siteProcessTags } from "./site-tags.js";
 import { TAG } from "./tags.js";
 
 /** The facts of a process its tags are judged from (the agent's raw process, the collector's stored row). */
@@ -119,6 +120,11 @@ export function tagProcess(p: ProcessFacts, facts: ExeFacts, kb: KnowledgeBase, 
   const imitation = imitationOf(p, kb, os);
   if (imitation) tags.push({ code: TAG.NAME_IMITATION, reason: imitation });
   tags.push(...judgeCommandLine(p.cmdline, binaryName(p), kb));
+  if (kb.site) {
+    const site = siteProcessTags(kb.site, p, binaryName(p));
+    // One writable-dir-exe at most: the built-in judgement's reason first.
+    tags.push(...site.filter((t) => t.code !== TAG.WRITABLE_DIR_EXE || !tags.some((x) => x.code === TAG.WRITABLE_DIR_EXE)));
+  }
   return tags;
 }
 

@@ -6,6 +6,8 @@ import { bindShellReason } from "./command-line.js";
 import type { BinaryProfile, KnowledgeBase, ProtocolSet } from "./knowledge.js";
 import type { Direction, Tag } from "./model.js";
 import { UNKNOWN_PROTOCOL } from "./ports.js";
+import { type SiteKnowledge, siteNormalFor } from "./site-knowledge.js";
+import { siteSocketTags } from "./site-tags.js";
 import { TAG } from "./tags.js";
 
 export interface SocketContext {
@@ -22,6 +24,8 @@ export interface SocketContext {
   cmdline: string;
   /** The owner is this agent, whose own collector connection is not a finding. */
   isSelf: boolean;
+  /** What a site's own knowledge matches on (site-knowledge.ts); absent or without knowledge: no site knowledge. */
+  site?: { knowledge: SiteKnowledge | undefined; exe: string; name: string; transport: string; remotePort: number };
 }
 
 /**
@@ -36,9 +40,33 @@ const NO_TAGS: Tag[] = [];
 /** An interpreter serving a directory or a page straight from its command line. */
 const AD_HOC_SERVER = /\s-S\s|\bhttp\.server\b|\bSimpleHTTPServer\b|-run\s+-e\s*httpd|\bpyftpdlib\b|\bhttpd\b.*\s-p\s*\d/;
 
+/**
+ * The socket's tags: the site's "never" entries that match, then the
+ * built-in judgement, unless the site lists this binary speaking this
+ * protocol this way as normal; then only a bind shell's command line still
+ * counts (what the process is and does is judged apart, in process tags).
+ */
 export function tagSocket(ctx: SocketContext): Tag[] {
-  const { binary, profile, direction, protocol } = ctx;
   if (ctx.isSelf) return NO_TAGS;
+  const site = ctx.site?.knowledge;
+  if (!site || !ctx.site) return judgeSocket(ctx);
+  const { exe, name, transport, remotePort } = ctx.site;
+  const port = ctx.direction === "outbound" ? remotePort : ctx.localPort;
+  const never = siteSocketTags(
+    site,
+    { exe, name, transport, direction: ctx.direction, protocol: ctx.protocol, port, remoteAddress: ctx.remoteAddress },
+    `${ctx.binary} ${ctx.describe()}`,
+  );
+  if (!siteNormalFor(site, exe, name, ctx.protocol, ctx.direction)) {
+    const own = judgeSocket(ctx);
+    return never.length === 0 ? own : [...never, ...own];
+  }
+  const bind = ctx.direction === "listen" && ctx.profile?.class !== "shell" ? bindShellReason(ctx.cmdline, ctx.profile?.class) : undefined;
+  return bind ? [...never, { code: TAG.BIND_SHELL, reason: `${ctx.binary} is ${ctx.describe()}; ${bind}` }] : never;
+}
+
+function judgeSocket(ctx: SocketContext): Tag[] {
+  const { binary, profile, direction, protocol } = ctx;
   const outbound = direction === "outbound";
   if (!profile) {
     if (!outbound || !isPublicAddress(ctx.remoteAddress)) return NO_TAGS;

@@ -96,6 +96,7 @@ export function classifySnapshot(input: ClassifyInput): { processes: ProcessReco
         protocol,
         describe: () => describeSocket(s, direction, protocol),
         isSelf: owner.pid === input.selfPid,
+        site: { knowledge: kb.site, exe: owner.exe, name: owner.name, transport: s.transport, remotePort: s.remotePort },
       });
       tags = own.length === 0 ? owner.tags : owner.tags.length === 0 ? own : [...own, ...owner.tags];
     }

@@ -111,6 +111,7 @@ export function toConnectionRecords(records: readonly EventRecord[], ctx: Connec
       cmdline: raw.cmdline,
       describe: () => describeConnection(r, transport, direction, protocol),
       isSelf: r.pid === ctx.selfPid,
+      site: { knowledge: ctx.kb.site, exe, name: r.comm, transport, remotePort: r.remotePort },
     });
     const tags: Tag[] = [...own, ...process.tags];
     const record: WireConnection = {

@@ -296,4 +296,17 @@ export const MIGRATIONS: readonly string[] = [
 
   ALTER TABLE sockets ADD COLUMN raw_protocol INTEGER NOT NULL DEFAULT 0;
   `,
+  // 10: reserved for another branch's migration (filled in when it is merged); nothing to do here.
+  `SELECT 1;`,
+  // 11: knowledge versions. knowledge_version is what the host's latest
+  // snapshot said judged it; judged_version is the knowledge the stored tags
+  // reflect (the agent's, or the collector's when it judged them again).
+  // Package facts of each process's executable.
+  `
+  ALTER TABLE hosts ADD COLUMN knowledge_version TEXT NOT NULL DEFAULT '';
+  ALTER TABLE hosts ADD COLUMN judged_version TEXT NOT NULL DEFAULT '';
+  ALTER TABLE processes ADD COLUMN package TEXT NOT NULL DEFAULT '';
+  ALTER TABLE processes ADD COLUMN package_source TEXT NOT NULL DEFAULT '';
+  ALTER TABLE processes ADD COLUMN exe_since INTEGER NOT NULL DEFAULT 0;
+  `,
 ];
