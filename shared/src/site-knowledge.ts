@@ -72,9 +72,10 @@ export interface SiteKnowledge {
   writableDirs: readonly string[];
 }
 
-/** An unknown key's issue has the key as its last path item; the message follows it. */
+/** An unknown or missing key's issue has the key as its last path item; the message follows it. */
 function strictMessage(allowed: string) {
-  return (i: { expected: string | null }) => (i.expected === "never" ? `is not a known key; allowed: ${allowed}` : "must be an object");
+  return (i: { expected: string | null; received: string }) =>
+    i.expected === "never" ? `is not a known key; allowed: ${allowed}` : i.received === "undefined" ? "is missing" : "must be an object";
 }
 
 const DIRECTIONS = ["outbound", "inbound", "listen"] as const;
