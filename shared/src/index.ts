@@ -24,3 +24,4 @@ export * from "./process-tags.js";
 export * from "./socket-tags.js";
 export * from "./site-knowledge.js";
 export * from "./site-tags.js";
+export * from "./package-facts.js";

@@ -5,6 +5,7 @@ import { basename, binaryName, dirname } from "./binary-name.js";
 import { judgeCommandLine } from "./command-line.js";
 import type { KnowledgeBase } from "./knowledge.js";
 import type { OsName, Tag } from "./model.js";
+import { newUnpackaged, type PackageFacts } from "./package-facts.js";
 import { siteProcessTags } from "./site-tags.js";
 import { TAG } from "./tags.js";
 
@@ -17,7 +18,7 @@ export interface ProcessFacts {
 }
 
 /** Facts about a process's executable that need I/O, gathered before classification. */
-export interface ExeFacts {
+export interface ExeFacts extends PackageFacts {
   /** The executable's directory is writable by every user. */
   dirWorldWritable: boolean;
 }
@@ -110,6 +111,9 @@ export function tagProcess(p: ProcessFacts, facts: ExeFacts, kb: KnowledgeBase, 
     } else if (facts.dirWorldWritable) {
       tags.push({ code: TAG.WRITABLE_DIR_EXE, reason: `runs ${p.exe} from ${dirname(p.exe)}, a directory every user can write to` });
     }
+    // Dropped where anyone can write, owned by no package, and new here: how a downloaded payload looks.
+    const fresh = tags.length > 0 ? newUnpackaged(facts) : undefined;
+    if (fresh) tags.push({ code: TAG.NEW_UNPACKAGED_EXE, reason: `${p.exe} ${fresh}` });
   }
   if (p.exeDeleted) {
     const reason = p.exe.startsWith("/memfd:")

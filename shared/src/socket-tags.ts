@@ -6,6 +6,7 @@ import { bindShellReason } from "./command-line.js";
 import type { BinaryProfile, KnowledgeBase, ProtocolSet } from "./knowledge.js";
 import type { Direction, Tag } from "./model.js";
 import { UNKNOWN_PROTOCOL } from "./ports.js";
+import { newUnpackaged, type PackageFacts, packageWords } from "./package-facts.js";
 import { type SiteKnowledge, siteNormalFor } from "./site-knowledge.js";
 import { siteSocketTags } from "./site-tags.js";
 import { TAG } from "./tags.js";
@@ -24,6 +25,8 @@ export interface SocketContext {
   cmdline: string;
   /** The owner is this agent, whose own collector connection is not a finding. */
   isSelf: boolean;
+  /** Where the owner's executable came from (package, age), where the OS could tell. */
+  packaged?: PackageFacts;
   /** What a site's own knowledge matches on (site-knowledge.ts); absent or without knowledge: no site knowledge. */
   site?: { knowledge: SiteKnowledge | undefined; exe: string; name: string; transport: string; remotePort: number };
 }
@@ -70,13 +73,21 @@ function judgeSocket(ctx: SocketContext): Tag[] {
   const outbound = direction === "outbound";
   if (!profile) {
     if (!outbound || !isPublicAddress(ctx.remoteAddress)) return NO_TAGS;
-    const port = protocol === UNKNOWN_PROTOCOL ? ", on a port no protocol is registered for" : "";
-    return [
+    const registered = protocol !== UNKNOWN_PROTOCOL;
+    const facts = ctx.packaged ?? {};
+    // Installed by the package manager and speaking a registered protocol: an installed program's ordinary traffic.
+    if (facts.package && registered) return NO_TAGS;
+    const port = registered ? "" : ", on a port no protocol is registered for";
+    const origin = packageWords(facts);
+    const tags: Tag[] = [
       {
         code: TAG.UNKNOWN_BINARY_PUBLIC,
-        reason: `${binary} is not in oddwire's knowledge base and connects to a public address (${ctx.describe()})${port}: unknown software talking to the internet`,
+        reason: `${binary} is not in oddwire's knowledge base and connects to a public address (${ctx.describe()})${port}: unknown software talking to the internet${origin ? `; it ${origin}` : ""}`,
       },
     ];
+    const fresh = newUnpackaged(facts);
+    if (fresh) tags.push({ code: TAG.NEW_UNPACKAGED_EXE, reason: `${binary} ${fresh}, and reaches the internet unknown to oddwire` });
+    return tags;
   }
   const described = ctx.describe();
   const tags: Tag[] = [];

@@ -8,13 +8,27 @@
 // details the store does not keep). Everything else is judged afresh, so a
 // tag the new knowledge no longer supports goes away.
 
-import { binaryName, describeSocket, type KnowledgeBase, type OsName, type ProcessFacts, profileOf, TAG, type Tag, tagProcess, tagSocket } from "@oddwire/shared";
+import {
+  binaryName,
+  describeSocket,
+  type KnowledgeBase,
+  type OsName,
+  type PackageFacts,
+  type ProcessFacts,
+  profileOf,
+  TAG,
+  type Tag,
+  tagProcess,
+  tagSocket,
+} from "@oddwire/shared";
 
 const RAW_TRANSPORTS = new Set(["raw", "icmp", "packet"]);
 const RAW_CODES = new Set<string>([TAG.PACKET_SOCKET, TAG.RAW_SOCKET, TAG.PING_SOCKET]);
 
 export interface StoredProcess extends ProcessFacts {
   tags: readonly Tag[];
+  /** Package and age of the executable, as the agent sent them, with when they were observed. */
+  packaged?: PackageFacts | undefined;
 }
 
 export interface StoredSocket {
@@ -30,7 +44,7 @@ export interface StoredSocket {
 
 /** A process's tags judged again; the agent's writable-dir-exe stays when the collector finds none (only the agent can stat the directory). */
 export function rejudgeProcess(p: StoredProcess, kb: KnowledgeBase, os: OsName): Tag[] {
-  const mine = tagProcess(p, { dirWorldWritable: false }, kb, os);
+  const mine = tagProcess(p, { dirWorldWritable: false, ...p.packaged }, kb, os);
   const kept = p.tags.filter((t) => t.code === TAG.WRITABLE_DIR_EXE && !mine.some((m) => m.code === t.code));
   return kept.length ? [...mine, ...kept] : mine;
 }
@@ -40,7 +54,7 @@ export function rejudgeProcess(p: StoredProcess, kb: KnowledgeBase, os: OsName):
  * its owner's (already judged again), each code and reason once. `owner`
  * undefined: no process is known, so no tags, as the agent does.
  */
-export function rejudgeSocket(s: StoredSocket, owner: (ProcessFacts & { tags: readonly Tag[] }) | undefined, kb: KnowledgeBase, agentSelf = false): Tag[] {
+export function rejudgeSocket(s: StoredSocket, owner: StoredProcess | undefined, kb: KnowledgeBase, agentSelf = false): Tag[] {
   if (!owner) return s.tags.filter((t) => t.code === TAG.BEACONING);
   let own: Tag[];
   if (RAW_TRANSPORTS.has(s.transport)) own = s.tags.filter((t) => RAW_CODES.has(t.code));
@@ -58,6 +72,7 @@ export function rejudgeSocket(s: StoredSocket, owner: (ProcessFacts & { tags: re
       describe: () => describeSocket(s, direction, s.protocol),
       isSelf: agentSelf,
       site: { knowledge: kb.site, exe: owner.exe, name: owner.name, transport: s.transport, remotePort: s.remotePort },
+      ...(owner.packaged && { packaged: owner.packaged }),
     });
     own.push(...s.tags.filter((t) => t.code === TAG.BEACONING));
   }

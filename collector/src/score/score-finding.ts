@@ -37,6 +37,7 @@ export const TAG_WEIGHTS: Record<string, number> = {
   "suspicious-command": 0.85,
   "suspicious-destination": 0.8,
   "tool-listen": 0.55,
+  "new-unpackaged-exe": 0.45,
   // The site's own knowledge said never: not damped by how common it is.
   "site-never": 0.9,
   // unknown-binary-public: see tagWeight (it depends on the port).

@@ -85,9 +85,10 @@ export class Ingester {
       upsertProcess: db.prepare(`INSERT OR REPLACE INTO processes
         (host_id, pid, started_at, ppid, name, exe, binary, cmdline, user, uid, sha256, exe_deleted, tags, package, package_source, exe_since)
         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
-      ownerFacts: db.prepare<[string, number], { name: string; exe: string; cmdline: string; exe_deleted: number; tags: string }>(
-        "SELECT name, exe, cmdline, exe_deleted, tags FROM processes WHERE host_id = ? AND pid = ? ORDER BY started_at DESC LIMIT 1",
-      ),
+      ownerFacts: db.prepare<
+        [string, number],
+        { name: string; exe: string; cmdline: string; exe_deleted: number; tags: string; package: string; package_source: string; exe_since: number }
+      >("SELECT name, exe, cmdline, exe_deleted, tags, package, package_source, exe_since FROM processes WHERE host_id = ? AND pid = ? ORDER BY started_at DESC LIMIT 1"),
       deleteProcess: db.prepare("DELETE FROM processes WHERE host_id = ? AND pid = ? AND started_at = ?"),
       ownerInDb: db.prepare<[string, number], { exe: string; name: string; sha256: string; binary: string }>(
         "SELECT exe, name, sha256, binary FROM processes WHERE host_id = ? AND pid = ? ORDER BY started_at DESC LIMIT 1",
@@ -383,7 +384,8 @@ export class Ingester {
     } catch {
       // a malformed stored value counts as no tags
     }
-    return { name: row.name, exe: row.exe, cmdline: row.cmdline, exeDeleted: row.exe_deleted === 1, tags };
+    const packaged = { package: row.package, packageSource: row.package_source, exeSinceMs: row.exe_since, nowMs: Date.now() };
+    return { name: row.name, exe: row.exe, cmdline: row.cmdline, exeDeleted: row.exe_deleted === 1, tags, packaged };
   }
 
   /** Keeps the host's newest maxConnectionRows connection rows; trims only once it is a tenth over, so most batches pay one UPDATE. */

@@ -10,7 +10,7 @@
 // hand-written replays) is stored as it was judged.
 
 import type { oddwire } from "@oddwire/proto";
-import type { KnowledgeBase, OsName, Tag } from "@oddwire/shared";
+import type { KnowledgeBase, OsName, PackageFacts, Tag } from "@oddwire/shared";
 import { rejudgeProcess, rejudgeSocket } from "../score/rejudge-tags.js";
 import type { Db } from "./open-db.js";
 
@@ -28,6 +28,7 @@ export interface StoredOwner {
   cmdline: string;
   exeDeleted: boolean;
   tags: Tag[];
+  packaged?: PackageFacts | undefined;
 }
 
 /** Whether a snapshot judged by `version` is judged again by the collector's knowledge. */
@@ -43,7 +44,14 @@ function isAgentItself(cmdline: string, tags: readonly unknown[] | null | undefi
 /** A copy of the snapshot with every tag judged again by `kb`. */
 export function rejudgeBatch(snap: Snapshot, kb: KnowledgeBase, storedOwner: OwnerLookup): Snapshot {
   const os = (snap.os ?? "linux") as OsName;
-  const facts = (p: Process) => ({ name: p.name ?? "", exe: p.exe ?? "", cmdline: p.cmdline ?? "", exeDeleted: p.exeDeleted === true });
+  const nowMs = num(snap.takenAtMs) || Date.now();
+  const facts = (p: Process) => ({
+    name: p.name ?? "",
+    exe: p.exe ?? "",
+    cmdline: p.cmdline ?? "",
+    exeDeleted: p.exeDeleted === true,
+    packaged: { package: p.package ?? "", packageSource: p.packageSource ?? "", exeSinceMs: num(p.exeSinceMs), nowMs },
+  });
   const tagsOf = (tags: oddwire.v1.ITag[] | null | undefined): Tag[] => (tags ?? []).map((t) => ({ code: t.code ?? "", reason: t.reason ?? "" }));
   const owners = new Map<number, StoredOwner>();
   const processes = (snap.processes ?? []).map((p) => {
@@ -91,6 +99,9 @@ export function rejudgeBatch(snap: Snapshot, kb: KnowledgeBase, storedOwner: Own
 }
 
 interface ProcessRow {
+  package: string;
+  package_source: string;
+  exe_since: number;
   pid: number;
   started_at: number;
   name: string;
@@ -158,10 +169,14 @@ export interface RejudgeResult {
 export function rejudgeStored(db: Db, kb: KnowledgeBase): RejudgeResult {
   const result: RejudgeResult = { hosts: 0, processes: 0, sockets: 0, connections: 0, observations: 0 };
   const hosts = db
-    .prepare<[string], { host_id: string; os: string }>("SELECT host_id, os FROM hosts WHERE judged_version != '' AND judged_version != ? AND revoked_at IS NULL")
+    .prepare<[string], { host_id: string; os: string; last_snapshot_at: number | null }>(
+      "SELECT host_id, os, last_snapshot_at FROM hosts WHERE judged_version != '' AND judged_version != ? AND revoked_at IS NULL",
+    )
     .all(kb.version);
   const q = {
-    processes: db.prepare<[string], ProcessRow>("SELECT pid, started_at, name, exe, binary, cmdline, exe_deleted, tags FROM processes WHERE host_id = ?"),
+    processes: db.prepare<[string], ProcessRow>(
+      "SELECT pid, started_at, name, exe, binary, cmdline, exe_deleted, tags, package, package_source, exe_since FROM processes WHERE host_id = ?",
+    ),
     sockets: db.prepare<[string], SocketRow>(
       "SELECT skey, transport, local_address, local_port, remote_address, remote_port, protocol, direction, pid, tags FROM sockets WHERE host_id = ?",
     ),
@@ -178,9 +193,11 @@ export function rejudgeStored(db: Db, kb: KnowledgeBase): RejudgeResult {
   for (const h of hosts) {
     const os = (h.os || "linux") as OsName;
     db.transaction(() => {
-      const owners = new Map<number, { name: string; exe: string; cmdline: string; exeDeleted: boolean; tags: Tag[]; binary: string; startedAt: number }>();
+      const owners = new Map<number, StoredOwner & { binary: string; startedAt: number }>();
+      const nowMs = h.last_snapshot_at ?? Date.now();
       for (const p of q.processes.all(h.host_id)) {
-        const facts = { name: p.name, exe: p.exe, cmdline: p.cmdline, exeDeleted: p.exe_deleted === 1 };
+        const packaged = { package: p.package, packageSource: p.package_source, exeSinceMs: p.exe_since, nowMs };
+        const facts = { name: p.name, exe: p.exe, cmdline: p.cmdline, exeDeleted: p.exe_deleted === 1, packaged };
         const tags = rejudgeProcess({ ...facts, tags: parseTags(p.tags) }, kb, os);
         q.setProcess.run(JSON.stringify(tags), h.host_id, p.pid, p.started_at);
         result.processes++;
