@@ -41,4 +41,6 @@ t.test("an unpackaged executable new on its host outranks a packaged one, with t
   t.match(fetchd!.reasons.join("\n"), /belongs to no installed package \(dpkg\) and came to this host 3 h ago/);
   t.same(updater!.tags, [], "an installed package's program on https is not unknown software");
   t.ok(fetchd!.score > updater!.score + 30, `fetchd ${fetchd!.score} > acme-updater ${updater!.score}`);
+  t.equal(fetchd!.score, 64.3, "the README's worked example");
+  t.equal(updater!.score, 0);
 });

@@ -83,6 +83,16 @@ t.test("a restarted collector with a site 'never' judges stored data again; the 
   const [h2] = query<{ knowledge_version: string; judged_version: string }>(db, "SELECT knowledge_version, judged_version FROM hosts WHERE host_id = 'site-host-2'");
   t.equal(h2!.knowledge_version, judged, "the agent with the file has the collector's knowledge version");
   t.equal(h2!.judged_version, judged);
+  await stopGracefully(agent.child);
+  kill(collector.child);
+  await new Promise((r) => collector.child.once("exit", r));
+
+  // report --knowledge with another file judges the stored data again first: the old entry's tag goes, the new one's comes.
+  const other = join(dir, "other.json");
+  writeFileSync(other, JSON.stringify({ name: "other-site", never: [{ port, reason: "port taken back by the other site" }] }));
+  const again = report(db, "--knowledge", other).findings.find((f) => f.hosts.some((h) => h.hostId === "site-host" && h.ports.includes(port)) && f.tags.includes("site-never"));
+  t.match(again?.reasons.join("\n"), /site knowledge "other-site".*port taken back by the other site/);
+  t.notMatch(socketTags(db, "site-host", port), /e2e-site/, "the first site's tag is gone");
 });
 
 t.test("a bad site knowledge file stops serve and report at start with where and what", async (t) => {
