@@ -10,7 +10,7 @@ import { writeFileSync } from "node:fs";
 import { createServer, type Server } from "node:net";
 import { join } from "node:path";
 import t from "tap";
-import { COLLECTOR_BIN, freePort, query, startAgent, startCollector, stopGracefully, waitFor } from "./lib/fleet.js";
+import { AGENT_BIN, COLLECTOR_BIN, freePort, query, startAgent, startCollector, stopGracefully, waitFor } from "./lib/fleet.js";
 import { kill } from "./lib/child-processes.js";
 
 const EVERY_SECOND = ["--schedule", "* * * * * *"];
@@ -105,4 +105,30 @@ t.test("a bad site knowledge file stops serve and report at start with where and
   t.not(serve.status, 0);
   t.match(serve.stderr, /ODW_ERR_CONFIG/);
   t.match(serve.stderr, /bad\.json: never\[0\]\.port must be a whole number from 1 to 65535/);
+});
+
+t.test("snapshot --knowledge judges with the file and says so; a bad file stops it", async (t) => {
+  const port = await freePort();
+  const server: Server = createServer();
+  await new Promise<void>((resolve) => server.listen(port, "127.0.0.1", resolve));
+  t.teardown(() => new Promise<void>((resolve) => server.close(() => resolve())));
+  const dir = t.testdir({
+    "site.json": JSON.stringify({ name: "snap-site", never: [{ port, direction: "listen", reason: "not here" }] }),
+    "bad.json": '{"name": "x", "nevr": []}',
+  });
+  const run = (file: string) =>
+    spawnSync(process.execPath, [AGENT_BIN, "snapshot", "--json", "--no-hash", "--state-dir", join(dir, "state"), "--knowledge", join(dir, file)], {
+      encoding: "utf8",
+      maxBuffer: 256 * 1024 * 1024,
+      timeout: 120000,
+    });
+  const good = run("site.json");
+  t.equal(good.status, 0, good.stderr);
+  const snap = JSON.parse(good.stdout) as { knowledgeVersion: string; sockets: Array<{ localPort: number; direction: string; tags?: Array<{ code: string; reason: string }> }> };
+  t.match(snap.knowledgeVersion, /^\d+\.\d+\.\d+\.[0-9a-f]{8}\+[0-9a-f]{12}$/);
+  const mine = snap.sockets.find((s) => s.localPort === port && s.direction === "listen");
+  t.match(mine?.tags?.find((x) => x.code === "site-never")?.reason, /site knowledge "snap-site" \(port \d+, listen\): not here/);
+  const bad = run("bad.json");
+  t.equal(bad.status, 1);
+  t.match(bad.stderr, /ODW_ERR_CONFIG: .*bad\.json: nevr is not a known key; allowed: name, normal, never, writableDirs/);
 });

@@ -112,6 +112,8 @@ export function resolveRunConfig(flags: Record<string, unknown>, env: NodeJS.Pro
   if (configFile) checkNotWorldWritable(configFile, "the config file");
   const c = loadConfig(RUN_SCHEMA, { file: configFile, flags: f });
   const schedule = c.schedule; // checked by startAgent, which loads node-cron
+  // Whoever can write the site knowledge can declare anything "normal".
+  if (c.knowledge) checkNotWorldWritable(c.knowledge, "the site knowledge file");
   return Object.freeze({
     ...resolveConnectConfig(c, env),
     schedule,
