@@ -151,6 +151,9 @@ function parseTags(json: string): Tag[] {
   }
 }
 
+const HOSTS_PER_TRANSACTION = 50;
+
+/** Hosts judged again, and the rows whose tags changed. */
 export interface RejudgeResult {
   hosts: number;
   processes: number;
@@ -161,7 +164,7 @@ export interface RejudgeResult {
 
 /**
  * Judges again, with `kb`, the stored rows of every host whose tags reflect
- * other knowledge, one host per transaction; each host's judged_version
+ * other knowledge, 50 hosts per transaction; each host's judged_version
  * becomes kb.version. Observations fed by a current socket or connection
  * record take its new tags (the tagged ones when any is); observations
  * whose sockets are gone keep the tags they were stored with.
@@ -187,20 +190,38 @@ export function rejudgeStored(db: Db, kb: KnowledgeBase): RejudgeResult {
     setProcess: db.prepare("UPDATE processes SET tags = ? WHERE host_id = ? AND pid = ? AND started_at = ?"),
     setSocket: db.prepare("UPDATE sockets SET tags = ? WHERE host_id = ? AND skey = ?"),
     setConnection: db.prepare("UPDATE connections SET tags = ? WHERE id = ?"),
-    setObservation: db.prepare("UPDATE observations SET tags = ? WHERE host_id = ? AND binary = ? AND protocol = ? AND transport = ? AND direction = ? AND port = ?"),
+    setObservation: db.prepare("UPDATE observations SET tags = ? WHERE host_id = ? AND binary = ? AND protocol = ? AND transport = ? AND direction = ? AND port = ? AND tags != ?"),
     judged: db.prepare("UPDATE hosts SET judged_version = ? WHERE host_id = ?"),
   };
-  for (const h of hosts) {
+  // Fleets run the same commands on many hosts: each distinct process is judged once (bounded).
+  const memo = new Map<string, Tag[]>();
+  const judgeProcess = (p: StoredOwner, os: OsName): Tag[] => {
+    const f = p.packaged;
+    const fresh = f?.packageSource && !f.package ? Math.floor(((f.nowMs ?? 0) - (f.exeSinceMs ?? 0)) / 60_000) : "";
+    const kept = p.tags.some((t) => t.code === "writable-dir-exe");
+    const key = `${os}\0${p.exe}\0${p.name}\0${p.exeDeleted}\0${kept}\0${f?.packageSource ?? ""}\0${f?.package ?? ""}\0${fresh}\0${p.cmdline}`;
+    let tags = memo.get(key);
+    if (!tags) {
+      if (memo.size >= 100_000) memo.clear();
+      memo.set(key, (tags = rejudgeProcess(p, kb, os)));
+    }
+    return tags;
+  };
+  const judgeHost = (h: { host_id: string; os: string; last_snapshot_at: number | null }) => {
     const os = (h.os || "linux") as OsName;
-    db.transaction(() => {
+    {
       const owners = new Map<number, StoredOwner & { binary: string; startedAt: number }>();
       const nowMs = h.last_snapshot_at ?? Date.now();
       for (const p of q.processes.all(h.host_id)) {
         const packaged = { package: p.package, packageSource: p.package_source, exeSinceMs: p.exe_since, nowMs };
         const facts = { name: p.name, exe: p.exe, cmdline: p.cmdline, exeDeleted: p.exe_deleted === 1, packaged };
-        const tags = rejudgeProcess({ ...facts, tags: parseTags(p.tags) }, kb, os);
-        q.setProcess.run(JSON.stringify(tags), h.host_id, p.pid, p.started_at);
-        result.processes++;
+        const tags = judgeProcess({ ...facts, tags: parseTags(p.tags) }, os);
+        const json = JSON.stringify(tags);
+        // Most rows come out as they went in: only changed ones are written.
+        if (json !== p.tags) {
+          q.setProcess.run(json, h.host_id, p.pid, p.started_at);
+          result.processes++;
+        }
         // The newest process of a pid owns its sockets, as ingest reads it.
         const seen = owners.get(p.pid);
         if (!seen || p.started_at > seen.startedAt) owners.set(p.pid, { ...facts, tags, binary: p.binary, startedAt: p.started_at });
@@ -226,14 +247,17 @@ export function rejudgeStored(db: Db, kb: KnowledgeBase): RejudgeResult {
           tags: parseTags(s.tags),
         };
         const tags = rejudgeSocket(stored, owner, kb, !!owner && isAgentItself(owner.cmdline, stored.tags));
-        q.setSocket.run(JSON.stringify(tags), h.host_id, s.skey);
-        result.sockets++;
+        const json = JSON.stringify(tags);
+        if (json !== s.tags) {
+          q.setSocket.run(json, h.host_id, s.skey);
+          result.sockets++;
+        }
         if (owner) observe([owner.binary, s.protocol, s.transport, s.direction, s.direction === "outbound" ? s.remote_port : s.local_port], tags);
       }
       for (const c of q.connections.all(h.host_id)) {
         const facts = { name: c.name, exe: c.exe, cmdline: c.cmdline, exeDeleted: false };
         const old = parseTags(c.tags);
-        const ptags = rejudgeProcess({ ...facts, tags: old }, kb, os);
+        const ptags = judgeProcess({ ...facts, tags: old }, os);
         const stored = {
           transport: c.transport,
           localAddress: c.local_address,
@@ -246,14 +270,19 @@ export function rejudgeStored(db: Db, kb: KnowledgeBase): RejudgeResult {
         };
         const owner = c.exe || c.name ? { ...facts, tags: ptags } : undefined;
         const tags = rejudgeSocket(stored, owner, kb, !!owner && isAgentItself(c.cmdline, old));
-        q.setConnection.run(JSON.stringify(tags), c.id);
-        result.connections++;
+        const json = JSON.stringify(tags);
+        if (json !== c.tags) {
+          q.setConnection.run(json, c.id);
+          result.connections++;
+        }
         if (c.binary) observe([c.binary, c.protocol, c.transport, c.direction, c.port], tags);
       }
-      for (const { key, tags } of obs.values()) result.observations += q.setObservation.run(tags, h.host_id, ...key).changes;
+      for (const { key, tags } of obs.values()) result.observations += q.setObservation.run(tags, h.host_id, ...key, tags).changes;
       q.judged.run(kb.version, h.host_id);
-    })();
+    }
     result.hosts++;
-  }
+  };
+  // A commit per host would cost more than the judging: hosts go in groups, each group one transaction.
+  for (let i = 0; i < hosts.length; i += HOSTS_PER_TRANSACTION) db.transaction(() => hosts.slice(i, i + HOSTS_PER_TRANSACTION).forEach(judgeHost))();
   return result;
 }
