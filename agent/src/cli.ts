@@ -1,7 +1,7 @@
 // oddwire-agent's command line: parses the command and its options, runs it,
 // and turns errors into one clear line on stderr and a non-zero exit code.
 
-import { createLogger, loadConfig, OddwireError, reportCliError, runCli, type CommandSpec } from "@oddwire/shared";
+import { createLogger, loadConfig, OddwireError, reportCliError, runCli, type CommandSpec, type ParsedCommand } from "@oddwire/shared";
 import { CONNECT_SCHEMA, resolveConnectConfig, resolveRunConfig, RUN_SCHEMA } from "./run-config.js";
 import { renderSnapshot } from "./render/human-snapshot.js";
 import { checkNotWorldWritable } from "./identity/safe-files.js";
@@ -117,7 +117,7 @@ export function main(argv: readonly string[]): Promise<number> {
   );
 }
 
-async function runAgent(values: Record<string, string | boolean | undefined>): Promise<number> {
+async function runAgent(values: ParsedCommand["values"]): Promise<number> {
   const config = resolveRunConfig(values);
   const { startAgent } = await import("./run.js");
   const agent = await startAgent(config);
@@ -131,7 +131,7 @@ async function runAgent(values: Record<string, string | boolean | undefined>): P
   return 0;
 }
 
-async function runReplay(values: Record<string, string | boolean | undefined>, positionals: string[]): Promise<number> {
+async function runReplay(values: ParsedCommand["values"], positionals: string[]): Promise<number> {
   const file = positionals[0];
   if (!file) throw new OddwireError("ODW_ERR_USAGE", "replay needs the NDJSON FILE to send (or - for standard input)");
   const configFile = values["config"] as string | undefined;
@@ -165,7 +165,7 @@ async function runReplay(values: Record<string, string | boolean | undefined>, p
   return 0;
 }
 
-async function runConfigure(values: Record<string, string | boolean | undefined>): Promise<number> {
+async function runConfigure(values: ParsedCommand["values"]): Promise<number> {
   const str = (name: string): string | undefined => values[name] as string | undefined;
   const collector = str("collector");
   if (!collector) throw new OddwireError("ODW_ERR_USAGE", "configure needs --collector URL");
@@ -191,7 +191,7 @@ function positiveInt(value: unknown, dflt: number, flag: string): number {
   return n;
 }
 
-async function runSnapshot(values: Record<string, string | boolean | undefined>): Promise<number> {
+async function runSnapshot(values: ParsedCommand["values"]): Promise<number> {
   const result = await takeSnapshot({
     stateDir: (values["state-dir"] as string | undefined) ?? defaultStateDir(),
     hash: !values["no-hash"],

@@ -64,9 +64,17 @@ export const SERVE_SCHEMA = {
   exports: {
     type: "object",
     default: [],
-    description: "Scheduled CSV exports (config file only): a list of {name, cron, what: findings|inventory|agents, dir, minScore, onlyNew, timezone, keep}.",
+    description: "Scheduled CSV exports (config file only): a list of {name, cron, what: findings|inventory|agents|personas, dir, minScore, onlyNew, timezone, keep}.",
     check: (v, where) => parseExportSchedules(v, where),
   },
+  sensorDirs: {
+    type: "object",
+    default: [],
+    description: "Directories of Zeek and Suricata logs to follow (config file only): a list of paths; rotated and compressed files are read on from where they were.",
+    check: (v, where) => parseSensorDirs(v, where),
+  },
+  sensorMaxLineBytes: { type: "string", default: "64KiB", description: "Longest sensor log line read (followed files and POST /v1/sensor); longer lines are skipped and counted." },
+  sensorMaxBodyBytes: { type: "string", default: "16MiB", description: "Largest body POST /v1/sensor accepts (after gzip decompression); larger ones get HTTP 413." },
   logLevel: {
     type: "string",
     default: "info",
@@ -98,8 +106,27 @@ export interface ServeConfig {
   sync: SyncMode;
   logLevel: "debug" | "info" | "warn" | "error";
   exports: ExportSchedule[];
+  sensorDirs: string[];
+  sensorMaxLineBytes: number;
+  sensorMaxBodyBytes: number;
   /** The collector's knowledge: built-in, with the site's over it when --knowledge is given. */
   kb: KnowledgeBase;
+}
+
+/** sensorDirs: a list of existing directories (absolute once resolved). */
+export function parseSensorDirs(value: unknown, where: string): string[] {
+  if (!Array.isArray(value) || value.some((d) => typeof d !== "string" || d === ""))
+    throw new OddwireError("ODW_ERR_CONFIG", `${where} must be a list of directory paths, e.g. ["/opt/zeek/logs/current", "/var/log/suricata"]`);
+  return (value as string[]).map((d) => {
+    let isDir = false;
+    try {
+      isDir = statSync(d).isDirectory();
+    } catch {
+      // reported below
+    }
+    if (!isDir) throw new OddwireError("ODW_ERR_CONFIG", `${where}: ${JSON.stringify(d)} is not a directory; give the directory the sensor writes its logs to`);
+    return resolve(d);
+  });
 }
 
 // "postgres://...", "sqlite:///x", "file://x": a scheme, then "//".
@@ -197,6 +224,9 @@ export function resolveServeConfig(flags: Record<string, unknown>, env: NodeJS.P
     sync: c.sync as SyncMode,
     logLevel: c.logLevel as ServeConfig["logLevel"],
     exports: c.exports,
+    sensorDirs: c.sensorDirs,
+    sensorMaxLineBytes: parseByteSize(c.sensorMaxLineBytes, "--sensor-max-line-bytes"),
+    sensorMaxBodyBytes: parseByteSize(c.sensorMaxBodyBytes, "--sensor-max-body-bytes"),
     kb: knowledgeWithSite(c.knowledge),
   });
 }

@@ -23,6 +23,7 @@ export const ERROR_CODES = {
   ODW_ERR_UNSAFE_PATH: "A file or directory is unsafe to use (writable by others, a symbolic link where a file was expected).",
   ODW_ERR_EVENTS: "Connection events were asked for (--events on) but cannot be recorded on this host, or their source failed to start.",
   ODW_ERR_INPUT: "An input file (NDJSON to replay, certificate, key) is unreadable or malformed.",
+  ODW_ERR_PERSONA: "A persona report is not valid (a missing platform or handle, a field over its bound, a bad date, domain or URL), or names no known persona or triage state.",
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

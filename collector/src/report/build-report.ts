@@ -12,7 +12,9 @@ import { binaryKey, formatAncestry, type KnowledgeBase, knowledgeBase, MAX_ANCES
 import type { Db } from "../store/open-db.js";
 import { platformOf } from "../store/hosts.js";
 import { scoreGroup, type BeaconFacts } from "../score/score-finding.js";
+import { buildPersonaSection } from "../persona/persona-section.js";
 import { readVisibility } from "./fleet-visibility.js";
+import { readSensorEvidence } from "./sensor-report.js";
 import { activeSuppressions, matchSuppression } from "./suppressions.js";
 import type { Finding, Report, ReportHost } from "./report-types.js";
 
@@ -106,6 +108,8 @@ export function buildReport(db: Db, o: ReportOptions): Report {
     .all(...params) as GroupRow[];
 
   const beacons = beaconsByGroup(db, o);
+  // Network sensor evidence (Zeek, Suricata) joined to the processes behind its flows, by group.
+  const sensors = readSensorEvidence(db, o.sinceMs ?? 0);
   const groupKey = (g: { binary: string; protocol: string; transport: string; direction: string; pc: number }) =>
     `${g.binary}\0${g.protocol}\0${g.transport}\0${g.direction}\0${g.pc}`;
   const fleetHosts = fleetRow.n;
@@ -132,6 +136,7 @@ export function buildReport(db: Db, o: ReportOptions): Report {
       firstSeenMs: g.first_seen,
       nowMs: o.nowMs,
       beacon: beacons.get(groupKey(g)) ?? null,
+      sensor: sensors?.byGroup.get(groupKey(g))?.strongest ?? null,
     };
     return { g, binaryHostCount, tags, facts, first: scoreGroup(facts) };
   });
@@ -186,7 +191,7 @@ export function buildReport(db: Db, o: ReportOptions): Report {
       hostCount: g.hosts,
       binaryHostCount: c.binaryHostCount,
       reasons: s.reasons,
-      evidence: s.evidence,
+      evidence: [...s.evidence, ...(sensors?.byGroup.get(groupKey(g))?.entries ?? []).filter((e) => !o.host || e.hostId === o.host || e.hostname === o.host)],
       tags: c.tags,
       firstSeenMs: g.first_seen,
       lastSeenMs: g.last_seen,
@@ -208,11 +213,13 @@ export function buildReport(db: Db, o: ReportOptions): Report {
       f.port = mostCommonPort(f.hosts) ?? f.port;
     }
   });
+  const personas = buildPersonaSection(db, o.nowMs, top);
   return {
     generatedAt: new Date(o.nowMs).toISOString(),
     fleet: { hosts: fleetHosts, byOs, binaries: binaryHosts.size, observations, smallFleet: fleetHosts <= 5 },
     prevalence,
     visibility: readVisibility(db),
+    ...(sensors && { sensors: sensors.summary }),
     filters: Object.fromEntries(
       Object.entries({
         top: o.top,
@@ -226,6 +233,7 @@ export function buildReport(db: Db, o: ReportOptions): Report {
       }).filter(([, v]) => v !== undefined && v !== false),
     ) as Record<string, string | number | boolean>,
     findings: top,
+    personas,
   };
 }
 

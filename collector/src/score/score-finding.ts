@@ -19,6 +19,10 @@
 // Where the knowledge base says the binary normally speaks this protocol and
 // nothing is tagged, rarity counts for little: a mail client on its mail
 // ports on a quarter of the fleet is not a finding.
+//
+// 6. Network sensor evidence: a Zeek or Suricata anomaly, alert or protocol
+//    mismatch on a flow joined to these processes (its own weight), damped
+//    like knowledge when the behaviour is common.
 
 export const MIN_HOSTS_FOR_STATS = 6;
 const SITE_NEVER = "site-never";
@@ -53,6 +57,7 @@ const W_RARITY = 0.85;
 const W_LINEAGE = 0.5;
 const W_NOVELTY = 0.25;
 export const W_BEACON = 0.7;
+export const W_SENSOR = 0.9;
 const DAY = 86_400_000;
 
 export interface GroupFacts {
@@ -76,6 +81,8 @@ export interface GroupFacts {
   newOnHost?: { hostname: string; firstSeenMs: number; hostSinceMs: number } | null;
   /** The steadiest beacon of this group's connection records, if any. */
   beacon?: BeaconFacts | null | undefined;
+  /** The strongest network sensor evidence joined to this group (weight 0..1, its text), if any. */
+  sensor?: { weight: number; text: string } | null | undefined;
 }
 
 export interface BeaconFacts {
@@ -184,9 +191,21 @@ export function scoreGroup(g: GroupFacts): Scored {
       say(0, `${rhythm}, but ${pct(p)} of the hosts running ${g.binaryName} do this: this fleet's normal`);
     }
   }
+  let sensor = 0;
+  if (g.sensor && g.sensor.weight > 0) {
+    sensor = W_SENSOR * g.sensor.weight * (1 - commonness);
+    if (sensor >= 0.1) {
+      evidence.push("sensor");
+      say(sensor, g.sensor.text);
+    } else {
+      sensor = 0;
+      say(0, `${g.sensor.text}, but ${pct(p)} of the hosts running ${g.binaryName} do this: this fleet's normal`);
+    }
+  }
   const reasons = said.sort((a, b) => b.weight - a.weight).map((r) => r.text);
 
-  const combined = 1 - (1 - W_RARITY * rarity) * (1 - knowledge) * (1 - W_LINEAGE * lineage) * (1 - W_NOVELTY * novelty) * (1 - W_HOST_NOVELTY * hostNovelty) * (1 - beaconing);
+  const combined =
+    1 - (1 - W_RARITY * rarity) * (1 - knowledge) * (1 - W_LINEAGE * lineage) * (1 - W_NOVELTY * novelty) * (1 - W_HOST_NOVELTY * hostNovelty) * (1 - beaconing) * (1 - sensor);
   return { score: Math.round(combined * 1000) / 10, reasons, evidence };
 }
 
