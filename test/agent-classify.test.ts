@@ -7,7 +7,7 @@ import { buildKnowledgeBase, buildPortTable, TAG, type Tag } from "@oddwire/shar
 import type { RawProcess, RawSocket } from "oddwire-agent/collect/backend.js";
 import { classifySnapshot, type ExeIdentity } from "oddwire-agent/classify/classify-snapshot.js";
 import { classifyDirections } from "oddwire-agent/classify/direction.js";
-import { isOneEditAway } from "oddwire-agent/classify/process-tags.js";
+import { isOneEditAway } from "@oddwire/shared";
 
 const ports = buildPortTable({
   protocols: {

@@ -20,12 +20,13 @@ const STATE_DIR_OPTION = {
 export const SNAPSHOT_COMMAND: CommandSpec = {
   name: "snapshot",
   summary: "Take one snapshot of this host's processes and sockets, classify and tag them, and print it.",
-  usage: "snapshot [--json] [--timing] [--no-hash] [--state-dir DIR]",
+  usage: "snapshot [--json] [--timing] [--no-hash] [--state-dir DIR] [--knowledge FILE]",
   options: {
     json: { type: "boolean", description: "Print the Snapshot in the protobuf JSON mapping (camelCase; 64-bit integers as strings) instead of the human view." },
     timing: { type: "boolean", description: 'Also print one JSON line on stderr: {"phases": {"<phase>": ms, ...}, "totalMs": ms}.' },
     "no-hash": { type: "boolean", description: "Do not hash executables (sha256 fields stay empty)." },
     "state-dir": STATE_DIR_OPTION,
+    knowledge: { type: "string", valueName: "FILE", description: RUN_SCHEMA["knowledge"]!.description },
   },
 };
 
@@ -42,7 +43,8 @@ const CONNECT_OPTIONS = {
 export const RUN_COMMAND: CommandSpec = {
   name: "run",
   summary: "Run the agent: snapshot on a schedule and stream batches to the collector, spooling them on disk while it is unreachable.",
-  usage: "run --collector URL [--enroll-secret S] [--schedule CRON] [--events auto|on|off] [--events-rate-cap N] [--spool-max-bytes SIZE] [--state-dir DIR] [--config FILE]",
+  usage:
+    "run --collector URL [--enroll-secret S] [--schedule CRON] [--events auto|on|off] [--events-rate-cap N] [--spool-max-bytes SIZE] [--state-dir DIR] [--knowledge FILE] [--config FILE]",
   options: {
     config: CONFIG_OPTION,
     ...CONNECT_OPTIONS,
@@ -54,6 +56,7 @@ export const RUN_COMMAND: CommandSpec = {
     "state-dir": STATE_DIR_OPTION,
     events: { type: "string", valueName: "MODE", description: `${RUN_SCHEMA["events"]!.description} (default auto)` },
     "events-rate-cap": { type: "string", valueName: "N", description: RUN_SCHEMA["eventsRateCap"]!.description },
+    knowledge: { type: "string", valueName: "FILE", description: RUN_SCHEMA["knowledge"]!.description },
   },
 };
 
@@ -192,6 +195,7 @@ async function runSnapshot(values: ParsedCommand["values"]): Promise<number> {
   const result = await takeSnapshot({
     stateDir: (values["state-dir"] as string | undefined) ?? defaultStateDir(),
     hash: !values["no-hash"],
+    kb: (await import("@oddwire/shared")).knowledgeWithSite(values["knowledge"] as string | undefined),
   });
   // protobufjs is loaded only when JSON is asked for.
   const text = values["json"] ? JSON.stringify((await import("./render/snapshot-json.js")).snapshotToJson(result.snapshot)) + "\n" : renderSnapshot(result.snapshot);

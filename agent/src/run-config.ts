@@ -3,7 +3,7 @@
 // starts.
 
 import { readFileSync } from "node:fs";
-import { loadConfig, OddwireError, parseByteSize, resolveSecret, type ConfigOf, type ConfigSchema } from "@oddwire/shared";
+import { type ConfigOf, type ConfigSchema, type KnowledgeBase, knowledgeWithSite, loadConfig, OddwireError, parseByteSize, resolveSecret } from "@oddwire/shared";
 import { checkEnrollSecret } from "./enroll-secret.js";
 import { checkNotWorldWritable } from "./identity/safe-files.js";
 import { defaultStateDir } from "./identity/state-dir.js";
@@ -46,6 +46,10 @@ export const RUN_SCHEMA = {
     description:
       "Record every connection as it is made (Linux: eBPF tracepoints; Windows: Sysmon): auto = where this host allows it, else snapshots only with the reason logged and sent; on = refuse to start without it; off = snapshots only.",
   },
+  knowledge: {
+    type: "string",
+    description: 'A site knowledge file (JSON): what is normal and what must never happen in this organisation (README "Site knowledge"); read at start.',
+  },
   eventsRateCap: {
     type: "integer",
     default: DEFAULT_MAX_EVENTS_PER_SECOND,
@@ -71,6 +75,8 @@ export interface RunConfig extends ConnectConfig {
   heartbeatMs: number;
   events: EventsMode;
   eventsRateCap: number;
+  /** The built-in knowledge base with the site's knowledge over it, when --knowledge is given. */
+  kb: KnowledgeBase;
 }
 
 export function resolveConnectConfig(c: ConfigOf<typeof CONNECT_SCHEMA>, env: NodeJS.ProcessEnv): ConnectConfig {
@@ -106,6 +112,8 @@ export function resolveRunConfig(flags: Record<string, unknown>, env: NodeJS.Pro
   if (configFile) checkNotWorldWritable(configFile, "the config file");
   const c = loadConfig(RUN_SCHEMA, { file: configFile, flags: f });
   const schedule = c.schedule; // checked by startAgent, which loads node-cron
+  // Whoever can write the site knowledge can declare anything "normal".
+  if (c.knowledge) checkNotWorldWritable(c.knowledge, "the site knowledge file");
   return Object.freeze({
     ...resolveConnectConfig(c, env),
     schedule,
@@ -116,5 +124,6 @@ export function resolveRunConfig(flags: Record<string, unknown>, env: NodeJS.Pro
     heartbeatMs: c.heartbeatSeconds * 1000,
     events: c.events as EventsMode,
     eventsRateCap: c.eventsRateCap,
+    kb: knowledgeWithSite(c.knowledge),
   });
 }

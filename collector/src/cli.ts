@@ -2,7 +2,18 @@
 // validates everything before acting; errors are one line on stderr.
 
 import { createRequire } from "node:module";
-import { flagName, OddwireError, reportCliError, runCli, terminalSafe, type CommandSpec, type ConfigSchema, type OptionSpec, type ParsedCommand } from "@oddwire/shared";
+import {
+  type CommandSpec,
+  type ConfigSchema,
+  flagName,
+  knowledgeWithSite,
+  OddwireError,
+  type OptionSpec,
+  type ParsedCommand,
+  reportCliError,
+  runCli,
+  terminalSafe,
+} from "@oddwire/shared";
 import { randomBytes } from "node:crypto";
 import { buildReport } from "./report/build-report.js";
 import { renderReportCsv } from "./report/report-csv.js";
@@ -19,6 +30,7 @@ import type { ExportStatus } from "./store/export-store.js";
 import { eventsCell, platformOf, type HostRow } from "./store/hosts.js";
 import { SENSOR_TOKEN_NAME } from "./store/sensor-evidence.js";
 import { openStore, printableLocation, type Store } from "./store/store.js";
+import { rejudgeStored } from "./store/rejudge-store.js";
 
 const PROGRAM = "oddwire-collector";
 const VERSION = (createRequire(import.meta.url)("../package.json") as { version: string }).version;
@@ -82,7 +94,7 @@ export const COMMANDS: CommandSpec[] = [
     name: "report",
     summary: "Print the fleet rarity report: which binaries on which hosts speak a protocol they do not normally speak, ranked.",
     usage:
-      "report [--db FILE] [--format table|json|html|csv] [--top N] [--since 24h|ISO] [--host H] [--binary B] [--protocol P] [--tag T] [--min-score N] [--show-suppressed] [--out FILE]",
+      "report [--db FILE] [--format table|json|html|csv] [--top N] [--since 24h|ISO] [--host H] [--binary B] [--protocol P] [--tag T] [--min-score N] [--show-suppressed] [--knowledge FILE] [--out FILE]",
     options: {
       db: DB_OPTION,
       format: { type: "string", valueName: "FORMAT", description: "table (default), json, html (a self-contained page) or csv (one row per finding and host)." },
@@ -94,6 +106,12 @@ export const COMMANDS: CommandSpec[] = [
       tag: { type: "string", valueName: "T", description: "Only findings carrying this agent tag (shell-outbound, writable-dir-exe...)." },
       "min-score": { type: "string", valueName: "N", description: "Only findings scoring at least N (0-100)." },
       "show-suppressed": { type: "boolean", description: "Include suppressed findings, marked as such." },
+      knowledge: {
+        type: "string",
+        valueName: "FILE",
+        description:
+          'A site knowledge file (README "Site knowledge"): stored data judged by other knowledge is judged again with it first (as serve does at start), and its "normal" entries damp scores.',
+      },
       out: {
         type: "string",
         valueName: "FILE",
@@ -263,9 +281,12 @@ async function revoke(values: Record<string, unknown>, positionals: string[]): P
 async function report(values: Record<string, unknown>): Promise<number> {
   const format = reportFormat(values["format"]);
   const now = Date.now();
-  const opts = reportOptionsFrom(values, now);
+  const file = values["knowledge"] as string | undefined;
+  const kb = file ? knowledgeWithSite(file) : undefined;
+  const opts = { ...reportOptionsFrom(values, now), ...(kb && { kb }) };
   // Not read-only: opening brings an older database's schema up to date.
   const text = await withStore(values, {}, async (store) => {
+    if (kb) await rejudgeStored(store.sql, kb);
     const r = await buildReport(store, opts);
     return format === "json"
       ? JSON.stringify(r, null, 2) + "\n"

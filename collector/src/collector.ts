@@ -10,6 +10,7 @@ import { ReportRoutes } from "./report/report-routes.js";
 import type { ServeConfig } from "./serve-config.js";
 import { OffThread } from "./store/off-thread.js";
 import { openStore, printableLocation } from "./store/store.js";
+import { rejudgeStored } from "./store/rejudge-store.js";
 import { SensorFollower } from "./sensor/sensor-follower.js";
 import { SensorRoute } from "./sensor/sensor-route.js";
 
@@ -25,7 +26,10 @@ const REVOCATION_WINDOW_MS = 600_000;
 const RETENTION_MS = 3_600_000;
 
 export async function startCollector(config: ServeConfig, log: Logger = createLogger({ name: "collector", level: config.logLevel })): Promise<RunningCollector> {
-  const store = await openStore(config.db, { sync: config.sync });
+  const store = await openStore(config.db, { sync: config.sync, ingest: { kb: config.kb } });
+  // Before any batch arrives: stored tags judged by other knowledge are judged again with this collector's.
+  const rejudged = await rejudgeStored(store.sql, config.kb);
+  if (rejudged.hosts > 0) log.info("knowledge.rejudged", { version: config.kb.version, ...rejudged });
   const server = new IngestServer(
     {
       host: config.host,
@@ -50,7 +54,7 @@ export async function startCollector(config: ServeConfig, log: Logger = createLo
     log,
   );
   server.extraRoutes = (req, res) => sensorRoute.handle(req, res) || routes.handle(req, res) || intake.handle(req, res);
-  const offThread = OffThread.for(store);
+  const offThread = OffThread.for(store, config.knowledgeFile);
   const routes = new ReportRoutes((options) => offThread.run({ kind: "report", options }), config.readerToken, log, !!config.tls);
   const intake = new PersonaIntakeRoute(store, log);
   const sensorRoute = new SensorRoute(store, { maxBodyBytes: config.sensorMaxBodyBytes, maxLineBytes: config.sensorMaxLineBytes }, log);
@@ -73,7 +77,7 @@ export async function startCollector(config: ServeConfig, log: Logger = createLo
   const cutRevoked = () => server.cutRevoked(Date.now() - REVOCATION_WINDOW_MS).catch((err: Error) => log.error("revocation.check_failed", { error: err.message }));
   const timers = [setInterval(cutRevoked, REVOCATION_CHECK_MS), setInterval(prune, RETENTION_MS)];
   for (const t of timers) t.unref();
-  log.info("collector.listening", { host: config.host, port, tls: !!config.tls, db: printableLocation(config.db), store: store.kind });
+  log.info("collector.listening", { host: config.host, port, tls: !!config.tls, db: printableLocation(config.db), store: store.kind, knowledgeVersion: config.kb.version });
   return {
     port,
     server,

@@ -4,7 +4,7 @@
 import { randomBytes } from "node:crypto";
 import { readFileSync, statSync } from "node:fs";
 import { isAbsolute, resolve } from "node:path";
-import { checkEnrollSecret, loadConfig, OddwireError, parseByteSize, resolveSecret, type ConfigSchema } from "@oddwire/shared";
+import { checkEnrollSecret, type ConfigSchema, type KnowledgeBase, knowledgeWithSite, loadConfig, OddwireError, parseByteSize, resolveSecret } from "@oddwire/shared";
 import { isPostgresUrl, printableLocation } from "./store/store.js";
 import type { SyncMode } from "./store/open-db.js";
 import { parseExportSchedules, type ExportSchedule } from "./export/export-config.js";
@@ -62,6 +62,11 @@ export const SERVE_SCHEMA = {
     patternHint: 'must be "full" or "normal"',
     description: 'SQLite synchronous mode: "full" (an ack survives power loss) or "normal" (faster; survives crashes, not power loss).',
   },
+  knowledge: {
+    type: "string",
+    description:
+      'A site knowledge file (JSON): what is normal and what must never happen in this organisation (README "Site knowledge"). Read at start; stored data judged by other knowledge is judged again with it.',
+  },
   exports: {
     type: "object",
     default: [],
@@ -110,6 +115,10 @@ export interface ServeConfig {
   sensorDirs: string[];
   sensorMaxLineBytes: number;
   sensorMaxBodyBytes: number;
+  /** The collector's knowledge: built-in, with the site's over it when --knowledge is given. */
+  kb: KnowledgeBase;
+  /** The site knowledge file kb was read from (a report's worker thread reads it again), or null. */
+  knowledgeFile: string | null;
 }
 
 /** sensorDirs: a list of existing directories (absolute once resolved). */
@@ -238,5 +247,7 @@ export function resolveServeConfig(flags: Record<string, unknown>, env: NodeJS.P
     sensorDirs: c.sensorDirs,
     sensorMaxLineBytes: parseByteSize(c.sensorMaxLineBytes, "--sensor-max-line-bytes"),
     sensorMaxBodyBytes: parseByteSize(c.sensorMaxBodyBytes, "--sensor-max-body-bytes"),
+    kb: knowledgeWithSite(c.knowledge),
+    knowledgeFile: c.knowledge ?? null,
   });
 }

@@ -36,6 +36,11 @@ export const TAG = {
   /** A binary the knowledge base does not know connects out to a public address. */
   UNKNOWN_BINARY_PUBLIC: "unknown-binary-public",
 
+  /** The executable belongs to no installed package and came to the host within a week, and runs from a writable place or reaches the internet unknown. */
+  NEW_UNPACKAGED_EXE: "new-unpackaged-exe",
+  /** The site's own knowledge file says this must never happen here (a binary, destination, address, port or protocol). */
+  SITE_NEVER: "site-never",
+
   /** Connections from one executable to one destination repeat at a regular interval (connection events). */
   BEACONING: "beaconing",
 } as const;

@@ -55,6 +55,9 @@ const Process = message("Process", {
   10: num("uid"),
   11: many(msg("tags", Tag), COUNT_LIMITS.process_tags, 0),
   12: str("hash_error"),
+  13: str("package"),
+  14: str("package_source"),
+  15: num("exe_since_ms"),
 });
 const Socket = message("Socket", {
   1: str("transport"),
@@ -126,6 +129,7 @@ const Snapshot = message("Snapshot", {
   12: many(msg("connections", Connection), COUNT_LIMITS.connections, 3),
   13: msg("visibility", Visibility),
   14: msg("facts", HostFacts),
+  17: str("knowledge_version"),
 });
 const ProcessKey = message("ProcessKey", { 1: num("pid"), 2: num("started_at_ms") });
 const SocketKey = message("SocketKey", {

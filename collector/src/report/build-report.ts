@@ -8,7 +8,7 @@
 // and ancestry come from its latest connection record in the group when
 // there is one, ahead of a live process of the same binary.
 
-import { binaryKey, formatAncestry, knowledgeBase, MAX_ANCESTRY_DEPTH } from "@oddwire/shared";
+import { binaryKey, formatAncestry, type KnowledgeBase, knowledgeBase, MAX_ANCESTRY_DEPTH, siteNormalFor } from "@oddwire/shared";
 import { platformOf } from "../store/hosts.js";
 import type { GroupRow, ReportFilter, ReportQueries } from "../store/report-queries.js";
 import { scoreGroup, type BeaconFacts } from "../score/score-finding.js";
@@ -33,6 +33,8 @@ export interface ReportOptions {
   minScore?: number | undefined;
   showSuppressed?: boolean | undefined;
   hostsPerFinding?: number | undefined;
+  /** The knowledge that says what is normal (default: the built-in knowledge base; with a site's, its "normal" entries count too). */
+  kb?: KnowledgeBase | undefined;
 }
 
 const PORT_CLASSES = ["well-known", "registered", "dynamic"] as const;
@@ -76,7 +78,7 @@ export async function buildReport(src: ReportSource, o: ReportOptions): Promise<
     const { codes: tags, reasons: tagReasons } = parseTags(g.tags);
     g.binary_name = nameOf(g.binary);
     const facts = {
-      knownNormal: knownNormal(g.binary_name, g.protocol, g.direction),
+      knownNormal: knownNormal(o.kb ?? knowledgeBase(), g.binary, g.binary_name, g.protocol, g.direction),
       binaryName: g.binary_name,
       protocol: g.protocol,
       direction: g.direction,
@@ -352,9 +354,14 @@ async function lineageOf(q: Queries, binary: string, parents: string[], cache: M
   return { name, share: mine / total };
 }
 
-/** The knowledge base says this binary normally speaks this protocol this way (shells, interpreters and tools that may speak anything are never "normal" by knowledge alone). */
-function knownNormal(binaryName: string, protocol: string, direction: string): boolean {
-  const profile = knowledgeBase().lookup(binaryName);
+/**
+ * The knowledge base says this binary normally speaks this protocol this way
+ * (shells, interpreters and tools that may speak anything are never "normal"
+ * by the built-in knowledge alone), or the site's knowledge lists it as normal.
+ */
+function knownNormal(kb: KnowledgeBase, binary: string, binaryName: string, protocol: string, direction: string): boolean {
+  if (kb.site && siteNormalFor(kb.site, binary.startsWith("name:") ? "" : binary, binaryName, protocol, direction)) return true;
+  const profile = kb.lookup(binaryName);
   if (!profile || ["silent", "shell", "interpreter", "tool", "lolbin"].includes(profile.class)) return false;
   const set = direction === "outbound" ? profile.outbound : profile.listens;
   return set === "*" || set.has(protocol);

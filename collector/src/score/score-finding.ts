@@ -25,6 +25,7 @@
 //    like knowledge when the behaviour is common.
 
 export const MIN_HOSTS_FOR_STATS = 6;
+const SITE_NEVER = "site-never";
 const FULL_CONFIDENCE_HOSTS = 30;
 
 export const TAG_WEIGHTS: Record<string, number> = {
@@ -40,6 +41,9 @@ export const TAG_WEIGHTS: Record<string, number> = {
   "suspicious-command": 0.85,
   "suspicious-destination": 0.8,
   "tool-listen": 0.55,
+  "new-unpackaged-exe": 0.45,
+  // The site's own knowledge said never: not damped by how common it is.
+  "site-never": 0.9,
   // unknown-binary-public: see tagWeight (it depends on the port).
 };
 
@@ -133,9 +137,12 @@ export function scoreGroup(g: GroupFacts): Scored {
     say(0, `${g.binaryName} runs on only ${g.binaryHostCount} host${g.binaryHostCount === 1 ? "" : "s"}: too few to say what is normal for it`);
   }
 
-  let k = 0;
-  for (const tag of g.tags) k = 1 - (1 - k) * (1 - tagWeight(tag, g.protocol));
-  const knowledge = k * (1 - commonness);
+  let other = 0;
+  for (const tag of g.tags) if (tag !== SITE_NEVER) other = 1 - (1 - other) * (1 - tagWeight(tag, g.protocol));
+  const siteNever = g.tags.includes(SITE_NEVER) ? tagWeight(SITE_NEVER, g.protocol) : 0;
+  const k = 1 - (1 - other) * (1 - siteNever);
+  // What most of the fleet does is its normal, unless the site said never.
+  const knowledge = 1 - (1 - other * (1 - commonness)) * (1 - siteNever);
   if (knowledge >= 0.2) {
     evidence.push("knowledge");
     const byWeight = [...g.tags].sort((a, b) => tagWeight(b, g.protocol) - tagWeight(a, g.protocol));

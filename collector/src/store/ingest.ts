@@ -18,10 +18,11 @@
 // socket. The binary is the connection's own process's, normalised as for
 // processes.
 
-import { binaryKey } from "@oddwire/shared";
+import { binaryKey, type KnowledgeBase } from "@oddwire/shared";
 import type { oddwire } from "@oddwire/proto";
 import { insertMany, selectIn } from "./many-rows.js";
 import type { Sql } from "./sql.js";
+import { needsRejudging, rejudgeBatch, type StoredOwner } from "./rejudge-store.js";
 
 type Batch = oddwire.v1.IBatch;
 type Snapshot = oddwire.v1.ISnapshot;
@@ -35,6 +36,8 @@ export const DEFAULT_CONNECTION_ROWS_PER_HOST = 100_000;
 export interface IngesterOptions {
   /** Recent connection rows kept per host; past it (plus a tenth, so trimming is rare) the oldest are deleted. */
   maxConnectionRowsPerHost?: number;
+  /** The collector's knowledge: a batch judged by other knowledge (its snapshot's knowledge_version differs) is judged again with it before it is stored. */
+  kb?: KnowledgeBase | undefined;
 }
 
 export interface IngestItem {
@@ -61,7 +64,7 @@ export function socketKey(s: Socket): string {
   return `${s.transport ?? ""}|${s.localAddress ?? ""}|${s.localPort ?? 0}|${s.remoteAddress ?? ""}|${s.remotePort ?? 0}|${num(s.inode)}|${num(s.netns)}`;
 }
 
-const PROCESS_COLUMNS = "host_id, pid, started_at, ppid, name, exe, binary, cmdline, user, uid, sha256, exe_deleted, tags";
+const PROCESS_COLUMNS = "host_id, pid, started_at, ppid, name, exe, binary, cmdline, user, uid, sha256, exe_deleted, tags, package, package_source, exe_since";
 const SOCKET_COLUMNS =
   "host_id, skey, transport, family, local_address, local_port, remote_address, remote_port, state, pid, uid, inode, netns, protocol, direction, tags, raw_protocol";
 const CONNECTION_COLUMNS = `host_id, binary, pid, started_at, name, exe, cmdline, user, sha256, ancestry, transport, direction, family, local_address, local_port,
@@ -72,12 +75,14 @@ type Owner = { exe: string; name: string; sha256: string; binary: string };
 
 export class Ingester {
   private readonly maxConnectionRows: number;
+  private readonly kb: KnowledgeBase | undefined;
 
   constructor(
     private readonly sql: Sql,
     opts: IngesterOptions = {},
   ) {
     this.maxConnectionRows = opts.maxConnectionRowsPerHost ?? DEFAULT_CONNECTION_ROWS_PER_HOST;
+    this.kb = opts.kb;
   }
 
   /**
@@ -123,7 +128,12 @@ export class Ingester {
     if (gap > 0 && !firstEver && dropped - droppedBefore < gap) {
       return { seq, status: "jump", resync: false, expected: host.last_seq + 1 };
     }
-    const snap: Snapshot = batch.snapshot ?? {};
+    const sent: Snapshot = batch.snapshot ?? {};
+    const knowledgeVersion = (sent.knowledgeVersion ?? "").slice(0, 64);
+    const rejudge = needsRejudging(knowledgeVersion, this.kb);
+    const stored = rejudge ? await this.storedOwners(sql, hostId, sent) : null;
+    const snap: Snapshot = rejudge ? rejudgeBatch(sent, this.kb!, (pid) => stored!.get(pid)) : sent;
+    const judgedVersion = rejudge ? this.kb!.version : knowledgeVersion;
     const os = snap.os ?? "";
     const takenAt = num(snap.takenAtMs) || now;
     const full = batch.full === true;
@@ -169,16 +179,20 @@ export class Ingester {
         p.sha256 ?? "",
         p.exeDeleted ? 1 : 0,
         tagsJson(p.tags),
+        (p.package ?? "").slice(0, 256),
+        (p.packageSource ?? "").slice(0, 16),
+        num(p.exeSinceMs),
       ]);
       if (!binaries.has(binary)) binaries.set(binary, displayName(exe, name));
     }
     await insertMany(
       sql,
       `INSERT INTO processes (${PROCESS_COLUMNS})`,
-      13,
+      16,
       [...processRows.values()],
       `ON CONFLICT (host_id, pid, started_at) DO UPDATE SET ppid = excluded.ppid, name = excluded.name, exe = excluded.exe, binary = excluded.binary,
-         cmdline = excluded.cmdline, user = excluded.user, uid = excluded.uid, sha256 = excluded.sha256, exe_deleted = excluded.exe_deleted, tags = excluded.tags`,
+         cmdline = excluded.cmdline, user = excluded.user, uid = excluded.uid, sha256 = excluded.sha256, exe_deleted = excluded.exe_deleted, tags = excluded.tags,
+         package = excluded.package, package_source = excluded.package_source, exe_since = excluded.exe_since`,
     );
     const connections = snap.connections ?? [];
     // The process of a connection ran on this host, however briefly: it counts in rarity's denominator.
@@ -345,7 +359,8 @@ export class Ingester {
           hostname = @hostname, os = @os, os_version = @osVersion, agent_version = @agentVersion,
           first_seen = coalesce(first_seen, @now), last_seen = @now,
           last_snapshot_at = greatest(coalesce(last_snapshot_at, 0), @takenAt), last_seq = @seq,
-          dropped_batches = greatest(dropped_batches, @dropped)
+          dropped_batches = greatest(dropped_batches, @dropped),
+          knowledge_version = @knowledgeVersion, judged_version = @judgedVersion
         WHERE host_id = @hostId`,
       {
         hostId,
@@ -357,6 +372,8 @@ export class Ingester {
         takenAt,
         seq,
         dropped: num(batch.droppedBatches),
+        knowledgeVersion,
+        judgedVersion,
       },
     );
     if (snap.facts) {
@@ -404,6 +421,44 @@ export class Ingester {
       bytes,
     ]);
     return { seq, status: "applied", resync };
+  }
+
+  /** A delta's sockets whose processes are not in the delta: the stored ones (the newest of each pid), for judging them again; read together. */
+  private async storedOwners(sql: Sql, hostId: string, snap: Snapshot): Promise<Map<number, StoredOwner>> {
+    const inBatch = new Set((snap.processes ?? []).map((p) => num(p.pid)));
+    const pids = [...new Set((snap.sockets ?? []).map((s) => num(s.pid)).filter((pid) => pid && !inBatch.has(pid)))];
+    const out = new Map<number, StoredOwner>();
+    if (pids.length === 0) return out;
+    const rows = await selectIn<{
+      pid: number;
+      started_at: number;
+      name: string;
+      exe: string;
+      cmdline: string;
+      exe_deleted: number;
+      tags: string;
+      package: string;
+      package_source: string;
+      exe_since: number;
+    }>(
+      sql,
+      "SELECT pid, started_at, name, exe, cmdline, exe_deleted, tags, package, package_source, exe_since FROM processes WHERE host_id = ? AND pid",
+      " ORDER BY started_at",
+      [hostId],
+      pids,
+    );
+    for (const row of rows) {
+      let tags: StoredOwner["tags"] = [];
+      try {
+        tags = JSON.parse(row.tags) as StoredOwner["tags"];
+      } catch {
+        // a malformed stored value counts as no tags
+      }
+      const packaged = { package: row.package, packageSource: row.package_source, exeSinceMs: row.exe_since, nowMs: Date.now() };
+      // Ordered by start: the newest of a pid is set last.
+      out.set(row.pid, { name: row.name, exe: row.exe, cmdline: row.cmdline, exeDeleted: row.exe_deleted === 1, tags, packaged });
+    }
+    return out;
   }
 
   /** Keeps the host's newest maxConnectionRows connection rows; trims only once it is a tenth over, so most batches pay one UPDATE. */

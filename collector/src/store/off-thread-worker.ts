@@ -2,18 +2,20 @@
 // runs one report or export, answers, closes.
 
 import { parentPort, workerData } from "node:worker_threads";
+import { knowledgeWithSite } from "@oddwire/shared";
 import { runExport } from "../export/export-run.js";
 import { buildReport } from "../report/build-report.js";
 import type { OffThreadJob } from "./off-thread.js";
 import { openStore } from "./store.js";
 
-const { location, job } = workerData as { location: string; job: OffThreadJob };
+const { location, knowledgeFile, job } = workerData as { location: string; knowledgeFile: string | null; job: OffThreadJob };
 
 try {
   // A small pool: the worker reads on one connection at a time.
   const store = await openStore(location, { poolSize: 2 });
   try {
-    const value = job.kind === "report" ? await buildReport(store, job.options) : await runExport(store, job.schedule, job.now);
+    const kb = knowledgeWithSite(knowledgeFile ?? undefined);
+    const value = job.kind === "report" ? await buildReport(store, { ...job.options, kb }) : await runExport(store, job.schedule, job.now);
     parentPort!.postMessage({ ok: true, value });
   } finally {
     await store.close();

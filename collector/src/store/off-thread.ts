@@ -6,7 +6,7 @@
 // cannot be opened twice: its jobs run on the collector's thread.
 
 import { Worker } from "node:worker_threads";
-import { type ErrorCode, OddwireError } from "@oddwire/shared";
+import { type ErrorCode, knowledgeWithSite, OddwireError } from "@oddwire/shared";
 import type { ExportSchedule } from "../export/export-config.js";
 import { type ExportOutcome, runExport } from "../export/export-run.js";
 import { buildReport, type ReportOptions } from "../report/build-report.js";
@@ -23,13 +23,18 @@ export class OffThread {
   private running = 0;
   private readonly waiting: Array<() => void> = [];
 
-  constructor(private readonly location: string) {}
+  constructor(
+    private readonly location: string,
+    /** The site knowledge file the collector judges with (the worker reads it: a knowledge base does not cross threads), or null. */
+    private readonly knowledgeFile: string | null,
+  ) {}
 
   /** Where jobs run: off the thread unless the database is in memory (it cannot be opened twice). */
-  static for(store: Store): Pick<OffThread, "run"> {
-    if (store.location !== ":memory:") return new OffThread(store.location);
+  static for(store: Store, knowledgeFile: string | null = null): Pick<OffThread, "run"> {
+    if (store.location !== ":memory:") return new OffThread(store.location, knowledgeFile);
+    const kb = knowledgeWithSite(knowledgeFile ?? undefined);
     return {
-      run: (async (job: OffThreadJob) => (job.kind === "report" ? buildReport(store, job.options) : runExport(store, job.schedule, job.now))) as OffThread["run"],
+      run: (async (job: OffThreadJob) => (job.kind === "report" ? buildReport(store, { ...job.options, kb }) : runExport(store, job.schedule, job.now))) as OffThread["run"],
     };
   }
 
@@ -46,7 +51,7 @@ export class OffThread {
 
   private inWorker<T>(job: OffThreadJob): Promise<T> {
     return new Promise<T>((resolve, reject) => {
-      const worker = new Worker(new URL("./off-thread-worker.js", import.meta.url), { workerData: { location: this.location, job } });
+      const worker = new Worker(new URL("./off-thread-worker.js", import.meta.url), { workerData: { location: this.location, knowledgeFile: this.knowledgeFile, job } });
       let settled = false;
       worker.once("message", (m: { ok: true; value: T } | { ok: false; error: string; code?: string }) => {
         settled = true;

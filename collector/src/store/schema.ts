@@ -365,7 +365,20 @@ export const MIGRATIONS: readonly string[] = [
   // personas (13 once the other numbered migrations of that round are in): suspected fake
   // personas, their reports, triage audit trail, staff roster and intake tokens.
   PERSONA_MIGRATION,
-  // 14 (after the other numbered migrations of its round): revocations found by time (one query for every open stream), and the
+  // knowledge versions (11 in the plan of that round; appended after the
+  // migrations merged before it, since the runner allows no gaps):
+  // knowledge_version is what the host's latest snapshot said judged it;
+  // judged_version is the knowledge the stored tags reflect (the agent's,
+  // or the collector's when it judged them again). Package facts of each
+  // process's executable.
+  `
+  ALTER TABLE hosts ADD COLUMN knowledge_version TEXT NOT NULL DEFAULT '';
+  ALTER TABLE hosts ADD COLUMN judged_version TEXT NOT NULL DEFAULT '';
+  ALTER TABLE processes ADD COLUMN package TEXT NOT NULL DEFAULT '';
+  ALTER TABLE processes ADD COLUMN package_source TEXT NOT NULL DEFAULT '';
+  ALTER TABLE processes ADD COLUMN exe_since INTEGER NOT NULL DEFAULT 0;
+  `,
+  // scale (after the other numbered migrations of its round): revocations found by time (one query for every open stream), and the
   // export slots a fleet of collectors claims (a schedule runs once per fleet).
   // PostgreSQL's counterpart of every migration is in postgres-schema.ts.
   `

@@ -1,12 +1,24 @@
 // Tags that belong to a process whatever its sockets: where its executable
 // lives, whether it still exists, and whether its name imitates another.
 
-import { judgeCommandLine, TAG, type KnowledgeBase, type OsName, type Tag } from "@oddwire/shared";
-import type { RawProcess } from "../collect/backend.js";
 import { basename, binaryName, dirname } from "./binary-name.js";
+import { judgeCommandLine } from "./command-line.js";
+import type { KnowledgeBase } from "./knowledge.js";
+import type { OsName, Tag } from "./model.js";
+import { newUnpackaged, type PackageFacts } from "./package-facts.js";
+import { siteProcessTags } from "./site-tags.js";
+import { TAG } from "./tags.js";
+
+/** The facts of a process its tags are judged from (the agent's raw process, the collector's stored row). */
+export interface ProcessFacts {
+  name: string;
+  exe: string;
+  cmdline: string;
+  exeDeleted: boolean;
+}
 
 /** Facts about a process's executable that need I/O, gathered before classification. */
-export interface ExeFacts {
+export interface ExeFacts extends PackageFacts {
   /** The executable's directory is writable by every user. */
   dirWorldWritable: boolean;
 }
@@ -84,7 +96,7 @@ const HOME_TOOL_DIRS = new Set([
 /** Linux comm is at most 15 bytes: compare names the way the kernel stores them. */
 const COMM_LENGTH = 15;
 
-export function tagProcess(p: RawProcess, facts: ExeFacts, kb: KnowledgeBase, os: OsName): Tag[] {
+export function tagProcess(p: ProcessFacts, facts: ExeFacts, kb: KnowledgeBase, os: OsName): Tag[] {
   const tags: Tag[] = [];
   if (p.exe) {
     const temp = tempDirOf(p.exe, os);
@@ -99,6 +111,9 @@ export function tagProcess(p: RawProcess, facts: ExeFacts, kb: KnowledgeBase, os
     } else if (facts.dirWorldWritable) {
       tags.push({ code: TAG.WRITABLE_DIR_EXE, reason: `runs ${p.exe} from ${dirname(p.exe)}, a directory every user can write to` });
     }
+    // Dropped where anyone can write, owned by no package, and new here: how a downloaded payload looks.
+    const fresh = tags.length > 0 ? newUnpackaged(facts) : undefined;
+    if (fresh) tags.push({ code: TAG.NEW_UNPACKAGED_EXE, reason: `${p.exe} ${fresh}` });
   }
   if (p.exeDeleted) {
     const reason = p.exe.startsWith("/memfd:")
@@ -109,6 +124,11 @@ export function tagProcess(p: RawProcess, facts: ExeFacts, kb: KnowledgeBase, os
   const imitation = imitationOf(p, kb, os);
   if (imitation) tags.push({ code: TAG.NAME_IMITATION, reason: imitation });
   tags.push(...judgeCommandLine(p.cmdline, binaryName(p), kb));
+  if (kb.site) {
+    const site = siteProcessTags(kb.site, p, binaryName(p));
+    // One writable-dir-exe at most: the built-in judgement's reason first.
+    tags.push(...site.filter((t) => t.code !== TAG.WRITABLE_DIR_EXE || !tags.some((x) => x.code === TAG.WRITABLE_DIR_EXE)));
+  }
   return tags;
 }
 
@@ -123,7 +143,7 @@ function tempDirOf(exe: string, os: OsName): string | undefined {
   return TEMP_DIRS[os].find((dir) => (dir.startsWith("\\") ? path.includes(dir) : path.startsWith(dir)));
 }
 
-function imitationOf(p: RawProcess, kb: KnowledgeBase, os: OsName): string | undefined {
+function imitationOf(p: ProcessFacts, kb: KnowledgeBase, os: OsName): string | undefined {
   const exeBase = p.exe ? basename(p.exe).toLowerCase() : "";
 
   // A kernel thread has no executable. A user process that calls itself

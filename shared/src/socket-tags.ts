@@ -1,7 +1,15 @@
 // Tags for one socket, from what the knowledge base says its binary normally
 // speaks. Each reason names the binary, what it normally does, and the socket.
 
-import { bindShellReason, isPublicAddress, TAG, UNKNOWN_PROTOCOL, type BinaryProfile, type Direction, type ProtocolSet, type Tag } from "@oddwire/shared";
+import { isPublicAddress } from "./address.js";
+import { bindShellReason } from "./command-line.js";
+import type { BinaryProfile, KnowledgeBase, ProtocolSet } from "./knowledge.js";
+import type { Direction, Tag } from "./model.js";
+import { UNKNOWN_PROTOCOL } from "./ports.js";
+import { newUnpackaged, type PackageFacts, packageWords } from "./package-facts.js";
+import { type SiteKnowledge, siteNormalFor } from "./site-knowledge.js";
+import { siteSocketTags } from "./site-tags.js";
+import { TAG } from "./tags.js";
 
 export interface SocketContext {
   /** The owning binary's name as shown to the reader. */
@@ -17,6 +25,10 @@ export interface SocketContext {
   cmdline: string;
   /** The owner is this agent, whose own collector connection is not a finding. */
   isSelf: boolean;
+  /** Where the owner's executable came from (package, age), where the OS could tell. */
+  packaged?: PackageFacts;
+  /** What a site's own knowledge matches on (site-knowledge.ts); absent or without knowledge: no site knowledge. */
+  site?: { knowledge: SiteKnowledge | undefined; exe: string; name: string; transport: string; remotePort: number };
 }
 
 /**
@@ -31,19 +43,51 @@ const NO_TAGS: Tag[] = [];
 /** An interpreter serving a directory or a page straight from its command line. */
 const AD_HOC_SERVER = /\s-S\s|\bhttp\.server\b|\bSimpleHTTPServer\b|-run\s+-e\s*httpd|\bpyftpdlib\b|\bhttpd\b.*\s-p\s*\d/;
 
+/**
+ * The socket's tags: the site's "never" entries that match, then the
+ * built-in judgement, unless the site lists this binary speaking this
+ * protocol this way as normal; then only a bind shell's command line still
+ * counts (what the process is and does is judged apart, in process tags).
+ */
 export function tagSocket(ctx: SocketContext): Tag[] {
-  const { binary, profile, direction, protocol } = ctx;
   if (ctx.isSelf) return NO_TAGS;
+  const site = ctx.site?.knowledge;
+  if (!site || !ctx.site) return judgeSocket(ctx);
+  const { exe, name, transport, remotePort } = ctx.site;
+  const port = ctx.direction === "outbound" ? remotePort : ctx.localPort;
+  const never = siteSocketTags(
+    site,
+    { exe, name, transport, direction: ctx.direction, protocol: ctx.protocol, port, remoteAddress: ctx.remoteAddress },
+    `${ctx.binary} ${ctx.describe()}`,
+  );
+  if (!siteNormalFor(site, exe, name, ctx.protocol, ctx.direction)) {
+    const own = judgeSocket(ctx);
+    return never.length === 0 ? own : [...never, ...own];
+  }
+  const bind = ctx.direction === "listen" && ctx.profile?.class !== "shell" ? bindShellReason(ctx.cmdline, ctx.profile?.class) : undefined;
+  return bind ? [...never, { code: TAG.BIND_SHELL, reason: `${ctx.binary} is ${ctx.describe()}; ${bind}` }] : never;
+}
+
+function judgeSocket(ctx: SocketContext): Tag[] {
+  const { binary, profile, direction, protocol } = ctx;
   const outbound = direction === "outbound";
   if (!profile) {
     if (!outbound || !isPublicAddress(ctx.remoteAddress)) return NO_TAGS;
-    const port = protocol === UNKNOWN_PROTOCOL ? ", on a port no protocol is registered for" : "";
-    return [
+    const registered = protocol !== UNKNOWN_PROTOCOL;
+    const facts = ctx.packaged ?? {};
+    // Installed by the package manager and speaking a registered protocol: an installed program's ordinary traffic.
+    if (facts.package && registered) return NO_TAGS;
+    const port = registered ? "" : ", on a port no protocol is registered for";
+    const origin = packageWords(facts);
+    const tags: Tag[] = [
       {
         code: TAG.UNKNOWN_BINARY_PUBLIC,
-        reason: `${binary} is not in oddwire's knowledge base and connects to a public address (${ctx.describe()})${port}: unknown software talking to the internet`,
+        reason: `${binary} is not in oddwire's knowledge base and connects to a public address (${ctx.describe()})${port}: unknown software talking to the internet${origin ? `; it ${origin}` : ""}`,
       },
     ];
+    const fresh = newUnpackaged(facts);
+    if (fresh) tags.push({ code: TAG.NEW_UNPACKAGED_EXE, reason: `${binary} ${fresh}, and reaches the internet unknown to oddwire` });
+    return tags;
   }
   const described = ctx.describe();
   const tags: Tag[] = [];
@@ -87,6 +131,21 @@ export function tagSocket(ctx: SocketContext): Tag[] {
     tags.push({ code: TAG.LOLBIN_OUTBOUND, reason: `${binary} has an outbound connection (${described}); ${profile.lolbin}` });
   }
   return tags;
+}
+
+/**
+ * The knowledge-base profile of a process. A script run through its #! line
+ * has the interpreter as its executable and the script's file name as its
+ * process name (pip, dnf, unattended-upgrade): the script's profile, when
+ * known, says more than the interpreter's.
+ */
+export function profileOf(p: { readonly name: string }, binary: string, kb: KnowledgeBase): { profile: BinaryProfile | undefined; binary: string } {
+  const profile = kb.lookup(binary);
+  if (profile?.class === "interpreter" && p.name) {
+    const script = kb.lookup(p.name);
+    if (script && script.class !== "interpreter") return { profile: script, binary: `${p.name} (run by ${binary})` };
+  }
+  return { profile, binary };
 }
 
 function speaks(set: ProtocolSet, protocol: string): boolean {
