@@ -12,7 +12,9 @@ import { runExport } from "oddwire-collector/export/export-run.js";
 import { buildReport } from "oddwire-collector/report/build-report.js";
 import { slotOf } from "oddwire-collector/export/export-scheduler.js";
 import { parsePersonaInput } from "oddwire-collector/persona/persona-input.js";
+import { knowledgeBase } from "@oddwire/shared";
 import { matchFlow } from "oddwire-collector/sensor/sensor-join.js";
+import { rejudgeStored } from "oddwire-collector/store/rejudge-store.js";
 import { tokenHash } from "oddwire-collector/store/personas.js";
 import { openStore, type Store } from "oddwire-collector/store/store.js";
 import { connectionRecord, smallBatch } from "./lib/raw-stream.js";
@@ -262,6 +264,19 @@ for (const backend of backends) {
       t.equal(await store.sensors.revokeToken("zeek-dmz", now), true);
       t.match(await store.sensors.checkToken(token!, now), { ok: false, reason: "revoked" });
       t.equal(await store.sensors.prune(now + 1), 1);
+    });
+
+    t.test("stored tags judged by other knowledge are judged again", async (t) => {
+      const { store } = await open(t);
+      await enrolled(store, "k1");
+      const now = Date.now();
+      const b = batch("k1", 1, {}, now);
+      await store.ingest.apply([{ hostId: "k1", bytes: 1, batch: { ...b, snapshot: { ...b.snapshot, knowledgeVersion: "older-knowledge" } } }], now);
+      const kb = knowledgeBase();
+      const r = await rejudgeStored(store.sql, kb);
+      t.equal(r.hosts, 1, "the host whose tags reflect other knowledge");
+      t.equal((await store.sql.get<{ judged_version: string }>("SELECT judged_version FROM hosts WHERE host_id = 'k1'"))!.judged_version, kb.version);
+      t.equal((await rejudgeStored(store.sql, kb)).hosts, 0, "once");
     });
 
     t.test("report, suppressions, exports and retention", async (t) => {
