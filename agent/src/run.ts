@@ -11,6 +11,10 @@ import { backendFor, osName } from "./collect/backend-for-os.js";
 import { planBatch, type DeltaBase } from "./delta/snapshot-delta.js";
 import { boundSnapshot } from "./bound-snapshot.js";
 import { startConnectionEvents, type ConnectionEvents } from "./events/connection-events.js";
+import { startWireProtocols, type WireProtocols } from "./events/wire-protocols.js";
+import { boundFlows, boundJoinedConnection, boundJoinedSocket } from "./bound-flows.js";
+import { joinFlows } from "./classify/join-flows.js";
+import { portTable } from "@oddwire/shared";
 import { readAgentKey, writeAgentKey } from "./identity/agent-key.js";
 import { HashCache } from "./identity/hash-cache.js";
 import { loadOrCreateHostId } from "./identity/host-id.js";
@@ -31,6 +35,7 @@ export interface RunningAgent {
   /** Resolves when the agent stops for good (revoked). */
   readonly fatal: Promise<OddwireError>;
   readonly events: ConnectionEvents;
+  readonly wire: WireProtocols;
 }
 
 export async function startAgent(config: RunConfig, log: Logger = createLogger({ name: "agent", level: config.logLevel })): Promise<RunningAgent> {
@@ -94,8 +99,16 @@ export async function startAgent(config: RunConfig, log: Logger = createLogger({
     try {
       const { snapshot: taken, totalMs } = await takeSnapshot({ stateDir, backend, hashCache, hash: config.hash, os, hostId });
       // Connections are per batch, not state: every batch, full or delta, carries those since the last.
-      const { connections, visibility } = await events.collect(Date.now());
-      const snapshot = { ...boundSnapshot(taken), connections, visibility };
+      const now = Date.now();
+      const { connections: recorded, visibility } = await events.collect(now);
+      const observed = await wire.collect(now);
+      const bounded = boundSnapshot(taken);
+      // Each classified flow joins its socket or connection record, and so its process (by 5-tuple, then destination and time).
+      const joined = joinFlows({ flows: observed.flows, sockets: bounded.sockets, processes: bounded.processes, connections: recorded, ports, selfPid: process.pid });
+      const { flows, cut } = boundFlows(joined.flows);
+      const dpi = { ...observed.dpi, unclassifiedWindow: observed.dpi.unclassifiedWindow + cut };
+      const connections = joined.connections.map(boundJoinedConnection);
+      const snapshot = { ...bounded, sockets: joined.sockets.map(boundJoinedSocket), connections, visibility, flows, dpi };
       if (spool.takeDropNotice()) wantFull = true;
       const full = wantFull || base === null || sinceFull + 1 >= config.fullEvery;
       const plan = planBatch(snapshot, spool.nextSeq, base, full);
@@ -113,6 +126,7 @@ export async function startAgent(config: RunConfig, log: Logger = createLogger({
         processes: snapshot.processes.length,
         sockets: snapshot.sockets.length,
         connections: connections.length,
+        flows: flows.length,
       });
       client.notify();
     } catch (err) {
@@ -128,20 +142,30 @@ export async function startAgent(config: RunConfig, log: Logger = createLogger({
   // Last of the start-up checks and before anything streams: `--events on` fails start-up
   // when events cannot be recorded; started earlier, a tracer child would outlive a failed start.
   const events = await startConnectionEvents({ mode: config.events, rateCap: config.eventsRateCap, os, stateDir, log });
+  let wire: WireProtocols;
+  try {
+    wire = await startWireProtocols({ mode: config.dpi, interfaces: config.dpiInterfaces, sendNames: config.dpiSendNames, os, stateDir, log });
+  } catch (err) {
+    await events.stop();
+    throw err;
+  }
+  const ports = portTable();
   client.start();
   const task = cron.schedule(config.schedule, () => void tick(), { noOverlap: true });
   void tick();
-  log.info("agent.started", { hostId, collector: config.collector, schedule: config.schedule, stateDir, pending: spool.pending, events: events.mode });
+  log.info("agent.started", { hostId, collector: config.collector, schedule: config.schedule, stateDir, pending: spool.pending, events: events.mode, dpi: wire.mode });
   return {
     tick,
     spool,
     client,
     fatal,
     events,
+    wire,
     async stop() {
       await task.stop();
       while (running) await new Promise((r) => setTimeout(r, 10));
       await events.stop();
+      await wire.stop();
       await client.stop();
       log.info("agent.stopped", { pending: spool.pending, droppedTotal: spool.droppedTotal });
     },

@@ -2,7 +2,7 @@
 // socket, tags with reasons for processes and sockets. Pure: every fact that
 // needs I/O (hashes, directory modes) arrives as an argument.
 
-import type { BinaryProfile, KnowledgeBase, OsName, PortTable, ProcessRecord, SocketRecord, Tag } from "@oddwire/shared";
+import { communityId, ipProtoOf, type BinaryProfile, type KnowledgeBase, OsName, PortTable, ProcessRecord, SocketRecord, Tag } from "@oddwire/shared";
 import type { RawProcess, RawSocket } from "../collect/backend.js";
 import { binaryName } from "./binary-name.js";
 import { describeSocket } from "./describe-socket.js";
@@ -103,6 +103,7 @@ export function classifySnapshot(input: ClassifyInput): { processes: ProcessReco
       direction,
       tags,
       ...(raw && { rawProtocol: s.rawProtocol ?? 0 }),
+      communityId: socketCommunityId(s),
     };
   });
   return { processes, sockets };
@@ -121,4 +122,17 @@ export function profileOf(p: ProcessRecord, binary: string, kb: KnowledgeBase): 
     if (script && script.class !== "interpreter") return { profile: script, binary: `${p.name} (run by ${binary})` };
   }
   return { profile, binary };
+}
+
+/**
+ * The Community ID of a socket's flow, from its two ends as they stand
+ * (a listening or unconnected socket hashes its unspecified remote end, which
+ * is still the ID a sensor computes for nothing: it is stable, not joinable).
+ * "" for packet sockets and raw sockets of protocols that are not hashed by port.
+ */
+export function socketCommunityId(s: RawSocket): string {
+  const proto = ipProtoOf(s.transport, s.family) ?? (s.transport === "raw" ? s.rawProtocol : undefined);
+  if (proto === undefined || s.family === 0) return "";
+  const any = s.family === 6 ? "::" : "0.0.0.0";
+  return communityId({ proto, srcAddress: s.localAddress || any, srcPort: s.localPort, dstAddress: s.remoteAddress || any, dstPort: s.remotePort });
 }
