@@ -13,7 +13,7 @@ import { boundSnapshot } from "./bound-snapshot.js";
 import { startConnectionEvents, type ConnectionEvents } from "./events/connection-events.js";
 import { startWireProtocols, type WireProtocols } from "./events/wire-protocols.js";
 import { boundFlows, boundJoinedConnection, boundJoinedSocket } from "./bound-flows.js";
-import { joinFlows } from "./classify/join-flows.js";
+import { joinFlows, type ObservedFlow } from "./classify/join-flows.js";
 import { portTable } from "@oddwire/shared";
 import { readAgentKey, writeAgentKey } from "./identity/agent-key.js";
 import { HashCache } from "./identity/hash-cache.js";
@@ -90,6 +90,7 @@ export async function startAgent(config: RunConfig, log: Logger = createLogger({
   });
 
   let running = false;
+  let waiting: ObservedFlow[] = [];
   const tick = async (): Promise<void> => {
     if (running) {
       log.warn("snapshot.skipped", { reason: "the previous snapshot is still running" });
@@ -104,8 +105,12 @@ export async function startAgent(config: RunConfig, log: Logger = createLogger({
       const observed = await wire.collect(now);
       const bounded = boundSnapshot(taken);
       // Each classified flow joins its socket or connection record, and so its process (by 5-tuple, then destination and time).
-      const joined = joinFlows({ flows: observed.flows, sockets: bounded.sockets, processes: bounded.processes, connections: recorded, ports, selfPid: process.pid });
-      const { flows, cut } = boundFlows(joined.flows);
+      // A flow that began after this snapshot was taken finds its socket in the next one: it waits one tick.
+      const candidates = [...waiting, ...observed.flows];
+      const joined = joinFlows({ flows: candidates, sockets: bounded.sockets, processes: bounded.processes, connections: recorded, ports, selfPid: process.pid });
+      const retry = new Set(joined.flows.flatMap((f, i) => (f.process.pid === 0 && i >= waiting.length && f.firstSeenMs >= taken.takenAtMs - 1000 ? [i] : [])));
+      waiting = candidates.filter((_, i) => retry.has(i));
+      const { flows, cut } = boundFlows(joined.flows.filter((_, i) => !retry.has(i)));
       const dpi = { ...observed.dpi, unclassifiedWindow: observed.dpi.unclassifiedWindow + cut };
       const connections = joined.connections.map(boundJoinedConnection);
       const snapshot = { ...bounded, sockets: joined.sockets.map(boundJoinedSocket), connections, visibility, flows, dpi };
