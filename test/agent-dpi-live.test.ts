@@ -20,7 +20,11 @@ import { skipWithoutTools } from "./lib/system-tools.js";
 const PEERS = fileURLToPath(new URL("../fixtures/dpi-peers.cjs", import.meta.url));
 
 const skip =
-  process.platform !== "linux" ? "Linux only" : process.getuid?.() !== 0 ? "needs root to capture packets" : skipWithoutTools(["tcpdump", "ndpiReader", "openssl"], "tcpdump libndpi-bin openssl");
+  process.platform !== "linux"
+    ? "Linux only"
+    : process.getuid?.() !== 0
+      ? "needs root to capture packets"
+      : skipWithoutTools(["tcpdump", "ndpiReader", "openssl"], "tcpdump libndpi-bin openssl");
 
 type Flow = oddwire.v1.IFlow;
 
@@ -48,9 +52,13 @@ t.test("conforming flows carry no mismatch; plain HTTP on 443, SSH on 80 and a D
 
   const key = join(dir, "key.pem");
   const cert = join(dir, "cert.pem");
-  const made = spawnSync("openssl", ["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", key, "-out", cert, "-days", "1", "-subj", "/CN=www.example.test"], {
-    encoding: "utf8",
-  });
+  const made = spawnSync(
+    "openssl",
+    ["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", key, "-out", cert, "-days", "1", "-subj", "/CN=www.example.test"],
+    {
+      encoding: "utf8",
+    },
+  );
   t.equal(made.status, 0, `a certificate for the TLS server: ${made.stderr}`);
 
   const peer = (args: string[]) => startUntilLine(t, process.execPath, [PEERS, ...args]);
@@ -86,7 +94,9 @@ t.test("conforming flows carry no mismatch; plain HTTP on 443, SSH on 80 and a D
   ];
   await waitFor(
     "every flow classified and joined to its process",
-    () => expectations.every((e) => flowOf(e.server, e.port, e.cmd)) && flows().some((f) => f.serverAddress === good && f.serverPort === 443 && (f.process?.cmdline ?? "").includes("s_client")),
+    () =>
+      expectations.every((e) => flowOf(e.server, e.port, e.cmd)) &&
+      flows().some((f) => f.serverAddress === good && f.serverPort === 443 && (f.process?.cmdline ?? "").includes("s_client")),
     120_000,
     250,
   ).catch((err: Error) => {

@@ -5,7 +5,19 @@
 
 import t from "tap";
 import { oddwire } from "@oddwire/proto";
-import type { BeaconRecord, ConnectionRecord, DpiVisibilityRecord, FlowRecord, HostFactsRecord, WireInfoRecord, ProcessRecord, SnapshotRecord, SocketRecord, Tag, VisibilityRecord } from "@oddwire/shared";
+import type {
+  BeaconRecord,
+  ConnectionRecord,
+  DpiVisibilityRecord,
+  FlowRecord,
+  HostFactsRecord,
+  WireInfoRecord,
+  ProcessRecord,
+  SnapshotRecord,
+  SocketRecord,
+  Tag,
+  VisibilityRecord,
+} from "@oddwire/shared";
 
 type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
 type ProtoKeys<T> = Exclude<keyof T, "$unknowns">;

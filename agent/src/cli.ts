@@ -42,7 +42,8 @@ const CONNECT_OPTIONS = {
 export const RUN_COMMAND: CommandSpec = {
   name: "run",
   summary: "Run the agent: snapshot on a schedule and stream batches to the collector, spooling them on disk while it is unreachable.",
-  usage: "run --collector URL [--enroll-secret S] [--schedule CRON] [--events auto|on|off] [--events-rate-cap N] [--dpi auto|on|off] [--dpi-interfaces LIST] [--dpi-names send|keep] [--spool-max-bytes SIZE] [--state-dir DIR] [--config FILE]",
+  usage:
+    "run --collector URL [--enroll-secret S] [--schedule CRON] [--events auto|on|off] [--events-rate-cap N] [--dpi auto|on|off] [--dpi-interfaces LIST] [--dpi-names send|keep] [--spool-max-bytes SIZE] [--state-dir DIR] [--config FILE]",
   options: {
     config: CONFIG_OPTION,
     ...CONNECT_OPTIONS,

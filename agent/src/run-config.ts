@@ -74,7 +74,8 @@ export const RUN_SCHEMA = {
     default: "send",
     pattern: /^(send|keep)$/,
     patternHint: "must be send or keep",
-    description: "Destination names the traffic carries (TLS SNI, HTTP Host, DNS question, SSH software): send = to the collector; keep = they never leave the host (dropped after classification, absent from reasons).",
+    description:
+      "Destination names the traffic carries (TLS SNI, HTTP Host, DNS question, SSH software): send = to the collector; keep = they never leave the host (dropped after classification, absent from reasons).",
   },
 } as const satisfies ConfigSchema;
 

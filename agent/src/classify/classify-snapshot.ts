@@ -2,7 +2,7 @@
 // socket, tags with reasons for processes and sockets. Pure: every fact that
 // needs I/O (hashes, directory modes) arrives as an argument.
 
-import { communityId, ipProtoOf, type BinaryProfile, type KnowledgeBase, OsName, PortTable, ProcessRecord, SocketRecord, Tag } from "@oddwire/shared";
+import { communityId, ipProtoOf, type BinaryProfile, type KnowledgeBase, type OsName, type PortTable, type ProcessRecord, type SocketRecord, type Tag } from "@oddwire/shared";
 import type { RawProcess, RawSocket } from "../collect/backend.js";
 import { binaryName } from "./binary-name.js";
 import { describeSocket } from "./describe-socket.js";

@@ -41,7 +41,10 @@ export async function startWireProtocols(o: WireProtocolsOptions): Promise<WireP
   const refuse = (why: string): void => {
     reason = why;
     if (o.mode === "on")
-      throw new OddwireError("ODW_ERR_DPI", `--dpi on, but protocol identification cannot run on this host: ${why}. Fix that, or run with --dpi auto (the reason sent to the collector) or --dpi off`);
+      throw new OddwireError(
+        "ODW_ERR_DPI",
+        `--dpi on, but protocol identification cannot run on this host: ${why}. Fix that, or run with --dpi auto (the reason sent to the collector) or --dpi off`,
+      );
     log.warn("dpi.unavailable", { reason: why });
   };
 

@@ -60,7 +60,7 @@ const WireInfo = message("WireInfo", {
   1: str("port_protocol"),
   2: str("wire_protocol"),
   3: str("confidence"),
-  4: many(str("risk"), COUNT_LIMITS.risks, 0),
+  4: many(strAs("risks", "risk"), COUNT_LIMITS.risks, 0),
   5: num("bytes"),
   6: num("packets"),
 });
@@ -82,7 +82,7 @@ const Socket = message("Socket", {
   15: num("raw_protocol"),
   16: str("community_id"),
   17: msg("wire", WireInfo),
-  18: many(str("destination_name"), COUNT_LIMITS.destination_names, 1),
+  18: many(strAs("destination_names", "destination_name"), COUNT_LIMITS.destination_names, 1),
 });
 const Beacon = message("Beacon", { 1: num("interval_ms"), 2: num("jitter_ms"), 3: num("count"), 4: num("span_ms") });
 // A connection's tags have their own bound, its ancestry entries are bounded like an exe path.
@@ -105,7 +105,7 @@ const Connection = message("Connection", {
   16: msg("beacon", Beacon),
   17: str("community_id"),
   18: msg("wire", WireInfo),
-  19: many(str("destination_name"), COUNT_LIMITS.destination_names, 2),
+  19: many(strAs("destination_names", "destination_name"), COUNT_LIMITS.destination_names, 2),
 });
 const Flow = message("Flow", {
   1: str("transport"),
@@ -116,7 +116,7 @@ const Flow = message("Flow", {
   6: num("server_port"),
   7: str("community_id"),
   8: msg("wire", WireInfo),
-  9: many(str("destination_name"), COUNT_LIMITS.destination_names, 0),
+  9: many(strAs("destination_names", "destination_name"), COUNT_LIMITS.destination_names, 0),
   10: num("first_seen_ms"),
   11: num("last_seen_ms"),
   12: msg("process", Process),
@@ -127,7 +127,7 @@ const Flow = message("Flow", {
 const DpiVisibility = message("DpiVisibility", {
   1: strAs("mode", "state"),
   2: str("reason"),
-  3: many(str("interface"), COUNT_LIMITS.interfaces, 0),
+  3: many(strAs("interfaces", "interface"), COUNT_LIMITS.interfaces, 0),
   4: num("flows_classified"),
   5: num("unclassified_rate"),
   6: num("unclassified_window"),

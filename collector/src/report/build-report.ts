@@ -25,6 +25,8 @@ export interface ReportOptions {
   binary?: string | undefined;
   protocol?: string | undefined;
   tag?: string | undefined;
+  /** Only findings whose flows carried this destination name (".example.com": any name under it). */
+  dest?: string | undefined;
   minScore?: number | undefined;
   showSuppressed?: boolean | undefined;
   hostsPerFinding?: number | undefined;
@@ -164,11 +166,16 @@ export function buildReport(db: Db, o: ReportOptions): Report {
     if (suppression && !o.showSuppressed) continue;
     if (o.tag && !c.tags.includes(o.tag)) continue;
     if (o.minScore !== undefined && s.score < o.minScore) continue;
+    const wireFacts = wireOf(q, g);
+    if (o.dest && !wireFacts.destinationNames.some((n) => nameMatches(n, o.dest!))) continue;
     const finding: Finding = {
       rank: 0,
       score: s.score,
       binary: { name: g.binary_name, path: detail.exe || g.exe || g.binary, sha256: detail.sha256 || g.sha256 },
       protocol: g.protocol,
+      wireProtocol: wireFacts.wireProtocol,
+      risks: wireFacts.risks,
+      destinationNames: wireFacts.destinationNames,
       transport: g.transport,
       port: mostCommonPort(detail.hosts) ?? g.port,
       portClass: PORT_CLASSES[g.pc]!,
@@ -211,6 +218,7 @@ export function buildReport(db: Db, o: ReportOptions): Report {
         binary: o.binary,
         protocol: o.protocol,
         tag: o.tag,
+        dest: o.dest,
         minScore: o.minScore,
         showSuppressed: o.showSuppressed,
       }).filter(([, v]) => v !== undefined && v !== false),
@@ -250,6 +258,8 @@ function detailQueries(db: Db) {
     liveProcess: db.prepare(`SELECT p.pid, p.ppid, p.cmdline, p.user FROM sockets s JOIN processes p ON p.host_id = s.host_id AND p.pid = s.pid
        WHERE s.host_id = ? AND p.binary = ? AND s.protocol = ? AND s.transport = ? AND s.direction = ? LIMIT 1`),
     identity: db.prepare("SELECT binary_name, exe, sha256 FROM observations WHERE binary = ? LIMIT 1"),
+    flows: db.prepare(`SELECT wire_protocol, risks, names FROM flows INDEXED BY flows_by_finding
+       WHERE binary = ? AND port_protocol = ? AND transport = ? AND direction = ? AND server_port BETWEEN ? AND ? ORDER BY id DESC LIMIT ${WIRE_SAMPLE}`),
     // The latest connection record of this host in the group: its process may be long gone.
     connection: db.prepare<
       [string, string, string, string, string, number, number],
@@ -454,4 +464,42 @@ function mostCommonPort(hosts: ReportHost[]): number | undefined {
   const counts = new Map<number, number>();
   for (const h of hosts) for (const p of h.ports) counts.set(p, (counts.get(p) ?? 0) + 1);
   return [...counts].sort((a, b) => b[1] - a[1] || a[0] - b[0])[0]?.[0];
+}
+
+/** Flow rows read per finding for its wire facts (the most recent). */
+const WIRE_SAMPLE = 500;
+const MAX_NAMES = 50;
+
+/**
+ * What the wire showed for a finding's flows (agent --dpi): the protocol
+ * seen most ("" when none was identified), every risk, the destination names.
+ */
+function wireOf(q: Queries, g: GroupRow): { wireProtocol: string; risks: string[]; destinationNames: string[] } {
+  const [lo, hi] = PORT_RANGES[g.pc]!;
+  const rows = q.flows.all(g.binary, g.protocol, g.transport, g.direction, lo, hi) as Array<{ wire_protocol: string; risks: string; names: string }>;
+  const seen = new Map<string, number>();
+  const risks = new Set<string>();
+  const names = new Set<string>();
+  for (const r of rows) {
+    if (r.wire_protocol) seen.set(r.wire_protocol, (seen.get(r.wire_protocol) ?? 0) + 1);
+    for (const x of parseList(r.risks)) risks.add(x);
+    for (const x of parseList(r.names)) if (names.size < MAX_NAMES) names.add(x);
+  }
+  const wireProtocol = [...seen].sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0]))[0]?.[0] ?? "";
+  return { wireProtocol, risks: [...risks].sort(), destinationNames: [...names] };
+}
+
+function parseList(json: string): string[] {
+  try {
+    const v = JSON.parse(json) as unknown;
+    return Array.isArray(v) ? v.filter((x): x is string => typeof x === "string") : [];
+  } catch {
+    return [];
+  }
+}
+
+/** `name` is `wanted`, or under it when `wanted` starts with "." (case-insensitive). */
+export function nameMatches(name: string, wanted: string): boolean {
+  const n = name.toLowerCase();
+  return wanted.startsWith(".") ? n === wanted.slice(1) || n.endsWith(wanted) : n === wanted;
 }

@@ -31,6 +31,9 @@ export const FINDING_COLUMNS = [
   "host_first_seen",
   "host_last_seen",
   "host_ports",
+  "wire_protocol",
+  "risks",
+  "destination_names",
 ] as const;
 
 /** One row per finding and host (a finding with no host row left gets one row of its own). */
@@ -68,6 +71,9 @@ export function findingRows(r: Report): Array<Array<string | number>> {
         isoOrEmpty(h?.firstSeenMs ?? 0),
         isoOrEmpty(h?.lastSeenMs ?? 0),
         h?.ports.join(" ") ?? "",
+        f.wireProtocol ?? "",
+        (f.risks ?? []).join("; "),
+        (f.destinationNames ?? []).join(" "),
       ]);
     }
   }

@@ -32,7 +32,14 @@ export interface Finding {
   /** 0 to 100. */
   score: number;
   binary: { name: string; path: string; sha256: string };
+  /** The protocol the port implies ("https", "dns", "unknown"). */
   protocol: string;
+  /** What the traffic was (agent --dpi: nDPI's name, "HTTP", "TLS", "SSH"); "" when not identified or not watched. */
+  wireProtocol: string;
+  /** The identification engine's flow risks ("Known Protocol on Non Standard Port"). */
+  risks: string[];
+  /** Destination names the traffic carried (TLS SNI, HTTP Host, DNS question, SSH software), at most 50. */
+  destinationNames: string[];
   transport: string;
   /** The most common port of the finding; portClass says which class it stands for. */
   port: number;

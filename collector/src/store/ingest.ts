@@ -21,6 +21,7 @@
 import { binaryKey } from "@oddwire/shared";
 import type { oddwire } from "@oddwire/proto";
 import type { Db } from "./open-db.js";
+import { storeFlows } from "./flows.js";
 
 type Batch = oddwire.v1.IBatch;
 type Snapshot = oddwire.v1.ISnapshot;
@@ -85,13 +86,13 @@ export class Ingester {
         "SELECT exe, name, sha256, binary FROM processes WHERE host_id = ? AND pid = ? ORDER BY started_at DESC LIMIT 1",
       ),
       upsertSocket: db.prepare(`INSERT OR REPLACE INTO sockets
-        (host_id, skey, transport, family, local_address, local_port, remote_address, remote_port, state, pid, uid, inode, netns, protocol, direction, tags, raw_protocol)
-        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+        (host_id, skey, transport, family, local_address, local_port, remote_address, remote_port, state, pid, uid, inode, netns, protocol, direction, tags, raw_protocol, community_id)
+        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
       insertConnection: db.prepare(`INSERT INTO connections
         (host_id, binary, pid, started_at, name, exe, cmdline, user, sha256, ancestry, transport, direction, family, local_address, local_port,
          remote_address, remote_port, protocol, port, first_seen, last_seen, count, failed, tags,
-         beacon_interval_ms, beacon_jitter_ms, beacon_count, beacon_span_ms, seq, received_at)
-        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+         beacon_interval_ms, beacon_jitter_ms, beacon_count, beacon_span_ms, seq, received_at, community_id, wire_protocol)
+        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
       addConnectionRows: db.prepare<[number, string], number>("UPDATE hosts SET connection_rows = connection_rows + ? WHERE host_id = ? RETURNING connection_rows").pluck(),
       trimConnections: db.prepare(`DELETE FROM connections WHERE host_id = ? AND id <
         (SELECT id FROM connections WHERE host_id = ? ORDER BY id DESC LIMIT 1 OFFSET ?)`),
@@ -257,6 +258,7 @@ export class Ingester {
         k.direction ?? "",
         tagsJson(k.tags),
         num(k.rawProtocol),
+        k.communityId ?? "",
       );
       if (!pid) continue;
       let owner = owners.get(pid);
@@ -308,9 +310,14 @@ export class Ingester {
         ...beacon,
         seq,
         now,
+        c.communityId ?? "",
+        c.wire?.wireProtocol ?? "",
       );
       if (binary) observe(binary, p.exe ?? "", p.name ?? "", p.sha256 ?? "", c.protocol ?? "", c.transport ?? "", direction, port, first, last, count, tags);
     });
+    // Classified flows joined to a process observe as its sockets do: by the port's protocol, with the wire's tags.
+    for (const f of storeFlows(this.db, hostId, os, seq, now, snap.flows ?? []))
+      observe(f.binary, f.exe, f.name, f.sha256, f.protocol, f.transport, f.direction, f.port, f.first, f.last, 1, f.tags);
     for (const e of obs.values()) s.upsertObservation.run(...e.o, e.first, e.last, e.count, e.tags, now);
     if (connections.length > 0) this.boundConnectionRows(hostId, connections.length);
 
@@ -325,6 +332,12 @@ export class Ingester {
       seq,
       dropped: num(batch.droppedBatches),
     });
+    if (snap.dpi) {
+      const d = snap.dpi;
+      this.db
+        .prepare("UPDATE hosts SET dpi_mode = ?, dpi_reason = ?, dpi_unclassified = ? WHERE host_id = ?")
+        .run((d.mode ?? "").slice(0, 16), (d.reason ?? "").slice(0, 1000), num(d.unclassifiedRate) + num(d.unclassifiedWindow), hostId);
+    }
     if (snap.facts) {
       const f = snap.facts;
       const cut = (v: string | null | undefined) => (v ?? "").slice(0, 255);
