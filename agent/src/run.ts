@@ -13,7 +13,7 @@ import { boundSnapshot } from "./bound-snapshot.js";
 import { startConnectionEvents, type ConnectionEvents } from "./events/connection-events.js";
 import { startWireProtocols, type WireProtocols } from "./events/wire-protocols.js";
 import { boundFlows, boundJoinedConnection, boundJoinedSocket } from "./bound-flows.js";
-import { joinFlows, type ObservedFlow } from "./classify/join-flows.js";
+import { carryWire, joinFlows, type ObservedFlow, type SocketWire } from "./classify/join-flows.js";
 import { portTable } from "@oddwire/shared";
 import { readAgentKey, writeAgentKey } from "./identity/agent-key.js";
 import { HashCache } from "./identity/hash-cache.js";
@@ -91,6 +91,7 @@ export async function startAgent(config: RunConfig, log: Logger = createLogger({
 
   let running = false;
   let waiting: ObservedFlow[] = [];
+  let socketWire = new Map<string, SocketWire>();
   const tick = async (): Promise<void> => {
     if (running) {
       log.warn("snapshot.skipped", { reason: "the previous snapshot is still running" });
@@ -113,7 +114,9 @@ export async function startAgent(config: RunConfig, log: Logger = createLogger({
       const { flows, cut } = boundFlows(joined.flows.filter((_, i) => !retry.has(i)));
       const dpi = { ...observed.dpi, unclassifiedWindow: observed.dpi.unclassifiedWindow + cut };
       const connections = joined.connections.map(boundJoinedConnection);
-      const snapshot = { ...bounded, sockets: joined.sockets.map(boundJoinedSocket), connections, visibility, flows, dpi };
+      const carried = carryWire(joined.sockets, socketWire);
+      socketWire = carried.memory;
+      const snapshot = { ...bounded, sockets: carried.sockets.map(boundJoinedSocket), connections, visibility, flows, dpi };
       if (spool.takeDropNotice()) wantFull = true;
       const full = wantFull || base === null || sinceFull + 1 >= config.fullEvery;
       const plan = planBatch(snapshot, spool.nextSeq, base, full);

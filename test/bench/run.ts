@@ -1,8 +1,9 @@
 // `npm run bench`: every benchmark, each against its baseline in the same run,
 // printed as Markdown tables. Options: --quick (fewer rounds, less load),
-// --only snapshot|ingest|rarity|installers|events.
+// --only snapshot|ingest|rarity|installers|events|dpi.
 
 import { benchSnapshot, printSnapshotBench } from "./agent-snapshot.bench.js";
+import { benchDpi, printDpiBench } from "./dpi.bench.js";
 import { benchEvents, printEventsBench } from "./events.bench.js";
 import { benchIngest, printIngestBench } from "./ingest.bench.js";
 import { benchInstallers, printInstallersBench } from "./installers.bench.js";
@@ -42,4 +43,8 @@ if (want("installers")) {
 if (want("events")) {
   if (process.getuid?.() !== 0) console.log("\n(events benchmark skipped: loading tracing programs needs root)");
   else printEventsBench(await benchEvents({ rates: [0, 100, 1000, 5000], stepSeconds: quick ? 6 : 12 }));
+}
+if (want("dpi")) {
+  if (process.getuid?.() !== 0) console.log("\n(protocol identification benchmark skipped: capturing packets needs root)");
+  else printDpiBench(await benchDpi({ stepSeconds: quick ? 6 : 15 }));
 }

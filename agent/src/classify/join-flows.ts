@@ -7,6 +7,7 @@
 
 import {
   communityId,
+  TAG,
   ipProtoOf,
   type ConnectionRecord,
   type FlowRecord,
@@ -154,4 +155,40 @@ function mergeTags(had: readonly Tag[], add: readonly Tag[]): Tag[] {
   const out = [...had];
   for (const t of add) if (!out.some((o) => o.code === t.code && o.reason === t.reason)) out.push(t);
   return out;
+}
+
+const WIRE_TAGS: ReadonlySet<string> = new Set([TAG.WIRE_MISMATCH, TAG.WIRE_RISK, TAG.WIRE_UNIDENTIFIED]);
+
+/** What a socket learnt from its classified flow, kept while the socket lives. */
+export interface SocketWire {
+  wire: WireInfoRecord;
+  destinationNames: string[];
+  tags: Tag[];
+}
+
+function socketKey(s: SocketRecord): string {
+  return `${s.transport}|${s.inode}|${endpoint(s.localAddress, s.localPort)}|${endpoint(s.remoteAddress, s.remotePort)}`;
+}
+
+/**
+ * A flow is classified once, from its first packets; its socket lives on
+ * through later snapshots. Carries each socket's wire facts and tags into
+ * every later snapshot that still holds it, and forgets the sockets gone.
+ * Returns the sockets with what they carry, and the memory for the next tick.
+ */
+export function carryWire(sockets: readonly SocketRecord[], memory: ReadonlyMap<string, SocketWire>): { sockets: SocketRecord[]; memory: Map<string, SocketWire> } {
+  const next = new Map<string, SocketWire>();
+  const out = sockets.map((s) => {
+    const key = socketKey(s);
+    if (s.wire) {
+      const own = s.tags.filter((t) => WIRE_TAGS.has(t.code));
+      next.set(key, { wire: s.wire, destinationNames: s.destinationNames ?? [], tags: own });
+      return s;
+    }
+    const known = memory.get(key);
+    if (!known) return s;
+    next.set(key, known);
+    return { ...s, wire: known.wire, destinationNames: known.destinationNames, tags: mergeTags(s.tags, known.tags) };
+  });
+  return { sockets: out, memory: next };
 }
