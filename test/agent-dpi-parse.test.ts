@@ -131,3 +131,19 @@ t.test("a flow joins a connection record by destination and time, and its names 
   );
   t.same(listDestinationNames(db, { name: "b.example.test" }), []);
 });
+
+t.test("--dpi settings are checked up front, and what is missing is said in words", async (t) => {
+  const { resolveRunConfig } = await import("oddwire-agent/run-config.js");
+  const { dpiMissing } = await import("oddwire-agent/collect/linux/dpi/dpi-capture.js");
+  const base = { collector: "ws://127.0.0.1:1", "enroll-secret": "x".repeat(32), "state-dir": t.testdir() };
+  const c = resolveRunConfig({ ...base, dpi: "on", "dpi-interfaces": "lo,eth0", "dpi-names": "keep" }, {});
+  t.match(c, { dpi: "on", dpiInterfaces: ["lo", "eth0"], dpiSendNames: false });
+  t.match(resolveRunConfig(base, {}), { dpi: "auto", dpiInterfaces: [], dpiSendNames: true }, "defaults: auto, every interface, names sent");
+  t.throws(() => resolveRunConfig({ ...base, dpi: "sometimes" }, {}), { code: "ODW_ERR_CONFIG", message: /must be auto, on or off/ });
+  t.throws(() => resolveRunConfig({ ...base, "dpi-interfaces": "lo;rm -rf" }, {}), { code: "ODW_ERR_CONFIG" });
+  t.same(dpiMissing({ tcpdump: null, ndpiReader: "/usr/bin/ndpiReader" }, 0n), [
+    "tcpdump is not installed (Debian: apt-get install tcpdump)",
+    "this process lacks CAP_NET_RAW, which capturing packets needs (run the agent as root, or grant it)",
+  ]);
+  t.same(dpiMissing({ tcpdump: "/usr/bin/tcpdump", ndpiReader: "/usr/bin/ndpiReader" }, 1n << 13n), []);
+});

@@ -71,6 +71,10 @@ t.test("plain HTTP to port 443 is in the report: port says https, wire says HTTP
     finding.reasons.some((r: string) => /port 443 implies https, but the traffic is plain HTTP/.test(r)),
     `the reason in words: ${finding.reasons.join(" | ")}`,
   );
+  t.ok(
+    finding.reasons.some((r: string) => r === "the wire showed HTTP from bash on 1 of the 1 host that runs it (port says https)"),
+    "rarity over the binary and what the wire shows",
+  );
   t.match(finding.hosts[0]?.cmdline ?? "", /dpi-report-client/, "with the process's command line");
 
   const others = JSON.parse(report("--format", "json", "--dest", `other-${name}`)).findings as any[];

@@ -52,7 +52,7 @@ export async function startCollector(config: ServeConfig, log: Logger = createLo
   const prune = () => {
     try {
       const pruned = pruneOld(db, Date.now(), config);
-      if (pruned.batches || pruned.observations || pruned.connections) log.info("retention.pruned", pruned);
+      if (pruned.batches || pruned.observations || pruned.connections || pruned.flows || pruned.names) log.info("retention.pruned", pruned);
     } catch (err) {
       log.error("retention.failed", { error: (err as Error).message });
     }

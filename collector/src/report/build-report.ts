@@ -167,6 +167,13 @@ export function buildReport(db: Db, o: ReportOptions): Report {
     if (o.tag && !c.tags.includes(o.tag)) continue;
     if (o.minScore !== undefined && s.score < o.minScore) continue;
     const wireFacts = wireOf(q, g);
+    // Rarity over the binary and what the wire shows: on how many of the binary's hosts its traffic was this protocol, whatever the port.
+    const wireHosts = wireFacts.wireProtocol ? (q.wireHosts.get(g.binary, wireFacts.wireProtocol) as number) : 0;
+    const wireReason = wireFacts.wireProtocol
+      ? [
+          `the wire showed ${wireFacts.wireProtocol} from ${g.binary_name} on ${wireHosts} of the ${c.binaryHostCount} ${c.binaryHostCount === 1 ? "host that runs" : "hosts that run"} it (port says ${g.protocol})`,
+        ]
+      : [];
     if (o.dest && !wireFacts.destinationNames.some((n) => nameMatches(n, o.dest!))) continue;
     const finding: Finding = {
       rank: 0,
@@ -182,7 +189,7 @@ export function buildReport(db: Db, o: ReportOptions): Report {
       direction: g.direction,
       hostCount: g.hosts,
       binaryHostCount: c.binaryHostCount,
-      reasons: s.reasons,
+      reasons: [...s.reasons, ...wireReason],
       evidence: s.evidence,
       tags: c.tags,
       firstSeenMs: g.first_seen,
@@ -258,6 +265,7 @@ function detailQueries(db: Db) {
     liveProcess: db.prepare(`SELECT p.pid, p.ppid, p.cmdline, p.user FROM sockets s JOIN processes p ON p.host_id = s.host_id AND p.pid = s.pid
        WHERE s.host_id = ? AND p.binary = ? AND s.protocol = ? AND s.transport = ? AND s.direction = ? LIMIT 1`),
     identity: db.prepare("SELECT binary_name, exe, sha256 FROM observations WHERE binary = ? LIMIT 1"),
+    wireHosts: db.prepare("SELECT COUNT(DISTINCT host_id) FROM flows INDEXED BY flows_by_wire WHERE binary = ? AND wire_protocol = ?").pluck(),
     flows: db.prepare(`SELECT wire_protocol, risks, names FROM flows INDEXED BY flows_by_finding
        WHERE binary = ? AND port_protocol = ? AND transport = ? AND direction = ? AND server_port BETWEEN ? AND ? ORDER BY id DESC LIMIT ${WIRE_SAMPLE}`),
     // The latest connection record of this host in the group: its process may be long gone.

@@ -24,7 +24,10 @@ export const TAG_WEIGHTS: Record<string, number> = {
   "deleted-exe": 0.8,
   "silent-binary-socket": 0.8,
   "writable-dir-exe": 0.75,
+  "wire-mismatch": 0.85,
   "unexpected-protocol": 0.6,
+  "wire-risk": 0.5,
+  "wire-unidentified": 0.5,
   "interpreter-outbound": 0.4,
 };
 

@@ -44,9 +44,9 @@ export function storeFlows(db: Db, hostId: string, os: string, seq: number, now:
   const insert = db.prepare(`INSERT INTO flows (host_id, binary, pid, name, exe, cmdline, transport, direction, family, client_address, client_port,
       server_address, server_port, community_id, port_protocol, wire_protocol, confidence, risks, names, bytes, packets, first_seen, last_seen, tags, seq, received_at)
       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`);
-  const name = db.prepare(`INSERT INTO destination_names (host_id, name, kind, binary, pid, exe, cmdline, first_seen, last_seen) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+  const name = db.prepare(`INSERT INTO destination_names (host_id, name, kind, binary, pid, exe, cmdline, first_seen, last_seen, received_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
       ON CONFLICT (host_id, name, kind, exe, cmdline) DO UPDATE SET pid = excluded.pid, binary = excluded.binary,
-        first_seen = min(first_seen, excluded.first_seen), last_seen = max(last_seen, excluded.last_seen)`);
+        first_seen = min(first_seen, excluded.first_seen), last_seen = max(last_seen, excluded.last_seen), received_at = excluded.received_at`);
   const out: FlowObservation[] = [];
   for (const f of flows) {
     const p = f.process ?? {};
@@ -87,7 +87,7 @@ export function storeFlows(db: Db, hostId: string, os: string, seq: number, now:
       now,
     );
     const kind = nameKindOf(w.wireProtocol ?? "");
-    for (const n of names) name.run(hostId, n, kind, binary, num(p.pid), exe, p.cmdline ?? "", first, last);
+    for (const n of names) name.run(hostId, n, kind, binary, num(p.pid), exe, p.cmdline ?? "", first, last, now);
     if (binary && f.direction)
       out.push({
         binary,

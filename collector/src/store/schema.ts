@@ -334,6 +334,7 @@ export const MIGRATIONS: readonly string[] = [
   CREATE INDEX flows_by_community_id ON flows (community_id);
   CREATE INDEX flows_by_host ON flows (host_id, id);
   CREATE INDEX flows_by_received ON flows (received_at);
+  CREATE INDEX flows_by_wire ON flows (binary, wire_protocol, host_id);
 
   CREATE TABLE destination_names (
     host_id    TEXT NOT NULL,
@@ -345,9 +346,11 @@ export const MIGRATIONS: readonly string[] = [
     cmdline    TEXT NOT NULL,
     first_seen INTEGER NOT NULL,
     last_seen  INTEGER NOT NULL,
+    received_at INTEGER NOT NULL,
     PRIMARY KEY (host_id, name, kind, exe, cmdline)
   ) STRICT, WITHOUT ROWID;
   CREATE INDEX destination_names_by_name ON destination_names (name);
+  CREATE INDEX destination_names_by_received ON destination_names (received_at);
 
   ALTER TABLE sockets ADD COLUMN community_id TEXT NOT NULL DEFAULT '';
   ALTER TABLE connections ADD COLUMN community_id TEXT NOT NULL DEFAULT '';
