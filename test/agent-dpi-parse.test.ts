@@ -147,3 +147,29 @@ t.test("--dpi settings are checked up front, and what is missing is said in word
   ]);
   t.same(dpiMissing({ tcpdump: "/usr/bin/tcpdump", ndpiReader: "/usr/bin/ndpiReader" }, 1n << 13n), []);
 });
+
+t.test("the page shows port says / wire says, risks and names as text; snapshot --json gives every socket its Community ID", async (t) => {
+  const { renderReportHtml } = await import("oddwire-collector/report/report-html.js");
+  const { layoutReport, reportFinding } = await import("./lib/report-fixture.js");
+  const report = layoutReport();
+  report.findings = [
+    reportFinding({ protocol: "https", wireProtocol: "HTTP", risks: ["Known Protocol on Non Standard Port"], destinationNames: ['<img src=x onerror="alert(1)">.example.test'] }),
+  ];
+  const html = renderReportHtml(report, { nonce: "bm9uY2Vub25jZQ" });
+  t.match(html, /port says <b>https<\/b> \/ wire says <b>HTTP<\/b>/);
+  t.match(html, /risks: Known Protocol on Non Standard Port/);
+  t.match(html, /&lt;img src=x onerror=&quot;alert\(1\)&quot;&gt;\.example\.test/, "a hostile name is text");
+  t.notMatch(html, /<img src=x/);
+
+  const { spawnSync } = await import("node:child_process");
+  const { fileURLToPath } = await import("node:url");
+  const bin = fileURLToPath(new URL("../../agent/bin/oddwire-agent.js", import.meta.url));
+  const r = spawnSync(process.execPath, [bin, "snapshot", "--json", "--no-hash", "--state-dir", t.testdir()], { encoding: "utf8", maxBuffer: 256 << 20 });
+  t.equal(r.status, 0, r.stderr);
+  const sockets = JSON.parse(r.stdout).sockets as Array<{ transport: string; communityId: string }>;
+  t.ok(sockets.length > 0);
+  const wrong = sockets.filter((s) =>
+    s.transport === "packet" ? s.communityId !== "" : (s.transport === "tcp" || s.transport === "udp") && !/^1:[A-Za-z0-9+/]{27}=$/.test(s.communityId),
+  );
+  t.same(wrong, [], "tcp and udp sockets have a Community ID, packet sockets an empty one");
+});
