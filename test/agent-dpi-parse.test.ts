@@ -173,3 +173,16 @@ t.test("the page shows port says / wire says, risks and names as text; snapshot 
   );
   t.same(wrong, [], "tcp and udp sockets have a Community ID, packet sockets an empty one");
 });
+
+t.test("names from the traffic are cut to their bounds", async (t) => {
+  const { boundNames, boundWire } = await import("oddwire-agent/bound-flows.js");
+  const names = boundNames(Array.from({ length: 40 }, (_, i) => `${"a".repeat(1000)}${i}`));
+  t.equal(names.length, 16, "at most 16 names");
+  t.ok(
+    names.every((n) => Buffer.byteLength(n) <= 256 && n.endsWith("…[truncated]")),
+    "each at most 256 bytes, marked",
+  );
+  const w = boundWire({ portProtocol: "https", wireProtocol: "HTTP", confidence: "DPI", risks: Array.from({ length: 50 }, () => "r".repeat(500)), bytes: 1, packets: 1 });
+  t.equal(w.risks.length, 32);
+  t.ok(w.risks.every((r) => Buffer.byteLength(r) <= 128));
+});

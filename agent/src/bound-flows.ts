@@ -4,13 +4,10 @@
 // which come from the traffic (a TLS SNI is whatever the client wrote):
 // attacker-controlled, cut to their bounds.
 
-import { COUNT_LIMITS, STRING_LIMITS, truncateUtf8, type ConnectionRecord, type FlowRecord, type SocketRecord, type Tag, type WireInfoRecord } from "@oddwire/shared";
+import { COUNT_LIMITS, type ConnectionRecord, type FlowRecord, type SocketRecord, type Tag, type WireInfoRecord } from "@oddwire/shared";
+import { cutText } from "./events/connection-events.js";
 
-const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g;
-
-function text(s: string, field: keyof typeof STRING_LIMITS): string {
-  return truncateUtf8(s.replace(LONE_SURROGATE, "\uFFFD"), STRING_LIMITS[field]);
-}
+const text = cutText;
 
 export function boundWire(w: WireInfoRecord): WireInfoRecord {
   return {
