@@ -61,6 +61,10 @@ t.test("tags say port and wire", async (t) => {
   t.equal(wireTags({ ...base, serverPort: 22, portProtocol: "ssh", wireProtocol: "", confidence: "" })[0]?.code, "wire-unidentified");
   t.same(wireTags({ ...base, serverPort: 22, portProtocol: "ssh", wireProtocol: "", confidence: "", packets: 2 }), [], "a failed handshake is not judged");
   t.same(wireTags({ ...base, serverPort: 443, portProtocol: "https", wireProtocol: "TLS", confidence: "Match by port" }), [], "a guess from the port is not judged");
+  const tunnel = wireTags({ ...base, transport: "udp", serverPort: 53, portProtocol: "dns", wireProtocol: "DNS", names: [`x.${"q".repeat(45)}.t.example.test`] });
+  t.equal(tunnel.length, 1);
+  t.match(tunnel[0], { code: "wire-risk", reason: /a DNS question carries a 45-character label/ });
+  t.same(wireTags({ ...base, transport: "udp", serverPort: 53, portProtocol: "dns", wireProtocol: "DNS", names: ["www.example.test"] }), [], "an ordinary question");
 });
 
 t.test("a flow joins a connection record by destination and time, and its names are listed on the collector", async (t) => {

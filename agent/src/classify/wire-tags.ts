@@ -100,9 +100,29 @@ export function wireTags(c: WireContext): Tag[] {
       reason: `${port} implies ${c.portProtocol}, but its first packets are no protocol the identification engine knows (${expected.join(" or ")} expected)`,
     });
   }
-  if (c.risks.length > 0) {
+  const longLabel = master === "DNS" ? longestLabel(c.names) : "";
+  if (c.risks.length > 0 || longLabel) {
     const about = name ? ` (${JSON.stringify(name)})` : "";
-    tags.push({ code: TAG.WIRE_RISK, reason: `the identification engine flags this ${c.wireProtocol || "unidentified"} flow on ${port}${about}: ${c.risks.join("; ")}` });
+    const engine = c.risks.length > 0 ? `the identification engine flags this ${c.wireProtocol || "unidentified"} flow on ${port}${about}: ${c.risks.join("; ")}` : "";
+    const shape = longLabel
+      ? `a DNS question carries a ${longLabel.length}-character label (${JSON.stringify(longLabel.slice(0, 64))}): data encoded in names, the way DNS tunnels send it`
+      : "";
+    tags.push({ code: TAG.WIRE_RISK, reason: [engine, shape].filter(Boolean).join("; and ") });
   }
   return tags;
+}
+
+/**
+ * A DNS label this long is rarely a name people chose (RFC 1035 allows 63);
+ * tunnels fill labels with encoded data. nDPI's own check for random-looking
+ * names ("Suspicious DGA Domain name") depends on the letters drawn; this one
+ * on the length alone.
+ */
+export const DNS_TUNNEL_LABEL = 40;
+
+/** The longest label of the names at or over DNS_TUNNEL_LABEL characters, else "". */
+export function longestLabel(names: readonly string[]): string {
+  let best = "";
+  for (const n of names) for (const label of n.split(".")) if (label.length >= DNS_TUNNEL_LABEL && label.length > best.length) best = label;
+  return best;
 }
