@@ -138,7 +138,23 @@ export async function benchEvents(opts: { rates?: number[]; stepSeconds?: number
       const log: string[] = [];
       const child = spawn(
         process.execPath,
-        [AGENT_BIN, "run", "--collector", server.url, "--enroll-secret", "bench-enroll-secret", "--state-dir", state, "--no-hash", "--schedule", "*/5 * * * * *", "--events", mode],
+        [
+          AGENT_BIN,
+          "run",
+          "--collector",
+          server.url,
+          "--enroll-secret",
+          "bench-enroll-secret",
+          "--state-dir",
+          state,
+          "--no-hash",
+          "--schedule",
+          "*/5 * * * * *",
+          "--events",
+          mode,
+          "--dpi",
+          "off",
+        ],
         { stdio: ["ignore", "ignore", "pipe"] },
       );
       child.stderr!.on("data", (d) => log.push(String(d)));
