@@ -77,6 +77,8 @@ t.test("plain HTTP to port 443 is in the report: port says https, wire says HTTP
   );
   t.match(finding.hosts[0]?.cmdline ?? "", /dpi-report-client/, "with the process's command line");
 
+  const visibility = JSON.parse(report("--format", "json")).visibility;
+  t.match(visibility.dpi, { hostsOn: 1, hostsOff: 0, hostsUnknown: 0, off: [] }, "the fleet's protocol identification");
   const others = JSON.parse(report("--format", "json", "--dest", `other-${name}`)).findings as any[];
   t.notOk(
     others.some((f) => f.binary.path === bash),

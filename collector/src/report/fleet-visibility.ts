@@ -5,7 +5,7 @@
 // one sentence for the table and the page.
 
 import type { Db } from "../store/open-db.js";
-import type { ReportVisibility } from "./report-types.js";
+import type { ReportDpiVisibility, ReportVisibility } from "./report-types.js";
 
 /** Hosts listed by name in each list of the report at most (the counts cover all). */
 export const MAX_VISIBILITY_HOSTS = 1000;
@@ -30,6 +30,15 @@ export function readVisibility(db: Db): ReportVisibility {
        WHERE ${live} AND dropped_rate + dropped_records + dropped_kernel > 0
        ORDER BY dropped_rate + dropped_records + dropped_kernel DESC, host_id LIMIT ?`)
     .all(MAX_VISIBILITY_HOSTS) as ReportVisibility["dropping"];
+  const dpiCounts = db
+    .prepare(
+      `SELECT coalesce(sum(dpi_mode = 'on'), 0) AS hostsOn, coalesce(sum(dpi_mode = 'off'), 0) AS hostsOff, coalesce(sum(dpi_mode = ''), 0) AS hostsUnknown,
+              coalesce(sum(dpi_unclassified), 0) AS unclassified FROM hosts WHERE ${live}`,
+    )
+    .get() as { hostsOn: number; hostsOff: number; hostsUnknown: number; unclassified: number };
+  const dpiOff = db
+    .prepare(`SELECT host_id AS hostId, hostname, dpi_reason AS reason FROM hosts WHERE ${live} AND dpi_mode = 'off' ORDER BY hostname, host_id LIMIT ?`)
+    .all(MAX_VISIBILITY_HOSTS) as ReportDpiVisibility["off"];
   return {
     hostsWithEvents: counts.events,
     hostsSnapshotsOnly: counts.snapshots,
@@ -37,6 +46,7 @@ export function readVisibility(db: Db): ReportVisibility {
     dropped: { rate: counts.rate, records: counts.records, kernel: counts.kernel },
     snapshotsOnly,
     dropping,
+    dpi: { ...dpiCounts, off: dpiOff },
   };
 }
 

@@ -90,6 +90,19 @@ export interface ReportVisibility {
   snapshotsOnly: Array<{ hostId: string; hostname: string; reason: string }>;
   /** Hosts that dropped events, most first (at most 1,000). */
   dropping: Array<{ hostId: string; hostname: string; droppedRate: number; droppedRecords: number; droppedKernel: number }>;
+  /** Protocol identification (agent --dpi): hosts where the wire is watched, hosts where ports alone name protocols and why. */
+  dpi?: ReportDpiVisibility;
+}
+
+export interface ReportDpiVisibility {
+  hostsOn: number;
+  hostsOff: number;
+  /** Hosts whose agent never said (older agents): ports alone. */
+  hostsUnknown: number;
+  /** Flows left unclassified by the agents' caps, summed over the hosts (each since its agent started). */
+  unclassified: number;
+  /** Hosts without it, with the agent's reason (at most 1,000). */
+  off: Array<{ hostId: string; hostname: string; reason: string }>;
 }
 
 export interface Report {
