@@ -48,6 +48,16 @@ t.test("packet tuples and the window's caps", async (t) => {
   t.equal(taken.packets.length, 4, "two packets of each");
   t.equal(taken.flows[0]!.packets, 3, "every packet is counted");
   t.same(w.counts, { unclassifiedRate: 2, unclassifiedWindow: 0 }, "the others counted, once each");
+
+  // A flow caught at a window's edge waits for its packets (or for quiet) before it is classified.
+  const edge = new FlowWindow({ settleMs: 1000 });
+  const syn = Buffer.from(ip4);
+  edge.add({ tsMs: 5_000, ip: syn, wireLength: syn.length });
+  t.equal(edge.take(5_200).flows.length, 0, "a lone SYN is not classified yet");
+  edge.add({ tsMs: 5_300, ip: syn, wireLength: syn.length });
+  const later = edge.take(6_400);
+  t.equal(later.flows.length, 1, "quiet for a second: classified");
+  t.equal(later.packets.length, 2, "with every packet it kept, across windows");
 });
 
 t.test("tags say port and wire", async (t) => {

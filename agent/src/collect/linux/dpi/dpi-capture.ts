@@ -92,7 +92,8 @@ export class DpiCapture {
 
   private spawnTcpdump(iface: string): Promise<void> {
     // -p: no promiscuous mode (this host's own traffic only); -n: no name lookups; -U: write each packet as it comes.
-    const args = ["-i", iface, "-p", "-n", "-U", "-s", String(this.o.snaplen ?? DPI_SNAPLEN), "-w", "-", DPI_FILTER];
+    // -B: an 8 MiB kernel buffer (2 MiB by default) rides out the agent's pauses.
+    const args = ["-i", iface, "-p", "-n", "-U", "-B", "8192", "-s", String(this.o.snaplen ?? DPI_SNAPLEN), "-w", "-", DPI_FILTER];
     const child = spawn(this.o.tools.tcpdump, args, { stdio: ["ignore", "pipe", "pipe"] });
     this.children.push(child);
     const parser = new PcapStreamParser();

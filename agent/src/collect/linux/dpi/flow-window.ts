@@ -14,13 +14,26 @@ export const DPI_DEFAULTS = {
   flowsPerWindow: 10_000,
   /** Flows not seen for this long are forgotten (a later packet starts a new one). */
   idleMs: 60_000,
+  /**
+   * A flow is handed to classification once it has its packets, has ended, or
+   * has been quiet this long (a request waiting for its answer); never from a
+   * lone SYN caught at a window's edge.
+   */
+  settleMs: 1_000,
+  /** ... or, whatever it does, once it is this old. */
+  maxWaitMs: 10_000,
 } as const;
+
+/** Flows tracked at once, as a multiple of flowsPerWindow: the table's memory bound. */
+const TRACKED_PER_WINDOW = 20;
 
 export interface WindowOptions {
   packetsPerFlow?: number;
   newFlowsPerSecond?: number;
   flowsPerWindow?: number;
   idleMs?: number;
+  settleMs?: number;
+  maxWaitMs?: number;
 }
 
 export interface WatchedFlow {
@@ -41,6 +54,8 @@ export interface WatchedFlow {
   /** Handed to classification already (it is reported once, in the window its first packets fell in). */
   reported: boolean;
   ended: boolean;
+  /** Its kept packets until classification. */
+  held: PcapPacket[];
 }
 
 export interface Window {
@@ -65,7 +80,6 @@ export function flowKey(t: Pick<PacketTuple, "transport" | "src" | "srcPort" | "
 export class FlowWindow {
   private readonly o: Required<WindowOptions>;
   private readonly flows = new Map<string, WatchedFlow>();
-  private packets: PcapPacket[] = [];
   private pending: WatchedFlow[] = [];
   private second = -1;
   private thisSecond = 0;
@@ -87,6 +101,11 @@ export class FlowWindow {
     const key = flowKey(t);
     let f = this.flows.get(key);
     if (!f) {
+      if (this.flows.size >= this.o.flowsPerWindow * TRACKED_PER_WINDOW) {
+        // A flood past what the table holds: counted, not tracked (so each of its packets counts).
+        this.counts.unclassifiedWindow++;
+        return;
+      }
       f = this.open(key, t, p.tsMs);
       this.flows.set(key, f);
     }
@@ -97,17 +116,34 @@ export class FlowWindow {
     if (f.skipped || f.kept >= this.o.packetsPerFlow) return;
     if (f.kept === 0) this.pending.push(f);
     f.kept++;
-    this.packets.push({ tsMs: p.tsMs, ip: Buffer.from(p.ip), wireLength: p.wireLength });
+    f.held.push({ tsMs: p.tsMs, ip: Buffer.from(p.ip), wireLength: p.wireLength });
   }
 
-  /** Hands over the window so far and starts the next; forgets flows idle past idleMs before `nowMs`. */
+  /**
+   * Hands over the flows ready for classification (see settleMs) with their
+   * packets in time order; the others wait for the next window. Forgets
+   * flows idle past idleMs before `nowMs`.
+   */
   take(nowMs: number): Window {
-    const out = { packets: this.packets, flows: this.pending };
-    for (const f of out.flows) f.reported = true;
-    this.packets = [];
-    this.pending = [];
-    for (const [key, f] of this.flows) if (nowMs - f.lastSeenMs > this.o.idleMs || (f.ended && f.reported && nowMs - f.lastSeenMs > 2_000)) this.flows.delete(key);
-    return out;
+    const ready: WatchedFlow[] = [];
+    const waiting: WatchedFlow[] = [];
+    for (const f of this.pending) {
+      const settled = f.kept >= this.o.packetsPerFlow || f.ended || nowMs - f.lastSeenMs >= this.o.settleMs || nowMs - f.firstSeenMs >= this.o.maxWaitMs;
+      (settled ? ready : waiting).push(f);
+    }
+    this.pending = waiting;
+    const packets: PcapPacket[] = [];
+    for (const f of ready) {
+      f.reported = true;
+      for (const p of f.held) packets.push(p);
+      f.held = [];
+    }
+    packets.sort((a, b) => a.tsMs - b.tsMs);
+    for (const [key, f] of this.flows) {
+      if (!f.reported && !f.skipped) continue;
+      if (nowMs - f.lastSeenMs > this.o.idleMs || (f.ended && nowMs - f.lastSeenMs > 2_000)) this.flows.delete(key);
+    }
+    return { packets, flows: ready };
   }
 
   private open(key: string, t: PacketTuple, tsMs: number): WatchedFlow {
@@ -129,6 +165,7 @@ export class FlowWindow {
       skipped: false,
       reported: false,
       ended: false,
+      held: [],
     };
     const sec = Math.floor(tsMs / 1000);
     if (sec !== this.second) [this.second, this.thisSecond] = [sec, 0];
