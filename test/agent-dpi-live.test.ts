@@ -154,4 +154,18 @@ t.test("conforming flows carry no mismatch; plain HTTP on 443, SSH on 80 and a D
   t.same(dpi.interfaces, ["lo"]);
   t.ok(Number(dpi.flowsClassified) >= 6, `flows classified: ${dpi.flowsClassified}`);
   t.equal(Number(dpi.unclassifiedRate) + Number(dpi.unclassifiedWindow), 0, "no flow left out by the caps");
+
+  // A capture that dies is restarted, and said so.
+  const tcpdumpOf = () =>
+    spawnSync("ps", ["-o", "pid=,comm=", "--ppid", String(agent.child.pid)], { encoding: "utf8" })
+      .stdout.split("\n")
+      .filter((l) => l.includes("tcpdump"))
+      .map((l) => Number(l.trim().split(/\s+/)[0]));
+  const [first] = tcpdumpOf();
+  t.ok(first, "the agent's tcpdump");
+  process.kill(first!, "SIGKILL");
+  await waitFor("the capture error in the log", () => agent.log.some((l) => l.includes('"event":"dpi.capture_error"') && l.includes("SIGKILL")), 30_000);
+  const [second] = await waitFor("a new tcpdump", () => (tcpdumpOf().some((p) => p !== first) ? tcpdumpOf() : null), 30_000);
+  t.not(second, first, "restarted");
+  t.equal(agent.child.exitCode, null, "the agent runs on");
 });

@@ -82,7 +82,7 @@ export async function startWireProtocols(o: WireProtocolsOptions): Promise<WireP
 
   return {
     get mode() {
-      return capture ? "on" : "off";
+      return capture && !capture.failure ? "on" : "off";
     },
     async collect(nowMs) {
       const c = capture;
@@ -91,8 +91,8 @@ export async function startWireProtocols(o: WireProtocolsOptions): Promise<WireP
       return {
         flows: classified.map((f) => observed(f, o.sendNames)),
         dpi: {
-          mode: "on",
-          reason: "",
+          mode: c.failure ? "off" : "on",
+          reason: c.failure ?? "",
           interfaces,
           flowsClassified: c.flowsClassified,
           unclassifiedRate: c.caps.unclassifiedRate,

@@ -22,6 +22,9 @@ export const DPI_SNAPLEN = 1024;
 export const DPI_FILTER = "tcp or udp";
 /** At most this long between classifications (and so the longest a packet waits in memory). */
 export const DPI_WINDOW_MS = 5_000;
+/** A tcpdump that exits after it started is restarted this long after, this many times in a row at most. */
+const RESTART_MS = 5_000;
+const MAX_RESTARTS = 5;
 const TOOL_DIRS = ["/usr/bin", "/usr/sbin", "/usr/local/bin", "/usr/local/sbin"];
 
 export interface ClassifiedFlow {
@@ -71,6 +74,9 @@ export class DpiCapture {
   private seq = 0;
   private stopped = false;
   flowsClassified = 0;
+  /** Set when a capture kept dying and was given up: why, in words. */
+  failure: string | null = null;
+  private restarts = 0;
   packetsDropped = 0;
   private readonly droppedBy = new Map<ChildProcess, number>();
 
@@ -98,6 +104,7 @@ export class DpiCapture {
     this.children.push(child);
     const parser = new PcapStreamParser();
     let stderr = "";
+    let listening = false;
     return new Promise<void>((resolve, reject) => {
       child.stdout!.on("data", (chunk: Buffer) => {
         try {
@@ -109,7 +116,10 @@ export class DpiCapture {
       });
       child.stderr!.on("data", (chunk: Buffer) => {
         stderr = (stderr + chunk.toString()).slice(-4000);
-        if (/listening on/.test(stderr)) resolve();
+        if (!listening && /listening on/.test(stderr)) {
+          listening = true;
+          resolve();
+        }
         // SIGUSR1 makes tcpdump print its counters; "N packets dropped by kernel".
         const dropped = /(\d+) packets? dropped by kernel/g;
         let m: RegExpExecArray | null;
@@ -125,7 +135,22 @@ export class DpiCapture {
         const said = stderr.trim().split("\n").slice(-2).join(" / ").slice(0, 600);
         const why = `tcpdump on ${iface} exited (${signal ?? `code ${code}`})${said ? `: ${said}` : ""}`;
         reject(new Error(why));
-        if (!this.stopped) this.o.onError(why);
+        this.children.splice(this.children.indexOf(child), 1);
+        this.droppedBy.delete(child);
+        // Only a capture that had started is restarted (one that cannot start fails start()).
+        if (this.stopped || !listening) return;
+        this.o.onError(why);
+        if (++this.restarts > MAX_RESTARTS) {
+          this.failure = `${why}; it was restarted ${MAX_RESTARTS} times and kept exiting, so protocols come from ports alone until the agent restarts`;
+          return;
+        }
+        setTimeout(() => {
+          if (this.stopped) return;
+          this.spawnTcpdump(iface).then(
+            () => (this.restarts = 0),
+            (err: Error) => (this.failure = `tcpdump on ${iface} could not be restarted: ${err.message}`),
+          );
+        }, RESTART_MS).unref();
       });
     });
   }
