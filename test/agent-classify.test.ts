@@ -7,7 +7,7 @@ import { buildKnowledgeBase, buildPortTable, TAG, type Tag } from "@oddwire/shar
 import type { RawProcess, RawSocket } from "oddwire-agent/collect/backend.js";
 import { classifySnapshot, type ExeIdentity } from "oddwire-agent/classify/classify-snapshot.js";
 import { classifyDirections } from "oddwire-agent/classify/direction.js";
-import { isOneEditAway } from "oddwire-agent/classify/process-tags.js";
+import { isOneEditAway } from "@oddwire/shared";
 
 const ports = buildPortTable({
   protocols: {
@@ -130,7 +130,7 @@ t.test("shells and interpreters with outbound sockets; a bind shell", async (t) 
   );
   t.same(
     r.sockets.map((k) => codes(k.tags)),
-    [[TAG.SHELL_OUTBOUND], [TAG.SILENT_BINARY_SOCKET], [TAG.INTERPRETER_OUTBOUND], []],
+    [[TAG.SHELL_OUTBOUND], [TAG.BIND_SHELL], [TAG.INTERPRETER_OUTBOUND], []],
   );
   t.match(r.sockets[0]!.tags[0]!.reason, /bash.*127\.0\.0\.1:4444.*reverse shell/);
   t.match(r.sockets[1]!.tags[0]!.reason, /bind shell/);
@@ -149,20 +149,21 @@ t.test("a server that makes no outbound connections", async (t) => {
   t.equal(r.sockets[0]!.tags[0]!.reason, "sshd normally makes no outbound connections; this socket is outbound tcp to 203.0.113.9:80 (http)");
 });
 
-t.test("unknown binaries and ownerless sockets get no knowledge-base tags; the agent's own sockets neither", async (t) => {
+t.test("unknown binaries get a tag only when they reach a public address; ownerless sockets and the agent's own get none", async (t) => {
   const r = classifySnapshot({
     os: "linux",
     processes: [proc(60, "/opt/vendor/agentd"), proc(61, "/usr/bin/python3")],
-    sockets: [sock(60, { remotePort: 6667 }), sock(0, { state: "TIME_WAIT" }), sock(61, {})],
+    sockets: [sock(60, { remotePort: 6667 }), sock(0, { state: "TIME_WAIT" }), sock(61, {}), sock(60, { remoteAddress: "10.1.2.3", remotePort: 7000 })],
     identities: new Map(),
     ports,
     kb,
     selfPid: 61,
   });
   t.same(
-    r.sockets.map((k) => k.tags),
-    [[], [], []],
+    r.sockets.map((k) => codes(k.tags)),
+    [[TAG.UNKNOWN_BINARY_PUBLIC], [], [], []],
   );
+  t.match(r.sockets[0]!.tags[0]!.reason, /agentd is not in oddwire's knowledge base and connects to a public address \(outbound tcp to 203\.0\.113\.9:6667/);
 });
 
 t.test("process tags: temp and world-writable directories, deleted executables", async (t) => {
@@ -177,9 +178,9 @@ t.test("process tags: temp and world-writable directories, deleted executables",
     r.processes.map((p) => codes(p.tags)),
     [[TAG.WRITABLE_DIR_EXE], [TAG.DELETED_EXE], [TAG.WRITABLE_DIR_EXE], []],
   );
-  t.match(r.processes[0]!.tags[0]!.reason, /\/tmp\/\.x\/updater.*temp directory \/tmp\//);
+  t.match(r.processes[0]!.tags[0]!.reason, /\/tmp\/\.x\/updater.*under \/tmp\/, a temp directory/);
   t.match(r.processes[2]!.tags[0]!.reason, /\/srv\/drop, a directory every user can write to/);
-  t.same(codes(r.sockets[0]!.tags), [TAG.WRITABLE_DIR_EXE], "the socket carries its process's tags");
+  t.same(codes(r.sockets[0]!.tags), [TAG.UNKNOWN_BINARY_PUBLIC, TAG.WRITABLE_DIR_EXE], "the socket carries its process's tags");
   const w = classify("windows", [proc(74, "C:\\Users\\bob\\AppData\\Local\\Temp\\a.exe")], []);
   t.same(codes(w.processes[0]!.tags), [TAG.WRITABLE_DIR_EXE]);
 });

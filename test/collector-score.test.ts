@@ -63,3 +63,28 @@ t.test("the knowledge reason quotes the agent's own words for the strongest tag"
   });
   t.equal(r.reasons[0], 'agent (name-imitation): calls itself "kworker/0:1"; also tagged writable-dir-exe');
 });
+
+t.test("a site's 'never' is not damped by how common it is; a new unpackaged executable adds its weight", async (t) => {
+  // AnyDesk on every desktop: the fleet's normal by rarity, still a finding because the site said never.
+  const everywhere = { ...base, binaryName: "anydesk", protocol: "https", hostCount: 200, binaryHostCount: 200 };
+  t.equal(scoreGroup({ ...everywhere, tags: ["unexpected-protocol"] }).score, 0, "an ordinary tag on every host is this fleet's normal");
+  const never = scoreGroup({
+    ...everywhere,
+    tags: ["site-never"],
+    tagReasons: { "site-never": 'anydesk matches a "never" entry of site knowledge "acme" (binary anydesk): no remote-access tools here' },
+  });
+  t.equal(never.score, 90);
+  t.match(never.reasons[0], /site knowledge "acme"/);
+  const both = scoreGroup({ ...everywhere, tags: ["site-never", "unexpected-protocol"] });
+  t.equal(both.score, 90, "the damped tag adds nothing where the fleet does it everywhere");
+  const fresh = scoreGroup({
+    ...base,
+    binaryName: "fetchd",
+    protocol: "https",
+    hostCount: 1,
+    binaryHostCount: 1,
+    fleetHosts: 3,
+    tags: ["unknown-binary-public", "new-unpackaged-exe"],
+  });
+  t.equal(fresh.score, 64.3);
+});

@@ -38,7 +38,23 @@ const dpiKeys: Same<keyof DpiVisibilityRecord, ProtoKeys<oddwire.v1.DpiVisibilit
 t.test("the records and the proto messages have the same fields", async (t) => {
   t.ok(tagKeys && processKeys && socketKeys && snapshotKeys && connectionKeys && beaconKeys && visibilityKeys && factsKeys && wireKeys && flowKeys && dpiKeys);
   // And at run time: every field, with a value, through encode and decode.
-  const proc: ProcessRecord = { pid: 1, ppid: 0, name: "n", exe: "/e", cmdline: "c", user: "u", uid: 5, startedAtMs: 1, sha256: "", hashError: "", exeDeleted: false, tags: [] };
+  const proc: ProcessRecord = {
+    pid: 1,
+    ppid: 0,
+    name: "n",
+    exe: "/e",
+    cmdline: "c",
+    user: "u",
+    uid: 5,
+    startedAtMs: 1,
+    sha256: "",
+    hashError: "",
+    exeDeleted: false,
+    tags: [],
+    package: "coreutils",
+    packageSource: "dpkg",
+    exeSinceMs: 1700000000000,
+  };
   const sock: SocketRecord = {
     transport: "tcp",
     family: 4,
@@ -113,6 +129,7 @@ t.test("the records and the proto messages have the same fields", async (t) => {
     flows: [flow],
     dpi: { mode: "on", reason: "", interfaces: ["any"], flowsClassified: 3, unclassifiedRate: 1, unclassifiedWindow: 2, packetsDropped: 4 },
     facts: { distro: "Debian GNU/Linux", release: "12", kernel: "6.1", virtualization: "kvm", hardwareVendor: "QEMU", hardwareModel: "Standard PC" },
+    knowledgeVersion: "0.1.0.3f2a9c1d+b41e0a77c2d9",
   };
   const bytes = oddwire.v1.Snapshot.encode(snap).finish();
   const back = oddwire.v1.Snapshot.toObject(oddwire.v1.Snapshot.decode(bytes), { defaults: true, arrays: true });

@@ -62,6 +62,8 @@ class Cuts {
       user: "process",
       sha256: "process",
       hash_error: "process",
+      package: "process",
+      package_source: "process",
       code: "tag",
       reason: "tag",
       warning: "warning",
@@ -91,6 +93,8 @@ export function boundSnapshot(snap: SnapshotRecord): SnapshotRecord {
     user: cuts.text(p.user, "user"),
     sha256: cuts.text(p.sha256, "sha256"),
     hashError: cuts.text(p.hashError, "hash_error"),
+    ...(p.package !== undefined && { package: cuts.text(p.package, "package") }),
+    ...(p.packageSource !== undefined && { packageSource: cuts.text(p.packageSource, "package_source") }),
     tags: cuts.tags(p.tags, COUNT_LIMITS.process_tags, "process"),
   }));
   cuts.processes = snap.processes.length - processes.length;
@@ -110,6 +114,7 @@ export function boundSnapshot(snap: SnapshotRecord): SnapshotRecord {
     osVersion: cuts.text(snap.osVersion, "os_version"),
     arch: cuts.text(snap.arch, "arch"),
     agentVersion: cuts.text(snap.agentVersion, "agent_version"),
+    ...(snap.knowledgeVersion !== undefined && { knowledgeVersion: cuts.text(snap.knowledgeVersion, "knowledge_version") }),
   };
   const allWarnings = snap.warnings.map((w) => cuts.text(w, "warning"));
   if (!cuts.any() && allWarnings.length <= COUNT_LIMITS.warnings) return snap;

@@ -1,7 +1,7 @@
 // oddwire-agent's command line: parses the command and its options, runs it,
 // and turns errors into one clear line on stderr and a non-zero exit code.
 
-import { createLogger, loadConfig, OddwireError, reportCliError, runCli, type CommandSpec } from "@oddwire/shared";
+import { createLogger, loadConfig, OddwireError, reportCliError, runCli, type CommandSpec, type ParsedCommand } from "@oddwire/shared";
 import { CONNECT_SCHEMA, resolveConnectConfig, resolveRunConfig, RUN_SCHEMA } from "./run-config.js";
 import { renderSnapshot } from "./render/human-snapshot.js";
 import { checkNotWorldWritable } from "./identity/safe-files.js";
@@ -20,12 +20,13 @@ const STATE_DIR_OPTION = {
 export const SNAPSHOT_COMMAND: CommandSpec = {
   name: "snapshot",
   summary: "Take one snapshot of this host's processes and sockets, classify and tag them, and print it.",
-  usage: "snapshot [--json] [--timing] [--no-hash] [--state-dir DIR]",
+  usage: "snapshot [--json] [--timing] [--no-hash] [--state-dir DIR] [--knowledge FILE]",
   options: {
     json: { type: "boolean", description: "Print the Snapshot in the protobuf JSON mapping (camelCase; 64-bit integers as strings) instead of the human view." },
     timing: { type: "boolean", description: 'Also print one JSON line on stderr: {"phases": {"<phase>": ms, ...}, "totalMs": ms}.' },
     "no-hash": { type: "boolean", description: "Do not hash executables (sha256 fields stay empty)." },
     "state-dir": STATE_DIR_OPTION,
+    knowledge: { type: "string", valueName: "FILE", description: RUN_SCHEMA["knowledge"]!.description },
   },
 };
 
@@ -43,7 +44,7 @@ export const RUN_COMMAND: CommandSpec = {
   name: "run",
   summary: "Run the agent: snapshot on a schedule and stream batches to the collector, spooling them on disk while it is unreachable.",
   usage:
-    "run --collector URL [--enroll-secret S] [--schedule CRON] [--events auto|on|off] [--events-rate-cap N] [--dpi auto|on|off] [--dpi-interfaces LIST] [--dpi-names send|keep] [--spool-max-bytes SIZE] [--state-dir DIR] [--config FILE]",
+    "run --collector URL [--enroll-secret S] [--schedule CRON] [--events auto|on|off] [--events-rate-cap N] [--dpi auto|on|off] [--dpi-interfaces LIST] [--dpi-names send|keep] [--spool-max-bytes SIZE] [--state-dir DIR] [--knowledge FILE] [--config FILE]",
   options: {
     config: CONFIG_OPTION,
     ...CONNECT_OPTIONS,
@@ -58,6 +59,7 @@ export const RUN_COMMAND: CommandSpec = {
     dpi: { type: "string", valueName: "MODE", description: `${RUN_SCHEMA["dpi"]!.description} (default auto)` },
     "dpi-interfaces": { type: "string", valueName: "LIST", description: RUN_SCHEMA["dpiInterfaces"]!.description },
     "dpi-names": { type: "string", valueName: "MODE", description: `${RUN_SCHEMA["dpiNames"]!.description} (default send)` },
+    knowledge: { type: "string", valueName: "FILE", description: RUN_SCHEMA["knowledge"]!.description },
   },
 };
 
@@ -118,7 +120,7 @@ export function main(argv: readonly string[]): Promise<number> {
   );
 }
 
-async function runAgent(values: Record<string, string | boolean | undefined>): Promise<number> {
+async function runAgent(values: ParsedCommand["values"]): Promise<number> {
   const config = resolveRunConfig(values);
   const { startAgent } = await import("./run.js");
   const agent = await startAgent(config);
@@ -132,7 +134,7 @@ async function runAgent(values: Record<string, string | boolean | undefined>): P
   return 0;
 }
 
-async function runReplay(values: Record<string, string | boolean | undefined>, positionals: string[]): Promise<number> {
+async function runReplay(values: ParsedCommand["values"], positionals: string[]): Promise<number> {
   const file = positionals[0];
   if (!file) throw new OddwireError("ODW_ERR_USAGE", "replay needs the NDJSON FILE to send (or - for standard input)");
   const configFile = values["config"] as string | undefined;
@@ -166,7 +168,7 @@ async function runReplay(values: Record<string, string | boolean | undefined>, p
   return 0;
 }
 
-async function runConfigure(values: Record<string, string | boolean | undefined>): Promise<number> {
+async function runConfigure(values: ParsedCommand["values"]): Promise<number> {
   const str = (name: string): string | undefined => values[name] as string | undefined;
   const collector = str("collector");
   if (!collector) throw new OddwireError("ODW_ERR_USAGE", "configure needs --collector URL");
@@ -192,10 +194,11 @@ function positiveInt(value: unknown, dflt: number, flag: string): number {
   return n;
 }
 
-async function runSnapshot(values: Record<string, string | boolean | undefined>): Promise<number> {
+async function runSnapshot(values: ParsedCommand["values"]): Promise<number> {
   const result = await takeSnapshot({
     stateDir: (values["state-dir"] as string | undefined) ?? defaultStateDir(),
     hash: !values["no-hash"],
+    kb: (await import("@oddwire/shared")).knowledgeWithSite(values["knowledge"] as string | undefined),
   });
   // protobufjs is loaded only when JSON is asked for.
   const text = values["json"] ? JSON.stringify((await import("./render/snapshot-json.js")).snapshotToJson(result.snapshot)) + "\n" : renderSnapshot(result.snapshot);

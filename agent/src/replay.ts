@@ -287,8 +287,20 @@ export function parseLine(line: string, ports: ReturnType<typeof portTable>, kb:
       ...(s.transport !== "tcp" && s.transport !== "udp" && { rawProtocol: s.rawProtocol }),
     };
   });
-  const identities = new Map<number, ExeIdentity>(msg.processes.map((p) => [p.pid, { sha256: p.sha256, hashError: p.hashError, dirWorldWritable: false }]));
-  const classified = classifySnapshot({ os, processes: rawProcesses, sockets: rawSockets, identities, ports, kb, selfPid: -1 });
+  const identities = new Map<number, ExeIdentity>(
+    msg.processes.map((p) => [
+      p.pid,
+      {
+        sha256: p.sha256,
+        hashError: p.hashError,
+        dirWorldWritable: false,
+        ...(p.packageSource && { package: p.package ?? "", packageSource: p.packageSource }),
+        ...(Number(p.exeSinceMs) > 0 && { exeSinceMs: Number(p.exeSinceMs) }),
+      },
+    ]),
+  );
+  const takenAtMs = Number(msg.takenAtMs) || Date.now();
+  const classified = classifySnapshot({ os, processes: rawProcesses, sockets: rawSockets, identities, ports, kb, selfPid: -1, nowMs: takenAtMs });
   // What the line says wins over what the agent would have said.
   const processes: ProcessRecord[] = classified.processes.map((p, i) => (msg.processes[i]!.tags.length ? { ...p, tags: msg.processes[i]!.tags.map(tagOf) } : p));
   const sockets: SocketRecord[] = classified.sockets.map((s, i) => {
@@ -308,11 +320,13 @@ export function parseLine(line: string, ports: ReturnType<typeof portTable>, kb:
     osVersion: msg.osVersion,
     arch: msg.arch,
     agentVersion: msg.agentVersion,
-    takenAtMs: Number(msg.takenAtMs) || Date.now(),
+    takenAtMs,
     processes,
     sockets,
     partial: msg.partial,
     warnings: msg.warnings,
+    // A line judged by other knowledge says so; otherwise the tags are this replay's.
+    knowledgeVersion: msg.knowledgeVersion || kb.version,
   });
 }
 

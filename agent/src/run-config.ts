@@ -3,7 +3,7 @@
 // starts.
 
 import { readFileSync } from "node:fs";
-import { loadConfig, OddwireError, parseByteSize, resolveSecret, type ConfigOf, type ConfigSchema } from "@oddwire/shared";
+import { type ConfigOf, type ConfigSchema, type KnowledgeBase, knowledgeWithSite, loadConfig, OddwireError, parseByteSize, resolveSecret } from "@oddwire/shared";
 import { checkEnrollSecret } from "./enroll-secret.js";
 import { checkNotWorldWritable } from "./identity/safe-files.js";
 import { defaultStateDir } from "./identity/state-dir.js";
@@ -46,6 +46,10 @@ export const RUN_SCHEMA = {
     patternHint: "must be auto, on or off",
     description:
       "Record every connection as it is made (Linux: eBPF tracepoints; Windows: Sysmon): auto = where this host allows it, else snapshots only with the reason logged and sent; on = refuse to start without it; off = snapshots only.",
+  },
+  knowledge: {
+    type: "string",
+    description: 'A site knowledge file (JSON): what is normal and what must never happen in this organisation (README "Site knowledge"); read at start.',
   },
   eventsRateCap: {
     type: "integer",
@@ -98,6 +102,8 @@ export interface RunConfig extends ConnectConfig {
   dpi: DpiMode;
   dpiInterfaces: string[];
   dpiSendNames: boolean;
+  /** The built-in knowledge base with the site's knowledge over it, when --knowledge is given. */
+  kb: KnowledgeBase;
 }
 
 export function resolveConnectConfig(c: ConfigOf<typeof CONNECT_SCHEMA>, env: NodeJS.ProcessEnv): ConnectConfig {
@@ -133,6 +139,8 @@ export function resolveRunConfig(flags: Record<string, unknown>, env: NodeJS.Pro
   if (configFile) checkNotWorldWritable(configFile, "the config file");
   const c = loadConfig(RUN_SCHEMA, { file: configFile, flags: f });
   const schedule = c.schedule; // checked by startAgent, which loads node-cron
+  // Whoever can write the site knowledge can declare anything "normal".
+  if (c.knowledge) checkNotWorldWritable(c.knowledge, "the site knowledge file");
   return Object.freeze({
     ...resolveConnectConfig(c, env),
     schedule,
@@ -146,5 +154,6 @@ export function resolveRunConfig(flags: Record<string, unknown>, env: NodeJS.Pro
     dpi: c.dpi as DpiMode,
     dpiInterfaces: c.dpiInterfaces.split(",").filter((i) => i !== "any"),
     dpiSendNames: c.dpiNames === "send",
+    kb: knowledgeWithSite(c.knowledge),
   });
 }

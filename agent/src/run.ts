@@ -17,6 +17,7 @@ import { carryWire, joinFlows, type ObservedFlow, type SocketWire } from "./clas
 import { portTable } from "@oddwire/shared";
 import { readAgentKey, writeAgentKey } from "./identity/agent-key.js";
 import { HashCache } from "./identity/hash-cache.js";
+import { PackageOwners } from "./identity/package-owner.js";
 import { loadOrCreateHostId } from "./identity/host-id.js";
 import { ensureStateDir } from "./identity/state-dir.js";
 import type { RunConfig } from "./run-config.js";
@@ -48,6 +49,7 @@ export async function startAgent(config: RunConfig, log: Logger = createLogger({
   const spool = Spool.open({ dir: join(stateDir, "spool"), maxBytes: config.spoolMaxBytes });
   const backend = await backendFor(os);
   const hashCache = HashCache.load(stateDir);
+  const packages = new PackageOwners();
   let base: DeltaBase | null = null;
   let sinceFull = 0;
   let wantFull = true;
@@ -99,7 +101,7 @@ export async function startAgent(config: RunConfig, log: Logger = createLogger({
     }
     running = true;
     try {
-      const { snapshot: taken, totalMs } = await takeSnapshot({ stateDir, backend, hashCache, hash: config.hash, os, hostId });
+      const { snapshot: taken, totalMs } = await takeSnapshot({ stateDir, backend, hashCache, hash: config.hash, os, hostId, kb: config.kb, packages });
       // Connections are per batch, not state: every batch, full or delta, carries those since the last.
       const now = Date.now();
       const { connections: recorded, visibility } = await events.collect(now);
@@ -149,7 +151,7 @@ export async function startAgent(config: RunConfig, log: Logger = createLogger({
 
   // Last of the start-up checks and before anything streams: `--events on` fails start-up
   // when events cannot be recorded; started earlier, a tracer child would outlive a failed start.
-  const events = await startConnectionEvents({ mode: config.events, rateCap: config.eventsRateCap, os, stateDir, log });
+  const events = await startConnectionEvents({ mode: config.events, rateCap: config.eventsRateCap, os, stateDir, log, kb: config.kb });
   let wire: WireProtocols;
   try {
     wire = await startWireProtocols({ mode: config.dpi, interfaces: config.dpiInterfaces, sendNames: config.dpiSendNames, os, stateDir, log });
@@ -161,7 +163,16 @@ export async function startAgent(config: RunConfig, log: Logger = createLogger({
   client.start();
   const task = cron.schedule(config.schedule, () => void tick(), { noOverlap: true });
   void tick();
-  log.info("agent.started", { hostId, collector: config.collector, schedule: config.schedule, stateDir, pending: spool.pending, events: events.mode, dpi: wire.mode });
+  log.info("agent.started", {
+    hostId,
+    collector: config.collector,
+    schedule: config.schedule,
+    stateDir,
+    pending: spool.pending,
+    events: events.mode,
+    dpi: wire.mode,
+    knowledgeVersion: config.kb.version,
+  });
   return {
     tick,
     spool,

@@ -10,6 +10,7 @@ import { hostFacts } from "./host-facts.js";
 import { readHostInfo } from "./host-info.js";
 import { identifyExecutables } from "./identity/exe-identity.js";
 import { HashCache } from "./identity/hash-cache.js";
+import { PackageOwners } from "./identity/package-owner.js";
 import { loadOrCreateHostId } from "./identity/host-id.js";
 import { ensureStateDir } from "./identity/state-dir.js";
 import { Phases } from "./phase-timer.js";
@@ -27,6 +28,8 @@ export interface SnapshotOptions {
   hashCache?: HashCache;
   /** Known already (a long-running agent); read from the state dir when absent. */
   hostId?: string;
+  /** Reuse across snapshots (its cache is the point); a new one per call when absent. */
+  packages?: PackageOwners;
 }
 
 export interface TimedSnapshot {
@@ -53,10 +56,15 @@ export async function takeSnapshot(opts: SnapshotOptions): Promise<TimedSnapshot
   const takenAtMs = Date.now();
   const raw = await backend.collect(timer);
   const { byPid: identities, hashedFiles } = timer.time("hashing", () =>
-    identifyExecutables(raw.processes, { hash: opts.hash ?? true, cache, viaProcRoot: os === "linux" ? "/proc" : null }),
+    identifyExecutables(raw.processes, {
+      hash: opts.hash ?? true,
+      cache,
+      viaProcRoot: os === "linux" ? "/proc" : null,
+      packages: os === "linux" ? (opts.packages ?? new PackageOwners()) : undefined,
+    }),
   );
   const { processes, sockets } = timer.time("classification", () =>
-    classifySnapshot({ os, processes: raw.processes, sockets: raw.sockets, identities, ports, kb, selfPid: process.pid }),
+    classifySnapshot({ os, processes: raw.processes, sockets: raw.sockets, identities, ports, kb, selfPid: process.pid, nowMs: takenAtMs }),
   );
   timer.time("saveCache", () => {
     try {
@@ -81,6 +89,7 @@ export async function takeSnapshot(opts: SnapshotOptions): Promise<TimedSnapshot
     partial: raw.warnings.length > 0,
     warnings: raw.warnings,
     facts,
+    knowledgeVersion: kb.version,
   };
   return { snapshot, phases: timer.ms, totalMs: timer.totalMs(), hashedFiles };
 }

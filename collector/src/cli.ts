@@ -2,7 +2,18 @@
 // validates everything before acting; errors are one line on stderr.
 
 import { createRequire } from "node:module";
-import { flagName, OddwireError, reportCliError, runCli, terminalSafe, type CommandSpec, type ConfigSchema, type OptionSpec, type ParsedCommand } from "@oddwire/shared";
+import {
+  type CommandSpec,
+  type ConfigSchema,
+  flagName,
+  knowledgeWithSite,
+  OddwireError,
+  type OptionSpec,
+  type ParsedCommand,
+  reportCliError,
+  runCli,
+  terminalSafe,
+} from "@oddwire/shared";
 import { randomBytes } from "node:crypto";
 import { buildReport } from "./report/build-report.js";
 import { renderReportCsv } from "./report/report-csv.js";
@@ -15,8 +26,11 @@ import { writeFileAtomically } from "./export/temp-file.js";
 import { addSuppression, listSuppressions, removeSuppression } from "./report/suppressions.js";
 import { DEFAULT_DB, existingDbPath, resolveServeConfig, SERVE_SCHEMA } from "./serve-config.js";
 import { startServing } from "./serve-start.js";
+import { PERSONA_COMMAND, runPersona } from "./persona/persona-cli.js";
 import { eventsCell, HostStore, platformOf, type HostRow } from "./store/hosts.js";
 import { openDb } from "./store/open-db.js";
+import { rejudgeStored } from "./store/rejudge-store.js";
+import { addSensorToken, listSensorTokens, revokeSensorToken, SENSOR_TOKEN_NAME } from "./store/sensor-evidence.js";
 
 const PROGRAM = "oddwire-collector";
 const VERSION = (createRequire(import.meta.url)("../package.json") as { version: string }).version;
@@ -66,7 +80,7 @@ export const COMMANDS: CommandSpec[] = [
     name: "report",
     summary: "Print the fleet rarity report: which binaries on which hosts speak a protocol they do not normally speak, ranked.",
     usage:
-      "report [--db FILE] [--format table|json|html|csv] [--top N] [--since 24h|ISO] [--host H] [--binary B] [--protocol P] [--tag T] [--dest NAME] [--mismatch] [--min-score N] [--show-suppressed] [--out FILE]",
+      "report [--db FILE] [--format table|json|html|csv] [--top N] [--since 24h|ISO] [--host H] [--binary B] [--protocol P] [--tag T] [--dest NAME] [--mismatch] [--min-score N] [--show-suppressed] [--knowledge FILE] [--out FILE]",
     options: {
       db: DB_OPTION,
       format: { type: "string", valueName: "FORMAT", description: "table (default), json, html (a self-contained page) or csv (one row per finding and host)." },
@@ -84,6 +98,12 @@ export const COMMANDS: CommandSpec[] = [
       mismatch: { type: "boolean", description: "Only findings where the wire contradicts the port (tag wire-mismatch)." },
       "min-score": { type: "string", valueName: "N", description: "Only findings scoring at least N (0-100)." },
       "show-suppressed": { type: "boolean", description: "Include suppressed findings, marked as such." },
+      knowledge: {
+        type: "string",
+        valueName: "FILE",
+        description:
+          'A site knowledge file (README "Site knowledge"): stored data judged by other knowledge is judged again with it first (as serve does at start), and its "normal" entries damp scores.',
+      },
       out: {
         type: "string",
         valueName: "FILE",
@@ -93,13 +113,13 @@ export const COMMANDS: CommandSpec[] = [
   },
   {
     name: "export",
-    summary: "Write one CSV export by hand, as a schedule would: findings (one row per finding and host), inventory (every socket) or agents.",
-    usage: "export --what findings|inventory|agents --out DIR [--db FILE] [--min-score N] [--only-new] [--name NAME] [--keep N]",
+    summary: "Write one CSV export by hand, as a schedule would: findings (one row per finding and host), inventory (every socket), agents or personas.",
+    usage: "export --what findings|inventory|agents|personas --out DIR [--db FILE] [--min-score N] [--only-new] [--name NAME] [--keep N]",
     options: {
       db: DB_OPTION,
-      what: { type: "string", valueName: "KIND", description: "findings, inventory or agents." },
+      what: { type: "string", valueName: "KIND", description: "findings, inventory, agents or personas." },
       out: { type: "string", valueName: "DIR", description: "Existing directory to write the file to." },
-      "min-score": { type: "string", valueName: "N", description: "findings only: rows scoring at least N (default 0)." },
+      "min-score": { type: "string", valueName: "N", description: "findings and personas: rows scoring at least N (default 0)." },
       "only-new": { type: "boolean", description: "Only rows new since the last successful run under the same --name." },
       name: { type: "string", valueName: "NAME", description: "The schedule name the file and its retention belong to (default manual)." },
       keep: { type: "string", valueName: "N", description: "Files of this name and kind to keep in DIR; older ones are deleted (default 30)." },
@@ -137,6 +157,24 @@ export const COMMANDS: CommandSpec[] = [
     options: { db: DB_OPTION, format: { type: "string", valueName: "table|json", description: "Output format (default table)." } },
   },
   {
+    name: "sensor-import",
+    summary:
+      "Read Zeek (TSV or JSON) and Suricata eve.json files once, detecting the format of each, from where an earlier import stopped; their anomalies, alerts and protocol mismatches join the report as evidence.",
+    usage: "sensor-import --db FILE [--max-line-bytes SIZE] PATH...",
+    options: {
+      db: DB_OPTION,
+      "max-line-bytes": { type: "string", valueName: "SIZE", description: "Longest line read; longer ones are skipped and counted (default 64KiB)." },
+    },
+    maxPositionals: 10_000,
+  },
+  {
+    name: "sensor-token",
+    summary: "Manage the tokens shippers send sensor logs to POST /v1/sensor with: add NAME (prints the token once), revoke NAME, list.",
+    usage: "sensor-token add|revoke|list [NAME] [--db FILE] [--by NAME]",
+    options: { db: DB_OPTION, by: { type: "string", valueName: "NAME", description: "Who adds it (default: $SUDO_USER or $USER)." } },
+    maxPositionals: 2,
+  },
+  {
     name: "revoke",
     summary: "Cut a host off: its key stops working at once (live streams are closed within seconds) and it cannot enroll again.",
     usage: "revoke HOSTID [--db FILE] [--reason TEXT]",
@@ -150,6 +188,7 @@ export const COMMANDS: CommandSpec[] = [
     options: { db: DB_OPTION, within: { type: "string", valueName: "DURATION", description: "How long the allowance lasts: 30m, 24h, 7d (default 24h)." } },
     maxPositionals: 1,
   },
+  PERSONA_COMMAND,
 ];
 
 export function main(argv: readonly string[]): Promise<number> {
@@ -174,6 +213,12 @@ async function dispatch(command: string, { values, positionals }: ParsedCommand)
       return unsuppress(values, positionals);
     case "suppressions":
       return suppressions(values);
+    case "persona":
+      return runPersona(values, positionals);
+    case "sensor-import":
+      return (await import("./sensor/sensor-import.js")).sensorImport(values, positionals);
+    case "sensor-token":
+      return sensorToken(values, positionals);
     case "allow-reenroll":
       return (await import("./hosts-admin.js")).allowReenroll(values, positionals);
     default:
@@ -234,11 +279,14 @@ function revoke(values: Record<string, unknown>, positionals: string[]): number 
 async function report(values: Record<string, unknown>): Promise<number> {
   const format = reportFormat(values["format"]);
   const now = Date.now();
-  const opts = reportOptionsFrom(values, now);
+  const file = values["knowledge"] as string | undefined;
+  const kb = file ? knowledgeWithSite(file) : undefined;
+  const opts = { ...reportOptionsFrom(values, now), ...(kb && { kb }) };
   // Not read-only: opening brings an older database's schema up to date.
   const db = openDb(existingDbPath(values["db"]));
   let text: string;
   try {
+    if (kb) rejudgeStored(db, kb);
     const r = buildReport(db, opts);
     text =
       format === "json"
@@ -369,6 +417,35 @@ function suppressions(values: Record<string, unknown>): number {
         );
       }
       process.stdout.write(`${countOf(rules.length, "rule")}; audit trail: ${countOf(audit.length, "entry")} (--format json shows them)\n`);
+    }
+  } finally {
+    db.close();
+  }
+  return 0;
+}
+
+function sensorToken(values: Record<string, unknown>, positionals: string[]): number {
+  const [action, name] = positionals;
+  if (action !== "add" && action !== "revoke" && action !== "list") throw new OddwireError("ODW_ERR_USAGE", "sensor-token needs an action: add NAME, revoke NAME or list");
+  if (action !== "list" && !SENSOR_TOKEN_NAME.test(name ?? ""))
+    throw new OddwireError("ODW_ERR_USAGE", `sensor-token ${action} needs the token's NAME: 1 to 64 letters, digits, dots, dashes and underscores (e.g. zeek-dmz)`);
+  const db = openDb(existingDbPath(values["db"]));
+  try {
+    if (action === "add") {
+      const token = addSensorToken(db, name!, who(values), Date.now());
+      if (!token) throw new OddwireError("ODW_ERR_USAGE", `a sensor token named ${name} exists already; revoke it or choose another name`);
+      process.stdout.write(`${token}\n`);
+      process.stderr.write(`${PROGRAM}: sensor token ${name} added; it is shown only now. Send it as Authorization: Bearer <token> to POST /v1/sensor\n`);
+    } else if (action === "revoke") {
+      if (!revokeSensorToken(db, name!, Date.now())) throw new OddwireError("ODW_ERR_USAGE", `no active sensor token is named ${JSON.stringify(name)}`);
+      process.stdout.write(`sensor token ${name} revoked\n`);
+    } else {
+      const tokens = listSensorTokens(db);
+      for (const t of tokens)
+        process.stdout.write(
+          `${terminalSafe(t.name)}  ${t.revokedAtMs ? `revoked ${iso(t.revokedAtMs)}` : "active"}  added ${iso(t.createdAtMs)} by ${terminalSafe(t.createdBy)}  last used ${iso(t.lastUsedAtMs)}\n`,
+        );
+      process.stdout.write(`${countOf(tokens.length, "sensor token")}\n`);
     }
   } finally {
     db.close();

@@ -4,7 +4,7 @@
 import { randomBytes } from "node:crypto";
 import { readFileSync, statSync } from "node:fs";
 import { isAbsolute, resolve } from "node:path";
-import { checkEnrollSecret, loadConfig, OddwireError, parseByteSize, resolveSecret, type ConfigSchema } from "@oddwire/shared";
+import { checkEnrollSecret, type ConfigSchema, type KnowledgeBase, knowledgeWithSite, loadConfig, OddwireError, parseByteSize, resolveSecret } from "@oddwire/shared";
 import type { SyncMode } from "./store/open-db.js";
 import { parseExportSchedules, type ExportSchedule } from "./export/export-config.js";
 
@@ -56,12 +56,25 @@ export const SERVE_SCHEMA = {
     patternHint: 'must be "full" or "normal"',
     description: 'SQLite synchronous mode: "full" (an ack survives power loss) or "normal" (faster; survives crashes, not power loss).',
   },
+  knowledge: {
+    type: "string",
+    description:
+      'A site knowledge file (JSON): what is normal and what must never happen in this organisation (README "Site knowledge"). Read at start; stored data judged by other knowledge is judged again with it.',
+  },
   exports: {
     type: "object",
     default: [],
-    description: "Scheduled CSV exports (config file only): a list of {name, cron, what: findings|inventory|agents, dir, minScore, onlyNew, timezone, keep}.",
+    description: "Scheduled CSV exports (config file only): a list of {name, cron, what: findings|inventory|agents|personas, dir, minScore, onlyNew, timezone, keep}.",
     check: (v, where) => parseExportSchedules(v, where),
   },
+  sensorDirs: {
+    type: "object",
+    default: [],
+    description: "Directories of Zeek and Suricata logs to follow (config file only): a list of paths; rotated and compressed files are read on from where they were.",
+    check: (v, where) => parseSensorDirs(v, where),
+  },
+  sensorMaxLineBytes: { type: "string", default: "64KiB", description: "Longest sensor log line read (followed files and POST /v1/sensor); longer lines are skipped and counted." },
+  sensorMaxBodyBytes: { type: "string", default: "16MiB", description: "Largest body POST /v1/sensor accepts (after gzip decompression); larger ones get HTTP 413." },
   logLevel: {
     type: "string",
     default: "info",
@@ -93,6 +106,27 @@ export interface ServeConfig {
   sync: SyncMode;
   logLevel: "debug" | "info" | "warn" | "error";
   exports: ExportSchedule[];
+  sensorDirs: string[];
+  sensorMaxLineBytes: number;
+  sensorMaxBodyBytes: number;
+  /** The collector's knowledge: built-in, with the site's over it when --knowledge is given. */
+  kb: KnowledgeBase;
+}
+
+/** sensorDirs: a list of existing directories (absolute once resolved). */
+export function parseSensorDirs(value: unknown, where: string): string[] {
+  if (!Array.isArray(value) || value.some((d) => typeof d !== "string" || d === ""))
+    throw new OddwireError("ODW_ERR_CONFIG", `${where} must be a list of directory paths, e.g. ["/opt/zeek/logs/current", "/var/log/suricata"]`);
+  return (value as string[]).map((d) => {
+    let isDir = false;
+    try {
+      isDir = statSync(d).isDirectory();
+    } catch {
+      // reported below
+    }
+    if (!isDir) throw new OddwireError("ODW_ERR_CONFIG", `${where}: ${JSON.stringify(d)} is not a directory; give the directory the sensor writes its logs to`);
+    return resolve(d);
+  });
 }
 
 // "postgres://...", "sqlite:///x", "file://x": a scheme, then "//".
@@ -190,5 +224,9 @@ export function resolveServeConfig(flags: Record<string, unknown>, env: NodeJS.P
     sync: c.sync as SyncMode,
     logLevel: c.logLevel as ServeConfig["logLevel"],
     exports: c.exports,
+    sensorDirs: c.sensorDirs,
+    sensorMaxLineBytes: parseByteSize(c.sensorMaxLineBytes, "--sensor-max-line-bytes"),
+    sensorMaxBodyBytes: parseByteSize(c.sensorMaxBodyBytes, "--sensor-max-body-bytes"),
+    kb: knowledgeWithSite(c.knowledge),
   });
 }

@@ -2,7 +2,7 @@
 // one ES module with esbuild, and lays out what it needs beside it:
 //
 //   <stage>/lib/<program>.mjs   the bundle
-//   <stage>/lib/data/*.json     the port table and knowledge base (loaded relative to the bundle)
+//   <stage>/lib/data/*.json     the port table, knowledge base and destination names (loaded relative to the bundle)
 //   <stage>/package.json        the version (read as ../package.json from lib/)
 //   <stage>/node_modules/...    only what cannot be bundled (better-sqlite3's native addon)
 //   <stage>/THIRD-PARTY-NOTICES.txt  the licences of everything bundled or shipped
@@ -70,7 +70,7 @@ export async function bundleProgram(program: Program, version: string, stage: st
   const bundlePath = join(stage, main);
   writeFileSync(bundlePath, readFileSync(bundlePath, "utf8").replace(/^#![^\n]*\n/, ""));
   chmodSync(bundlePath, 0o644);
-  for (const f of ["ports.json", "binaries.json"]) copyFileSync(join(REPO_DIR, "shared", "dist", "data", f), join(stage, "lib", "data", f));
+  for (const f of ["ports.json", "binaries.json", "destinations.json"]) copyFileSync(join(REPO_DIR, "shared", "dist", "data", f), join(stage, "lib", "data", f));
   writeFileSync(join(stage, "package.json"), `${JSON.stringify({ name: program, version, private: true, type: "module", main }, null, 2)}\n`);
   for (const [pkg, files] of Object.entries(NATIVE[program])) {
     const from = join(REPO_DIR, "node_modules", pkg);

@@ -11,6 +11,8 @@ export interface OptionSpec {
   /** Shown in help as --name VALUE. */
   valueName?: string;
   short?: string;
+  /** May be given more than once; the value is then a list (--domain a --domain b). */
+  multiple?: boolean;
 }
 
 export interface CommandSpec {
@@ -23,13 +25,13 @@ export interface CommandSpec {
 }
 
 export interface ParsedCommand {
-  values: Record<string, string | boolean | undefined>;
+  values: Record<string, string | boolean | string[] | undefined>;
   positionals: string[];
 }
 
 export function parseCommand(spec: CommandSpec, argv: readonly string[]): ParsedCommand {
-  const options: Record<string, { type: "string" | "boolean"; short?: string }> = { help: { type: "boolean", short: "h" } };
-  for (const [name, o] of Object.entries(spec.options)) options[name] = o.short ? { type: o.type, short: o.short } : { type: o.type };
+  const options: Record<string, { type: "string" | "boolean"; short?: string; multiple?: boolean }> = { help: { type: "boolean", short: "h" } };
+  for (const [name, o] of Object.entries(spec.options)) options[name] = { type: o.type, ...(o.short && { short: o.short }), ...(o.multiple && { multiple: true }) };
   let parsed;
   try {
     parsed = parseArgs({ args: [...argv], options, strict: true, allowPositionals: true });

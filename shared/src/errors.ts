@@ -25,6 +25,7 @@ export const ERROR_CODES = {
   ODW_ERR_DPI:
     "Protocol identification was asked for (--dpi on) but cannot run on this host (tcpdump or ndpiReader missing, no capture permission), or its capture failed to start.",
   ODW_ERR_INPUT: "An input file (NDJSON to replay, certificate, key) is unreadable or malformed.",
+  ODW_ERR_PERSONA: "A persona report is not valid (a missing platform or handle, a field over its bound, a bad date, domain or URL), or names no known persona or triage state.",
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

@@ -3,10 +3,12 @@
 // interpreters or living-off-the-land binaries, and where genuine system
 // binaries live. Data, not code: adding a binary is a one-line change there.
 
+import { createHash } from "node:crypto";
 import { createRequire } from "node:module";
 import { OddwireError } from "./errors.js";
 import type { OsName } from "./model.js";
-import { isObject, type PortTable, portTable } from "./ports.js";
+import { isObject, type PortTable, portTable, UNKNOWN_PROTOCOL } from "./ports.js";
+import type { SiteKnowledge } from "./site-knowledge.js";
 
 export const BINARY_CLASSES = ["browser", "client", "server", "system", "silent", "shell", "interpreter", "lolbin", "tool"] as const;
 export type BinaryClass = (typeof BINARY_CLASSES)[number];
@@ -19,7 +21,7 @@ export type BinaryClass = (typeof BINARY_CLASSES)[number];
 export const RAW_SOCKET_KINDS = ["packet", "raw", "ping"] as const;
 export type RawSocketKind = (typeof RAW_SOCKET_KINDS)[number];
 
-/** "*" means any protocol; otherwise the set of protocols. */
+/** "*" means any protocol; otherwise the set of protocols ("unknown": any port no protocol is registered for). */
 export type ProtocolSet = "*" | ReadonlySet<string>;
 
 export interface BinaryProfile {
@@ -46,12 +48,21 @@ export interface KnowledgeBase {
   /** Profiles that name the directories their genuine binary lives in. */
   readonly protectedProfiles: readonly BinaryProfile[];
   readonly profiles: readonly BinaryProfile[];
+  /**
+   * Which knowledge judged a snapshot: oddwire's version and the first 8 hex
+   * digits of the SHA-256 of the built-in data (binaries, ports,
+   * destinations), then "+" and 12 of the site knowledge file's when there is
+   * one: "0.1.0.3f2a9c1d+b41e0a77c2d9".
+   */
+  readonly version: string;
+  /** The site's own knowledge over the built-in (site-knowledge.ts), if any. */
+  readonly site?: SiteKnowledge;
 }
 
 const KEYS = new Set(["id", "names", "os", "class", "outbound", "listens", "lolbin", "paths", "rawSockets", "note"]);
 const OSES = new Set(["linux", "windows", "darwin"]);
 
-export function buildKnowledgeBase(data: unknown, ports: PortTable, source = "binaries.json"): KnowledgeBase {
+export function buildKnowledgeBase(data: unknown, ports: PortTable, source = "binaries.json", version = `custom.${shortHash(JSON.stringify(data))}`): KnowledgeBase {
   const fail = (what: string): never => {
     throw new OddwireError("ODW_ERR_DATA", `${source}: ${what}`);
   };
@@ -73,7 +84,7 @@ export function buildKnowledgeBase(data: unknown, ports: PortTable, source = "bi
       if (s.startsWith("@")) {
         const members = ports.group(s.slice(1)) ?? fail(`binary "${id}": "${field}" names unknown group "${s}"`);
         for (const m of members) set.add(m);
-      } else if (ports.describe(s)) set.add(s);
+      } else if (ports.describe(s) || s === UNKNOWN_PROTOCOL) set.add(s);
       else fail(`binary "${id}": "${field}" names unknown protocol "${s}"`);
     }
     return set;
@@ -139,13 +150,23 @@ export function buildKnowledgeBase(data: unknown, ports: PortTable, source = "bi
     kernelThreads: Object.freeze([...(file.kernelThreads as string[])]),
     protectedProfiles: Object.freeze(profiles.filter((p) => p.paths)),
     profiles: Object.freeze(profiles),
+    version,
   });
+}
+
+function shortHash(text: string): string {
+  return createHash("sha256").update(text).digest("hex").slice(0, 8);
 }
 
 let builtIn: KnowledgeBase | undefined;
 
 /** The knowledge base shipped with oddwire, loaded once. */
 export function knowledgeBase(): KnowledgeBase {
-  builtIn ??= buildKnowledgeBase(createRequire(import.meta.url)("./data/binaries.json"), portTable());
+  if (!builtIn) {
+    const require = createRequire(import.meta.url);
+    const data = ["./data/binaries.json", "./data/ports.json", "./data/destinations.json"].map((f) => JSON.stringify(require(f)));
+    const { version } = require("../package.json") as { version: string };
+    builtIn = buildKnowledgeBase(JSON.parse(data[0]!), portTable(), "binaries.json", `${version}.${shortHash(data.join("\n"))}`);
+  }
   return builtIn;
 }

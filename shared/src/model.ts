@@ -28,6 +28,12 @@ export interface ProcessRecord {
   hashError: string;
   exeDeleted: boolean;
   tags: Tag[];
+  /** The installed package the executable belongs to; "" none (when packageSource is set) or unknown. */
+  package?: string;
+  /** The package database that answered ("dpkg"); "" when none could. */
+  packageSource?: string;
+  /** When the executable file came to this host (birth time, else ctime); 0 unknown. */
+  exeSinceMs?: number;
 }
 
 export interface SocketRecord {
@@ -168,6 +174,8 @@ export interface SnapshotRecord {
   /** Flows classified since the previous batch (--dpi). */
   flows?: FlowRecord[];
   dpi?: DpiVisibilityRecord;
+  /** Which knowledge judged the tags (KnowledgeBase.version). */
+  knowledgeVersion?: string;
 }
 
 /** What a host id may be: the agent's own are UUIDs; replayed ones are what the file says. */

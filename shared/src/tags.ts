@@ -25,6 +25,22 @@ export const TAG = {
   /** The process's name imitates another (a kernel thread, a system binary). */
   NAME_IMITATION: "name-imitation",
 
+  /** A shell, interpreter or netcat-style tool listens and hands connections to a program (nc -l -e, socat TCP-LISTEN EXEC:, a one-liner). */
+  BIND_SHELL: "bind-shell",
+  /** An interpreter or netcat-style tool listening without a bind shell's command line (php -S, python -m http.server, nc -l). */
+  TOOL_LISTEN: "tool-listen",
+  /** The command line downloads from a bare IP, pipes into a shell, writes to a temp directory, is encoded, or uses /dev/tcp. */
+  SUSPICIOUS_COMMAND: "suspicious-command",
+  /** A destination name (from DPI or a URL in the command line) is a paste, file-sharing, tunnel, dynamic-DNS, messaging-API or IP-lookup service. */
+  SUSPICIOUS_DESTINATION: "suspicious-destination",
+  /** A binary the knowledge base does not know connects out to a public address. */
+  UNKNOWN_BINARY_PUBLIC: "unknown-binary-public",
+
+  /** The executable belongs to no installed package and came to the host within a week, and runs from a writable place or reaches the internet unknown. */
+  NEW_UNPACKAGED_EXE: "new-unpackaged-exe",
+  /** The site's own knowledge file says this must never happen here (a binary, destination, address, port or protocol). */
+  SITE_NEVER: "site-never",
+
   /** Connections from one executable to one destination repeat at a regular interval (connection events). */
   BEACONING: "beaconing",
 

@@ -1,13 +1,15 @@
 // `npm run bench`: every benchmark, each against its baseline in the same run,
 // printed as Markdown tables. Options: --quick (fewer rounds, less load),
-// --only snapshot|ingest|rarity|installers|events|dpi.
+// --only snapshot|ingest|rarity|installers|events|persona|sensor|dpi.
 
 import { benchSnapshot, printSnapshotBench } from "./agent-snapshot.bench.js";
 import { benchDpi, printDpiBench } from "./dpi.bench.js";
 import { benchEvents, printEventsBench } from "./events.bench.js";
 import { benchIngest, printIngestBench } from "./ingest.bench.js";
 import { benchInstallers, printInstallersBench } from "./installers.bench.js";
+import { benchPersonas, printPersonaBench } from "./persona.bench.js";
 import { benchQuality, benchReportTime, printQuality, printReportTime } from "./rarity.bench.js";
+import { benchSensor, printSensorBench } from "./sensor.bench.js";
 
 const quick = process.argv.includes("--quick");
 const only = process.argv[process.argv.indexOf("--only") + 1];
@@ -43,6 +45,12 @@ if (want("installers")) {
 if (want("events")) {
   if (process.getuid?.() !== 0) console.log("\n(events benchmark skipped: loading tracing programs needs root)");
   else printEventsBench(await benchEvents({ rates: [0, 100, 1000, 5000], stepSeconds: quick ? 6 : 12 }));
+}
+if (want("persona")) {
+  printPersonaBench(await benchPersonas(quick ? [1000] : [1000, 10000]));
+}
+if (want("sensor")) {
+  printSensorBench(await benchSensor({ lines: quick ? 200_000 : 1_000_000, rounds: quick ? 2 : 3 }));
 }
 if (want("dpi")) {
   if (process.getuid?.() !== 0) console.log("\n(protocol identification benchmark skipped: capturing packets needs root)");

@@ -2,14 +2,27 @@
 // socket, tags with reasons for processes and sockets. Pure: every fact that
 // needs I/O (hashes, directory modes) arrives as an argument.
 
-import { communityId, ipProtoOf, type BinaryProfile, type KnowledgeBase, type OsName, type PortTable, type ProcessRecord, type SocketRecord, type Tag } from "@oddwire/shared";
+import {
+  type BinaryProfile,
+  binaryName,
+  communityId,
+  describeSocket,
+  type ExeFacts,
+  ipProtoOf,
+  type KnowledgeBase,
+  type OsName,
+  type PackageFacts,
+  type PortTable,
+  type ProcessRecord,
+  profileOf,
+  type SocketRecord,
+  type Tag,
+  tagProcess,
+  tagSocket,
+} from "@oddwire/shared";
 import type { RawProcess, RawSocket } from "../collect/backend.js";
-import { binaryName } from "./binary-name.js";
-import { describeSocket } from "./describe-socket.js";
 import { classifyDirections } from "./direction.js";
 import { isRawTransport, rawSocketProtocol, tagRawSocket } from "./raw-socket-tags.js";
-import { type ExeFacts, tagProcess } from "./process-tags.js";
-import { tagSocket } from "./socket-tags.js";
 
 export interface ExeIdentity extends ExeFacts {
   sha256: string;
@@ -25,20 +38,24 @@ export interface ClassifyInput {
   ports: PortTable;
   kb: KnowledgeBase;
   selfPid: number;
+  /** When the snapshot was taken (how new an executable is). */
+  nowMs?: number;
 }
 
 const NO_IDENTITY: ExeIdentity = { sha256: "", hashError: "", dirWorldWritable: false };
 
 export function classifySnapshot(input: ClassifyInput): { processes: ProcessRecord[]; sockets: SocketRecord[] } {
   const { os, ports, kb } = input;
+  const nowMs = input.nowMs ?? Date.now();
+  const facts = new Map<number, PackageFacts>();
   const byPid = new Map<number, ProcessRecord>();
   // Process tags depend only on these fields; hosts run many copies of the
   // same binary (worker pools), so each combination is judged once.
   const tagMemo = new Map<string, Tag[]>();
   const processTags = (p: RawProcess, id: ExeIdentity): Tag[] => {
-    const key = `${p.exe}\0${p.name}\0${p.exeDeleted}\0${id.dirWorldWritable}\0${p.cmdline.split(" ", 1)[0]}`;
+    const key = `${p.exe}\0${p.name}\0${p.exeDeleted}\0${id.dirWorldWritable}\0${id.packageSource}\0${id.package}\0${id.exeSinceMs}\0${p.cmdline}`;
     let tags = tagMemo.get(key);
-    if (!tags) tagMemo.set(key, (tags = tagProcess(p, id, kb, os)));
+    if (!tags) tagMemo.set(key, (tags = tagProcess(p, { ...id, nowMs }, kb, os)));
     return tags;
   };
   const processes = input.processes.map((p): ProcessRecord => {
@@ -56,7 +73,10 @@ export function classifySnapshot(input: ClassifyInput): { processes: ProcessReco
       hashError: id.hashError,
       exeDeleted: p.exeDeleted,
       tags: processTags(p, id),
+      ...(id.packageSource !== undefined && { package: id.package ?? "", packageSource: id.packageSource }),
+      ...(id.exeSinceMs ? { exeSinceMs: id.exeSinceMs } : {}),
     };
+    if (id.packageSource || id.exeSinceMs) facts.set(p.pid, { package: id.package, packageSource: id.packageSource, exeSinceMs: id.exeSinceMs, nowMs });
     byPid.set(p.pid, record);
     return record;
   });
@@ -81,9 +101,13 @@ export function classifySnapshot(input: ClassifyInput): { processes: ProcessReco
         profile: j.profile,
         direction,
         localPort: s.localPort,
+        remoteAddress: s.remoteAddress,
+        cmdline: owner.cmdline,
         protocol,
         describe: () => describeSocket(s, direction, protocol),
         isSelf: owner.pid === input.selfPid,
+        site: { knowledge: kb.site, exe: owner.exe, name: owner.name, transport: s.transport, remotePort: s.remotePort },
+        ...(facts.has(owner.pid) && { packaged: facts.get(owner.pid)! }),
       });
       tags = own.length === 0 ? owner.tags : owner.tags.length === 0 ? own : [...own, ...owner.tags];
     }
@@ -107,21 +131,6 @@ export function classifySnapshot(input: ClassifyInput): { processes: ProcessReco
     };
   });
   return { processes, sockets };
-}
-
-/**
- * The knowledge-base profile of a process. A script run through its #! line
- * has the interpreter as its executable and the script's file name as its
- * process name (pip, dnf, unattended-upgrade): the script's profile, when
- * known, says more than the interpreter's.
- */
-export function profileOf(p: ProcessRecord, binary: string, kb: KnowledgeBase): { profile: BinaryProfile | undefined; binary: string } {
-  const profile = kb.lookup(binary);
-  if (profile?.class === "interpreter" && p.name) {
-    const script = kb.lookup(p.name);
-    if (script && script.class !== "interpreter") return { profile: script, binary: `${p.name} (run by ${binary})` };
-  }
-  return { profile, binary };
 }
 
 /**

@@ -10,7 +10,7 @@
 import { TAG, type KnowledgeBase, type OsName, type RawSocketKind, type Tag } from "@oddwire/shared";
 import type { RawProcess, RawSocket } from "../collect/backend.js";
 import { ETH_P_ALL, etherTypeName, IPPROTO_RAW, ipProtocolName } from "../collect/raw-protocol-names.js";
-import { basename, dirname } from "./binary-name.js";
+import { basename, dirname } from "@oddwire/shared";
 
 /** Where packages install executables; a known binary elsewhere is a copy or an impostor. */
 const INSTALL_DIRS: Record<OsName, readonly string[]> = {

@@ -6,14 +6,24 @@
 // destination keeps a rhythm.
 
 import { statSync } from "node:fs";
-import { TAG, type ConnectionRecord as WireConnection, type KnowledgeBase, type OsName, type PortTable, type ProcessRecord, type Tag } from "@oddwire/shared";
+import {
+  binaryName,
+  describeSocket,
+  type ConnectionRecord as WireConnection,
+  dirname,
+  endpoint,
+  type KnowledgeBase,
+  type OsName,
+  type PortTable,
+  type ProcessRecord,
+  profileOf,
+  TAG,
+  type Tag,
+  tagProcess,
+  tagSocket,
+} from "@oddwire/shared";
 import type { RawProcess, RawSocket } from "../collect/backend.js";
 import type { ConnectionRecord as EventRecord } from "../collect/linux/events/connection-aggregator.js";
-import { binaryName, dirname } from "../classify/binary-name.js";
-import { profileOf } from "../classify/classify-snapshot.js";
-import { describeSocket, endpoint } from "../classify/describe-socket.js";
-import { tagProcess } from "../classify/process-tags.js";
-import { tagSocket } from "../classify/socket-tags.js";
 import type { BeaconTracker } from "./beacon-tracker.js";
 
 export interface ConnectionContext {
@@ -97,8 +107,11 @@ export function toConnectionRecords(records: readonly EventRecord[], ctx: Connec
       direction,
       protocol,
       localPort: r.localPort,
+      remoteAddress: r.remoteAddress,
+      cmdline: raw.cmdline,
       describe: () => describeConnection(r, transport, direction, protocol),
       isSelf: r.pid === ctx.selfPid,
+      site: { knowledge: ctx.kb.site, exe, name: r.comm, transport, remotePort: r.remotePort },
     });
     const tags: Tag[] = [...own, ...process.tags];
     const record: WireConnection = {

@@ -4,7 +4,7 @@
 // passes through terminalSafe: a command line must not drive the terminal.
 
 import { ancestry, formatAncestry, terminalSafe, type ProcessRecord, type SnapshotRecord, type SocketRecord } from "@oddwire/shared";
-import { endpoint } from "../classify/describe-socket.js";
+import { endpoint } from "@oddwire/shared";
 
 export function renderSnapshot(s: SnapshotRecord): string {
   const byPid = new Map(s.processes.map((p) => [p.pid, p]));

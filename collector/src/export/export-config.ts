@@ -5,7 +5,7 @@
 import cron from "node-cron";
 import { nearest, OddwireError } from "@oddwire/shared";
 
-export const EXPORT_KINDS = ["findings", "inventory", "agents"] as const;
+export const EXPORT_KINDS = ["findings", "inventory", "agents", "personas"] as const;
 export type ExportKind = (typeof EXPORT_KINDS)[number];
 
 export interface ExportSchedule {
@@ -13,7 +13,7 @@ export interface ExportSchedule {
   cron: string;
   what: ExportKind;
   dir: string;
-  /** findings only: rows scoring at least this. */
+  /** findings and personas: rows scoring at least this. */
   minScore: number;
   /** Only rows new since this schedule's last successful run. */
   onlyNew: boolean;

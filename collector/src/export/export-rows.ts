@@ -7,6 +7,8 @@ import { buildReport } from "../report/build-report.js";
 import { isoOrEmpty } from "../report/csv.js";
 import { FINDING_COLUMNS, findingRows } from "../report/report-csv.js";
 import type { ExportKind } from "./export-config.js";
+import { buildPersonaSection } from "../persona/persona-section.js";
+import { PERSONA_COLUMNS, personaRows } from "../persona/persona-table.js";
 
 export const INVENTORY_COLUMNS = [
   "host_id",
@@ -66,6 +68,10 @@ export function exportRows(db: Db, what: ExportKind, opts: { now: number; minSco
       rows = rows.filter((r) => typeof r[firstSeen] === "string" && Date.parse(r[firstSeen] as string) >= opts.sinceMs!);
     }
     return { columns: FINDING_COLUMNS, rows };
+  }
+  if (what === "personas") {
+    const personas = buildPersonaSection(db, opts.now).filter((p) => p.score >= opts.minScore && (opts.sinceMs === null || p.firstReportedMs >= opts.sinceMs));
+    return { columns: PERSONA_COLUMNS, rows: personaRows(personas) };
   }
   if (what === "inventory") {
     const rows = db

@@ -55,6 +55,9 @@ const Process = message("Process", {
   10: num("uid"),
   11: many(msg("tags", Tag), COUNT_LIMITS.process_tags, 0),
   12: str("hash_error"),
+  13: str("package"),
+  14: str("package_source"),
+  15: num("exe_since_ms"),
 });
 const WireInfo = message("WireInfo", {
   1: str("port_protocol"),
@@ -168,6 +171,7 @@ const Snapshot = message("Snapshot", {
   14: msg("facts", HostFacts),
   15: many(msg("flows", Flow), COUNT_LIMITS.flows, 4),
   16: msg("dpi", DpiVisibility),
+  17: str("knowledge_version"),
 });
 const ProcessKey = message("ProcessKey", { 1: num("pid"), 2: num("started_at_ms") });
 const SocketKey = message("SocketKey", {

@@ -8,11 +8,13 @@
 // and ancestry come from its latest connection record in the group when
 // there is one, ahead of a live process of the same binary.
 
-import { binaryKey, formatAncestry, MAX_ANCESTRY_DEPTH } from "@oddwire/shared";
+import { binaryKey, formatAncestry, type KnowledgeBase, knowledgeBase, MAX_ANCESTRY_DEPTH, siteNormalFor } from "@oddwire/shared";
 import type { Db } from "../store/open-db.js";
 import { platformOf } from "../store/hosts.js";
 import { scoreGroup, type BeaconFacts } from "../score/score-finding.js";
+import { buildPersonaSection } from "../persona/persona-section.js";
 import { readVisibility } from "./fleet-visibility.js";
+import { readSensorEvidence } from "./sensor-report.js";
 import { activeSuppressions, matchSuppression } from "./suppressions.js";
 import type { Finding, Report, ReportHost } from "./report-types.js";
 
@@ -30,6 +32,8 @@ export interface ReportOptions {
   minScore?: number | undefined;
   showSuppressed?: boolean | undefined;
   hostsPerFinding?: number | undefined;
+  /** The knowledge that says what is normal (default: the built-in knowledge base; with a site's, its "normal" entries count too). */
+  kb?: KnowledgeBase | undefined;
 }
 
 interface GroupRow {
@@ -42,6 +46,8 @@ interface GroupRow {
   transport: string;
   direction: string;
   pc: number;
+  /** 1: the observations the agent tagged; 0: the untagged ones (a tagged case is judged apart from its binary's ordinary use). */
+  tg: number;
   hosts: number;
   first_seen: number;
   last_seen: number;
@@ -84,21 +90,28 @@ export function buildReport(db: Db, o: ReportOptions): Report {
     (db.prepare("SELECT os, COUNT(*) AS n FROM hosts WHERE revoked_at IS NULL GROUP BY os").all() as Array<{ os: string; n: number }>).map((r) => [r.os || "unknown", r.n]),
   );
   const binaryHosts = new Map(
-    (db.prepare("SELECT binary, COUNT(*) AS n FROM host_binaries GROUP BY binary").all() as Array<{ binary: string; n: number }>).map((r) => [r.binary, r.n]),
+    (
+      db.prepare("SELECT binary, COUNT(*) AS n FROM host_binaries WHERE host_id NOT IN (SELECT host_id FROM hosts WHERE revoked_at IS NOT NULL) GROUP BY binary").all() as Array<{
+        binary: string;
+        n: number;
+      }>
+    ).map((r) => [r.binary, r.n]),
   );
   const observations = (db.prepare("SELECT COUNT(*) AS n FROM observations").get() as { n: number }).n;
 
   const groups = db
     .prepare(
-      `SELECT o.binary, o.protocol, o.transport, o.direction, ${PC_SQL} AS pc,
+      `SELECT o.binary, o.protocol, o.transport, o.direction, ${PC_SQL} AS pc, (o.tags != '[]') AS tg,
               COUNT(DISTINCT o.host_id) AS hosts, MIN(o.first_seen) AS first_seen, MAX(o.last_seen) AS last_seen,
               MIN(o.port) AS port, group_concat(DISTINCT o.tags) AS tags
          FROM observations o INDEXED BY observations_groups WHERE ${where.join(" AND ")}
-        GROUP BY o.binary, o.protocol, o.transport, o.direction, pc`,
+        GROUP BY o.binary, o.protocol, o.transport, o.direction, pc, tg`,
     )
     .all(...params) as GroupRow[];
 
   const beacons = beaconsByGroup(db, o);
+  // Network sensor evidence (Zeek, Suricata) joined to the processes behind its flows, by group.
+  const sensors = readSensorEvidence(db, o.sinceMs ?? 0);
   const groupKey = (g: { binary: string; protocol: string; transport: string; direction: string; pc: number }) =>
     `${g.binary}\0${g.protocol}\0${g.transport}\0${g.direction}\0${g.pc}`;
   const fleetHosts = fleetRow.n;
@@ -111,6 +124,7 @@ export function buildReport(db: Db, o: ReportOptions): Report {
     const { codes: tags, reasons: tagReasons } = parseTags(g.tags);
     g.binary_name = nameOf(g.binary);
     const facts = {
+      knownNormal: knownNormal(o.kb ?? knowledgeBase(), g.binary, g.binary_name, g.protocol, g.direction),
       binaryName: g.binary_name,
       protocol: g.protocol,
       direction: g.direction,
@@ -124,6 +138,7 @@ export function buildReport(db: Db, o: ReportOptions): Report {
       firstSeenMs: g.first_seen,
       nowMs: o.nowMs,
       beacon: beacons.get(groupKey(g)) ?? null,
+      sensor: sensors?.byGroup.get(groupKey(g))?.strongest ?? null,
     };
     return { g, binaryHostCount, tags, facts, first: scoreGroup(facts) };
   });
@@ -155,7 +170,7 @@ export function buildReport(db: Db, o: ReportOptions): Report {
     const detail = hostsOf(q, g, LINEAGE_SAMPLE, hostFilter);
     // Lineage matters for rare behaviour; for common behaviour the parent is the usual one.
     const parent = c.g.hosts / c.binaryHostCount <= 0.25 ? lineageOf(q, g.binary, detail.parentBinaries, parentCache) : null;
-    const s = scoreGroup({ ...c.facts, parentShare: parent?.share ?? null, parentName: parent?.name ?? "" });
+    const s = scoreGroup({ ...c.facts, parentShare: parent?.share ?? null, parentName: parent?.name ?? "", newOnHost: newOnHost(q, detail.hosts) });
     const suppression = matchSuppression(
       suppressions,
       g.binary,
@@ -190,7 +205,7 @@ export function buildReport(db: Db, o: ReportOptions): Report {
       hostCount: g.hosts,
       binaryHostCount: c.binaryHostCount,
       reasons: [...s.reasons, ...wireReason],
-      evidence: s.evidence,
+      evidence: [...s.evidence, ...(sensors?.byGroup.get(groupKey(g))?.entries ?? []).filter((e) => !o.host || e.hostId === o.host || e.hostname === o.host)],
       tags: c.tags,
       firstSeenMs: g.first_seen,
       lastSeenMs: g.last_seen,
@@ -212,11 +227,13 @@ export function buildReport(db: Db, o: ReportOptions): Report {
       f.port = mostCommonPort(f.hosts) ?? f.port;
     }
   });
+  const personas = buildPersonaSection(db, o.nowMs, top);
   return {
     generatedAt: new Date(o.nowMs).toISOString(),
     fleet: { hosts: fleetHosts, byOs, binaries: binaryHosts.size, observations, smallFleet: fleetHosts <= 5 },
     prevalence,
     visibility: readVisibility(db),
+    ...(sensors && { sensors: sensors.summary }),
     filters: Object.fromEntries(
       Object.entries({
         top: o.top,
@@ -231,6 +248,7 @@ export function buildReport(db: Db, o: ReportOptions): Report {
       }).filter(([, v]) => v !== undefined && v !== false),
     ) as Record<string, string | number | boolean>,
     findings: top,
+    personas,
   };
 }
 
@@ -255,7 +273,7 @@ function detailQueries(db: Db) {
     // Index order, no sort: for a group on thousands of hosts a sample is
     // enough, and the findings that matter are on few hosts anyway.
     obsHosts: db.prepare(`SELECT o.host_id, o.first_seen, o.last_seen, o.port FROM observations o INDEXED BY observations_groups
-       WHERE o.binary = ? AND o.protocol = ? AND o.transport = ? AND o.direction = ? AND o.port BETWEEN ? AND ?
+       WHERE o.binary = ? AND o.protocol = ? AND o.transport = ? AND o.direction = ? AND o.port BETWEEN ? AND ? AND (o.tags != '[]') = ?
          AND o.last_seen >= ? AND (? IS NULL OR o.host_id IN (SELECT host_id FROM hosts WHERE host_id = ? OR hostname = ?))
          AND o.host_id NOT IN (SELECT host_id FROM hosts WHERE revoked_at IS NOT NULL) LIMIT ?`),
     hostname: db.prepare("SELECT hostname FROM hosts WHERE host_id = ?").pluck(),
@@ -263,7 +281,7 @@ function detailQueries(db: Db) {
       "SELECT distro, os_release, kernel, virtualization, hardware_vendor, hardware_model FROM hosts WHERE host_id = ?",
     ),
     liveProcess: db.prepare(`SELECT p.pid, p.ppid, p.cmdline, p.user FROM sockets s JOIN processes p ON p.host_id = s.host_id AND p.pid = s.pid
-       WHERE s.host_id = ? AND p.binary = ? AND s.protocol = ? AND s.transport = ? AND s.direction = ? LIMIT 1`),
+       WHERE s.host_id = ? AND p.binary = ? AND s.protocol = ? AND s.transport = ? AND s.direction = ? ORDER BY (s.tags != '[]') = ? DESC LIMIT 1`),
     identity: db.prepare("SELECT binary_name, exe, sha256 FROM observations WHERE binary = ? LIMIT 1"),
     wireHosts: db.prepare("SELECT COUNT(DISTINCT host_id) FROM flows INDEXED BY flows_by_wire WHERE binary = ? AND wire_protocol = ?").pluck(),
     flows: db.prepare(`SELECT wire_protocol, risks, names FROM flows INDEXED BY flows_by_finding
@@ -275,7 +293,8 @@ function detailQueries(db: Db) {
     >(`SELECT pid, name, exe, sha256, cmdline, user, ancestry FROM connections INDEXED BY connections_by_finding
        WHERE host_id = ? AND binary = ? AND protocol = ? AND transport = ? AND direction = ? AND port BETWEEN ? AND ?
        ORDER BY last_seen DESC LIMIT 1`),
-    anyProcess: db.prepare("SELECT pid, ppid, cmdline, user FROM processes WHERE host_id = ? AND binary = ? LIMIT 1"),
+    // When this host began reporting: "new for this host" compares an observation's first sighting with it.
+    hostSince: db.prepare<[string], number>("SELECT MIN(first_seen) FROM host_binaries WHERE host_id = ?").pluck(),
     byPid: db.prepare("SELECT pid, ppid, name, binary FROM processes WHERE host_id = ? AND pid = ? ORDER BY started_at DESC LIMIT 1"),
     parents: db.prepare(`SELECT coalesce(par.binary, '') AS parent, COUNT(*) AS n FROM processes p
         LEFT JOIN processes par ON par.host_id = p.host_id AND par.pid = p.ppid WHERE p.binary = ? GROUP BY 1`),
@@ -302,7 +321,7 @@ interface ConnRow {
 function hostsOf(q: Queries, g: GroupRow, limit: number, f: HostFilter): { hosts: ReportHost[]; parentBinaries: string[]; exe: string; sha256: string } {
   const [lo, hi] = PORT_RANGES[g.pc]!;
   const byHost = new Map<string, { host_id: string; hostname: string; first_seen: number; last_seen: number; ports: number[] }>();
-  for (const r of q.obsHosts.all(g.binary, g.protocol, g.transport, g.direction, lo, hi, f.sinceMs, f.host, f.host, f.host, limit * 4) as Array<{
+  for (const r of q.obsHosts.all(g.binary, g.protocol, g.transport, g.direction, lo, hi, g.tg, f.sinceMs, f.host, f.host, f.host, limit * 4) as Array<{
     host_id: string;
     first_seen: number;
     last_seen: number;
@@ -343,7 +362,9 @@ function hostsOf(q: Queries, g: GroupRow, limit: number, f: HostFilter): { hosts
         .join(" > ");
       proc = { pid: conn.pid, ppid: 0, cmdline: conn.cmdline, user: conn.user };
     } else {
-      proc = (q.liveProcess.get(r.host_id, g.binary, g.protocol, g.transport, g.direction) ?? q.anyProcess.get(r.host_id, g.binary)) as typeof proc;
+      // Only the process that holds such a socket now: when it has exited the row says so (pid 0),
+      // rather than naming another process of the same binary that was not behind the finding.
+      proc = q.liveProcess.get(r.host_id, g.binary, g.protocol, g.transport, g.direction, g.tg) as typeof proc;
       if (proc) {
         const chain: Array<{ pid: number; ppid: number; name: string }> = [];
         let cur = q.byPid.get(r.host_id, proc.pid) as { pid: number; ppid: number; name: string; binary: string } | undefined;
@@ -460,6 +481,28 @@ function lineageOf(q: Queries, binary: string, parents: string[], cache: Map<str
   if (total === 0) return null;
   const name = parent.split(/[\\/]/).pop() || parent;
   return { name, share: mine / total };
+}
+
+/**
+ * The knowledge base says this binary normally speaks this protocol this way
+ * (shells, interpreters and tools that may speak anything are never "normal"
+ * by the built-in knowledge alone), or the site's knowledge lists it as normal.
+ */
+function knownNormal(kb: KnowledgeBase, binary: string, binaryName: string, protocol: string, direction: string): boolean {
+  if (kb.site && siteNormalFor(kb.site, binary.startsWith("name:") ? "" : binary, binaryName, protocol, direction)) return true;
+  const profile = kb.lookup(binaryName);
+  if (!profile || ["silent", "shell", "interpreter", "tool", "lolbin"].includes(profile.class)) return false;
+  const set = direction === "outbound" ? profile.outbound : profile.listens;
+  return set === "*" || set.has(protocol);
+}
+
+/** The host where the group's behaviour is newest, with when that host began reporting. */
+function newOnHost(q: Queries, hosts: readonly ReportHost[]): { hostname: string; firstSeenMs: number; hostSinceMs: number } | null {
+  let best: ReportHost | undefined;
+  for (const h of hosts) if (!best || h.firstSeenMs > best.firstSeenMs) best = h;
+  if (!best) return null;
+  const since = q.hostSince.get(best.hostId);
+  return since == null ? null : { hostname: best.hostname || best.hostId, firstSeenMs: best.firstSeenMs, hostSinceMs: since };
 }
 
 /** A binary key's last path element ("name:x" keys are names already). */

@@ -3,7 +3,7 @@
 // a contract (README "Report CSV columns"): add at the end, never reorder.
 
 import { csvLine, isoOrEmpty } from "./csv.js";
-import type { Report } from "./report-types.js";
+import type { Report, SensorEvidence } from "./report-types.js";
 
 export const FINDING_COLUMNS = [
   "rank",
@@ -31,6 +31,7 @@ export const FINDING_COLUMNS = [
   "host_first_seen",
   "host_last_seen",
   "host_ports",
+  "sensor_evidence",
   "wire_protocol",
   "risks",
   "destination_names",
@@ -55,7 +56,7 @@ export function findingRows(r: Report): Array<Array<string | number>> {
       f.binaryHostCount,
       f.tags.join(" "),
       f.reasons.join("; "),
-      f.evidence.join(" "),
+      f.evidence.filter((e) => typeof e === "string").join(" "),
       f.suppressed ? f.suppressed.reason : "",
     ];
     const hosts = f.hosts.length ? f.hosts : [null];
@@ -71,6 +72,7 @@ export function findingRows(r: Report): Array<Array<string | number>> {
         isoOrEmpty(h?.firstSeenMs ?? 0),
         isoOrEmpty(h?.lastSeenMs ?? 0),
         h?.ports.join(" ") ?? "",
+        sensorCell(f, h?.hostId),
         f.wireProtocol ?? "",
         (f.risks ?? []).join("; "),
         (f.destinationNames ?? []).join(" "),
@@ -78,6 +80,14 @@ export function findingRows(r: Report): Array<Array<string | number>> {
     }
   }
   return rows;
+}
+
+/** This host's network sensor evidence on the finding: "Zeek weird: x (community-id, high); ...". */
+function sensorCell(f: Report["findings"][number], hostId: string | undefined): string {
+  return f.evidence
+    .filter((e): e is SensorEvidence => typeof e !== "string" && (hostId === undefined || e.hostId === hostId))
+    .map((e) => `${e.text} (${e.side}, ${e.join}, ${e.confidence})`)
+    .join("; ");
 }
 
 export function renderReportCsv(r: Report): string {

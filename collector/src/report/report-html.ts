@@ -8,7 +8,9 @@
 import { terminalSafe, UNSAFE_TEXT } from "@oddwire/shared";
 import { countOf } from "./plural.js";
 import { visibilitySentence } from "./fleet-visibility.js";
-import type { Finding, Report, ReportHost } from "./report-types.js";
+import { PERSONA_STYLE, renderPersonaSection } from "../persona/persona-html.js";
+import type { Finding, Report, ReportHost, SensorEvidence } from "./report-types.js";
+import { flowText, sensorSentence } from "./sensor-text.js";
 
 export interface ReportHtmlOptions {
   /** The CSP nonce of the response; put on the <style> and both <script> elements. */
@@ -30,12 +32,12 @@ const CLAMP_CHARS = 600;
 const number = new Intl.NumberFormat("en-US");
 
 /** Escapes for HTML text and quoted attribute values alike. */
-function esc(value: unknown): string {
+export function esc(value: unknown): string {
   return String(value ?? "").replace(HTML_SPECIAL, (c) => HTML_ENTITY[c]!);
 }
 
 /** Agent text as HTML: escaped, with invisible and reordering characters made visible. */
-function text(value: unknown): string {
+export function text(value: unknown): string {
   const s = String(value ?? "");
   let out = "";
   let last = 0;
@@ -47,7 +49,7 @@ function text(value: unknown): string {
 }
 
 /** Agent text for an attribute (a tooltip): escaped, invisible characters spelled out. */
-function attr(value: unknown): string {
+export function attr(value: unknown): string {
   return esc(terminalSafe(String(value ?? "")));
 }
 
@@ -56,23 +58,23 @@ function scriptJson(value: unknown): string {
   return JSON.stringify(value).replace(SCRIPT_UNSAFE, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`);
 }
 
-function int(n: unknown): string {
+export function int(n: unknown): string {
   return typeof n === "number" && Number.isFinite(n) ? number.format(Math.round(n)) : "—";
 }
 
 /** An identifier that happens to be a number (port, pid, uid, rank, rule id): never grouped, "8443" not "8,443". */
-function ident(n: unknown): string {
+export function ident(n: unknown): string {
   return typeof n === "number" && Number.isFinite(n) ? String(Math.round(n)) : "—";
 }
 
-function iso(ms: unknown): string {
+export function iso(ms: unknown): string {
   if (typeof ms !== "number" || !Number.isFinite(ms) || ms <= 0) return "—";
   const d = new Date(ms);
   return Number.isNaN(d.getTime()) ? "—" : d.toISOString().replace(/\.000Z$/, "Z");
 }
 
 /** A time for a narrow cell: it may break after the date ("2025-11-28T" / "23:59:58.987Z"), never inside either part. */
-function isoCell(ms: unknown): string {
+export function isoCell(ms: unknown): string {
   return iso(ms).replace("T", "T<wbr>");
 }
 
@@ -87,7 +89,7 @@ function scoreOf(f: Finding): number {
   return Number.isFinite(s) ? Math.min(100, Math.max(0, s)) : 0;
 }
 
-function band(score: number): string {
+export function band(score: number): string {
   return score >= 75 ? "s-high" : score >= 50 ? "s-mid" : score >= 25 ? "s-low" : "s-min";
 }
 
@@ -235,7 +237,7 @@ function renderHost(h: ReportHost, key: string): string {
   const clamp = cmd.length > CLAMP_CHARS ? `<button type="button" class="more" aria-controls="${key}" aria-expanded="false">Show all ${int(cmd.length)} characters</button>` : "";
   return `<tbody class="host">
 <tr><td class="mono strong" data-label="Hostname"${h.platform ? ` title="${attr(h.platform)}"` : ""}>${text(h.hostname)}</td><td class="mono" data-label="Host ID">${text(h.hostId)}</td><td class="num" data-label="PID">${Number(h.pid) > 0 ? ident(h.pid) : `<span class="none" title="the process is gone">gone</span>`}</td><td class="mono" data-label="User">${text(h.user) || `<span class="none">—</span>`}</td><td class="mono" data-label="Ancestry">${text(h.ancestry) || `<span class="none">—</span>`}</td><td class="mono time" data-label="First seen">${isoCell(h.firstSeenMs)}</td><td class="mono time" data-label="Last seen">${isoCell(h.lastSeenMs)}</td><td class="mono" data-label="Ports">${ports}</td></tr>
-<tr class="cmdrow"><td colspan="8"><pre class="cmd${cmd.length > CLAMP_CHARS ? " clamped" : ""}" id="${key}">${cmd === "" ? `<span class="none">(no command line)</span>` : text(cmd)}</pre>${clamp}</td></tr>
+<tr class="cmdrow"><td colspan="8"><pre class="cmd${cmd.length > CLAMP_CHARS ? " clamped" : ""}" id="${key}">${cmd === "" ? `<span class="none">${Number(h.pid) > 0 ? "(no command line)" : "(the process behind this finding has exited)"}</span>` : text(cmd)}</pre>${clamp}</td></tr>
 </tbody>`;
 }
 
@@ -249,7 +251,11 @@ function renderDetail(f: Finding, i: number): string {
   return `<tr class="detail" id="d-${i}" hidden><td colspan="7"><div class="drill">
   <div class="facts">
     <div><h4>Reasons</h4>${reasons.length > 0 ? `<ol class="reasons">${reasons.map((r) => `<li>${text(r)}</li>`).join("")}</ol>` : `<p class="none">—</p>`}</div>
-    <div><h4>Evidence</h4><p>${chips(f.evidence, "ev")}</p>
+    <div><h4>Evidence</h4><p>${chips(
+      (Array.isArray(f.evidence) ? f.evidence : []).filter((e) => typeof e === "string"),
+      "ev",
+    )}</p>
+      ${renderSensorEvidence(f)}
       <h4>Seen</h4><p class="mono">${iso(f.firstSeenMs)} → ${iso(f.lastSeenMs)}</p>
       <h4>Binary</h4><p class="mono wrap">${text(f.binary?.path)}</p><p class="mono wrap sub">sha256 ${text(f.binary?.sha256)}</p>
       ${f.beacon ? `<h4>Beacon</h4><p class="mono">every ${int(f.beacon.intervalMs)} ms ± ${int(f.beacon.jitterMs)} ms, ${int(f.beacon.count)} connections over ${int(f.beacon.spanMs)} ms to ${text(f.beacon.destination)}</p>` : ""}</div>
@@ -262,6 +268,39 @@ function renderDetail(f: Finding, i: number): string {
     ${hosts.length > 0 ? hosts.map((h, j) => renderHost(h, `cmd-${i}-${j}`)).join("\n") : `<tbody><tr><td colspan="8" class="none">No hosts recorded.</td></tr></tbody>`}
   </table>
 </div></td></tr>`;
+}
+
+/** The network sensors' evidence on a finding: what each said, about which flow, joined how (every field is sensor text). */
+function renderSensorEvidence(f: Finding): string {
+  const list = (Array.isArray(f.evidence) ? f.evidence : []).filter((e): e is SensorEvidence => typeof e === "object" && e !== null);
+  if (list.length === 0) return "";
+  return `<h4>Network sensors</h4><ul class="sensor-ev">${list
+    .map(
+      (e) =>
+        `<li><b>${text(e.text)}</b><div class="sub mono">${text(flowText(e.flow ?? {}))} · ${iso(e.atMs)} · ${text(e.hostname || e.hostId)} pid ${ident(e.pid)} (${text(e.side)}) · joined by ${text(e.join)}, ${text(e.confidence)} confidence${Array.isArray(e.names) && e.names.length > 0 ? ` · names ${e.names.map((n) => text(n)).join(", ")}` : ""}</div></li>`,
+    )
+    .join("")}</ul>`;
+}
+
+/** Sensor anomalies no agent stands behind, with their addresses: the fleet's blind spot. */
+function renderBlindSpots(report: Report): string {
+  const s = report.sensors;
+  if (!s) return "";
+  const rows = Array.isArray(s.blindSpots) ? s.blindSpots : [];
+  return `<section class="panel blind-spots" aria-labelledby="blind-h">
+  <h2 id="blind-h">Network sensor anomalies with no agent behind them</h2>
+  <p class="sub">${text(sensorSentence(s))}.</p>
+  ${
+    rows.length === 0
+      ? `<p class="none">None: every sensor anomaly was joined to a process.</p>`
+      : `<table class="blind"><thead><tr><th>Sensor</th><th>What</th><th>Flow</th><th>When</th><th>Why unmatched</th></tr></thead><tbody>${rows
+          .map(
+            (b) =>
+              `<tr><td>${text(b.source)}</td><td>${text(b.text)}</td><td class="mono">${text(flowText(b))}</td><td class="mono time">${isoCell(b.atMs)}</td><td><b>${text(b.reason)}</b><div class="sub">${text(b.detail)}</div></td></tr>`,
+          )
+          .join("")}</tbody></table>${s.unmatched > rows.length ? `<p class="sub">${int(s.unmatched - rows.length)} more not listed.</p>` : ""}`
+  }
+</section>`;
 }
 
 function renderFinding(f: Finding, i: number): string {
@@ -303,7 +342,7 @@ export function renderReportHtml(report: Report, opts: ReportHtmlOptions): strin
 <meta name="color-scheme" content="light dark">
 <link rel="icon" href="data:,">
 <title>oddwire — fleet rarity report</title>
-<style nonce="${nonce}">${STYLE}</style>
+<style nonce="${nonce}">${STYLE}${PERSONA_STYLE}</style>
 </head>
 <body>
 <main>
@@ -319,6 +358,8 @@ ${renderPrevalence(report.prevalence)}
     <tbody id="empty"${visible > 0 ? " hidden" : ""}><tr><td colspan="7" class="empty">No findings match.</td></tr></tbody>
   </table>
 </section>
+${renderBlindSpots(report)}
+${renderPersonaSection(report.personas)}
 <footer>Every name, path, command line and reason on this page was reported by agents and is shown as text; control and bidi characters appear as <span class="cc">\\xNN</span> / <span class="cc">\\uNNNN</span>.</footer>
 </main>
 <script type="application/json" id="report-data" nonce="${nonce}">${scriptJson(report)}</script>
@@ -524,6 +565,9 @@ table.hosts th { padding: 6px 8px; }
 table.hosts td { padding: 6px 8px 2px; vertical-align: top; overflow-wrap: anywhere; }
 table.hosts tbody.host { border-top: 1px solid var(--line2); }
 td.strong { font-weight: 600; }
+ul.sensor-ev { margin: 0 0 8px; padding-left: 18px; overflow-wrap: anywhere; }
+ul.sensor-ev li { margin-bottom: 4px; }
+table.blind th, table.blind td { padding: 6px 8px; text-align: left; vertical-align: top; overflow-wrap: anywhere; border-top: 1px solid var(--line2); }
 tr.cmdrow > td { padding: 0 8px 8px; }
 pre.cmd { margin: 0; padding: 6px 8px; background: var(--code); border: 1px solid var(--line2); border-radius: 5px; white-space: pre-wrap; overflow-wrap: anywhere; word-break: break-all; max-height: 40vh; overflow: auto; }
 pre.cmd.clamped { max-height: 6.2em; overflow: hidden; }

@@ -6,7 +6,7 @@
 
 import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
-import { isOddwireError, type Logger } from "@oddwire/shared";
+import { isOddwireError, type KnowledgeBase, type Logger } from "@oddwire/shared";
 import type { Db } from "../store/open-db.js";
 import { buildReport } from "./build-report.js";
 import { renderReportCsv } from "./report-csv.js";
@@ -23,6 +23,7 @@ export class ReportRoutes {
     readerToken: string,
     private readonly log: Logger,
     private readonly secure: boolean,
+    private readonly kb?: KnowledgeBase,
   ) {
     this.tokenHash = digest(readerToken);
   }
@@ -55,7 +56,7 @@ export class ReportRoutes {
 
     try {
       const params = Object.fromEntries(url.searchParams);
-      const report = buildReport(this.db, reportOptionsFrom(params, Date.now()));
+      const report = buildReport(this.db, { ...reportOptionsFrom(params, Date.now()), ...(this.kb && { kb: this.kb }) });
       const common = { "cache-control": "no-store", "x-content-type-options": "nosniff", "referrer-policy": "no-referrer" };
       if (kind === "json") {
         res.writeHead(200, { ...common, "content-type": "application/json; charset=utf-8" });

@@ -5,7 +5,9 @@
 import { terminalSafe } from "@oddwire/shared";
 import { countOf } from "./plural.js";
 import { visibilitySentence } from "./fleet-visibility.js";
+import { renderPersonaTable } from "../persona/persona-table.js";
 import type { Report } from "./report-types.js";
+import { blindSpotLines, sensorSentence } from "./sensor-text.js";
 
 const REASON_WIDTH = 100;
 
@@ -19,8 +21,11 @@ export function renderReportTable(r: Report): string {
   );
   const blind = visibilitySentence(r.visibility);
   if (blind) out.push(terminalSafe(blind));
+  const sensors = sensorSentence(r.sensors);
+  if (sensors) out.push(terminalSafe(sensors));
   if (r.fleet.smallFleet) out.push("small fleet (5 hosts or fewer): no fleet statistics; scores rest on the built-in knowledge");
-  if (r.findings.length === 0) return out.concat("no findings").join("\n") + "\n";
+  const personas = r.personas?.length ? `\nsuspected fake personas (oddwire-collector persona list for all of them):\n${renderPersonaTable(r.personas)}` : "";
+  if (r.findings.length === 0) return out.concat("no findings", ...blindSpotLines(r.sensors)).join("\n") + "\n" + personas;
   const rows = r.findings.map((f) => [
     String(f.rank),
     f.score.toFixed(1),
@@ -37,6 +42,6 @@ export function renderReportTable(r: Report): string {
       .map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i]!)))
       .join("  ")
       .trimEnd();
-  out.push("", line(header), ...rows.map(line));
-  return out.join("\n") + "\n";
+  out.push("", line(header), ...rows.map(line), ...blindSpotLines(r.sensors));
+  return out.join("\n") + "\n" + personas;
 }

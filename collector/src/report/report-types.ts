@@ -2,6 +2,8 @@
 // JSON, HTML, CSV) and what the collector serves. The JSON names are a
 // contract: extend, never rename.
 
+import type { ReportPersona } from "../persona/persona-types.js";
+
 export interface ReportHost {
   hostId: string;
   hostname: string;
@@ -51,8 +53,13 @@ export interface Finding {
   binaryHostCount: number;
   /** Why, in words, most important first. */
   reasons: string[];
-  /** Which evidence drove the score: "rarity", "knowledge", "lineage", "novelty", "beaconing". */
-  evidence: string[];
+  /**
+   * Which evidence drove the score: "rarity", "knowledge", "lineage",
+   * "novelty", "beaconing", "persona" (a persona's linked domain, named or
+   * reached by this process), "sensor" (strings); then the network sensors'
+   * evidence joined to this finding's processes (objects with a `source`).
+   */
+  evidence: Array<string | SensorEvidence>;
   /** Tag codes seen on this finding's sockets. */
   tags: string[];
   firstSeenMs: number;
@@ -120,5 +127,68 @@ export interface Report {
   filters: Record<string, string | number | boolean>;
   /** Where the fleet is blind to short connections (absent in reports made before it existed). */
   visibility?: ReportVisibility;
+  /** Network sensor evidence (Zeek, Suricata): counts and the blind spot; absent when no sensor line is stored. */
+  sensors?: ReportSensors;
   findings: Finding[];
+  /** Suspected fake personas, highest score first (absent in reports made before they existed). */
+  personas?: ReportPersona[];
+}
+
+/** A network sensor's line about a flow, joined to the process behind it. */
+export interface SensorEvidence {
+  source: "zeek" | "suricata";
+  /** The sensor's log or event type (weird, notice, dpd, analyzer, conn; anomaly, alert, flow). */
+  log: string;
+  kind: "anomaly" | "alert" | "protocol";
+  /** "Zeek weird: bad_HTTP_request", "Suricata: app-layer protocol ssh on port 443". */
+  text: string;
+  /** When the sensor saw it (the sensor's clock). */
+  atMs: number;
+  /** 0..1: its weight in the score. */
+  weight: number;
+  flow: SensorFlow;
+  /** Names the sensor logged for the same flow (TLS server name, HTTP host, DNS query). */
+  names: string[];
+  hostId: string;
+  hostname: string;
+  pid: number;
+  /** Which end of the flow the process is. */
+  side: "originator" | "responder";
+  /** How the flow was joined to the process: by Community ID and time, by 5-tuple and time, or (a connection record without its source port) by destination and time. */
+  join: "community-id" | "5-tuple" | "destination";
+  /** high: a connection record of that time; medium: a socket open now (when it opened is unknown); low: the destination alone, one process on one host. */
+  confidence: "high" | "medium" | "low";
+}
+
+export interface SensorFlow {
+  transport: string;
+  origAddress: string;
+  origPort: number;
+  respAddress: string;
+  respPort: number;
+  /** As the sensor logged it ("" when it did not). */
+  communityId: string;
+}
+
+/** A sensor's anomaly that no agent stands behind. */
+export interface ReportSensorBlindSpot extends SensorFlow {
+  source: "zeek" | "suricata";
+  text: string;
+  atMs: number;
+  /** no-agent: neither address is an agent's; no-agent-flow: an agent's address, but it never saw the flow; ambiguous: several hosts did; nat-or-proxy: an agent reached the same server from elsewhere; no-tuple: the line names no flow. */
+  reason: "no-agent" | "no-agent-flow" | "ambiguous" | "nat-or-proxy" | "no-tuple";
+  detail: string;
+  /** Hosts one of the addresses belongs to (from their agents' sockets). */
+  agentHosts: string[];
+}
+
+export interface ReportSensors {
+  /** Sensor evidence lines in the report's time range. */
+  events: number;
+  /** Of which joined now (the newest, up to 20,000). */
+  joined: number;
+  matched: number;
+  unmatched: number;
+  /** Up to 1,000 of the unmatched, newest first. */
+  blindSpots: ReportSensorBlindSpot[];
 }

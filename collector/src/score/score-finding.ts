@@ -10,11 +10,22 @@
 //    the fleet does is this fleet's normal, whatever the tag says.
 // 3. Lineage: the binary runs here under a parent it rarely has elsewhere.
 // 4. Novelty: first seen recently, on few hosts.
-// 5. Beaconing: the agent saw these connections repeat at a steady interval
+// 5. New for this host: the first time this binary spoke this protocol on a
+//    host that has reported for a while (beside "rare in the fleet").
+// 6. Beaconing: the agent saw these connections repeat at a steady interval
 //    (the way implants call home), damped like knowledge when most hosts
 //    running the binary do the same (an update check, a telemetry client).
+//
+// Where the knowledge base says the binary normally speaks this protocol and
+// nothing is tagged, rarity counts for little: a mail client on its mail
+// ports on a quarter of the fleet is not a finding.
+//
+// 6. Network sensor evidence: a Zeek or Suricata anomaly, alert or protocol
+//    mismatch on a flow joined to these processes (its own weight), damped
+//    like knowledge when the behaviour is common.
 
 export const MIN_HOSTS_FOR_STATS = 6;
+const SITE_NEVER = "site-never";
 const FULL_CONFIDENCE_HOSTS = 30;
 
 export const TAG_WEIGHTS: Record<string, number> = {
@@ -29,12 +40,27 @@ export const TAG_WEIGHTS: Record<string, number> = {
   "wire-risk": 0.5,
   "wire-unidentified": 0.5,
   "interpreter-outbound": 0.4,
+  "bind-shell": 0.9,
+  "suspicious-command": 0.85,
+  "suspicious-destination": 0.8,
+  "tool-listen": 0.55,
+  "new-unpackaged-exe": 0.45,
+  // The site's own knowledge said never: not damped by how common it is.
+  "site-never": 0.9,
+  // unknown-binary-public: see tagWeight (it depends on the port).
 };
+
+/** An unknown binary reaching the internet on a registered protocol (a vendor's updater) weighs less than one on an unregistered port. */
+const UNKNOWN_PUBLIC_WEIGHT = { registered: 0.35, unregistered: 0.6 };
+/** Rarity's weight where knowledge says the behaviour is normal and nothing is tagged. */
+const KNOWN_NORMAL_RARITY = 0.1;
+const W_HOST_NOVELTY = 0.35;
 
 const W_RARITY = 0.85;
 const W_LINEAGE = 0.5;
 const W_NOVELTY = 0.25;
 export const W_BEACON = 0.7;
+export const W_SENSOR = 0.9;
 const DAY = 86_400_000;
 
 export interface GroupFacts {
@@ -52,8 +78,14 @@ export interface GroupFacts {
   parentName: string;
   firstSeenMs: number;
   nowMs: number;
+  /** The knowledge base says this binary normally speaks this protocol in this direction. */
+  knownNormal?: boolean;
+  /** The host where this is newest, when it is new there but the host has reported for a while. */
+  newOnHost?: { hostname: string; firstSeenMs: number; hostSinceMs: number } | null;
   /** The steadiest beacon of this group's connection records, if any. */
   beacon?: BeaconFacts | null | undefined;
+  /** The strongest network sensor evidence joined to this group (weight 0..1, its text), if any. */
+  sensor?: { weight: number; text: string } | null | undefined;
 }
 
 export interface BeaconFacts {
@@ -75,6 +107,11 @@ export function confidence(binaryHostCount: number): number {
   return Math.min(1, Math.log(binaryHostCount) / Math.log(FULL_CONFIDENCE_HOSTS));
 }
 
+export function tagWeight(tag: string, protocol: string): number {
+  if (tag === "unknown-binary-public") return protocol === "unknown" ? UNKNOWN_PUBLIC_WEIGHT.unregistered : UNKNOWN_PUBLIC_WEIGHT.registered;
+  return TAG_WEIGHTS[tag] ?? 0.3;
+}
+
 export function scoreGroup(g: GroupFacts): Scored {
   // Each reason with the weight of the evidence behind it: the strongest first.
   const said: Array<{ weight: number; text: string }> = [];
@@ -84,10 +121,16 @@ export function scoreGroup(g: GroupFacts): Scored {
   const p = g.binaryHostCount > 0 ? Math.min(1, g.hostCount / g.binaryHostCount) : 1;
   const what = `${g.binaryName} ${g.direction === "listen" ? "listening for" : g.direction === "inbound" ? "accepting" : "speaking"} ${g.protocol}`;
 
-  const rarity = c * (1 - p);
+  const normal = g.knownNormal === true && g.tags.length === 0;
+  const rarity = c * (1 - p) * (normal ? KNOWN_NORMAL_RARITY : 1);
   const commonness = c * p;
   if (c > 0) {
-    if (rarity >= 0.3) {
+    if (normal && c * (1 - p) >= 0.3) {
+      say(
+        0,
+        `${what} on ${g.hostCount} of the ${g.binaryHostCount} hosts that run ${g.binaryName} (${pct(p)}); knowledge says ${g.binaryName} normally does this, so rarity alone counts for little`,
+      );
+    } else if (rarity >= 0.3) {
       evidence.push("rarity");
       say(W_RARITY * rarity, `${what} on ${g.hostCount} of the ${g.binaryHostCount} hosts that run ${g.binaryName} (${pct(p)})`);
     }
@@ -97,12 +140,15 @@ export function scoreGroup(g: GroupFacts): Scored {
     say(0, `${g.binaryName} runs on only ${g.binaryHostCount} host${g.binaryHostCount === 1 ? "" : "s"}: too few to say what is normal for it`);
   }
 
-  let k = 0;
-  for (const tag of g.tags) k = 1 - (1 - k) * (1 - (TAG_WEIGHTS[tag] ?? 0.3));
-  const knowledge = k * (1 - commonness);
+  let other = 0;
+  for (const tag of g.tags) if (tag !== SITE_NEVER) other = 1 - (1 - other) * (1 - tagWeight(tag, g.protocol));
+  const siteNever = g.tags.includes(SITE_NEVER) ? tagWeight(SITE_NEVER, g.protocol) : 0;
+  const k = 1 - (1 - other) * (1 - siteNever);
+  // What most of the fleet does is its normal, unless the site said never.
+  const knowledge = 1 - (1 - other * (1 - commonness)) * (1 - siteNever);
   if (knowledge >= 0.2) {
     evidence.push("knowledge");
-    const byWeight = [...g.tags].sort((a, b) => (TAG_WEIGHTS[b] ?? 0.3) - (TAG_WEIGHTS[a] ?? 0.3));
+    const byWeight = [...g.tags].sort((a, b) => tagWeight(b, g.protocol) - tagWeight(a, g.protocol));
     const top = byWeight[0]!;
     const reason = g.tagReasons?.[top];
     const others = byWeight.slice(1);
@@ -124,6 +170,17 @@ export function scoreGroup(g: GroupFacts): Scored {
     const minutes = Math.max(1, Math.round(age / 60000));
     say(W_NOVELTY * novelty, `first seen ${minutes} minute${minutes === 1 ? "" : "s"} ago, on ${g.hostCount} host${g.hostCount === 1 ? "" : "s"}`);
   }
+  let hostNovelty = 0;
+  if (g.newOnHost && g.hostCount <= 3) {
+    const n = g.newOnHost;
+    const age = g.nowMs - n.firstSeenMs;
+    const history = n.firstSeenMs - n.hostSinceMs;
+    if (age < 7 * DAY && history >= DAY) {
+      hostNovelty = (1 - age / (7 * DAY)) * (1 - p * c);
+      evidence.push("new-on-host");
+      say(W_HOST_NOVELTY * hostNovelty, `new for ${n.hostname}: first seen there ${duration(age)} ago, though it has reported for ${duration(history)} before that`);
+    }
+  }
   let beaconing = 0;
   if (g.beacon) {
     const b = g.beacon;
@@ -137,9 +194,21 @@ export function scoreGroup(g: GroupFacts): Scored {
       say(0, `${rhythm}, but ${pct(p)} of the hosts running ${g.binaryName} do this: this fleet's normal`);
     }
   }
+  let sensor = 0;
+  if (g.sensor && g.sensor.weight > 0) {
+    sensor = W_SENSOR * g.sensor.weight * (1 - commonness);
+    if (sensor >= 0.1) {
+      evidence.push("sensor");
+      say(sensor, g.sensor.text);
+    } else {
+      sensor = 0;
+      say(0, `${g.sensor.text}, but ${pct(p)} of the hosts running ${g.binaryName} do this: this fleet's normal`);
+    }
+  }
   const reasons = said.sort((a, b) => b.weight - a.weight).map((r) => r.text);
 
-  const combined = 1 - (1 - W_RARITY * rarity) * (1 - knowledge) * (1 - W_LINEAGE * lineage) * (1 - W_NOVELTY * novelty) * (1 - beaconing);
+  const combined =
+    1 - (1 - W_RARITY * rarity) * (1 - knowledge) * (1 - W_LINEAGE * lineage) * (1 - W_NOVELTY * novelty) * (1 - W_HOST_NOVELTY * hostNovelty) * (1 - beaconing) * (1 - sensor);
   return { score: Math.round(combined * 1000) / 10, reasons, evidence };
 }
 

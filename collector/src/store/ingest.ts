@@ -18,10 +18,11 @@
 // socket. The binary is the connection's own process's, normalised as for
 // processes.
 
-import { binaryKey } from "@oddwire/shared";
+import { binaryKey, type KnowledgeBase } from "@oddwire/shared";
 import type { oddwire } from "@oddwire/proto";
 import type { Db } from "./open-db.js";
 import { storeFlows } from "./flows.js";
+import { needsRejudging, rejudgeBatch, type StoredOwner } from "./rejudge-store.js";
 
 type Batch = oddwire.v1.IBatch;
 type Snapshot = oddwire.v1.ISnapshot;
@@ -35,6 +36,8 @@ export const DEFAULT_CONNECTION_ROWS_PER_HOST = 100_000;
 export interface IngesterOptions {
   /** Recent connection rows kept per host; past it (plus a tenth, so trimming is rare) the oldest are deleted. */
   maxConnectionRowsPerHost?: number;
+  /** The collector's knowledge: a batch judged by other knowledge (its snapshot's knowledge_version differs) is judged again with it before it is stored. */
+  kb?: KnowledgeBase | undefined;
 }
 
 export interface IngestItem {
@@ -64,12 +67,14 @@ export function socketKey(s: Socket): string {
 export class Ingester {
   private readonly stmts;
   private readonly maxConnectionRows: number;
+  private readonly kb: KnowledgeBase | undefined;
 
   constructor(
     private readonly db: Db,
     opts: IngesterOptions = {},
   ) {
     this.maxConnectionRows = opts.maxConnectionRowsPerHost ?? DEFAULT_CONNECTION_ROWS_PER_HOST;
+    this.kb = opts.kb;
     this.stmts = {
       host: db.prepare<[string], { last_seq: number; revoked_at: number | null; dropped_batches: number; first_seen: number | null }>(
         "SELECT last_seq, revoked_at, dropped_batches, first_seen FROM hosts WHERE host_id = ?",
@@ -79,8 +84,12 @@ export class Ingester {
       existingSockets: db.prepare<[string], { skey: string }>("SELECT skey FROM sockets WHERE host_id = ?").pluck(),
       socketExists: db.prepare<[string, string], number>("SELECT 1 FROM sockets WHERE host_id = ? AND skey = ?").pluck(),
       upsertProcess: db.prepare(`INSERT OR REPLACE INTO processes
-        (host_id, pid, started_at, ppid, name, exe, binary, cmdline, user, uid, sha256, exe_deleted, tags)
-        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+        (host_id, pid, started_at, ppid, name, exe, binary, cmdline, user, uid, sha256, exe_deleted, tags, package, package_source, exe_since)
+        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+      ownerFacts: db.prepare<
+        [string, number],
+        { name: string; exe: string; cmdline: string; exe_deleted: number; tags: string; package: string; package_source: string; exe_since: number }
+      >("SELECT name, exe, cmdline, exe_deleted, tags, package, package_source, exe_since FROM processes WHERE host_id = ? AND pid = ? ORDER BY started_at DESC LIMIT 1"),
       deleteProcess: db.prepare("DELETE FROM processes WHERE host_id = ? AND pid = ? AND started_at = ?"),
       ownerInDb: db.prepare<[string, number], { exe: string; name: string; sha256: string; binary: string }>(
         "SELECT exe, name, sha256, binary FROM processes WHERE host_id = ? AND pid = ? ORDER BY started_at DESC LIMIT 1",
@@ -116,7 +125,8 @@ export class Ingester {
           hostname = @hostname, os = @os, os_version = @osVersion, agent_version = @agentVersion,
           first_seen = coalesce(first_seen, @now), last_seen = @now,
           last_snapshot_at = max(coalesce(last_snapshot_at, 0), @takenAt), last_seq = @seq,
-          dropped_batches = max(dropped_batches, @dropped)
+          dropped_batches = max(dropped_batches, @dropped),
+          knowledge_version = @knowledgeVersion, judged_version = @judgedVersion
         WHERE host_id = @hostId`),
       updateFacts: db.prepare(`UPDATE hosts SET distro = @distro, os_release = @release, kernel = @kernel, virtualization = @virtualization,
           hardware_vendor = @hardwareVendor, hardware_model = @hardwareModel WHERE host_id = @hostId`),
@@ -157,7 +167,11 @@ export class Ingester {
     if (gap > 0 && !firstEver && dropped - droppedBefore < gap) {
       return { seq, status: "jump", resync: false, expected: host.last_seq + 1 };
     }
-    const snap: Snapshot = batch.snapshot ?? {};
+    const sent: Snapshot = batch.snapshot ?? {};
+    const knowledgeVersion = (sent.knowledgeVersion ?? "").slice(0, 64);
+    const rejudge = needsRejudging(knowledgeVersion, this.kb);
+    const snap: Snapshot = rejudge ? rejudgeBatch(sent, this.kb!, (pid) => this.storedOwner(hostId, pid)) : sent;
+    const judgedVersion = rejudge ? this.kb!.version : knowledgeVersion;
     const os = snap.os ?? "";
     const takenAt = num(snap.takenAtMs) || now;
     const full = batch.full === true;
@@ -197,6 +211,9 @@ export class Ingester {
         p.sha256 ?? "",
         p.exeDeleted ? 1 : 0,
         tagsJson(p.tags),
+        (p.package ?? "").slice(0, 256),
+        (p.packageSource ?? "").slice(0, 16),
+        num(p.exeSinceMs),
       );
       if (!binaries.has(binary)) binaries.set(binary, displayName(exe, name));
     }
@@ -331,6 +348,8 @@ export class Ingester {
       takenAt,
       seq,
       dropped: num(batch.droppedBatches),
+      knowledgeVersion,
+      judgedVersion,
     });
     if (snap.dpi) {
       const d = snap.dpi;
@@ -366,6 +385,20 @@ export class Ingester {
     }
     s.logBatch.run(hostId, seq, now, takenAt, full ? 1 : 0, snap.processes?.length ?? 0, snap.sockets?.length ?? 0, bytes);
     return { seq, status: "applied", resync };
+  }
+
+  /** A delta's socket whose process is not in the delta: the stored one, for judging it again. */
+  private storedOwner(hostId: string, pid: number): StoredOwner | undefined {
+    const row = this.stmts.ownerFacts.get(hostId, pid);
+    if (!row) return undefined;
+    let tags: StoredOwner["tags"] = [];
+    try {
+      tags = JSON.parse(row.tags) as StoredOwner["tags"];
+    } catch {
+      // a malformed stored value counts as no tags
+    }
+    const packaged = { package: row.package, packageSource: row.package_source, exeSinceMs: row.exe_since, nowMs: Date.now() };
+    return { name: row.name, exe: row.exe, cmdline: row.cmdline, exeDeleted: row.exe_deleted === 1, tags, packaged };
   }
 
   /** Keeps the host's newest maxConnectionRows connection rows; trims only once it is a tenth over, so most batches pay one UPDATE. */

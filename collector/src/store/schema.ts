@@ -9,6 +9,10 @@
 // applied batches (exactly-once and auditing; pruned by retention), each
 // host's recent connection records (events; per batch, bounded per host,
 // pruned with the batch log) and the latest visibility of each host.
+// Personas (issue 14: impersonation intake) have their own store file,
+// personas.ts, which holds their tables' migration.
+
+import { PERSONA_MIGRATION } from "./personas.js";
 
 export const MIGRATIONS: readonly string[] = [
   `
@@ -296,7 +300,86 @@ export const MIGRATIONS: readonly string[] = [
 
   ALTER TABLE sockets ADD COLUMN raw_protocol INTEGER NOT NULL DEFAULT 0;
   `,
-  // 10: protocol identification (agent --dpi). Flows as the agent classified
+  // network
+  // sensor evidence (Zeek, Suricata), where each followed log file was read
+  // to, the sensors' tokens, and port indexes for joining flows to the
+  // agents' connection records and sockets.
+  `
+  CREATE TABLE sensor_events (
+    id            INTEGER PRIMARY KEY,
+    source        TEXT NOT NULL,
+    log           TEXT NOT NULL,
+    kind          TEXT NOT NULL,
+    ts_ms         INTEGER NOT NULL,
+    duration_ms   INTEGER NOT NULL,
+    flow_key      TEXT NOT NULL,
+    community_id  TEXT NOT NULL,
+    transport     TEXT NOT NULL,
+    orig_address  TEXT NOT NULL,
+    orig_port     INTEGER NOT NULL,
+    resp_address  TEXT NOT NULL,
+    resp_port     INTEGER NOT NULL,
+    text          TEXT NOT NULL,
+    weight        REAL NOT NULL,
+    name          TEXT NOT NULL,
+    origin        TEXT NOT NULL,
+    received_at   INTEGER NOT NULL
+  ) STRICT;
+  CREATE INDEX sensor_events_by_kind ON sensor_events (kind, ts_ms);
+  CREATE INDEX sensor_events_by_flow ON sensor_events (source, flow_key) WHERE flow_key <> '';
+  CREATE INDEX sensor_events_by_cid ON sensor_events (community_id) WHERE community_id <> '';
+  CREATE INDEX sensor_events_by_received ON sensor_events (received_at);
+
+  CREATE TABLE sensor_files (
+    id          INTEGER PRIMARY KEY,
+    dev         INTEGER NOT NULL,
+    ino         INTEGER NOT NULL,
+    path        TEXT NOT NULL,
+    head_len    INTEGER NOT NULL,
+    head_hash   TEXT NOT NULL,
+    offset      INTEGER NOT NULL,
+    skipping    INTEGER NOT NULL,
+    format      TEXT NOT NULL,
+    lines       INTEGER NOT NULL,
+    stored      INTEGER NOT NULL,
+    errors      INTEGER NOT NULL,
+    too_long    INTEGER NOT NULL,
+    done        INTEGER NOT NULL DEFAULT 0,
+    updated_at  INTEGER NOT NULL
+  ) STRICT;
+  CREATE INDEX sensor_files_by_inode ON sensor_files (dev, ino);
+  CREATE INDEX sensor_files_by_head ON sensor_files (head_hash);
+
+  CREATE TABLE sensor_tokens (
+    name          TEXT PRIMARY KEY,
+    token_hash    TEXT NOT NULL UNIQUE,
+    created_at    INTEGER NOT NULL,
+    created_by    TEXT NOT NULL,
+    revoked_at    INTEGER,
+    last_used_at  INTEGER
+  ) STRICT;
+
+  CREATE INDEX connections_by_ports ON connections (remote_port, local_port);
+  CREATE INDEX sockets_by_ports ON sockets (remote_port, local_port);
+  `,
+  // personas (13 once the other numbered migrations of that round are in): suspected fake
+  // personas, their reports, triage audit trail, staff roster and intake tokens.
+  PERSONA_MIGRATION,
+  // knowledge versions (11 in the plan of that round; appended after the
+  // migrations merged before it, since the runner allows no gaps):
+  // knowledge_version is what the host's latest snapshot said judged it;
+  // judged_version is the knowledge the stored tags reflect (the agent's,
+  // or the collector's when it judged them again). Package facts of each
+  // process's executable.
+  `
+  ALTER TABLE hosts ADD COLUMN knowledge_version TEXT NOT NULL DEFAULT '';
+  ALTER TABLE hosts ADD COLUMN judged_version TEXT NOT NULL DEFAULT '';
+  ALTER TABLE processes ADD COLUMN package TEXT NOT NULL DEFAULT '';
+  ALTER TABLE processes ADD COLUMN package_source TEXT NOT NULL DEFAULT '';
+  ALTER TABLE processes ADD COLUMN exe_since INTEGER NOT NULL DEFAULT 0;
+  `,
+  // protocol identification (agent --dpi; 10 in the plan of that round,
+  // appended after the migrations merged before it). Flows as the agent classified
   // them, joined to their process; the destination names hosts reached
   // (TLS SNI, HTTP Host, DNS question, SSH software), one row per host, name,
   // kind and process; the Community ID on sockets and connection records.

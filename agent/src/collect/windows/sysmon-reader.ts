@@ -12,7 +12,7 @@ import { ConnectionAggregator, type Batch } from "../linux/events/connection-agg
 import type { ConnectionEvent } from "../linux/events/parse-bpftrace-line.js";
 import { ProcessCache } from "../linux/events/process-cache.js";
 import { readPlainFile, replaceFile } from "../../identity/safe-files.js";
-import { basename } from "../../classify/binary-name.js";
+import { basename } from "@oddwire/shared";
 import { continueFrom, parseSysmonXml, sysmonNewestArgs, sysmonQueryArgs, SYSMON_CHANNEL, type SysmonEvent } from "./parse-sysmon.js";
 
 export const SYSMON_BOOKMARK_FILE = "sysmon-bookmark";

@@ -1,14 +1,22 @@
 // One socket in words, for tag reasons and the human view:
 // "outbound tcp to 127.0.0.1:4444 (unknown protocol)".
 
-import type { Direction } from "@oddwire/shared";
-import type { RawSocket } from "../collect/backend.js";
+import type { Direction } from "./model.js";
+
+/** What a socket's description needs: the agent's raw sockets and the collector's stored rows both have it. */
+export interface SocketEndpoints {
+  transport: string;
+  localAddress: string;
+  localPort: number;
+  remoteAddress: string;
+  remotePort: number;
+}
 
 export function endpoint(address: string, port: number): string {
   return address.includes(":") ? `[${address}]:${port}` : `${address}:${port}`;
 }
 
-export function describeSocket(s: RawSocket, direction: Direction, protocol: string): string {
+export function describeSocket(s: SocketEndpoints, direction: Direction, protocol: string): string {
   if (s.transport === "packet") return `packet socket for ${protocol} frames`;
   if (s.transport === "raw" || s.transport === "icmp") {
     const what = s.transport === "raw" ? `raw ${protocol} socket` : `${protocol} echo (ping) socket`;

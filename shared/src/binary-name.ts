@@ -2,8 +2,6 @@
 // one (the kernel resolves it; a process cannot fake it), else the name the
 // process gives itself.
 
-import type { RawProcess } from "../collect/backend.js";
-
 export function basename(path: string): string {
   const i = Math.max(path.lastIndexOf("/"), path.lastIndexOf("\\"));
   return path.slice(i + 1);
@@ -14,6 +12,6 @@ export function dirname(path: string): string {
   return i <= 0 ? path.slice(0, i + 1) : path.slice(0, i);
 }
 
-export function binaryName(p: Pick<RawProcess, "exe" | "name">): string {
+export function binaryName(p: { readonly exe: string; readonly name: string }): string {
   return p.exe ? basename(p.exe) : p.name;
 }

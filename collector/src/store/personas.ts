@@ -1,0 +1,358 @@
+// Suspected fake personas: every report kept, one row per persona
+// (platform + handle, case-insensitive, without a leading "@"), the triage
+// state with its audit trail, the optional staff roster, and the intake
+// endpoint's tokens (stored as SHA-256, each named, each revocable). Also
+// the store side of the persona-to-fleet link: command lines the hosts ran
+// that name a persona's domains.
+
+import { createHash } from "node:crypto";
+import { domainMentionTest, type FleetObservation } from "../persona/match-persona.js";
+import { personaKey, PERSONA_LIMITS, type PersonaInput } from "../persona/persona-input.js";
+import type { PersonaAuditEntry, PersonaRecord, PersonaReportEntry, PersonaState } from "../persona/persona-types.js";
+import type { Db } from "./open-db.js";
+
+/** The persona tables' migration (one entry of schema.ts's list). */
+export const PERSONA_MIGRATION = `
+  CREATE TABLE personas (
+    id                INTEGER PRIMARY KEY,
+    platform_key      TEXT NOT NULL,
+    handle_key        TEXT NOT NULL,
+    platform          TEXT NOT NULL,
+    handle            TEXT NOT NULL,
+    profile_url       TEXT NOT NULL DEFAULT '',
+    display_name      TEXT NOT NULL DEFAULT '',
+    claimed_employer  TEXT NOT NULL DEFAULT '',
+    claimed_title     TEXT NOT NULL DEFAULT '',
+    previous_name     TEXT NOT NULL DEFAULT '',
+    previous_employer TEXT NOT NULL DEFAULT '',
+    created_at        INTEGER,    changed_at        INTEGER,
+    contacted_at      INTEGER,
+    requests          INTEGER,
+    requested_staff   TEXT NOT NULL DEFAULT '[]',
+    domains           TEXT NOT NULL DEFAULT '[]',
+    urls              TEXT NOT NULL DEFAULT '[]',
+    state             TEXT NOT NULL DEFAULT 'new',
+    state_changed_at  INTEGER NOT NULL,
+    first_reported_at INTEGER NOT NULL,
+    last_reported_at  INTEGER NOT NULL,
+    UNIQUE (platform_key, handle_key)
+  ) STRICT;
+
+  -- Every report as it came, kept when reports of one persona merge.
+  CREATE TABLE persona_reports (
+    id          INTEGER PRIMARY KEY,
+    persona_id  INTEGER NOT NULL REFERENCES personas (id),
+    reported_at INTEGER NOT NULL,
+    reported_by TEXT NOT NULL,
+    source      TEXT NOT NULL,
+    notes       TEXT NOT NULL,
+    fields      TEXT NOT NULL
+  ) STRICT;
+  CREATE INDEX persona_reports_by_persona ON persona_reports (persona_id, id);
+
+  -- Who moved a persona's triage state, when and why; never pruned.
+  CREATE TABLE persona_audit (
+    id         INTEGER PRIMARY KEY,
+    persona_id INTEGER NOT NULL REFERENCES personas (id),
+    at         INTEGER NOT NULL,
+    by         TEXT NOT NULL,
+    action     TEXT NOT NULL,
+    from_state TEXT NOT NULL,
+    to_state   TEXT NOT NULL,
+    reason     TEXT NOT NULL
+  ) STRICT;
+  CREATE INDEX persona_audit_by_persona ON persona_audit (persona_id, id);  -- Staff names (and, when the roster gives it, each one's login on the fleet's machines).
+  CREATE TABLE persona_roster (
+    id     INTEGER PRIMARY KEY,
+    name   TEXT NOT NULL,
+    folded TEXT NOT NULL,
+    login  TEXT NOT NULL DEFAULT ''
+  ) STRICT;
+
+  CREATE TABLE persona_intake_tokens (
+    name       TEXT PRIMARY KEY,
+    token_hash TEXT NOT NULL UNIQUE,
+    created_at INTEGER NOT NULL,
+    created_by TEXT NOT NULL,
+    revoked_at INTEGER,
+    revoked_by TEXT
+  ) STRICT;
+`;
+
+/** Personas read for a report or a listing at most (the most recently reported). */
+export const MAX_PERSONAS_READ = 1000;
+/** Reports and audit entries shown per persona at most (the latest). */
+const MAX_ENTRIES = 50;
+/** Staff roster names kept at most. */
+export const MAX_ROSTER = 100_000;
+/** Command lines read per report to match personas against, at most. */
+const MAX_OBSERVATION_ROWS = 20_000;
+
+interface PersonaRow {
+  id: number;
+  platform: string;
+  handle: string;
+  profile_url: string;
+  display_name: string;
+  claimed_employer: string;
+  claimed_title: string;
+  previous_name: string;
+  previous_employer: string;
+  created_at: number | null;
+  changed_at: number | null;
+  contacted_at: number | null;
+  requests: number | null;
+  requested_staff: string;
+  domains: string;
+  urls: string;
+  state: string;
+  state_changed_at: number;
+  first_reported_at: number;
+  last_reported_at: number;
+}
+
+export interface RosterEntry {
+  name: string;
+  /** foldName(name). */
+  folded: string;
+  /** The staff member's login on the fleet's machines; "" when the roster does not say. */
+  login: string;
+}
+
+export interface IntakeToken {
+  name: string;
+  createdAtMs: number;
+  createdBy: string;
+  revokedAtMs: number | null;
+  revokedBy: string | null;
+}
+
+export function tokenHash(token: string): string {
+  return createHash("sha256").update(token).digest("hex");
+}
+
+export class PersonaStore {
+  constructor(private readonly db: Db) {}
+
+  /**
+   * Records a report: a new persona, or merged into the one with the same
+   * platform and handle. Merging keeps every report; a later non-empty
+   * field replaces an earlier one, lists are joined, the request count is
+   * the highest reported, the creation date the earliest. A display name or
+   * employer that differs from the stored one counts as a change (the old
+   * value becomes the previous one, changed now unless the report says when).
+   */
+  add(input: PersonaInput, meta: { source: string; nowMs: number }): { id: number; merged: boolean } {
+    const { platformKey, handleKey } = personaKey(input.platform, input.handle);
+    const by = input.reportedBy || meta.source;
+    return this.db
+      .transaction(() => {
+        const old = this.db.prepare("SELECT * FROM personas WHERE platform_key = ? AND handle_key = ?").get(platformKey, handleKey) as PersonaRow | undefined;
+        let id: number;
+        if (!old) {
+          id = Number(
+            this.db
+              .prepare(
+                `INSERT INTO personas (platform_key, handle_key, platform, handle, profile_url, display_name, claimed_employer, claimed_title, previous_name, previous_employer,
+                 created_at, changed_at, contacted_at, requests, requested_staff, domains, urls, state, state_changed_at, first_reported_at, last_reported_at)
+               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'new', ?, ?, ?)`,
+              )
+              .run(
+                platformKey,
+                handleKey,
+                input.platform,
+                input.handle,
+                input.profileUrl,
+                input.displayName,
+                input.claimedEmployer,
+                input.claimedTitle,
+                input.previousName,
+                input.previousEmployer,
+                input.createdMs,
+                input.changedMs,
+                input.contactedMs,
+                input.requests,
+                JSON.stringify(input.requestedStaff),
+                JSON.stringify(input.domains),
+                JSON.stringify(input.urls),
+                meta.nowMs,
+                meta.nowMs,
+                meta.nowMs,
+              ).lastInsertRowid,
+          );
+        } else {
+          id = old.id;
+          const pick = (now: string, was: string) => now || was;
+          const renamed = input.displayName !== "" && old.display_name !== "" && input.displayName !== old.display_name;
+          const moved = input.claimedEmployer !== "" && old.claimed_employer !== "" && input.claimedEmployer !== old.claimed_employer;
+          const changedAt = input.changedMs ?? (renamed || moved ? meta.nowMs : null);
+          this.db
+            .prepare(
+              `UPDATE personas SET platform = ?, handle = ?, profile_url = ?, display_name = ?, claimed_employer = ?, claimed_title = ?, previous_name = ?, previous_employer = ?,
+               created_at = ?, changed_at = ?, contacted_at = ?, requests = ?, requested_staff = ?, domains = ?, urls = ?, last_reported_at = ? WHERE id = ?`,
+            )
+            .run(
+              input.platform,
+              input.handle,
+              pick(input.profileUrl, old.profile_url),
+              pick(input.displayName, old.display_name),
+              pick(input.claimedEmployer, old.claimed_employer),
+              pick(input.claimedTitle, old.claimed_title),
+              input.previousName || (renamed ? old.display_name : old.previous_name),
+              input.previousEmployer || (moved ? old.claimed_employer : old.previous_employer),
+              minKnown(old.created_at, input.createdMs),
+              maxKnown(old.changed_at, changedAt),
+              maxKnown(old.contacted_at, input.contactedMs),
+              maxKnown(old.requests, input.requests),
+              JSON.stringify(union(parseList(old.requested_staff), input.requestedStaff, PERSONA_LIMITS.requestedStaff)),
+              JSON.stringify(union(parseList(old.domains), input.domains, PERSONA_LIMITS.domains)),
+              JSON.stringify(union(parseList(old.urls), input.urls, PERSONA_LIMITS.urls)),
+              Math.max(old.last_reported_at, meta.nowMs),
+              id,
+            );
+        }
+        this.db
+          .prepare("INSERT INTO persona_reports (persona_id, reported_at, reported_by, source, notes, fields) VALUES (?, ?, ?, ?, ?, ?)")
+          .run(id, meta.nowMs, by, meta.source, input.notes, JSON.stringify(input));
+        const state = old?.state ?? "new";
+        this.db
+          .prepare("INSERT INTO persona_audit (persona_id, at, by, action, from_state, to_state, reason) VALUES (?, ?, ?, 'reported', ?, ?, ?)")
+          .run(id, meta.nowMs, by, state, state, old ? `reported again (${meta.source})` : `first reported (${meta.source})`);
+        return { id, merged: old !== undefined };
+        // IMMEDIATE: the read that decides "new or merge" and the write happen under one write lock, whoever else writes (serve and a CLI import at once).
+      })
+      .immediate();
+  }
+
+  /** Moves a persona's triage state; recorded in its audit trail. null when there is no such persona. */
+  setState(id: number, to: PersonaState, reason: string, by: string, nowMs: number): { from: PersonaState; to: PersonaState } | null {
+    return this.db
+      .transaction(() => {
+        const row = this.db.prepare("SELECT state FROM personas WHERE id = ?").get(id) as { state: PersonaState } | undefined;
+        if (!row) return null;
+        this.db.prepare("UPDATE personas SET state = ?, state_changed_at = ? WHERE id = ?").run(to, nowMs, id);
+        this.db
+          .prepare("INSERT INTO persona_audit (persona_id, at, by, action, from_state, to_state, reason) VALUES (?, ?, ?, 'state', ?, ?, ?)")
+          .run(id, nowMs, by, row.state, to, reason);
+        return { from: row.state, to };
+      })
+      .immediate();
+  }
+
+  /** Personas, most recently reported first (at most MAX_PERSONAS_READ), each with its latest reports and audit entries. */
+  list(): PersonaRecord[] {
+    const rows = this.db.prepare("SELECT * FROM personas ORDER BY last_reported_at DESC, id DESC LIMIT ?").all(MAX_PERSONAS_READ) as PersonaRow[];
+    const reports = this.db.prepare(
+      "SELECT reported_at AS reportedAtMs, reported_by AS reportedBy, source, notes FROM persona_reports WHERE persona_id = ? ORDER BY id DESC LIMIT ?",
+    );
+    const audit = this.db.prepare(
+      "SELECT at AS atMs, by, action, from_state AS fromState, to_state AS toState, reason FROM persona_audit WHERE persona_id = ? ORDER BY id DESC LIMIT ?",
+    );
+    return rows.map((r) => ({
+      id: r.id,
+      platform: r.platform,
+      handle: r.handle,
+      profileUrl: r.profile_url,
+      displayName: r.display_name,
+      claimedEmployer: r.claimed_employer,
+      claimedTitle: r.claimed_title,
+      previousName: r.previous_name,
+      previousEmployer: r.previous_employer,
+      createdMs: r.created_at,
+      changedMs: r.changed_at,
+      contactedMs: r.contacted_at,
+      requests: r.requests,
+      requestedStaff: parseList(r.requested_staff),
+      domains: parseList(r.domains),
+      urls: parseList(r.urls),
+      state: r.state as PersonaState,
+      stateChangedAtMs: r.state_changed_at,
+      firstReportedMs: r.first_reported_at,
+      lastReportedMs: r.last_reported_at,
+      reports: (reports.all(r.id, MAX_ENTRIES) as PersonaReportEntry[]).reverse(),
+      audit: (audit.all(r.id, MAX_ENTRIES) as PersonaAuditEntry[]).reverse(),
+    }));
+  }
+
+  /** Replaces the staff roster (names with their folded form for comparison). */ replaceRoster(names: readonly RosterEntry[]): void {
+    this.db.transaction(() => {
+      this.db.prepare("DELETE FROM persona_roster").run();
+      const insert = this.db.prepare("INSERT INTO persona_roster (name, folded, login) VALUES (?, ?, ?)");
+      for (const n of names) insert.run(n.name, n.folded, n.login);
+    })();
+  }
+  roster(): RosterEntry[] {
+    return this.db.prepare("SELECT name, folded, login FROM persona_roster ORDER BY id LIMIT ?").all(MAX_ROSTER) as RosterEntry[];
+  }
+
+  /** Stores a new intake token's hash under a name; false when the name is taken. */
+  addToken(name: string, token: string, by: string, nowMs: number): boolean {
+    const r = this.db
+      .prepare("INSERT INTO persona_intake_tokens (name, token_hash, created_at, created_by) VALUES (?, ?, ?, ?) ON CONFLICT (name) DO NOTHING")
+      .run(name, tokenHash(token), nowMs, by);
+    return r.changes === 1;
+  }
+
+  /** Revokes a token by name at once (the endpoint reads this table on every request); false when no live token has that name. */
+  revokeToken(name: string, by: string, nowMs: number): boolean {
+    return this.db.prepare("UPDATE persona_intake_tokens SET revoked_at = ?, revoked_by = ? WHERE name = ? AND revoked_at IS NULL").run(nowMs, by, name).changes === 1;
+  }
+
+  /** The name of the live token with this hash, or null. */
+  tokenName(hash: string): string | null {
+    const r = this.db.prepare("SELECT name FROM persona_intake_tokens WHERE token_hash = ? AND revoked_at IS NULL").get(hash) as { name: string } | undefined;
+    return r?.name ?? null;
+  }
+
+  tokens(): IntakeToken[] {
+    return this.db
+      .prepare(
+        "SELECT name, created_at AS createdAtMs, created_by AS createdBy, revoked_at AS revokedAtMs, revoked_by AS revokedBy FROM persona_intake_tokens ORDER BY created_at, name",
+      )
+      .all() as IntakeToken[];
+  }
+}
+
+/**
+ * Command lines that may name any of the domains (domainMentionTest, in one
+ * pass whatever the number of domains; the exact, whole-name test is
+ * match-persona's), from the processes the hosts run now and the connection
+ * records of processes that came and went. Revoked hosts are left out.
+ * Bounded: at most MAX_OBSERVATION_ROWS rows.
+ */
+export function readCommandLineObservations(db: Db, domains: readonly string[]): FleetObservation[] {
+  if (domains.length === 0) return [];
+  const mentions = domainMentionTest(domains);
+  db.function("odw_mentions_persona_domain", { deterministic: true }, (cmdline: unknown) => (typeof cmdline === "string" && mentions(cmdline) ? 1 : 0));
+  const rows = db
+    .prepare(
+      `SELECT x.host_id AS hostId, h.hostname, x.pid, x.exe, x.cmdline, x.user, x.seen AS seenAtMs FROM (
+         SELECT host_id, pid, exe, cmdline, user, CASE WHEN started_at > 0 THEN started_at ELSE 0 END AS seen FROM processes WHERE odw_mentions_persona_domain(cmdline)
+         UNION ALL
+         SELECT host_id, pid, exe, cmdline, user, first_seen AS seen FROM connections WHERE odw_mentions_persona_domain(cmdline)
+       ) x JOIN hosts h ON h.host_id = x.host_id WHERE h.revoked_at IS NULL LIMIT ?`,
+    )
+    .all(MAX_OBSERVATION_ROWS) as Array<Omit<FleetObservation, "source" | "value">>;
+  return rows.map((r) => ({ ...r, source: "command-line", value: r.cmdline }));
+}
+
+function parseList(json: string): string[] {
+  try {
+    const v = JSON.parse(json) as unknown;
+    return Array.isArray(v) ? v.filter((x): x is string => typeof x === "string") : [];
+  } catch {
+    return [];
+  }
+}
+
+function union(a: string[], b: string[], max: number): string[] {
+  return [...new Set([...a, ...b])].slice(0, max);
+}
+
+function minKnown(a: number | null, b: number | null): number | null {
+  return a === null ? b : b === null ? a : Math.min(a, b);
+}
+
+function maxKnown(a: number | null, b: number | null): number | null {
+  return a === null ? b : b === null ? a : Math.max(a, b);
+}

@@ -1,0 +1,286 @@
+// SQL for network sensor evidence (Zeek, Suricata): the lines kept, where
+// each followed file was read to (stored in the same transaction as the
+// lines, so a restart neither reads a line twice nor skips one), the
+// sensors' tokens, and the lookups that join a sensor's flow to the agents'
+// connection records and sockets.
+
+import { createHash, randomBytes } from "node:crypto";
+import type { SensorRecord } from "../sensor/sensor-record.js";
+import type { Statement } from "better-sqlite3";
+import type { Db } from "./open-db.js";
+
+export interface SensorFileRow {
+  id: number;
+  dev: number;
+  ino: number;
+  path: string;
+  head_len: number;
+  head_hash: string;
+  offset: number;
+  skipping: number;
+  format: string;
+  lines: number;
+  stored: number;
+  errors: number;
+  too_long: number;
+  /** 1: nothing more will come (a compressed file read to its end, or a file that is no sensor's log). */
+  done: number;
+}
+
+export interface FileProgress {
+  offset: number;
+  skipping: boolean;
+  headLen: number;
+  headHash: string;
+  lines: number;
+  stored: number;
+  errors: number;
+  tooLong: number;
+  done: boolean;
+}
+
+/** A row of the agents' data that may be the other side of a sensor's flow. */
+export interface AgentFlowRow {
+  what: "connection" | "socket";
+  host_id: string;
+  hostname: string;
+  pid: number;
+  binary: string;
+  name: string;
+  protocol: string;
+  transport: string;
+  direction: string;
+  port: number;
+  family: number;
+  local_address: string;
+  local_port: number;
+  remote_address: string;
+  remote_port: number;
+}
+
+export interface StoredSensorEvent {
+  id: number;
+  source: "zeek" | "suricata";
+  log: string;
+  kind: string;
+  ts_ms: number;
+  duration_ms: number;
+  flow_key: string;
+  community_id: string;
+  transport: string;
+  orig_address: string;
+  orig_port: number;
+  resp_address: string;
+  resp_port: number;
+  text: string;
+  weight: number;
+}
+
+const JOIN_LIMIT = 50;
+
+export class SensorStore {
+  private readonly insert;
+  private readonly q;
+
+  constructor(private readonly db: Db) {
+    this.insert = db.prepare(`INSERT INTO sensor_events (source, log, kind, ts_ms, duration_ms, flow_key, community_id, transport,
+      orig_address, orig_port, resp_address, resp_port, text, weight, name, origin, received_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`);
+    this.q = {
+      fileByInode: db.prepare<[number, number], SensorFileRow>("SELECT * FROM sensor_files WHERE dev = ? AND ino = ? ORDER BY id DESC LIMIT 1"),
+      // Files not read to their end whose first bytes a compressed file may start with (checked by the caller).
+      filesOpen: db.prepare<[number], SensorFileRow>("SELECT * FROM sensor_files WHERE done = 0 AND head_len <= ? ORDER BY id DESC LIMIT 1000"),
+      addFile: db.prepare(`INSERT INTO sensor_files (dev, ino, path, head_len, head_hash, offset, skipping, format, lines, stored, errors, too_long, updated_at)
+        VALUES (?, ?, ?, ?, ?, 0, 0, ?, 0, 0, 0, 0, ?)`),
+      updateFile: db.prepare(`UPDATE sensor_files SET dev = ?, ino = ?, path = ?, head_len = ?, head_hash = ?, offset = ?, skipping = ?, format = ?,
+        lines = ?, stored = ?, errors = ?, too_long = ?, done = ?, updated_at = ? WHERE id = ?`),
+    };
+  }
+
+  /** Stores records and, in the same transaction, how far their file was read. */
+  commit(
+    records: readonly SensorRecord[],
+    origin: string,
+    nowMs: number,
+    file?: { id: number; dev: number; ino: number; path: string; format: string; progress: FileProgress },
+  ): void {
+    this.db.transaction(() => {
+      for (const r of records) {
+        this.insert.run(
+          r.source,
+          r.log,
+          r.kind,
+          r.tsMs,
+          r.durationMs,
+          r.flowKey,
+          r.communityId,
+          r.transport,
+          r.origAddress,
+          r.origPort,
+          r.respAddress,
+          r.respPort,
+          r.text,
+          r.weight,
+          r.name,
+          origin,
+          nowMs,
+        );
+      }
+      if (file) {
+        const p = file.progress;
+        this.q.updateFile.run(
+          file.dev,
+          file.ino,
+          file.path,
+          p.headLen,
+          p.headHash,
+          p.offset,
+          p.skipping ? 1 : 0,
+          file.format,
+          p.lines,
+          p.stored,
+          p.errors,
+          p.tooLong,
+          p.done ? 1 : 0,
+          nowMs,
+          file.id,
+        );
+      }
+    })();
+  }
+
+  fileByInode(dev: number, ino: number): SensorFileRow | undefined {
+    return this.q.fileByInode.get(dev, ino);
+  }
+
+  /** A file not read to its end whose first head_len bytes hash as `hashOf` says this head's do (a compressed copy of it). */
+  fileByHead(head: Buffer, hashOf: (b: Buffer) => string): SensorFileRow | undefined {
+    return this.q.filesOpen.all(head.length).find((r) => r.head_len > 0 && hashOf(head.subarray(0, r.head_len)) === r.head_hash);
+  }
+
+  addFile(dev: number, ino: number, path: string, headLen: number, headHash: string, format: string, nowMs: number): number {
+    return Number(this.q.addFile.run(dev, ino, path, headLen, headHash, format, nowMs).lastInsertRowid);
+  }
+}
+
+// ---- sensor tokens (shippers' credential: separate from agent keys and the reader token) ----
+
+export const SENSOR_TOKEN_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
+
+const tokenHash = (token: string) => createHash("sha256").update(token).digest("hex");
+
+/** Creates a token; returns it (shown once: only its hash is kept). Null when the name is taken. */
+export function addSensorToken(db: Db, name: string, by: string, nowMs: number): string | null {
+  if (db.prepare("SELECT 1 FROM sensor_tokens WHERE name = ?").get(name)) return null;
+  const token = `ows_${randomBytes(24).toString("base64url")}`;
+  db.prepare("INSERT INTO sensor_tokens (name, token_hash, created_at, created_by) VALUES (?, ?, ?, ?)").run(name, tokenHash(token), nowMs, by);
+  return token;
+}
+
+/** Revokes a token; false when no active token has that name. */
+export function revokeSensorToken(db: Db, name: string, nowMs: number): boolean {
+  return db.prepare("UPDATE sensor_tokens SET revoked_at = ? WHERE name = ? AND revoked_at IS NULL").run(nowMs, name).changes > 0;
+}
+
+export function listSensorTokens(db: Db): Array<{ name: string; createdAtMs: number; createdBy: string; revokedAtMs: number | null; lastUsedAtMs: number | null }> {
+  return db
+    .prepare("SELECT name, created_at AS createdAtMs, created_by AS createdBy, revoked_at AS revokedAtMs, last_used_at AS lastUsedAtMs FROM sensor_tokens ORDER BY name")
+    .all() as ReturnType<typeof listSensorTokens>;
+}
+
+/** Who a presented token belongs to. */
+export function checkSensorToken(db: Db, token: string, nowMs: number): { ok: true; name: string } | { ok: false; reason: "unknown" | "revoked" } {
+  const row = db.prepare("SELECT name, revoked_at FROM sensor_tokens WHERE token_hash = ?").get(tokenHash(token)) as { name: string; revoked_at: number | null } | undefined;
+  if (!row) return { ok: false, reason: "unknown" };
+  if (row.revoked_at !== null) return { ok: false, reason: "revoked" };
+  db.prepare("UPDATE sensor_tokens SET last_used_at = ? WHERE name = ?").run(nowMs, row.name);
+  return { ok: true, name: row.name };
+}
+
+// ---- the join's lookups ----
+
+export interface SensorJoinQueries {
+  connections: Statement<[number, number, number, number, string, string, number, number], AgentFlowRow>;
+  sockets: Statement<[number, number, number, number, string, string, number], AgentFlowRow>;
+  sameServer: Statement<
+    [number, string, string, string, number, number],
+    { host_id: string; hostname: string; pid: number; name: string; local_address: string; local_port: number }
+  >;
+  connectionsTo: Statement<[number, string, string, string, number, number], AgentFlowRow>;
+  names: Statement<[string, string, string], { name: string }>;
+}
+
+export function sensorJoinQueries(db: Db): SensorJoinQueries {
+  return {
+    /** Connection records on these two ports (either orientation) overlapping [from, to]. */
+    connections: db.prepare<[number, number, number, number, string, string, number, number], AgentFlowRow>(
+      `SELECT 'connection' AS what, c.host_id, h.hostname, c.pid, c.binary, c.name, c.protocol, c.transport, c.direction, c.port, c.family,
+              c.local_address, c.local_port, c.remote_address, c.remote_port
+         FROM connections c INDEXED BY connections_by_ports JOIN hosts h ON h.host_id = c.host_id AND h.revoked_at IS NULL
+        WHERE ((c.remote_port = ? AND c.local_port = ?) OR (c.remote_port = ? AND c.local_port = ?)) AND c.transport IN (?, ?)
+          AND c.last_seen >= ? AND c.first_seen <= ? LIMIT ${JOIN_LIMIT}`,
+    ),
+    /** Sockets open now on these ports whose process had started by `to`. */
+    sockets: db.prepare<[number, number, number, number, string, string, number], AgentFlowRow>(
+      `SELECT 'socket' AS what, s.host_id, h.hostname, s.pid, p.binary, p.name, s.protocol, s.transport, s.direction,
+              CASE WHEN s.direction = 'outbound' THEN s.remote_port ELSE s.local_port END AS port, s.family,
+              s.local_address, s.local_port, s.remote_address, s.remote_port
+         FROM sockets s INDEXED BY sockets_by_ports JOIN hosts h ON h.host_id = s.host_id AND h.revoked_at IS NULL
+         JOIN processes p ON p.host_id = s.host_id AND p.pid = s.pid
+        WHERE ((s.remote_port = ? AND s.local_port = ?) OR (s.remote_port = ? AND s.local_port = ?)) AND s.transport IN (?, ?)
+          AND p.started_at <= ? LIMIT ${JOIN_LIMIT}`,
+    ),
+    /** Connection records to the same server at that time (a NAT or proxy may have rewritten the client side). */
+    sameServer: db.prepare<
+      [number, string, string, string, number, number],
+      { host_id: string; hostname: string; pid: number; name: string; local_address: string; local_port: number }
+    >(
+      `SELECT c.host_id, h.hostname, c.pid, c.name, c.local_address, c.local_port
+         FROM connections c INDEXED BY connections_by_ports JOIN hosts h ON h.host_id = c.host_id AND h.revoked_at IS NULL
+        WHERE c.remote_port = ? AND c.remote_address = ? AND c.transport IN (?, ?) AND c.last_seen >= ? AND c.first_seen <= ? LIMIT 5`,
+    ),
+    /** Outbound connection records to this server at that time (for a record that has only the destination). */
+    connectionsTo: db.prepare<[number, string, string, string, number, number], AgentFlowRow>(
+      `SELECT 'connection' AS what, c.host_id, h.hostname, c.pid, c.binary, c.name, c.protocol, c.transport, c.direction, c.port, c.family,
+              c.local_address, c.local_port, c.remote_address, c.remote_port
+         FROM connections c INDEXED BY connections_by_ports JOIN hosts h ON h.host_id = c.host_id AND h.revoked_at IS NULL
+        WHERE c.remote_port = ? AND c.remote_address = ? AND c.transport IN (?, ?) AND c.direction = 'outbound'
+          AND c.last_seen >= ? AND c.first_seen <= ? ORDER BY c.last_seen DESC LIMIT 1`,
+    ),
+    /** The names the sensor logged for the same flow. */
+    names: db.prepare<[string, string, string], { name: string }>(
+      `SELECT DISTINCT name FROM sensor_events WHERE kind = 'name' AND source = ? AND ((flow_key <> '' AND flow_key = ?) OR (community_id <> '' AND community_id = ?)) LIMIT 5`,
+    ),
+  };
+}
+
+/** The latest evidence lines (not names), newest first, seen by the sensor at or after sinceMs. */
+export function recentSensorEvents(db: Db, sinceMs: number, limit: number): { rows: StoredSensorEvent[]; total: number } {
+  const rows = db
+    .prepare(`SELECT id, source, log, kind, ts_ms, duration_ms, flow_key, community_id, transport, orig_address, orig_port, resp_address, resp_port, text, weight
+       FROM sensor_events WHERE kind IN ('anomaly', 'alert', 'protocol') AND ts_ms >= ? ORDER BY ts_ms DESC LIMIT ?`)
+    .all(sinceMs, limit) as StoredSensorEvent[];
+  const total =
+    rows.length < limit
+      ? rows.length
+      : (db.prepare("SELECT COUNT(*) AS n FROM sensor_events WHERE kind IN ('anomaly', 'alert', 'protocol') AND ts_ms >= ?").get(sinceMs) as { n: number }).n;
+  return { rows, total };
+}
+
+/** Each non-loopback address some agent's socket is bound to → the hosts (what a sensor's address may belong to). */
+export function agentAddresses(db: Db): Map<string, string[]> {
+  const out = new Map<string, string[]>();
+  for (const r of db
+    .prepare(`SELECT DISTINCT s.local_address AS a, coalesce(nullif(h.hostname, ''), h.host_id) AS host FROM sockets s JOIN hosts h ON h.host_id = s.host_id
+       WHERE h.revoked_at IS NULL AND s.local_address NOT IN ('', '*', '0.0.0.0', '::', '127.0.0.1', '::1') AND s.local_address NOT LIKE '127.%'`)
+    .all() as Array<{ a: string; host: string }>) {
+    const list = out.get(r.a);
+    if (list) list.push(r.host);
+    else out.set(r.a, [r.host]);
+  }
+  return out;
+}
+
+/** Deletes sensor lines received before `beforeMs`. */
+export function pruneSensorEvents(db: Db, beforeMs: number): number {
+  return db.prepare("DELETE FROM sensor_events WHERE received_at < ?").run(beforeMs).changes;
+}
