@@ -84,7 +84,7 @@ t.test("the report ranks planted anomalies first and is served only with the rea
     const csv = collector(["report", "--db", db, "--format", "csv", "--top", "5"]).stdout;
     t.ok(
       csv.startsWith(
-        "rank,score,binary_name,binary_path,sha256,protocol,transport,port,port_class,direction,host_count,binary_host_count,tags,reasons,evidence,suppressed,host_id,hostname,pid,user,cmdline,ancestry,host_first_seen,host_last_seen,host_ports,sensor_evidence\r\n",
+        "rank,score,binary_name,binary_path,sha256,protocol,transport,port,port_class,direction,host_count,binary_host_count,tags,reasons,evidence,suppressed,host_id,hostname,pid,user,cmdline,ancestry,host_first_seen,host_last_seen,host_ports,sensor_evidence,wire_protocol,risks,destination_names\r\n",
       ),
     );
     t.ok(csv.split("\r\n").length > 5);

@@ -5,7 +5,19 @@
 
 import t from "tap";
 import { oddwire } from "@oddwire/proto";
-import type { BeaconRecord, ConnectionRecord, HostFactsRecord, ProcessRecord, SnapshotRecord, SocketRecord, Tag, VisibilityRecord } from "@oddwire/shared";
+import type {
+  BeaconRecord,
+  ConnectionRecord,
+  DpiVisibilityRecord,
+  FlowRecord,
+  HostFactsRecord,
+  WireInfoRecord,
+  ProcessRecord,
+  SnapshotRecord,
+  SocketRecord,
+  Tag,
+  VisibilityRecord,
+} from "@oddwire/shared";
 
 type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
 type ProtoKeys<T> = Exclude<keyof T, "$unknowns">;
@@ -19,9 +31,12 @@ const connectionKeys: Same<keyof ConnectionRecord, ProtoKeys<oddwire.v1.Connecti
 const beaconKeys: Same<keyof BeaconRecord, ProtoKeys<oddwire.v1.Beacon.$Properties>> = true;
 const visibilityKeys: Same<keyof VisibilityRecord, ProtoKeys<oddwire.v1.Visibility.$Properties>> = true;
 const factsKeys: Same<keyof HostFactsRecord, ProtoKeys<oddwire.v1.HostFacts.$Properties>> = true;
+const wireKeys: Same<keyof WireInfoRecord, ProtoKeys<oddwire.v1.WireInfo.$Properties>> = true;
+const flowKeys: Same<keyof FlowRecord, ProtoKeys<oddwire.v1.Flow.$Properties>> = true;
+const dpiKeys: Same<keyof DpiVisibilityRecord, ProtoKeys<oddwire.v1.DpiVisibility.$Properties>> = true;
 
 t.test("the records and the proto messages have the same fields", async (t) => {
-  t.ok(tagKeys && processKeys && socketKeys && snapshotKeys && connectionKeys && beaconKeys && visibilityKeys && factsKeys);
+  t.ok(tagKeys && processKeys && socketKeys && snapshotKeys && connectionKeys && beaconKeys && visibilityKeys && factsKeys && wireKeys && flowKeys && dpiKeys);
   // And at run time: every field, with a value, through encode and decode.
   const proc: ProcessRecord = {
     pid: 1,
@@ -56,6 +71,9 @@ t.test("the records and the proto messages have the same fields", async (t) => {
     direction: "listen",
     tags: [],
     rawProtocol: 0,
+    communityId: "1:LQU9qZlK+B5F3KDmev6m5PMibrg=",
+    wire: { portProtocol: "https", wireProtocol: "HTTP", confidence: "DPI", risks: ["Known Protocol on Non Standard Port"], bytes: 900, packets: 9 },
+    destinationNames: ["www.example.test"],
   };
   const conn: ConnectionRecord = {
     transport: "tcp",
@@ -74,6 +92,25 @@ t.test("the records and the proto messages have the same fields", async (t) => {
     ancestry: ["/usr/bin/bash"],
     tags: [{ code: "c", reason: "r" }],
     beacon: { intervalMs: 60000, jitterMs: 2000, count: 30, spanMs: 1800000 },
+    communityId: "1:LQU9qZlK+B5F3KDmev6m5PMibrg=",
+    wire: { portProtocol: "https", wireProtocol: "TLS", confidence: "DPI", risks: [], bytes: 1, packets: 1 },
+    destinationNames: ["a.example.test", "b.example.test"],
+  };
+  const flow: FlowRecord = {
+    transport: "tcp",
+    family: 4,
+    clientAddress: "10.0.0.1",
+    clientPort: 40000,
+    serverAddress: "10.0.0.2",
+    serverPort: 443,
+    communityId: "1:LQU9qZlK+B5F3KDmev6m5PMibrg=",
+    wire: { portProtocol: "https", wireProtocol: "HTTP", confidence: "DPI", risks: ["Known Protocol on Non Standard Port"], bytes: 900, packets: 9 },
+    destinationNames: ["www.example.test"],
+    firstSeenMs: 1,
+    lastSeenMs: 2,
+    process: proc,
+    direction: "outbound",
+    tags: [{ code: "wire-mismatch", reason: "r" }],
   };
   const snap: SnapshotRecord = {
     hostId: "h",
@@ -89,6 +126,8 @@ t.test("the records and the proto messages have the same fields", async (t) => {
     warnings: [],
     connections: [conn],
     visibility: { mode: "events+snapshots", reason: "", eventsAccepted: 5, droppedRate: 1, droppedRecords: 2, droppedKernel: 3 },
+    flows: [flow],
+    dpi: { mode: "on", reason: "", interfaces: ["any"], flowsClassified: 3, unclassifiedRate: 1, unclassifiedWindow: 2, packetsDropped: 4 },
     facts: { distro: "Debian GNU/Linux", release: "12", kernel: "6.1", virtualization: "kvm", hardwareVendor: "QEMU", hardwareModel: "Standard PC" },
     knowledgeVersion: "0.1.0.3f2a9c1d+b41e0a77c2d9",
   };
@@ -98,5 +137,6 @@ t.test("the records and the proto messages have the same fields", async (t) => {
   t.same(Object.keys(back["processes"][0]).sort(), Object.keys(proc).sort(), "process fields");
   t.same(Object.keys(back["sockets"][0]).sort(), Object.keys(sock).sort(), "socket fields");
   t.same(Object.keys(back["connections"][0]).sort(), Object.keys(conn).sort(), "connection fields");
+  t.same(Object.keys(back["flows"][0]).sort(), Object.keys(flow).sort(), "flow fields");
   t.same(back, snap, "every value survives the wire");
 });

@@ -14,6 +14,7 @@ import { slotOf } from "oddwire-collector/export/export-scheduler.js";
 import { parsePersonaInput } from "oddwire-collector/persona/persona-input.js";
 import { knowledgeBase } from "@oddwire/shared";
 import { matchFlow } from "oddwire-collector/sensor/sensor-join.js";
+import { flowsByCommunityId, listDestinationNames } from "oddwire-collector/store/flows.js";
 import { rejudgeStored } from "oddwire-collector/store/rejudge-store.js";
 import { tokenHash } from "oddwire-collector/store/personas.js";
 import { openStore, type Store } from "oddwire-collector/store/store.js";
@@ -121,9 +122,16 @@ for (const backend of backends) {
       t.teardown(() => other.close());
       const hosts = Array.from({ length: 20 }, (_, i) => `c${String(i).padStart(2, "0")}`);
       await enrolled(store, ...hosts);
-      // Both collectors receive every host's seqs 1-3 (an agent that reconnected elsewhere resends what was not acked).
+      // Both collectors receive every host's seqs 1-3, in order (an agent that reconnected elsewhere resends what was not acked),
+      // the hosts in opposite orders (collectors lock hosts in one order whatever the arrival: no deadlock).
       const items = hosts.flatMap((h) => [1, 2, 3].map((seq) => ({ hostId: h, batch: batch(h, seq), bytes: 10 })));
-      const [x, y] = await Promise.all([store.ingest.apply(items, 1000), other.ingest.apply([...items].reverse(), 1000)]);
+      const [x, y] = await Promise.all([
+        store.ingest.apply(items, 1000),
+        other.ingest.apply(
+          [...items].sort((p, q) => (p.hostId < q.hostId ? 1 : p.hostId > q.hostId ? -1 : 0)),
+          1000,
+        ),
+      ]);
       const applied = [...x!, ...y!].filter((r) => r.status === "applied").length;
       t.equal(applied, hosts.length * 3, "each batch applied by exactly one of them");
       t.ok(
@@ -277,6 +285,42 @@ for (const backend of backends) {
       t.equal(r.hosts, 1, "the host whose tags reflect other knowledge");
       t.equal((await store.sql.get<{ judged_version: string }>("SELECT judged_version FROM hosts WHERE host_id = 'k1'"))!.judged_version, kb.version);
       t.equal((await rejudgeStored(store.sql, kb)).hosts, 0, "once");
+    });
+
+    t.test("classified flows and destination names (agent --dpi)", async (t) => {
+      const { store } = await open(t);
+      await enrolled(store, "f1");
+      const now = Date.now();
+      const flow = {
+        transport: "tcp",
+        family: 4,
+        clientAddress: "10.0.0.5",
+        clientPort: 40112,
+        serverAddress: "203.0.113.7",
+        serverPort: 8443,
+        communityId: "1:abc",
+        wire: { portProtocol: "https-alt", wireProtocol: "HTTP", confidence: "DPI", risks: ["Known Protocol on Non Standard Port"], bytes: 900, packets: 9 },
+        destinationNames: ["a.example.test"],
+        firstSeenMs: now - 1000,
+        lastSeenMs: now,
+        process: { pid: 4242, name: "curl", exe: "/usr/bin/curl", cmdline: "curl http://a.example.test:8443/" },
+        direction: "outbound",
+        tags: [],
+      };
+      const b = batch("f1", 1, {}, now);
+      await store.ingest.apply([{ hostId: "f1", bytes: 1, batch: { ...b, snapshot: { ...b.snapshot, flows: [flow, flow], dpi: { mode: "on" } } } }], now);
+      const names = await listDestinationNames(store.sql, { name: ".example.test" });
+      t.match(names, [{ hostId: "f1", name: "a.example.test", kind: "http-host", pid: 4242 }], "one row per host, name, kind and process");
+      t.equal((await flowsByCommunityId(store.sql, "1:abc")).length, 2);
+      t.ok(
+        (await store.sql.all<{ binary: string; port: number }>("SELECT binary, port FROM observations WHERE host_id = 'f1'")).some(
+          (o) => o.binary === "/usr/bin/curl" && o.port === 8443,
+        ),
+        "a flow observes as a socket does",
+      );
+      t.match((await store.reports.visibility(10)).dpiCounts, { hostsOn: 1 });
+      const report = await buildReport(store, { nowMs: now, top: 20 });
+      t.ok(report.findings.some((f) => f.binary.name === "curl"));
     });
 
     t.test("report, suppressions, exports and retention", async (t) => {

@@ -44,7 +44,7 @@ export const RUN_COMMAND: CommandSpec = {
   name: "run",
   summary: "Run the agent: snapshot on a schedule and stream batches to the collector, spooling them on disk while it is unreachable.",
   usage:
-    "run --collector URL [--enroll-secret S] [--schedule CRON] [--events auto|on|off] [--events-rate-cap N] [--spool-max-bytes SIZE] [--state-dir DIR] [--knowledge FILE] [--config FILE]",
+    "run --collector URL [--enroll-secret S] [--schedule CRON] [--events auto|on|off] [--events-rate-cap N] [--dpi auto|on|off] [--dpi-interfaces LIST] [--dpi-names send|keep] [--spool-max-bytes SIZE] [--state-dir DIR] [--knowledge FILE] [--config FILE]",
   options: {
     config: CONFIG_OPTION,
     ...CONNECT_OPTIONS,
@@ -56,6 +56,9 @@ export const RUN_COMMAND: CommandSpec = {
     "state-dir": STATE_DIR_OPTION,
     events: { type: "string", valueName: "MODE", description: `${RUN_SCHEMA["events"]!.description} (default auto)` },
     "events-rate-cap": { type: "string", valueName: "N", description: RUN_SCHEMA["eventsRateCap"]!.description },
+    dpi: { type: "string", valueName: "MODE", description: `${RUN_SCHEMA["dpi"]!.description} (default auto)` },
+    "dpi-interfaces": { type: "string", valueName: "LIST", description: RUN_SCHEMA["dpiInterfaces"]!.description },
+    "dpi-names": { type: "string", valueName: "MODE", description: `${RUN_SCHEMA["dpiNames"]!.description} (default send)` },
     knowledge: { type: "string", valueName: "FILE", description: RUN_SCHEMA["knowledge"]!.description },
   },
 };

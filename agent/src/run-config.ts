@@ -10,6 +10,7 @@ import { defaultStateDir } from "./identity/state-dir.js";
 import { DEFAULT_SPOOL_MAX_BYTES } from "./spool/spool.js";
 import { DEFAULT_MAX_EVENTS_PER_SECOND } from "./collect/linux/events/connection-aggregator.js";
 import type { EventsMode } from "./events/connection-events.js";
+import type { DpiMode } from "./events/wire-protocols.js";
 
 export const CONNECT_SCHEMA = {
   collector: {
@@ -57,6 +58,29 @@ export const RUN_SCHEMA = {
     max: 1_000_000,
     description: `Connection events accepted per second; the rest are dropped and counted (default ${DEFAULT_MAX_EVENTS_PER_SECOND}).`,
   },
+  dpi: {
+    type: "string",
+    default: "auto",
+    pattern: /^(auto|on|off)$/,
+    patternHint: "must be auto, on or off",
+    description:
+      "Identify the protocol of each new flow from its first packets (Linux: tcpdump + nDPI's ndpiReader): auto = where this host allows it, else the reason logged and sent; on = refuse to start without it; off = protocols from port numbers only.",
+  },
+  dpiInterfaces: {
+    type: "string",
+    default: "any",
+    pattern: /^[A-Za-z0-9_.:@-]{1,15}(,[A-Za-z0-9_.:@-]{1,15})*$/,
+    patternHint: "must be interface names separated by commas (eth0,lo), or any",
+    description: 'Interfaces protocol identification captures on, comma-separated (default "any": every interface that is up, loopback included).',
+  },
+  dpiNames: {
+    type: "string",
+    default: "send",
+    pattern: /^(send|keep)$/,
+    patternHint: "must be send or keep",
+    description:
+      "Destination names the traffic carries (TLS SNI, HTTP Host, DNS question, SSH software): send = to the collector; keep = they never leave the host (dropped after classification, absent from reasons).",
+  },
 } as const satisfies ConfigSchema;
 
 export interface ConnectConfig {
@@ -75,6 +99,9 @@ export interface RunConfig extends ConnectConfig {
   heartbeatMs: number;
   events: EventsMode;
   eventsRateCap: number;
+  dpi: DpiMode;
+  dpiInterfaces: string[];
+  dpiSendNames: boolean;
   /** The built-in knowledge base with the site's knowledge over it, when --knowledge is given. */
   kb: KnowledgeBase;
 }
@@ -124,6 +151,9 @@ export function resolveRunConfig(flags: Record<string, unknown>, env: NodeJS.Pro
     heartbeatMs: c.heartbeatSeconds * 1000,
     events: c.events as EventsMode,
     eventsRateCap: c.eventsRateCap,
+    dpi: c.dpi as DpiMode,
+    dpiInterfaces: c.dpiInterfaces.split(",").filter((i) => i !== "any"),
+    dpiSendNames: c.dpiNames === "send",
     kb: knowledgeWithSite(c.knowledge),
   });
 }

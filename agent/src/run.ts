@@ -11,6 +11,10 @@ import { backendFor, osName } from "./collect/backend-for-os.js";
 import { planBatch, type DeltaBase } from "./delta/snapshot-delta.js";
 import { boundSnapshot } from "./bound-snapshot.js";
 import { startConnectionEvents, type ConnectionEvents } from "./events/connection-events.js";
+import { startWireProtocols, type WireProtocols } from "./events/wire-protocols.js";
+import { boundFlows, boundJoinedConnection, boundJoinedSocket } from "./bound-flows.js";
+import { carryWire, joinFlows, type ObservedFlow, type SocketWire } from "./classify/join-flows.js";
+import { portTable } from "@oddwire/shared";
 import { readAgentKey, writeAgentKey } from "./identity/agent-key.js";
 import { HashCache } from "./identity/hash-cache.js";
 import { PackageOwners } from "./identity/package-owner.js";
@@ -32,6 +36,7 @@ export interface RunningAgent {
   /** Resolves when the agent stops for good (revoked). */
   readonly fatal: Promise<OddwireError>;
   readonly events: ConnectionEvents;
+  readonly wire: WireProtocols;
 }
 
 export async function startAgent(config: RunConfig, log: Logger = createLogger({ name: "agent", level: config.logLevel })): Promise<RunningAgent> {
@@ -87,6 +92,8 @@ export async function startAgent(config: RunConfig, log: Logger = createLogger({
   });
 
   let running = false;
+  let waiting: ObservedFlow[] = [];
+  let socketWire = new Map<string, SocketWire>();
   const tick = async (): Promise<void> => {
     if (running) {
       log.warn("snapshot.skipped", { reason: "the previous snapshot is still running" });
@@ -96,8 +103,22 @@ export async function startAgent(config: RunConfig, log: Logger = createLogger({
     try {
       const { snapshot: taken, totalMs } = await takeSnapshot({ stateDir, backend, hashCache, hash: config.hash, os, hostId, kb: config.kb, packages });
       // Connections are per batch, not state: every batch, full or delta, carries those since the last.
-      const { connections, visibility } = await events.collect(Date.now());
-      const snapshot = { ...boundSnapshot(taken), connections, visibility };
+      const now = Date.now();
+      const { connections: recorded, visibility } = await events.collect(now);
+      const observed = await wire.collect(now);
+      const bounded = boundSnapshot(taken);
+      // Each classified flow joins its socket or connection record, and so its process (by 5-tuple, then destination and time).
+      // A flow that began after this snapshot was taken finds its socket in the next one: it waits one tick.
+      const candidates = [...waiting, ...observed.flows];
+      const joined = joinFlows({ flows: candidates, sockets: bounded.sockets, processes: bounded.processes, connections: recorded, ports, selfPid: process.pid });
+      const retry = new Set(joined.flows.flatMap((f, i) => (f.process.pid === 0 && i >= waiting.length && f.firstSeenMs >= taken.takenAtMs - 1000 ? [i] : [])));
+      waiting = candidates.filter((_, i) => retry.has(i));
+      const { flows, cut } = boundFlows(joined.flows.filter((_, i) => !retry.has(i)));
+      const dpi = { ...observed.dpi, unclassifiedWindow: observed.dpi.unclassifiedWindow + cut };
+      const connections = joined.connections.map(boundJoinedConnection);
+      const carried = carryWire(joined.sockets, socketWire);
+      socketWire = carried.memory;
+      const snapshot = { ...bounded, sockets: carried.sockets.map(boundJoinedSocket), connections, visibility, flows, dpi };
       if (spool.takeDropNotice()) wantFull = true;
       const full = wantFull || base === null || sinceFull + 1 >= config.fullEvery;
       const plan = planBatch(snapshot, spool.nextSeq, base, full);
@@ -115,6 +136,7 @@ export async function startAgent(config: RunConfig, log: Logger = createLogger({
         processes: snapshot.processes.length,
         sockets: snapshot.sockets.length,
         connections: connections.length,
+        flows: flows.length,
       });
       client.notify();
     } catch (err) {
@@ -130,6 +152,14 @@ export async function startAgent(config: RunConfig, log: Logger = createLogger({
   // Last of the start-up checks and before anything streams: `--events on` fails start-up
   // when events cannot be recorded; started earlier, a tracer child would outlive a failed start.
   const events = await startConnectionEvents({ mode: config.events, rateCap: config.eventsRateCap, os, stateDir, log, kb: config.kb });
+  let wire: WireProtocols;
+  try {
+    wire = await startWireProtocols({ mode: config.dpi, interfaces: config.dpiInterfaces, sendNames: config.dpiSendNames, os, stateDir, log });
+  } catch (err) {
+    await events.stop();
+    throw err;
+  }
+  const ports = portTable();
   client.start();
   const task = cron.schedule(config.schedule, () => void tick(), { noOverlap: true });
   void tick();
@@ -140,6 +170,7 @@ export async function startAgent(config: RunConfig, log: Logger = createLogger({
     stateDir,
     pending: spool.pending,
     events: events.mode,
+    dpi: wire.mode,
     knowledgeVersion: config.kb.version,
   });
   return {
@@ -148,10 +179,12 @@ export async function startAgent(config: RunConfig, log: Logger = createLogger({
     client,
     fatal,
     events,
+    wire,
     async stop() {
       await task.stop();
       while (running) await new Promise((r) => setTimeout(r, 10));
       await events.stop();
+      await wire.stop();
       await client.stop();
       log.info("agent.stopped", { pending: spool.pending, droppedTotal: spool.droppedTotal });
     },

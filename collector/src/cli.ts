@@ -94,7 +94,7 @@ export const COMMANDS: CommandSpec[] = [
     name: "report",
     summary: "Print the fleet rarity report: which binaries on which hosts speak a protocol they do not normally speak, ranked.",
     usage:
-      "report [--db FILE] [--format table|json|html|csv] [--top N] [--since 24h|ISO] [--host H] [--binary B] [--protocol P] [--tag T] [--min-score N] [--show-suppressed] [--knowledge FILE] [--out FILE]",
+      "report [--db FILE] [--format table|json|html|csv] [--top N] [--since 24h|ISO] [--host H] [--binary B] [--protocol P] [--tag T] [--dest NAME] [--mismatch] [--min-score N] [--show-suppressed] [--knowledge FILE] [--out FILE]",
     options: {
       db: DB_OPTION,
       format: { type: "string", valueName: "FORMAT", description: "table (default), json, html (a self-contained page) or csv (one row per finding and host)." },
@@ -104,6 +104,12 @@ export const COMMANDS: CommandSpec[] = [
       binary: { type: "string", valueName: "B", description: "Only this binary (its normalised path, its name, or part of its path)." },
       protocol: { type: "string", valueName: "P", description: "Only this protocol (https, dns, irc, unknown...)." },
       tag: { type: "string", valueName: "T", description: "Only findings carrying this agent tag (shell-outbound, writable-dir-exe...)." },
+      dest: {
+        type: "string",
+        valueName: "NAME",
+        description: 'Only findings whose traffic carried this destination name (TLS SNI, HTTP Host, DNS question, SSH software; ".example.com" for every name under it).',
+      },
+      mismatch: { type: "boolean", description: "Only findings where the wire contradicts the port (tag wire-mismatch)." },
       "min-score": { type: "string", valueName: "N", description: "Only findings scoring at least N (0-100)." },
       "show-suppressed": { type: "boolean", description: "Include suppressed findings, marked as such." },
       knowledge: {

@@ -64,7 +64,7 @@ export async function startCollector(config: ServeConfig, log: Logger = createLo
       const pruned = await store.prune(Date.now(), config);
       // Sensor lines are kept as long as the batch log.
       const sensorLines = await store.sensors.prune(Date.now() - config.batchLogDays * 86_400_000);
-      if (pruned.batches || pruned.observations || pruned.connections || sensorLines) log.info("retention.pruned", { ...pruned, sensorLines });
+      if (pruned.batches || pruned.observations || pruned.connections || pruned.flows || pruned.names || sensorLines) log.info("retention.pruned", { ...pruned, sensorLines });
     } catch (err) {
       log.error("retention.failed", { error: (err as Error).message });
     }

@@ -22,6 +22,8 @@ export const ERROR_CODES = {
   ODW_ERR_REENROLL: "A host id the collector already knows tried to enroll without its current key or an administrator's approval.",
   ODW_ERR_UNSAFE_PATH: "A file or directory is unsafe to use (writable by others, a symbolic link where a file was expected).",
   ODW_ERR_EVENTS: "Connection events were asked for (--events on) but cannot be recorded on this host, or their source failed to start.",
+  ODW_ERR_DPI:
+    "Protocol identification was asked for (--dpi on) but cannot run on this host (tcpdump or ndpiReader missing, no capture permission), or its capture failed to start.",
   ODW_ERR_INPUT: "An input file (NDJSON to replay, certificate, key) is unreadable or malformed.",
   ODW_ERR_PERSONA: "A persona report is not valid (a missing platform or handle, a field over its bound, a bad date, domain or URL), or names no known persona or triage state.",
 } as const;

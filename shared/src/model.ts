@@ -56,6 +56,53 @@ export interface SocketRecord {
   tags: Tag[];
   /** Raw sockets: the IP protocol number; packet sockets: the ethertype; absent for tcp and udp. */
   rawProtocol?: number;
+  /** Community ID v1 ("1:..."); "" where no ID exists (packet sockets). Always set by the agent; optional for older records. */
+  communityId?: string;
+  /** What the traffic was, when one of its flows was classified (--dpi). */
+  wire?: WireInfoRecord;
+  /** Destination names the traffic carried (TLS SNI, HTTP Host, DNS question, SSH software). */
+  destinationNames?: string[];
+}
+
+/** What the wire showed for a flow beside what its port implies (see oddwire.proto WireInfo). */
+export interface WireInfoRecord {
+  portProtocol: string;
+  /** "" when the engine could not identify it. */
+  wireProtocol: string;
+  confidence: string;
+  risks: string[];
+  bytes: number;
+  packets: number;
+}
+
+/** A classified flow joined to its process where the agent saw one (see oddwire.proto Flow). */
+export interface FlowRecord {
+  transport: "tcp" | "udp";
+  family: 4 | 6;
+  clientAddress: string;
+  clientPort: number;
+  serverAddress: string;
+  serverPort: number;
+  communityId: string;
+  wire: WireInfoRecord;
+  destinationNames: string[];
+  firstSeenMs: number;
+  lastSeenMs: number;
+  /** pid 0 when no socket or connection record matched. */
+  process: ProcessRecord;
+  direction: "outbound" | "inbound" | "";
+  tags: Tag[];
+}
+
+/** What protocol identification could see and what its caps left unclassified (see oddwire.proto DpiVisibility). */
+export interface DpiVisibilityRecord {
+  mode: "on" | "off";
+  reason: string;
+  interfaces: string[];
+  flowsClassified: number;
+  unclassifiedRate: number;
+  unclassifiedWindow: number;
+  packetsDropped: number;
 }
 
 /** A connection seen as it was made, folded per process and destination within a batch (see oddwire.proto). */
@@ -77,6 +124,10 @@ export interface ConnectionRecord {
   ancestry: string[];
   tags: Tag[];
   beacon?: BeaconRecord;
+  /** Community ID of the latest classified flow joined to this record; "" when none was. */
+  communityId?: string;
+  wire?: WireInfoRecord;
+  destinationNames?: string[];
 }
 
 export interface BeaconRecord {
@@ -120,6 +171,9 @@ export interface SnapshotRecord {
   connections?: ConnectionRecord[];
   visibility?: VisibilityRecord;
   facts?: HostFactsRecord;
+  /** Flows classified since the previous batch (--dpi). */
+  flows?: FlowRecord[];
+  dpi?: DpiVisibilityRecord;
   /** Which knowledge judged the tags (KnowledgeBase.version). */
   knowledgeVersion?: string;
 }

@@ -43,6 +43,13 @@ export const TAG = {
 
   /** Connections from one executable to one destination repeat at a regular interval (connection events). */
   BEACONING: "beaconing",
+
+  /** The traffic on the wire is not the protocol its port implies (protocol identification, --dpi). */
+  WIRE_MISMATCH: "wire-mismatch",
+  /** The protocol identification engine flagged a risk on the flow (nDPI's flow risks). */
+  WIRE_RISK: "wire-risk",
+  /** The port promises a well-known protocol, and the traffic could not be identified as any. */
+  WIRE_UNIDENTIFIED: "wire-unidentified",
 } as const;
 
 export type TagCode = (typeof TAG)[keyof typeof TAG];

@@ -33,6 +33,15 @@ export const STRING_LIMITS = {
   protocol: 64,
   direction: 16,
   warning: 1024,
+  community_id: 64,
+  port_protocol: 64,
+  wire_protocol: 64,
+  confidence: 64,
+  risk: 128,
+  destination_name: 256,
+  client_address: 64,
+  server_address: 64,
+  interface: 64,
 } as const;
 
 /** Most elements of each repeated field, by message and proto name. */
@@ -49,6 +58,13 @@ export const COUNT_LIMITS = {
   connection_tags: 32,
   /** Parent executables on one connection record. */
   ancestry: 16,
+  /** Classified flows per batch (--dpi); what is cut is counted in DpiVisibility.unclassified_window. */
+  flows: 20_000,
+  flow_tags: 32,
+  risks: 32,
+  /** Destination names on one socket, connection record or flow. */
+  destination_names: 16,
+  interfaces: 64,
 } as const;
 
 /** Marks a string the agent cut to its bound; the cut is made on a character boundary. */

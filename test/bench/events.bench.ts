@@ -31,7 +31,7 @@ export interface EventsBenchRow {
 }
 
 /** Pids of `root` and everything below it. */
-function processTree(root: number): number[] {
+export function processTree(root: number): number[] {
   const children = new Map<number, number[]>();
   for (const name of readdirSync("/proc")) {
     if (!/^\d+$/.test(name)) continue;
@@ -56,7 +56,7 @@ function processTree(root: number): number[] {
 }
 
 /** CPU seconds used so far by the tree (live processes; reaped children's time is counted in cutime of their parent). */
-function treeCpuSeconds(root: number): number {
+export function treeCpuSeconds(root: number): number {
   let ticks = 0;
   for (const pid of processTree(root)) {
     try {
@@ -71,7 +71,7 @@ function treeCpuSeconds(root: number): number {
   return ticks / TICKS_PER_SECOND;
 }
 
-function treeRssMb(root: number): number {
+export function treeRssMb(root: number): number {
   let kb = 0;
   for (const pid of processTree(root)) {
     try {
@@ -84,7 +84,7 @@ function treeRssMb(root: number): number {
 }
 
 /** A child that opens `rate` short loopback connections a second to its own server for `seconds`, then prints how many it made. */
-function connectionLoad(rate: number, seconds: number): Promise<number> {
+export function connectionLoad(rate: number, seconds: number): Promise<number> {
   if (rate === 0) return new Promise((r) => setTimeout(() => r(0), seconds * 1000));
   const code = `
     const net = require("net");
@@ -111,7 +111,7 @@ function connectionLoad(rate: number, seconds: number): Promise<number> {
   return new Promise((resolve, reject) => child.on("close", (c) => (c === 0 ? resolve(Number(out.trim())) : reject(new Error(`load exited with ${c}`)))));
 }
 
-async function waitFor<T>(what: string, cond: () => T, timeoutMs: number): Promise<NonNullable<T>> {
+export async function waitFor<T>(what: string, cond: () => T, timeoutMs: number): Promise<NonNullable<T>> {
   const end = Date.now() + timeoutMs;
   for (;;) {
     const v = cond();
@@ -138,7 +138,23 @@ export async function benchEvents(opts: { rates?: number[]; stepSeconds?: number
       const log: string[] = [];
       const child = spawn(
         process.execPath,
-        [AGENT_BIN, "run", "--collector", server.url, "--enroll-secret", "bench-enroll-secret", "--state-dir", state, "--no-hash", "--schedule", "*/5 * * * * *", "--events", mode],
+        [
+          AGENT_BIN,
+          "run",
+          "--collector",
+          server.url,
+          "--enroll-secret",
+          "bench-enroll-secret",
+          "--state-dir",
+          state,
+          "--no-hash",
+          "--schedule",
+          "*/5 * * * * *",
+          "--events",
+          mode,
+          "--dpi",
+          "off",
+        ],
         { stdio: ["ignore", "ignore", "pipe"] },
       );
       child.stderr!.on("data", (d) => log.push(String(d)));

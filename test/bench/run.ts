@@ -1,8 +1,9 @@
 // `npm run bench`: every benchmark, each against its baseline in the same run,
 // printed as Markdown tables. Options: --quick (fewer rounds, less load),
-// --only snapshot|ingest|rarity|scale|installers|events|persona|sensor; --hosts N sets the scale benchmark's fleet.
+// --only snapshot|ingest|rarity|scale|installers|events|persona|sensor|dpi; --hosts N sets the scale benchmark's fleet.
 
 import { benchSnapshot, printSnapshotBench } from "./agent-snapshot.bench.js";
+import { benchDpi, printDpiBench } from "./dpi.bench.js";
 import { benchEvents, printEventsBench } from "./events.bench.js";
 import { benchIngest, printIngestBench } from "./ingest.bench.js";
 import { benchInstallers, printInstallersBench } from "./installers.bench.js";
@@ -55,4 +56,8 @@ if (want("persona")) {
 }
 if (want("sensor")) {
   printSensorBench(await benchSensor({ lines: quick ? 200_000 : 1_000_000, rounds: quick ? 2 : 3 }));
+}
+if (want("dpi")) {
+  if (process.getuid?.() !== 0) console.log("\n(protocol identification benchmark skipped: capturing packets needs root)");
+  else printDpiBench(await benchDpi({ stepSeconds: quick ? 6 : 15 }));
 }

@@ -65,11 +65,14 @@ export interface AgentProcess {
 
 /**
  * Starts `oddwire-agent run` with its own state directory and host id.
- * Connection events are off unless the test asks for them (`--events ...`
- * in args): a tracer per agent is cost a test about streaming does not need.
+ * Connection events and protocol identification are off unless the test
+ * asks for them (`--events ...`, `--dpi ...` in args): a tracer or a capture
+ * per agent is cost a test about streaming does not need.
  */
 export function startAgent(t: Teardown, dir: string, hostId: string, url: string, args: string[] = []): AgentProcess {
   const events = args.includes("--events") ? [] : ["--events", "off"];
+  // Likewise protocol identification (a tcpdump per agent), unless asked for.
+  if (!args.includes("--dpi")) events.push("--dpi", "off");
   const stateDir = join(dir, hostId);
   mkdirSync(stateDir, { recursive: true });
   writeFileSync(join(stateDir, "host-id"), `${hostId}\n`);

@@ -5,8 +5,10 @@
 import {
   type BinaryProfile,
   binaryName,
+  communityId,
   describeSocket,
   type ExeFacts,
+  ipProtoOf,
   type KnowledgeBase,
   type OsName,
   type PackageFacts,
@@ -125,7 +127,21 @@ export function classifySnapshot(input: ClassifyInput): { processes: ProcessReco
       direction,
       tags,
       ...(raw && { rawProtocol: s.rawProtocol ?? 0 }),
+      communityId: socketCommunityId(s),
     };
   });
   return { processes, sockets };
+}
+
+/**
+ * The Community ID of a socket's flow, from its two ends as they stand
+ * (a listening or unconnected socket hashes its unspecified remote end, which
+ * is still the ID a sensor computes for nothing: it is stable, not joinable).
+ * "" for packet sockets and raw sockets of protocols that are not hashed by port.
+ */
+export function socketCommunityId(s: RawSocket): string {
+  const proto = ipProtoOf(s.transport, s.family) ?? (s.transport === "raw" ? s.rawProtocol : undefined);
+  if (proto === undefined || s.family === 0) return "";
+  const any = s.family === 6 ? "::" : "0.0.0.0";
+  return communityId({ proto, srcAddress: s.localAddress || any, srcPort: s.localPort, dstAddress: s.remoteAddress || any, dstPort: s.remotePort });
 }

@@ -234,7 +234,8 @@ function readUsers(): Map<number, string> {
 
 const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g;
 
-function cutText(s: string, field: keyof typeof STRING_LIMITS): string {
+/** `s` cut to its field's wire bound, lone surrogates (no UTF-8 form) replaced. */
+export function cutText(s: string, field: keyof typeof STRING_LIMITS): string {
   return truncateUtf8(s.replace(LONE_SURROGATE, "\uFFFD"), STRING_LIMITS[field]);
 }
 

@@ -32,7 +32,7 @@ const str = (name: keyof typeof STRING_LIMITS, limit: number = STRING_LIMITS[nam
 const strAs = (name: string, like: keyof typeof STRING_LIMITS): Field => ({ name, type: "string", limit: STRING_LIMITS[like] });
 const num = (name: string): Field => ({ name, type: "varint" });
 const msg = (name: string, of: Message): Field => ({ name, type: "message", of });
-/** A repeated field: `slot` is its counter (0-3) within its message. */
+/** A repeated field: `slot` is its counter (0-4) within its message. */
 const many = (f: Field, count: number, slot: number): Field => ({ ...f, count, slot }) as Field;
 
 function message(name: string, byNumber: Record<number, Field>): Message {
@@ -59,6 +59,14 @@ const Process = message("Process", {
   14: str("package_source"),
   15: num("exe_since_ms"),
 });
+const WireInfo = message("WireInfo", {
+  1: str("port_protocol"),
+  2: str("wire_protocol"),
+  3: str("confidence"),
+  4: many(strAs("risks", "risk"), COUNT_LIMITS.risks, 0),
+  5: num("bytes"),
+  6: num("packets"),
+});
 const Socket = message("Socket", {
   1: str("transport"),
   2: num("family"),
@@ -75,6 +83,9 @@ const Socket = message("Socket", {
   13: num("netns"),
   14: num("uid"),
   15: num("raw_protocol"),
+  16: str("community_id"),
+  17: msg("wire", WireInfo),
+  18: many(strAs("destination_names", "destination_name"), COUNT_LIMITS.destination_names, 1),
 });
 const Beacon = message("Beacon", { 1: num("interval_ms"), 2: num("jitter_ms"), 3: num("count"), 4: num("span_ms") });
 // A connection's tags have their own bound, its ancestry entries are bounded like an exe path.
@@ -95,6 +106,35 @@ const Connection = message("Connection", {
   14: many(strAs("ancestry", "exe"), COUNT_LIMITS.ancestry, 0),
   15: many(msg("tags", Tag), COUNT_LIMITS.connection_tags, 1),
   16: msg("beacon", Beacon),
+  17: str("community_id"),
+  18: msg("wire", WireInfo),
+  19: many(strAs("destination_names", "destination_name"), COUNT_LIMITS.destination_names, 2),
+});
+const Flow = message("Flow", {
+  1: str("transport"),
+  2: num("family"),
+  3: str("client_address"),
+  4: num("client_port"),
+  5: str("server_address"),
+  6: num("server_port"),
+  7: str("community_id"),
+  8: msg("wire", WireInfo),
+  9: many(strAs("destination_names", "destination_name"), COUNT_LIMITS.destination_names, 0),
+  10: num("first_seen_ms"),
+  11: num("last_seen_ms"),
+  12: msg("process", Process),
+  13: str("direction"),
+  14: many(msg("tags", Tag), COUNT_LIMITS.flow_tags, 1),
+});
+// mode is "on" or "off", bounded like a socket state.
+const DpiVisibility = message("DpiVisibility", {
+  1: strAs("mode", "state"),
+  2: str("reason"),
+  3: many(strAs("interfaces", "interface"), COUNT_LIMITS.interfaces, 0),
+  4: num("flows_classified"),
+  5: num("unclassified_rate"),
+  6: num("unclassified_window"),
+  7: num("packets_dropped"),
 });
 // mode is a two-word vocabulary ("events+snapshots"), bounded like a socket state.
 const Visibility = message("Visibility", {
@@ -129,6 +169,8 @@ const Snapshot = message("Snapshot", {
   12: many(msg("connections", Connection), COUNT_LIMITS.connections, 3),
   13: msg("visibility", Visibility),
   14: msg("facts", HostFacts),
+  15: many(msg("flows", Flow), COUNT_LIMITS.flows, 4),
+  16: msg("dpi", DpiVisibility),
   17: str("knowledge_version"),
 });
 const ProcessKey = message("ProcessKey", { 1: num("pid"), 2: num("started_at_ms") });
@@ -234,6 +276,7 @@ class Walker {
     let c1 = 0;
     let c2 = 0;
     let c3 = 0;
+    let c4 = 0;
     while (this.pos < end) {
       const key = this.varint(end);
       if (key < 0) return { kind: "malformed", where: `${m.name}: truncated field key` };
@@ -249,7 +292,7 @@ class Walker {
         const stop = this.pos + len;
         if (f?.type === "varint") return { kind: "malformed", where: `${m.name}.${f.name}: wrong wire type` };
         if (f && f.count !== undefined) {
-          const n = f.slot === 0 ? ++c0 : f.slot === 1 ? ++c1 : f.slot === 2 ? ++c2 : ++c3;
+          const n = f.slot === 0 ? ++c0 : f.slot === 1 ? ++c1 : f.slot === 2 ? ++c2 : f.slot === 3 ? ++c3 : ++c4;
           if (n > f.count) return { kind: "count", field: `${m.name}.${f.name}`, limit: f.count };
           if (++this.elements > MAX_FRAME_ELEMENTS) return { kind: "count", field: "repeated fields of the frame in all", limit: MAX_FRAME_ELEMENTS };
         }

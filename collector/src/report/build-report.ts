@@ -30,6 +30,8 @@ export interface ReportOptions {
   binary?: string | undefined;
   protocol?: string | undefined;
   tag?: string | undefined;
+  /** Only findings whose flows carried this destination name (".example.com": any name under it). */
+  dest?: string | undefined;
   minScore?: number | undefined;
   showSuppressed?: boolean | undefined;
   hostsPerFinding?: number | undefined;
@@ -134,18 +136,30 @@ export async function buildReport(src: ReportSource, o: ReportOptions): Promise<
     if (suppression && !o.showSuppressed) continue;
     if (o.tag && !c.tags.includes(o.tag)) continue;
     if (o.minScore !== undefined && s.score < o.minScore) continue;
+    const wireFacts = await wireOf(q, g);
+    // Rarity over the binary and what the wire shows: on how many of the binary's hosts its traffic was this protocol, whatever the port.
+    const wireHosts = wireFacts.wireProtocol ? await q.wireHosts(g.binary, wireFacts.wireProtocol) : 0;
+    const wireReason = wireFacts.wireProtocol
+      ? [
+          `the wire showed ${wireFacts.wireProtocol} from ${g.binary_name} on ${wireHosts} of the ${c.binaryHostCount} ${c.binaryHostCount === 1 ? "host that runs" : "hosts that run"} it (port says ${g.protocol})`,
+        ]
+      : [];
+    if (o.dest && !wireFacts.destinationNames.some((n) => nameMatches(n, o.dest!))) continue;
     const finding: Finding = {
       rank: 0,
       score: s.score,
       binary: { name: g.binary_name, path: detail.exe || g.exe || g.binary, sha256: detail.sha256 || g.sha256 },
       protocol: g.protocol,
+      wireProtocol: wireFacts.wireProtocol,
+      risks: wireFacts.risks,
+      destinationNames: wireFacts.destinationNames,
       transport: g.transport,
       port: mostCommonPort(detail.hosts) ?? g.port,
       portClass: PORT_CLASSES[g.pc]!,
       direction: g.direction,
       hostCount: g.hosts,
       binaryHostCount: c.binaryHostCount,
-      reasons: s.reasons,
+      reasons: [...s.reasons, ...wireReason],
       evidence: [...s.evidence, ...(sensors?.byGroup.get(groupKey(g))?.entries ?? []).filter((e) => !o.host || e.hostId === o.host || e.hostname === o.host)],
       tags: c.tags,
       firstSeenMs: g.first_seen,
@@ -183,6 +197,7 @@ export async function buildReport(src: ReportSource, o: ReportOptions): Promise<
         binary: o.binary,
         protocol: o.protocol,
         tag: o.tag,
+        dest: o.dest,
         minScore: o.minScore,
         showSuppressed: o.showSuppressed,
       }).filter(([, v]) => v !== undefined && v !== false),
@@ -386,4 +401,42 @@ function mostCommonPort(hosts: ReportHost[]): number | undefined {
   const counts = new Map<number, number>();
   for (const h of hosts) for (const p of h.ports) counts.set(p, (counts.get(p) ?? 0) + 1);
   return [...counts].sort((a, b) => b[1] - a[1] || a[0] - b[0])[0]?.[0];
+}
+
+/** Flow rows read per finding for its wire facts (the most recent). */
+const WIRE_SAMPLE = 500;
+const MAX_NAMES = 50;
+
+/**
+ * What the wire showed for a finding's flows (agent --dpi): the protocol
+ * seen most ("" when none was identified), every risk, the destination names.
+ */
+async function wireOf(q: Queries, g: GroupRow): Promise<{ wireProtocol: string; risks: string[]; destinationNames: string[] }> {
+  const [lo, hi] = PORT_RANGES[g.pc]!;
+  const rows = await q.flows(g, lo, hi, WIRE_SAMPLE);
+  const seen = new Map<string, number>();
+  const risks = new Set<string>();
+  const names = new Set<string>();
+  for (const r of rows) {
+    if (r.wire_protocol) seen.set(r.wire_protocol, (seen.get(r.wire_protocol) ?? 0) + 1);
+    for (const x of parseList(r.risks)) risks.add(x);
+    for (const x of parseList(r.names)) if (names.size < MAX_NAMES) names.add(x);
+  }
+  const wireProtocol = [...seen].sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0]))[0]?.[0] ?? "";
+  return { wireProtocol, risks: [...risks].sort(), destinationNames: [...names] };
+}
+
+function parseList(json: string): string[] {
+  try {
+    const v = JSON.parse(json) as unknown;
+    return Array.isArray(v) ? v.filter((x): x is string => typeof x === "string") : [];
+  } catch {
+    return [];
+  }
+}
+
+/** `name` is `wanted`, or under it when `wanted` starts with "." (case-insensitive). */
+export function nameMatches(name: string, wanted: string): boolean {
+  const n = name.toLowerCase();
+  return wanted.startsWith(".") ? n === wanted.slice(1) || n.endsWith(wanted) : n === wanted;
 }

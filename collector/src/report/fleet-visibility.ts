@@ -10,7 +10,7 @@ import type { ReportVisibility } from "./report-types.js";
 /** Hosts listed by name in each list of the report at most (the counts cover all). */
 export const MAX_VISIBILITY_HOSTS = 1000;
 
-export function readVisibility({ counts, snapshotsOnly, dropping }: VisibilityRows): ReportVisibility {
+export function readVisibility({ counts, snapshotsOnly, dropping, dpiCounts, dpiOff }: VisibilityRows): ReportVisibility {
   return {
     hostsWithEvents: counts.events,
     hostsSnapshotsOnly: counts.snapshots,
@@ -18,6 +18,7 @@ export function readVisibility({ counts, snapshotsOnly, dropping }: VisibilityRo
     dropped: { rate: counts.rate, records: counts.records, kernel: counts.kernel },
     snapshotsOnly,
     dropping,
+    dpi: { ...dpiCounts, off: dpiOff },
   };
 }
 

@@ -32,6 +32,9 @@ export const FINDING_COLUMNS = [
   "host_last_seen",
   "host_ports",
   "sensor_evidence",
+  "wire_protocol",
+  "risks",
+  "destination_names",
 ] as const;
 
 /** One row per finding and host (a finding with no host row left gets one row of its own). */
@@ -70,6 +73,9 @@ export function findingRows(r: Report): Array<Array<string | number>> {
         isoOrEmpty(h?.lastSeenMs ?? 0),
         h?.ports.join(" ") ?? "",
         sensorCell(f, h?.hostId),
+        f.wireProtocol ?? "",
+        (f.risks ?? []).join("; "),
+        (f.destinationNames ?? []).join(" "),
       ]);
     }
   }

@@ -316,7 +316,7 @@ function renderFinding(f: Finding, i: number): string {
   <td class="rank"><button type="button" class="toggle" aria-expanded="false" aria-controls="d-${i}" aria-label="Details of finding ${ident(f.rank)}"><span aria-hidden="true">▸</span></button><span class="rank-n">${ident(f.rank)}</span></td>
   <td class="score"><span class="score-n ${band(score)}">${int(score)}</span><svg class="sbar" width="56" height="6" viewBox="0 0 56 6" aria-hidden="true"><rect class="track" width="56" height="6" rx="3"/><rect class="fill ${band(score)}" width="${fill}" height="6" rx="3"/></svg></td>
   <td class="bin"><div class="name">${text(f.binary?.name)}</div><div class="path mono">${text(f.binary?.path)}</div><div class="sha mono" title="sha256 ${attr(sha)}">${text(shortSha(sha))}</div></td>
-  <td class="proto"><div><b>${text(f.protocol)}</b> <span class="sub">/ ${text(f.transport)}</span></div><div class="sub">${text(f.direction)} · port ${ident(f.port)}</div><div class="sub port-class">${text(f.portClass)}</div></td>
+  <td class="proto"><div><b>${text(f.protocol)}</b> <span class="sub">/ ${text(f.transport)}</span></div><div class="sub">${text(f.direction)} · port ${ident(f.port)}</div><div class="sub port-class">${text(f.portClass)}</div>${wireCell(f)}</td>
   <td class="hosts-n"><b>${int(f.hostCount)}</b> <span class="sub">/ ${int(f.binaryHostCount)}</span>${Number.isFinite(hostShare) ? `<div class="sub">${percent(hostShare)} of its hosts</div>` : ""}</td>
   <td class="tags">${chips(f.tags, "tag")}</td>
   <td class="why">${reasons.length > 0 ? `<div class="reason">${text(reasons[0])}</div>` : `<span class="none">—</span>`}${reasons.length > 1 ? `<div class="sub">+${int(reasons.length - 1)} more</div>` : ""}${s ? `<div class="supp-note"><b>Suppressed:</b> ${text(s.reason)} <span class="sub">(${text(s.by)})</span></div>` : ""}</td>
@@ -380,7 +380,7 @@ const SCRIPT = `
   function byId(id) { return document.getElementById(id); }
   var haystacks = findings.map(function (f) {
     var b = f.binary || {};
-    var parts = [b.name, b.path, b.sha256, f.protocol, f.transport, f.direction, f.port];
+    var parts = [b.name, b.path, b.sha256, f.protocol, f.wireProtocol, f.transport, f.direction, f.port].concat(Array.isArray(f.destinationNames) ? f.destinationNames : [], Array.isArray(f.risks) ? f.risks : []);
     (Array.isArray(f.hosts) ? f.hosts : []).forEach(function (h) { parts.push(h.hostname, h.hostId, h.cmdline, h.user, h.ancestry); });
     return parts.map(str).join("\\n").toLowerCase();
   });
@@ -618,3 +618,18 @@ footer { color: var(--muted); font-size: 12px; padding: 4px 2px; }
 }
 @media print { tr.detail[hidden] { display: none; } .filters { display: none; } }
 `;
+
+/** "port says / wire says", the engine's risks and the destination names, where the agent identified the traffic (--dpi). */
+function wireCell(f: Finding): string {
+  const wire = String(f.wireProtocol ?? "");
+  const risks = Array.isArray(f.risks) ? f.risks : [];
+  const names = Array.isArray(f.destinationNames) ? f.destinationNames : [];
+  if (!wire && risks.length === 0 && names.length === 0) return "";
+  const says = `<div class="sub wire">port says <b>${text(f.protocol)}</b> / wire says <b>${wire ? text(wire) : "unidentified"}</b></div>`;
+  const risk = risks.length ? `<div class="sub wire-risks">risks: ${risks.map((r) => text(r)).join("; ")}</div>` : "";
+  const shown = names.slice(0, 5);
+  const dest = shown.length
+    ? `<div class="sub wire-names mono">${shown.map((n) => text(n)).join(", ")}${names.length > shown.length ? ` +${names.length - shown.length}` : ""}</div>`
+    : "";
+  return says + risk + dest;
+}

@@ -41,7 +41,8 @@ export function reportOptionsFrom(v: Record<string, unknown>, now: number): Repo
     host: str("host"),
     binary: str("binary"),
     protocol: str("protocol"),
-    tag: str("tag"),
+    tag: v["mismatch"] === true || v["mismatch"] === "true" || v["mismatch"] === "1" ? "wire-mismatch" : str("tag"),
+    dest: str("dest")?.toLowerCase(),
     minScore: num("min-score", 0, 100),
     showSuppressed: v["show-suppressed"] === true || v["show-suppressed"] === "true" || v["show-suppressed"] === "1",
   };

@@ -30,7 +30,7 @@ export function renderReportTable(r: Report): string {
     String(f.rank),
     f.score.toFixed(1),
     terminalSafe(f.binary.name),
-    terminalSafe(`${f.protocol}/${f.transport} ${f.direction} ${f.port}`),
+    terminalSafe(`${f.protocol}/${f.transport} ${f.direction} ${f.port}${f.wireProtocol && f.wireProtocol !== f.protocol ? ` (wire: ${f.wireProtocol})` : ""}`),
     `${f.hostCount}/${f.binaryHostCount}`,
     terminalSafe(f.tags.join(",")),
     (f.suppressed ? "[suppressed] " : "") + terminalSafe(f.reasons[0] ?? "").slice(0, REASON_WIDTH),

@@ -34,7 +34,14 @@ export interface Finding {
   /** 0 to 100. */
   score: number;
   binary: { name: string; path: string; sha256: string };
+  /** The protocol the port implies ("https", "dns", "unknown"). */
   protocol: string;
+  /** What the traffic was (agent --dpi: nDPI's name, "HTTP", "TLS", "SSH"); "" when not identified or not watched. */
+  wireProtocol: string;
+  /** The identification engine's flow risks ("Known Protocol on Non Standard Port"). */
+  risks: string[];
+  /** Destination names the traffic carried (TLS SNI, HTTP Host, DNS question, SSH software), at most 50. */
+  destinationNames: string[];
   transport: string;
   /** The most common port of the finding; portClass says which class it stands for. */
   port: number;
@@ -90,6 +97,19 @@ export interface ReportVisibility {
   snapshotsOnly: Array<{ hostId: string; hostname: string; reason: string }>;
   /** Hosts that dropped events, most first (at most 1,000). */
   dropping: Array<{ hostId: string; hostname: string; droppedRate: number; droppedRecords: number; droppedKernel: number }>;
+  /** Protocol identification (agent --dpi): hosts where the wire is watched, hosts where ports alone name protocols and why. */
+  dpi?: ReportDpiVisibility;
+}
+
+export interface ReportDpiVisibility {
+  hostsOn: number;
+  hostsOff: number;
+  /** Hosts whose agent never said (older agents): ports alone. */
+  hostsUnknown: number;
+  /** Flows left unclassified by the agents' caps, summed over the hosts (each since its agent started). */
+  unclassified: number;
+  /** Hosts without it, with the agent's reason (at most 1,000). */
+  off: Array<{ hostId: string; hostname: string; reason: string }>;
 }
 
 export interface Report {

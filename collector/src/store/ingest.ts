@@ -22,6 +22,7 @@ import { binaryKey, type KnowledgeBase } from "@oddwire/shared";
 import type { oddwire } from "@oddwire/proto";
 import { insertMany, selectIn } from "./many-rows.js";
 import type { Sql } from "./sql.js";
+import { storeFlows } from "./flows.js";
 import { needsRejudging, rejudgeBatch, type StoredOwner } from "./rejudge-store.js";
 
 type Batch = oddwire.v1.IBatch;
@@ -66,9 +67,9 @@ export function socketKey(s: Socket): string {
 
 const PROCESS_COLUMNS = "host_id, pid, started_at, ppid, name, exe, binary, cmdline, user, uid, sha256, exe_deleted, tags, package, package_source, exe_since";
 const SOCKET_COLUMNS =
-  "host_id, skey, transport, family, local_address, local_port, remote_address, remote_port, state, pid, uid, inode, netns, protocol, direction, tags, raw_protocol";
+  "host_id, skey, transport, family, local_address, local_port, remote_address, remote_port, state, pid, uid, inode, netns, protocol, direction, tags, raw_protocol, community_id";
 const CONNECTION_COLUMNS = `host_id, binary, pid, started_at, name, exe, cmdline, user, sha256, ancestry, transport, direction, family, local_address, local_port,
-  remote_address, remote_port, protocol, port, first_seen, last_seen, count, failed, tags, beacon_interval_ms, beacon_jitter_ms, beacon_count, beacon_span_ms, seq, received_at`;
+  remote_address, remote_port, protocol, port, first_seen, last_seen, count, failed, tags, beacon_interval_ms, beacon_jitter_ms, beacon_count, beacon_span_ms, seq, received_at, community_id, wire_protocol`;
 const OBSERVATION_COLUMNS = "host_id, binary, protocol, transport, direction, port, binary_name, exe, sha256, first_seen, last_seen, count, tags, received_at";
 
 type Owner = { exe: string; name: string; sha256: string; binary: string };
@@ -278,6 +279,7 @@ export class Ingester {
         k.direction ?? "",
         tagsJson(k.tags),
         num(k.rawProtocol),
+        k.communityId ?? "",
       ]);
       if (!pid) return;
       const owner = owners.get(pid);
@@ -289,12 +291,12 @@ export class Ingester {
     await insertMany(
       sql,
       `INSERT INTO sockets (${SOCKET_COLUMNS})`,
-      17,
+      18,
       [...socketRows.values()],
       `ON CONFLICT (host_id, skey) DO UPDATE SET transport = excluded.transport, family = excluded.family, local_address = excluded.local_address,
          local_port = excluded.local_port, remote_address = excluded.remote_address, remote_port = excluded.remote_port, state = excluded.state, pid = excluded.pid,
          uid = excluded.uid, inode = excluded.inode, netns = excluded.netns, protocol = excluded.protocol, direction = excluded.direction, tags = excluded.tags,
-         raw_protocol = excluded.raw_protocol`,
+         raw_protocol = excluded.raw_protocol, community_id = excluded.community_id`,
     );
     const connectionRows = connections.map((c, i) => {
       const p = c.process ?? {};
@@ -336,9 +338,14 @@ export class Ingester {
         ...beacon,
         seq,
         now,
+        c.communityId ?? "",
+        c.wire?.wireProtocol ?? "",
       ];
     });
-    await insertMany(sql, `INSERT INTO connections (${CONNECTION_COLUMNS})`, 30, connectionRows);
+    await insertMany(sql, `INSERT INTO connections (${CONNECTION_COLUMNS})`, 32, connectionRows);
+    // Classified flows joined to a process observe as its sockets do: by the port's protocol, with the wire's tags.
+    for (const f of await storeFlows(sql, hostId, os, seq, now, snap.flows ?? []))
+      observe(f.binary, f.exe, f.name, f.sha256, f.protocol, f.transport, f.direction, f.port, f.first, f.last, 1, f.tags);
     await insertMany(
       sql,
       `INSERT INTO observations (${OBSERVATION_COLUMNS})`,
@@ -376,6 +383,15 @@ export class Ingester {
         judgedVersion,
       },
     );
+    if (snap.dpi) {
+      const d = snap.dpi;
+      await sql.run("UPDATE hosts SET dpi_mode = ?, dpi_reason = ?, dpi_unclassified = ? WHERE host_id = ?", [
+        (d.mode ?? "").slice(0, 16),
+        (d.reason ?? "").slice(0, 1000),
+        num(d.unclassifiedRate) + num(d.unclassifiedWindow),
+        hostId,
+      ]);
+    }
     if (snap.facts) {
       const f = snap.facts;
       const cut = (v: string | null | undefined) => (v ?? "").slice(0, 255);

@@ -59,6 +59,9 @@ export interface VisibilityRows {
   counts: { events: number; snapshots: number; unknown: number; rate: number; records: number; kernel: number };
   snapshotsOnly: Array<{ hostId: string; hostname: string; reason: string }>;
   dropping: Array<{ hostId: string; hostname: string; droppedRate: number; droppedRecords: number; droppedKernel: number }>;
+  /** Protocol identification (agent --dpi): hosts with it on, off, never said; flows left unclassified. */
+  dpiCounts: { hostsOn: number; hostsOff: number; hostsUnknown: number; unclassified: number };
+  dpiOff: Array<{ hostId: string; hostname: string; reason: string }>;
 }
 
 export interface ConnRow {
@@ -162,7 +165,15 @@ export class ReportQueries {
         ORDER BY dropped_rate + dropped_records + dropped_kernel DESC, host_id LIMIT ?`,
       [maxHosts],
     );
-    return { counts, snapshotsOnly, dropping };
+    const dpiCounts = (await this.sql.get<VisibilityRows["dpiCounts"]>(
+      `SELECT coalesce(sum(CASE WHEN dpi_mode = 'on' THEN 1 ELSE 0 END), 0) AS "hostsOn", coalesce(sum(CASE WHEN dpi_mode = 'off' THEN 1 ELSE 0 END), 0) AS "hostsOff",
+              coalesce(sum(CASE WHEN dpi_mode = '' THEN 1 ELSE 0 END), 0) AS "hostsUnknown", coalesce(sum(dpi_unclassified), 0) AS unclassified FROM hosts WHERE ${live}`,
+    ))!;
+    const dpiOff = await this.sql.all<VisibilityRows["dpiOff"][number]>(
+      `SELECT host_id AS "hostId", hostname, dpi_reason AS reason FROM hosts WHERE ${live} AND dpi_mode = 'off' ORDER BY hostname, host_id LIMIT ?`,
+      [maxHosts],
+    );
+    return { counts, snapshotsOnly, dropping, dpiCounts, dpiOff };
   }
 
   /**
@@ -218,6 +229,23 @@ export class ReportQueries {
         WHERE host_id = ? AND binary = ? AND protocol = ? AND transport = ? AND direction = ? AND port BETWEEN ? AND ?
         ORDER BY last_seen DESC LIMIT 1`,
       [hostId, g.binary, g.protocol, g.transport, g.direction, lo, hi],
+    );
+  }
+
+  /** Hosts on which the binary's traffic was this protocol on the wire (agent --dpi), whatever the port. */
+  async wireHosts(binary: string, wireProtocol: string): Promise<number> {
+    return (await this.sql.get<{ n: number }>("SELECT COUNT(DISTINCT host_id) AS n FROM flows INDEXED BY flows_by_wire WHERE binary = ? AND wire_protocol = ?", [
+      binary,
+      wireProtocol,
+    ]))!.n;
+  }
+
+  /** The group's most recent classified flows. */
+  flows(g: GroupRow, lo: number, hi: number, limit: number) {
+    return this.sql.all<{ wire_protocol: string; risks: string; names: string }>(
+      `SELECT wire_protocol, risks, names FROM flows INDEXED BY flows_by_finding
+        WHERE binary = ? AND port_protocol = ? AND transport = ? AND direction = ? AND server_port BETWEEN ? AND ? ORDER BY id DESC LIMIT ?`,
+      [g.binary, g.protocol, g.transport, g.direction, lo, hi, limit],
     );
   }
 

@@ -3,9 +3,11 @@
 // Age is measured on the collector's clock (when a batch, connection record
 // or observation was received), never on the agent's: a host whose clock is
 // months behind must not lose its data. Connection records are per batch, as
-// the batch log is, and are kept as long (batchLogDays). The batch log keeps
-// a row per batch for its first BATCH_DETAIL_MS; older batches are summed
-// into one row per host and day (batch_days), kept batchLogDays.
+// the batch log is, and are kept as long (batchLogDays), as are classified
+// flows; destination names reached are kept as long as observations. The
+// batch log keeps a row per batch for its first BATCH_DETAIL_MS; older
+// batches are summed into one row per host and day (batch_days), kept
+// batchLogDays.
 
 import type { Sql } from "./sql.js";
 
@@ -13,7 +15,11 @@ const DAY = 86_400_000;
 /** How long each batch keeps a row of its own in the batch log. */
 export const BATCH_DETAIL_MS = 6 * 3_600_000;
 
-export function pruneOld(sql: Sql, now: number, opts: { batchLogDays: number; observationDays: number }): Promise<{ batches: number; observations: number; connections: number }> {
+export function pruneOld(
+  sql: Sql,
+  now: number,
+  opts: { batchLogDays: number; observationDays: number },
+): Promise<{ batches: number; observations: number; connections: number; flows: number; names: number }> {
   return sql.tx(async (tx) => {
     const connections = (await tx.run("DELETE FROM connections WHERE received_at < ?", [now - opts.batchLogDays * DAY])).changes;
     // Each host's row count bounds its recent connections (ingest.ts): recount what is left.
@@ -33,6 +39,8 @@ export function pruneOld(sql: Sql, now: number, opts: { batchLogDays: number; ob
       batches: (await tx.run("DELETE FROM batches WHERE received_at < ?", [detailUntil])).changes,
       observations: (await tx.run("DELETE FROM observations WHERE received_at < ?", [now - opts.observationDays * DAY])).changes,
       connections,
+      flows: (await tx.run("DELETE FROM flows WHERE received_at < ?", [now - opts.batchLogDays * DAY])).changes,
+      names: (await tx.run("DELETE FROM destination_names WHERE received_at < ?", [now - opts.observationDays * DAY])).changes,
     };
   });
 }

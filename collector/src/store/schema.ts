@@ -378,6 +378,70 @@ export const MIGRATIONS: readonly string[] = [
   ALTER TABLE processes ADD COLUMN package_source TEXT NOT NULL DEFAULT '';
   ALTER TABLE processes ADD COLUMN exe_since INTEGER NOT NULL DEFAULT 0;
   `,
+  // protocol identification (agent --dpi; 10 in the plan of that round,
+  // appended after the migrations merged before it). Flows as the agent classified
+  // them, joined to their process; the destination names hosts reached
+  // (TLS SNI, HTTP Host, DNS question, SSH software), one row per host, name,
+  // kind and process; the Community ID on sockets and connection records.
+  `
+  CREATE TABLE flows (
+    id             INTEGER PRIMARY KEY,
+    host_id        TEXT NOT NULL,
+    binary         TEXT NOT NULL,
+    pid            INTEGER NOT NULL,
+    name           TEXT NOT NULL,
+    exe            TEXT NOT NULL,
+    cmdline        TEXT NOT NULL,
+    transport      TEXT NOT NULL,
+    direction      TEXT NOT NULL,
+    family         INTEGER NOT NULL,
+    client_address TEXT NOT NULL,
+    client_port    INTEGER NOT NULL,
+    server_address TEXT NOT NULL,
+    server_port    INTEGER NOT NULL,
+    community_id   TEXT NOT NULL,
+    port_protocol  TEXT NOT NULL,
+    wire_protocol  TEXT NOT NULL,
+    confidence     TEXT NOT NULL,
+    risks          TEXT NOT NULL,
+    names          TEXT NOT NULL,
+    bytes          INTEGER NOT NULL,
+    packets        INTEGER NOT NULL,
+    first_seen     INTEGER NOT NULL,
+    last_seen      INTEGER NOT NULL,
+    tags           TEXT NOT NULL,
+    seq            INTEGER NOT NULL,
+    received_at    INTEGER NOT NULL
+  ) STRICT;
+  CREATE INDEX flows_by_finding ON flows (binary, port_protocol, transport, direction, server_port);
+  CREATE INDEX flows_by_community_id ON flows (community_id);
+  CREATE INDEX flows_by_host ON flows (host_id, id);
+  CREATE INDEX flows_by_received ON flows (received_at);
+  CREATE INDEX flows_by_wire ON flows (binary, wire_protocol, host_id);
+
+  CREATE TABLE destination_names (
+    host_id    TEXT NOT NULL,
+    name       TEXT NOT NULL,
+    kind       TEXT NOT NULL,
+    binary     TEXT NOT NULL,
+    pid        INTEGER NOT NULL,
+    exe        TEXT NOT NULL,
+    cmdline    TEXT NOT NULL,
+    first_seen INTEGER NOT NULL,
+    last_seen  INTEGER NOT NULL,
+    received_at INTEGER NOT NULL,
+    PRIMARY KEY (host_id, name, kind, exe, cmdline)
+  ) STRICT, WITHOUT ROWID;
+  CREATE INDEX destination_names_by_name ON destination_names (name);
+  CREATE INDEX destination_names_by_received ON destination_names (received_at);
+
+  ALTER TABLE sockets ADD COLUMN community_id TEXT NOT NULL DEFAULT '';
+  ALTER TABLE connections ADD COLUMN community_id TEXT NOT NULL DEFAULT '';
+  ALTER TABLE connections ADD COLUMN wire_protocol TEXT NOT NULL DEFAULT '';
+  ALTER TABLE hosts ADD COLUMN dpi_mode TEXT NOT NULL DEFAULT '';
+  ALTER TABLE hosts ADD COLUMN dpi_reason TEXT NOT NULL DEFAULT '';
+  ALTER TABLE hosts ADD COLUMN dpi_unclassified INTEGER NOT NULL DEFAULT 0;
+  `,
   // scale (after the other numbered migrations of its round): revocations found by time (one query for every open stream), and the
   // export slots a fleet of collectors claims (a schedule runs once per fleet).
   // PostgreSQL's counterpart of every migration is in postgres-schema.ts.

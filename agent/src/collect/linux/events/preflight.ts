@@ -170,7 +170,7 @@ export function mountTracefs(): void {
   execFileSync("mount", ["-t", "tracefs", "nodev", "/sys/kernel/tracing"], { stdio: ["ignore", "ignore", "pipe"], timeout: 10000 });
 }
 
-function findExecutable(name: string, dirs: string[]): string | null {
+export function findExecutable(name: string, dirs: string[]): string | null {
   for (const dir of new Set(dirs)) {
     const path = join(dir, name);
     try {
