@@ -5,7 +5,7 @@
 
 import t from "tap";
 import { join } from "node:path";
-import { portTable, type ConnectionRecord, type ProcessRecord } from "@oddwire/shared";
+import { knowledgeBase, portTable, type ConnectionRecord, type ProcessRecord } from "@oddwire/shared";
 import { parseNdpiFlows } from "oddwire-agent/collect/linux/dpi/parse-ndpi-flows.js";
 import { FlowWindow } from "oddwire-agent/collect/linux/dpi/flow-window.js";
 import { ipv6Text, packetTuple } from "oddwire-agent/collect/linux/dpi/parse-pcap.js";
@@ -144,6 +144,90 @@ t.test("a flow joins a connection record by destination and time, and its names 
     { hostId: "host-a", name: "a.example.test", kind: "http-host", pid: 4242, exe: "/usr/bin/curl", cmdline: proc.cmdline },
   );
   t.same(await listDestinationNames(db.sql, { name: "b.example.test" }), []);
+});
+
+t.test("names the traffic carried are judged by the destination rules, for the process behind the flow", async (t) => {
+  const proc = (exe: string, cmdline: string): ProcessRecord => ({
+    pid: 5151,
+    ppid: 1,
+    name: exe.split("/").pop()!,
+    exe,
+    cmdline,
+    user: "u",
+    uid: 1000,
+    startedAtMs: 1,
+    sha256: "",
+    hashError: "",
+    exeDeleted: false,
+    tags: [],
+  });
+  const record = (p: ProcessRecord): ConnectionRecord => ({
+    transport: "tcp",
+    direction: "outbound",
+    family: 4,
+    localAddress: "",
+    localPort: 0,
+    remoteAddress: "198.51.100.7",
+    remotePort: 443,
+    protocol: "https",
+    firstSeenMs: 10_000,
+    lastSeenMs: 10_000,
+    count: 1,
+    failed: 0,
+    process: p,
+    ancestry: [],
+    tags: [],
+  });
+  const flow = {
+    transport: "tcp" as const,
+    family: 4 as const,
+    client: "10.0.0.1",
+    clientPort: 40100,
+    server: "198.51.100.7",
+    serverPort: 443,
+    firstSeenMs: 10_050,
+    lastSeenMs: 10_400,
+    packets: 9,
+    bytes: 900,
+    wireProtocol: "TLS",
+    confidence: "DPI",
+    risks: [],
+    names: ["pastebin.com"],
+  };
+  const kb = knowledgeBase();
+  // The command line names no host: only the TLS SNI tells where it went.
+  const py = joinFlows({
+    flows: [flow],
+    sockets: [],
+    processes: [],
+    connections: [record(proc("/usr/bin/python3", "python3 /opt/job/sync.py"))],
+    ports: portTable(),
+    selfPid: 1,
+    kb,
+  });
+  const tag = py.connections[0]!.tags.find((x) => x.code === "suspicious-destination");
+  t.ok(tag, "python3 reaching a paste site by SNI is tagged");
+  t.match(tag?.reason, /python3 reaches pastebin\.com, a paste site/);
+  t.ok(
+    py.flows[0]!.tags.some((x) => x.code === "suspicious-destination"),
+    "and so is the flow",
+  );
+  t.notOk(
+    py.connections[0]!.tags.some((x) => x.code === "wire-mismatch"),
+    "TLS on 443 conforms",
+  );
+
+  const browser = joinFlows({ flows: [flow], sockets: [], processes: [], connections: [record(proc("/usr/lib/firefox/firefox", "firefox"))], ports: portTable(), selfPid: 1, kb });
+  t.notOk(
+    browser.connections[0]!.tags.some((x) => x.code === "suspicious-destination"),
+    "a browser on a paste site is ordinary",
+  );
+
+  const withoutKb = joinFlows({ flows: [flow], sockets: [], processes: [], connections: [record(proc("/usr/bin/python3", "python3 x.py"))], ports: portTable(), selfPid: 1 });
+  t.notOk(
+    withoutKb.connections[0]!.tags.some((x) => x.code === "suspicious-destination"),
+    "names are judged only with knowledge given",
+  );
 });
 
 t.test("--dpi settings are checked up front, and what is missing is said in words", async (t) => {

@@ -88,3 +88,19 @@ t.test("a site's 'never' is not damped by how common it is; a new unpackaged exe
   });
   t.equal(fresh.score, 64.3);
 });
+
+t.test("rarity is over what the wire showed where it is known, not what the port implies", async (t) => {
+  // curl on 443 on 200 of 250 hosts: common by the port. By its traffic, plain HTTP on 443 happened on 1 of them.
+  const common = { ...base, binaryName: "curl", protocol: "https", hostCount: 200, binaryHostCount: 250 };
+  const byPort = scoreGroup(common);
+  t.ok(byPort.score < 20 && !byPort.evidence.includes("rarity"), `by the port alone it is ordinary: ${byPort.score}`);
+  const byWire = scoreGroup({ ...common, wire: { protocol: "HTTP", hostCount: 1 } });
+  t.ok(byWire.score > 80, `score ${byWire.score}`);
+  t.same(byWire.evidence, ["rarity"]);
+  t.match(byWire.reasons[0], /^curl speaking HTTP by its traffic \(port says https\) on 1 of the 250 hosts that run curl \(0\.4%\)$/);
+  // And the other way: a port protocol that is rare while what the traffic was is ordinary for the binary.
+  const ordinaryWire = scoreGroup({ ...base, binaryName: "curl", protocol: "http-alt", hostCount: 1, binaryHostCount: 250, wire: { protocol: "HTTP", hostCount: 240 } });
+  t.ok(ordinaryWire.score < 5, `HTTP is what curl speaks on 240 of 250 hosts: ${ordinaryWire.score}`);
+  t.ok(scoreGroup({ ...common, protocol: "http-alt", hostCount: 1 }).score > 80, "where by the port alone it would rank high");
+  t.equal(scoreGroup({ ...common, wire: { protocol: "", hostCount: 0 } }).score, byPort.score, "an unidentified wire leaves the port's rarity");
+});

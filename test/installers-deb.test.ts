@@ -183,7 +183,7 @@ t.test("the .debs through install, boot, upgrade, remove and purge on a fresh De
     /^ExecStart=\/usr\/lib\/oddwire-agent\/bin\/node --lite-mode --max-semi-space-size=1 --no-expose-wasm /m,
     "the service runs the bundled runtime with the service flags",
   );
-  t.match(unit, /^CapabilityBoundingSet=CAP_SYS_PTRACE CAP_DAC_READ_SEARCH CAP_BPF CAP_PERFMON$/m);
+  t.match(unit, /^CapabilityBoundingSet=CAP_SYS_PTRACE CAP_DAC_READ_SEARCH CAP_BPF CAP_PERFMON CAP_NET_RAW$/m);
   t.match(unit, /^SystemCallFilter=bpf$/m, "bpf() allowed back after ~@privileged, for the sensor");
   t.notMatch(unit, /^MemoryDenyWriteExecute=/m, "no MemoryDenyWriteExecute: it crashes V8");
   const verify = chroot("systemd-analyze verify --man=no /lib/systemd/system/oddwire-agent.service /lib/systemd/system/oddwire-collector.service");
@@ -256,8 +256,8 @@ t.test("the .debs through install, boot, upgrade, remove and purge on a fresh De
   const mainPid = ok(inside("systemctl show -p MainPID --value oddwire-agent"), "MainPID").trim();
   const status = ok(inside(`cat /proc/${mainPid}/status`), "the agent's /proc status");
   t.match(status, new RegExp(`^Uid:\\t${agentUser.uid}\\t${agentUser.uid}\\t`, "m"), "the service runs as oddwire-agent");
-  // Bits 2 (CAP_DAC_READ_SEARCH), 19 (CAP_SYS_PTRACE), 38 (CAP_PERFMON), 39 (CAP_BPF).
-  t.match(status, /^CapEff:\t000000c000080004$/m, "with exactly CAP_SYS_PTRACE, CAP_DAC_READ_SEARCH, CAP_BPF and CAP_PERFMON");
+  // Bits 2 (CAP_DAC_READ_SEARCH), 13 (CAP_NET_RAW), 19 (CAP_SYS_PTRACE), 38 (CAP_PERFMON), 39 (CAP_BPF).
+  t.match(status, /^CapEff:\t000000c000082004$/m, "with exactly CAP_SYS_PTRACE, CAP_DAC_READ_SEARCH, CAP_BPF, CAP_PERFMON and CAP_NET_RAW");
   t.match(status, /^NoNewPrivs:\t1$/m);
   for (const name of ["oddwire-agent", "oddwire-collector"]) {
     const security = ok(inside(`systemd-analyze security ${name}.service`), "systemd-analyze security");

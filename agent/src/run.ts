@@ -110,7 +110,7 @@ export async function startAgent(config: RunConfig, log: Logger = createLogger({
       // Each classified flow joins its socket or connection record, and so its process (by 5-tuple, then destination and time).
       // A flow that began after this snapshot was taken finds its socket in the next one: it waits one tick.
       const candidates = [...waiting, ...observed.flows];
-      const joined = joinFlows({ flows: candidates, sockets: bounded.sockets, processes: bounded.processes, connections: recorded, ports, selfPid: process.pid });
+      const joined = joinFlows({ flows: candidates, sockets: bounded.sockets, processes: bounded.processes, connections: recorded, ports, selfPid: process.pid, kb: config.kb });
       const retry = new Set(joined.flows.flatMap((f, i) => (f.process.pid === 0 && i >= waiting.length && f.firstSeenMs >= taken.takenAtMs - 1000 ? [i] : [])));
       waiting = candidates.filter((_, i) => retry.has(i));
       const { flows, cut } = boundFlows(joined.flows.filter((_, i) => !retry.has(i)));

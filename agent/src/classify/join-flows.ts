@@ -6,7 +6,10 @@
 // Community ID and the tags with reasons.
 
 import {
+  binaryName,
   communityId,
+  judgeDestinations,
+  type KnowledgeBase,
   TAG,
   ipProtoOf,
   type ConnectionRecord,
@@ -44,6 +47,8 @@ export interface JoinInput {
   connections: readonly ConnectionRecord[];
   ports: PortTable;
   selfPid: number;
+  /** Knowledge for the destination-name rules (paste sites, tunnels, dynamic DNS...); none: names are not judged. */
+  kb?: KnowledgeBase;
 }
 
 /** A connection record matches a flow that began within this long of its span. */
@@ -101,6 +106,10 @@ export function joinFlows(input: JoinInput): { flows: FlowRecord[]; sockets: Soc
       direction = r.direction;
     }
     const tags: Tag[] = process.pid === input.selfPid ? [] : wireTags({ ...f, portProtocol, wireProtocol: f.wireProtocol, names: f.names });
+    // The names the traffic carried (SNI, Host, DNS question) judged as the command line's are: a paste site, a tunnel, dynamic DNS...
+    if (input.kb && process.pid !== input.selfPid && f.names.length > 0) {
+      tags.push(...judgeDestinations(f.names, { binary: process === NO_PROCESS ? "an unknown process" : binaryName(process), cmdline: process.cmdline }, input.kb));
+    }
     flows.push({
       transport: f.transport,
       family: f.family,

@@ -125,7 +125,11 @@ export async function buildReport(src: ReportSource, o: ReportOptions): Promise<
     const detail = await hostsOf(q, g, LINEAGE_SAMPLE, hostFilter);
     // Lineage matters for rare behaviour; for common behaviour the parent is the usual one.
     const parent = c.g.hosts / c.binaryHostCount <= 0.25 ? await lineageOf(q, g.binary, detail.parentBinaries, parentCache) : null;
-    const s = scoreGroup({ ...c.facts, parentShare: parent?.share ?? null, parentName: parent?.name ?? "", newOnHost: await newOnHost(q, detail.hosts) });
+    const wireFacts = await wireOf(q, g);
+    // Rarity over the binary and what the wire shows: on how many of the binary's hosts its traffic was this protocol, whatever the port.
+    const wireHosts = wireFacts.wireProtocol ? await q.wireHosts(g.binary, wireFacts.wireProtocol) : 0;
+    const wire = wireFacts.wireProtocol ? { protocol: wireFacts.wireProtocol, hostCount: wireHosts } : null;
+    const s = scoreGroup({ ...c.facts, parentShare: parent?.share ?? null, parentName: parent?.name ?? "", newOnHost: await newOnHost(q, detail.hosts), wire });
     const suppression = matchSuppression(
       suppressions,
       g.binary,
@@ -136,14 +140,13 @@ export async function buildReport(src: ReportSource, o: ReportOptions): Promise<
     if (suppression && !o.showSuppressed) continue;
     if (o.tag && !c.tags.includes(o.tag)) continue;
     if (o.minScore !== undefined && s.score < o.minScore) continue;
-    const wireFacts = await wireOf(q, g);
-    // Rarity over the binary and what the wire shows: on how many of the binary's hosts its traffic was this protocol, whatever the port.
-    const wireHosts = wireFacts.wireProtocol ? await q.wireHosts(g.binary, wireFacts.wireProtocol) : 0;
-    const wireReason = wireFacts.wireProtocol
-      ? [
-          `the wire showed ${wireFacts.wireProtocol} from ${g.binary_name} on ${wireHosts} of the ${c.binaryHostCount} ${c.binaryHostCount === 1 ? "host that runs" : "hosts that run"} it (port says ${g.protocol})`,
-        ]
-      : [];
+    // Where the fleet is too small for rarity to speak (or it is common), the wire's share is still said.
+    const wireReason =
+      wireFacts.wireProtocol && !s.evidence.includes("rarity")
+        ? [
+            `the wire showed ${wireFacts.wireProtocol} from ${g.binary_name} on ${wireHosts} of the ${c.binaryHostCount} ${c.binaryHostCount === 1 ? "host that runs" : "hosts that run"} it (port says ${g.protocol})`,
+          ]
+        : [];
     if (o.dest && !wireFacts.destinationNames.some((n) => nameMatches(n, o.dest!))) continue;
     const finding: Finding = {
       rank: 0,

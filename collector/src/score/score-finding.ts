@@ -84,6 +84,12 @@ export interface GroupFacts {
   newOnHost?: { hostname: string; firstSeenMs: number; hostSinceMs: number } | null;
   /** The steadiest beacon of this group's connection records, if any. */
   beacon?: BeaconFacts | null | undefined;
+  /**
+   * What the wire showed for this group's traffic (agent --dpi), where known:
+   * rarity is then over the binary and that protocol, on how many of the
+   * binary's hosts its traffic was this protocol whatever the port.
+   */
+  wire?: { protocol: string; hostCount: number } | null | undefined;
   /** The strongest network sensor evidence joined to this group (weight 0..1, its text), if any. */
   sensor?: { weight: number; text: string } | null | undefined;
 }
@@ -118,8 +124,12 @@ export function scoreGroup(g: GroupFacts): Scored {
   const say = (weight: number, text: string) => said.push({ weight, text });
   const evidence: string[] = [];
   const c = confidence(g.binaryHostCount);
-  const p = g.binaryHostCount > 0 ? Math.min(1, g.hostCount / g.binaryHostCount) : 1;
-  const what = `${g.binaryName} ${g.direction === "listen" ? "listening for" : g.direction === "inbound" ? "accepting" : "speaking"} ${g.protocol}`;
+  // Rarity is over what the traffic was where the wire showed it, else over what the port implies.
+  const wire = g.wire?.protocol ? g.wire : null;
+  const hostCount = wire ? Math.max(1, wire.hostCount) : g.hostCount;
+  const p = g.binaryHostCount > 0 ? Math.min(1, hostCount / g.binaryHostCount) : 1;
+  const verb = g.direction === "listen" ? "listening for" : g.direction === "inbound" ? "accepting" : "speaking";
+  const what = wire ? `${g.binaryName} ${verb} ${wire.protocol} by its traffic (port says ${g.protocol})` : `${g.binaryName} ${verb} ${g.protocol}`;
 
   const normal = g.knownNormal === true && g.tags.length === 0;
   const rarity = c * (1 - p) * (normal ? KNOWN_NORMAL_RARITY : 1);
@@ -128,11 +138,11 @@ export function scoreGroup(g: GroupFacts): Scored {
     if (normal && c * (1 - p) >= 0.3) {
       say(
         0,
-        `${what} on ${g.hostCount} of the ${g.binaryHostCount} hosts that run ${g.binaryName} (${pct(p)}); knowledge says ${g.binaryName} normally does this, so rarity alone counts for little`,
+        `${what} on ${hostCount} of the ${g.binaryHostCount} hosts that run ${g.binaryName} (${pct(p)}); knowledge says ${g.binaryName} normally does this, so rarity alone counts for little`,
       );
     } else if (rarity >= 0.3) {
       evidence.push("rarity");
-      say(W_RARITY * rarity, `${what} on ${g.hostCount} of the ${g.binaryHostCount} hosts that run ${g.binaryName} (${pct(p)})`);
+      say(W_RARITY * rarity, `${what} on ${hostCount} of the ${g.binaryHostCount} hosts that run ${g.binaryName} (${pct(p)})`);
     }
   } else if (g.fleetHosts <= 5) {
     say(0, `fleet of ${g.fleetHosts} host${g.fleetHosts === 1 ? "" : "s"}: no fleet statistics, the built-in knowledge carries the score`);
