@@ -1,26 +1,30 @@
 // The persona-to-fleet link through what the wire carried: a persona links a
-// domain; a real process (a copy of bash under a name of its own) sends a
+// domain; a real process (a copy of curl under a name of its own) sends a
 // plain HTTP request over loopback whose Host header names a subdomain of it,
-// the name coming from an environment variable, so its command line does not
-// name the domain; a real agent with --dpi on streams to a real collector.
+// the header coming from a file, so its command line does not name the
+// domain; a real agent with --dpi on streams to a real collector.
 // The persona's `matches` then hold a "destination-name" match on that host
 // (and no command-line one), with the sentence in words, and the process's
 // finding carries the persona link. Loopback only.
 
 import t from "tap";
 import { spawn, spawnSync } from "node:child_process";
-import { chmodSync, copyFileSync, mkdirSync, readFileSync, realpathSync, writeFileSync } from "node:fs";
+import { chmodSync, copyFileSync, readFileSync, writeFileSync } from "node:fs";
+import { createServer, type ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
 import { userInfo } from "node:os";
 import { randomBytes } from "node:crypto";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
-import { kill, startUntilLine, track } from "./lib/child-processes.js";
+import { kill, track } from "./lib/child-processes.js";
 import { COLLECTOR_BIN, query, startAgent, startCollector, waitFor } from "./lib/fleet.js";
 import { skipWithoutTools } from "./lib/system-tools.js";
 
-const PEERS = fileURLToPath(new URL("../fixtures/dpi-peers.cjs", import.meta.url));
 const skip =
-  process.platform !== "linux" ? "Linux only" : process.getuid?.() !== 0 ? "needs root to capture packets" : skipWithoutTools(["tcpdump", "ndpiReader"], "tcpdump libndpi-bin");
+  process.platform !== "linux"
+    ? "Linux only"
+    : process.getuid?.() !== 0
+      ? "needs root to capture packets"
+      : skipWithoutTools(["tcpdump", "ndpiReader", "curl"], "tcpdump libndpi-bin curl");
 
 function collector(args: string[]) {
   return spawnSync(process.execPath, [COLLECTOR_BIN, ...args], { encoding: "utf8", maxBuffer: 64 * 1024 * 1024 });
@@ -65,27 +69,34 @@ t.test("a process whose HTTP Host header names a persona's domain is matched by 
     60_000,
   );
   const addr = `127.${100 + (process.pid % 100)}.${2 + (randomBytes(1)[0]! % 250)}.${2 + (randomBytes(1)[0]! % 250)}`;
-  await startUntilLine(t, process.execPath, [PEERS, "http-server", addr, "80"]);
+  // The server holds every request open, so the process stays until the test has seen what it needs.
+  const held: ServerResponse[] = [];
+  const server = createServer((_req, res) => {
+    held.push(res);
+  });
+  await new Promise<void>((resolve) => server.listen(0, addr, resolve));
+  const port = (server.address() as AddressInfo).port;
+  t.teardown(() => {
+    for (const res of held) res.destroy();
+    return new Promise<void>((resolve) => server.close(() => resolve()));
+  });
 
-  const bash = join(dir, "bin", `bash-persona-${tag}`);
-  mkdirSync(join(dir, "bin"));
-  copyFileSync(realpathSync("/bin/bash"), bash);
-  chmodSync(bash, 0o755);
-  const client = track(
-    spawn(bash, ["-c", `exec 3<>/dev/tcp/${addr}/80; printf 'GET /jobs HTTP/1.1\\r\\nHost: %s\\r\\n\\r\\n' "$JOB_HOST" >&3; read -t 10 line <&3; sleep 600 3>&-`], {
-      stdio: "ignore",
-      env: { PATH: process.env.PATH ?? "/usr/bin:/bin", JOB_HOST: name },
-    }),
-  );
+  // A copy of curl under a name of its own; the Host header comes from a file (-H @FILE), so the command line names neither it nor the domain.
+  const binary = join(dir, `curl-wire-${tag}`);
+  copyFileSync(spawnSync("sh", ["-c", "command -v curl"], { encoding: "utf8" }).stdout.trim(), binary);
+  chmodSync(binary, 0o755);
+  const headers = join(dir, "request-headers");
+  writeFileSync(headers, `Host: ${name}\n`);
+  const client = track(spawn(binary, ["--silent", "--max-time", "300", "-H", `@${headers}`, `http://${addr}:${port}/jobs/apply`], { stdio: "ignore" }));
   t.teardown(() => kill(client));
-  await waitFor("the client to start", () => client.pid !== undefined, 10_000);
+  await waitFor("the request to reach the server", () => held.length > 0, 30_000);
   const cmdline = readFileSync(`/proc/${client.pid}/cmdline`, "utf8");
   t.notOk(cmdline.toLowerCase().includes(domain), "the command line does not name the domain");
 
   const found = await waitFor(
     "the persona to match the host by the destination name",
     () => {
-      const r = collector(["report", "--db", db, "--format", "json", "--binary", bash]);
+      const r = collector(["report", "--db", db, "--format", "json", "--binary", binary]);
       if (r.status !== 0) return null;
       const report = JSON.parse(r.stdout);
       const p = report.personas?.find((x: any) => x.handle === `wire-recruiter-${tag}`);
@@ -96,11 +107,12 @@ t.test("a process whose HTTP Host header names a persona's domain is matched by 
     120_000,
     500,
   ).catch((err: Error) => {
-    const names = query(db, "SELECT name, kind, pid, exe FROM destination_names WHERE host_id = ?", hostId);
-    throw new Error(`${err.message}\ndestination names: ${JSON.stringify(names)}\nagent log:\n${agent.log.slice(-10).join("\n")}`);
+    const names = query(db, "SELECT name, kind, pid, exe FROM destination_names WHERE host_id = ? AND name <> '127.0.0.1'", hostId);
+    const flows = query(db, "SELECT pid, exe, direction, client_port, wire_protocol, names FROM flows WHERE server_address = ?", addr);
+    throw new Error(`${err.message}\ndestination names: ${JSON.stringify(names)}\nflows: ${JSON.stringify(flows)}\nagent log:\n${agent.log.slice(-10).join("\n")}`);
   });
   const { p, m, f } = found;
-  t.match(m, { source: "destination-name", domain, observed: name, pid: client.pid, exe: bash, user: userInfo().username });
+  t.match(m, { source: "destination-name", domain, observed: name, pid: client.pid, exe: binary, user: userInfo().username });
   t.notOk(
     p.matches.some((x: any) => x.hostId === hostId && x.source === "command-line"),
     "no command-line match: only the wire named the domain",

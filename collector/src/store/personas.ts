@@ -342,7 +342,8 @@ const DOMAINS_PER_QUERY = 200;
 /**
  * Destination names (TLS SNI, HTTP Host, DNS question) the hosts reached
  * that are one of the domains or under one, with the process that reached
- * each and its user when the agent still has the process or a connection
+ * each (one with an outbound classified flow: a server that was sent the
+ * name did not reach it) and its user when the agent still has the process or a connection
  * record of it. seenAtMs is the first sight (the "N minutes after the
  * persona's message" of the match's sentence). Plain SQL: the name equals
  * a domain or ends with "." and it, case-insensitively; match-persona says
@@ -360,7 +361,8 @@ export function readDestinationNameObservations(db: Db, domains: readonly string
                 coalesce((SELECT p.user FROM processes p WHERE p.host_id = d.host_id AND p.pid = d.pid AND p.exe = d.exe ORDER BY p.started_at DESC LIMIT 1),
                          (SELECT c.user FROM connections c WHERE c.host_id = d.host_id AND c.pid = d.pid AND c.exe = d.exe ORDER BY c.last_seen DESC LIMIT 1), '') AS user
            FROM destination_names d JOIN hosts h ON h.host_id = d.host_id
-          WHERE h.revoked_at IS NULL AND (${chunk.map(() => "lower(d.name) = ? OR lower(d.name) LIKE ? ESCAPE '\\'").join(" OR ")})
+          WHERE (${chunk.map(() => "lower(d.name) = ? OR lower(d.name) LIKE ? ESCAPE '\\'").join(" OR ")}) AND h.revoked_at IS NULL
+            AND EXISTS (SELECT 1 FROM flows f WHERE f.binary = d.binary AND f.host_id = d.host_id AND f.pid = d.pid AND f.direction = 'outbound')
           LIMIT ?`,
       )
       .all(...params, MAX_OBSERVATION_ROWS - out.length) as Array<Omit<FleetObservation, "source">>;
