@@ -4,20 +4,24 @@
 // one a persona's match names.
 
 import type { Db } from "../store/open-db.js";
-import { PersonaStore, readCommandLineObservations } from "../store/personas.js";
+import { PersonaStore, readCommandLineObservations, readDestinationNameObservations } from "../store/personas.js";
 import type { Finding } from "../report/report-types.js";
 import { matchDomains, matchPersona, type FleetObservation } from "./match-persona.js";
 import type { ReportPersona } from "./persona-types.js";
 import { matchSentence, scorePersona } from "./score-persona.js";
 
 /**
- * What the fleet did that can link it to a persona's domains. Today: command
- * lines (processes, connection records). Destination names the hosts
- * reached (TLS SNI, HTTP Host, DNS questions) join here as
- * "destination-name" observations once the store keeps them.
+ * What the fleet did that can link it to a persona's domains: command lines
+ * (processes, connection records) that name them, and the destination names
+ * the hosts reached (TLS SNI, HTTP Host, DNS questions; agent --dpi) under them.
  */
 export function fleetObservations(db: Db, domains: readonly string[]): FleetObservation[] {
-  return readCommandLineObservations(db, domains);
+  return [...readCommandLineObservations(db, domains), ...(hasDestinationNames(db) ? readDestinationNameObservations(db, domains) : [])];
+}
+
+/** True when the database has the destination-name table (a read-only open of an older database may not). */
+function hasDestinationNames(db: Db): boolean {
+  return db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'destination_names'").get() !== undefined;
 }
 
 /** True when the database has the persona tables (a read-only open of an older database may not). */

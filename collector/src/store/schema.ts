@@ -442,4 +442,9 @@ export const MIGRATIONS: readonly string[] = [
   ALTER TABLE hosts ADD COLUMN dpi_reason TEXT NOT NULL DEFAULT '';
   ALTER TABLE hosts ADD COLUMN dpi_unclassified INTEGER NOT NULL DEFAULT 0;
   `,
+  // The sensor join looks sockets and connection records up by their stored Community ID.
+  `
+  CREATE INDEX sockets_by_community_id ON sockets (community_id) WHERE community_id <> '';
+  CREATE INDEX connections_by_community_id ON connections (community_id) WHERE community_id <> '';
+  `,
 ];

@@ -39,9 +39,9 @@ export interface FileProgress {
   done: boolean;
 }
 
-/** A row of the agents' data that may be the other side of a sensor's flow. */
+/** A row of the agents' data that may be the other side of a sensor's flow (a flow: one the agent classified, agent --dpi). */
 export interface AgentFlowRow {
-  what: "connection" | "socket";
+  what: "connection" | "socket" | "flow";
   host_id: string;
   hostname: string;
   pid: number;
@@ -199,6 +199,7 @@ export function checkSensorToken(db: Db, token: string, nowMs: number): { ok: tr
 // ---- the join's lookups ----
 
 export interface SensorJoinQueries {
+  byCommunityId: Statement<[string, number, number, string, number, number, string, number], AgentFlowRow>;
   connections: Statement<[number, number, number, number, string, string, number, number], AgentFlowRow>;
   sockets: Statement<[number, number, number, number, string, string, number], AgentFlowRow>;
   sameServer: Statement<
@@ -211,6 +212,33 @@ export interface SensorJoinQueries {
 
 export function sensorJoinQueries(db: Db): SensorJoinQueries {
   return {
+    /**
+     * Connection records and classified flows whose stored Community ID is this one, overlapping [from, to],
+     * and sockets with it whose process had started by `to`. A flow's own end is its client when the agent
+     * saw it outbound, its server when inbound. Flows not joined to a process are left out.
+     */
+    byCommunityId: db.prepare<[string, number, number, string, number, number, string, number], AgentFlowRow>(
+      `SELECT 'connection' AS what, c.host_id, h.hostname, c.pid, c.binary, c.name, c.protocol, c.transport, c.direction, c.port, c.family,
+              c.local_address, c.local_port, c.remote_address, c.remote_port
+         FROM connections c JOIN hosts h ON h.host_id = c.host_id AND h.revoked_at IS NULL
+        WHERE c.community_id = ? AND c.community_id <> '' AND c.last_seen >= ? AND c.first_seen <= ?
+       UNION ALL
+       SELECT 'flow' AS what, f.host_id, h.hostname, f.pid, f.binary, f.name, f.port_protocol AS protocol, f.transport, f.direction, f.server_port AS port, f.family,
+              CASE WHEN f.direction = 'inbound' THEN f.server_address ELSE f.client_address END AS local_address,
+              CASE WHEN f.direction = 'inbound' THEN f.server_port ELSE f.client_port END AS local_port,
+              CASE WHEN f.direction = 'inbound' THEN f.client_address ELSE f.server_address END AS remote_address,
+              CASE WHEN f.direction = 'inbound' THEN f.client_port ELSE f.server_port END AS remote_port
+         FROM flows f JOIN hosts h ON h.host_id = f.host_id AND h.revoked_at IS NULL
+        WHERE f.community_id = ? AND f.binary <> '' AND f.last_seen >= ? AND f.first_seen <= ?
+       UNION ALL
+       SELECT 'socket' AS what, s.host_id, h.hostname, s.pid, p.binary, p.name, s.protocol, s.transport, s.direction,
+              CASE WHEN s.direction = 'outbound' THEN s.remote_port ELSE s.local_port END AS port, s.family,
+              s.local_address, s.local_port, s.remote_address, s.remote_port
+         FROM sockets s JOIN hosts h ON h.host_id = s.host_id AND h.revoked_at IS NULL
+         JOIN processes p ON p.host_id = s.host_id AND p.pid = s.pid
+        WHERE s.community_id = ? AND s.community_id <> '' AND p.started_at <= ?
+        LIMIT ${JOIN_LIMIT}`,
+    ),
     /** Connection records on these two ports (either orientation) overlapping [from, to]. */
     connections: db.prepare<[number, number, number, number, string, string, number, number], AgentFlowRow>(
       `SELECT 'connection' AS what, c.host_id, h.hostname, c.pid, c.binary, c.name, c.protocol, c.transport, c.direction, c.port, c.family,
