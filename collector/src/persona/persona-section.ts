@@ -10,13 +10,12 @@ import type { ReportPersona } from "./persona-types.js";
 import { matchSentence, scorePersona } from "./score-persona.js";
 
 /**
- * What the fleet did that can link it to a persona's domains. Today: command
- * lines (processes, connection records). Destination names the hosts
- * reached (TLS SNI, HTTP Host, DNS questions) join here as
- * "destination-name" observations once the store keeps them.
+ * What the fleet did that can link it to a persona's domains: command lines
+ * (processes, connection records) that name them, and the destination names
+ * the hosts reached (TLS SNI, HTTP Host, DNS questions; agent --dpi) under them.
  */
-export function fleetObservations(store: PersonaStore, domains: readonly string[]): Promise<FleetObservation[]> {
-  return store.commandLineObservations(domains);
+export async function fleetObservations(store: PersonaStore, domains: readonly string[]): Promise<FleetObservation[]> {
+  return [...(await store.commandLineObservations(domains)), ...(await store.destinationNameObservations(domains))];
 }
 
 /** The personas, scored and matched; with findings, each finding a match names gets the link too (linkFindings). */

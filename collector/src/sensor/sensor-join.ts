@@ -1,9 +1,9 @@
-// Joins a network sensor's flow to the process behind it: first by
-// Community ID and time against the agents' connection records and sockets
-// (the ID each side of the join computes from the flow's tuple; h16's stored
-// IDs and flows can take the place of the computation here), then by the
-// 5-tuple and time where the sensor logged no Community ID (or one with
-// another seed). Each match says which join made it and how sure it is.
+// Joins a network sensor's flow to the process behind it: first by the
+// Community ID the agents stored with their connection records, classified
+// flows (agent --dpi) and sockets, and time; then by the 5-tuple and time
+// against connection records and sockets (a Community ID computed here from
+// the stored tuple still says "community-id"), which also covers a sensor
+// that logged no Community ID (or one with another seed). Each match says which join made it and how sure it is.
 // Where the agent's connection record has only the destination (connection
 // events record no source port), one process on one host reaching that
 // server at that time is a low-confidence "destination" match; several are
@@ -57,12 +57,24 @@ export async function matchFlow(q: SensorJoinQueries, key: FlowKey, slackMs = JO
   const [t1, t2] = key.transport ? [key.transport, key.transport] : ["tcp", "udp"];
   const from = key.fromMs - slackMs;
   const to = key.toMs + slackMs;
+  const ends: FlowEnd[] = [];
+  const seen = new Set<string>();
+  // The stored ID is of the whole tuple: the row's far end says which end of the flow it is (a connection record's own port may be unrecorded).
+  if (key.communityId) {
+    for (const row of await q.byCommunityId.all(key.communityId, from, to, key.communityId, from, to, key.communityId, to)) {
+      const far = (a: string, p: number) => row.remote_port === p && sameAddress(row.remote_address, a);
+      const side = far(key.respAddress, key.respPort) ? "originator" : far(key.origAddress, key.origPort) ? "responder" : null;
+      const id = `${row.host_id}\0${row.pid}\0${side}`;
+      if (!side || seen.has(id)) continue;
+      seen.add(id);
+      // A connection record or a classified flow was seen at that time; a socket is only known to be open now.
+      ends.push({ row, side, join: "community-id", confidence: row.what === "socket" ? "medium" : "high" });
+    }
+  }
   const candidates = [
     ...(await q.connections.all(key.respPort, key.origPort, key.origPort, key.respPort, t1, t2, from, to)),
     ...(await q.sockets.all(key.respPort, key.origPort, key.origPort, key.respPort, t1, t2, to)),
   ];
-  const ends: FlowEnd[] = [];
-  const seen = new Set<string>();
   for (const row of candidates) {
     const side =
       row.local_port === key.origPort && row.remote_port === key.respPort && sameAddress(row.local_address, key.origAddress) && sameAddress(row.remote_address, key.respAddress)

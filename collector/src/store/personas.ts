@@ -3,7 +3,7 @@
 // state with its audit trail, the optional staff roster, and the intake
 // endpoint's tokens (stored as SHA-256, each named, each revocable). Also
 // the store side of the persona-to-fleet link: command lines the hosts ran
-// that name a persona's domains.
+// that name a persona's domains, and destination names they reached under them.
 
 import { createHash } from "node:crypto";
 import { domainToUnicode } from "node:url";
@@ -344,6 +344,11 @@ export class PersonaStore {
    * in any case); the test then judges each. Bounded: at most
    * MAX_OBSERVATION_ROWS rows.
    */
+  /** Destination names the hosts reached under the domains (readDestinationNameObservations); none when the database predates them. */
+  destinationNameObservations(domains: readonly string[]): Promise<FleetObservation[]> {
+    return readDestinationNameObservations(this.sql, domains).catch(() => []);
+  }
+
   async commandLineObservations(domains: readonly string[]): Promise<FleetObservation[]> {
     if (domains.length === 0) return [];
     const mentions = domainMentionTest(domains);
@@ -363,6 +368,40 @@ export class PersonaStore {
       .slice(0, MAX_OBSERVATION_ROWS)
       .map((r) => ({ ...r, source: "command-line", value: r.cmdline }));
   }
+}
+
+/** Persona domains per destination-name query (two parameters each). */
+const DOMAINS_PER_QUERY = 200;
+
+/**
+ * Destination names (TLS SNI, HTTP Host, DNS question) the hosts reached
+ * that are one of the domains or under one, with the process that reached
+ * each (one with an outbound classified flow: a server that was sent the
+ * name did not reach it) and its user when the agent still has the process or a connection
+ * record of it. seenAtMs is the first sight (the "N minutes after the
+ * persona's message" of the match's sentence). Plain SQL: the name equals
+ * a domain or ends with "." and it, case-insensitively; match-persona says
+ * exactly. Revoked hosts are left out; at most MAX_OBSERVATION_ROWS rows.
+ */
+export async function readDestinationNameObservations(sql: Sql, domains: readonly string[]): Promise<FleetObservation[]> {
+  const out: FleetObservation[] = [];
+  for (let i = 0; i < domains.length && out.length < MAX_OBSERVATION_ROWS; i += DOMAINS_PER_QUERY) {
+    const chunk = domains.slice(i, i + DOMAINS_PER_QUERY).map((d) => d.toLowerCase());
+    const params: unknown[] = [];
+    for (const d of chunk) params.push(d, `%.${d.replace(/[\\%_]/g, (c) => `\\${c}`)}`);
+    const rows = await sql.all<Omit<FleetObservation, "source">>(
+      `SELECT d.host_id AS "hostId", h.hostname, d.name AS value, d.pid, d.exe, d.cmdline, d.first_seen AS "seenAtMs",
+                coalesce((SELECT p.user FROM processes p WHERE p.host_id = d.host_id AND p.pid = d.pid AND p.exe = d.exe ORDER BY p.started_at DESC LIMIT 1),
+                         (SELECT c.user FROM connections c WHERE c.host_id = d.host_id AND c.pid = d.pid AND c.exe = d.exe ORDER BY c.last_seen DESC LIMIT 1), '') AS user
+           FROM destination_names d JOIN hosts h ON h.host_id = d.host_id
+          WHERE (${chunk.map(() => "lower(d.name) = ? OR lower(d.name) LIKE ? ESCAPE '\\'").join(" OR ")}) AND h.revoked_at IS NULL
+            AND EXISTS (SELECT 1 FROM flows f WHERE f.binary = d.binary AND f.host_id = d.host_id AND f.pid = d.pid AND f.direction = 'outbound')
+          LIMIT ?`,
+      [...params, MAX_OBSERVATION_ROWS - out.length],
+    );
+    for (const r of rows) out.push({ ...r, source: "destination-name" });
+  }
+  return out;
 }
 
 function parseList(json: string): string[] {

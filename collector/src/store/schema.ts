@@ -442,6 +442,11 @@ export const MIGRATIONS: readonly string[] = [
   ALTER TABLE hosts ADD COLUMN dpi_reason TEXT NOT NULL DEFAULT '';
   ALTER TABLE hosts ADD COLUMN dpi_unclassified INTEGER NOT NULL DEFAULT 0;
   `,
+  // The sensor join looks sockets and connection records up by their stored Community ID.
+  `
+  CREATE INDEX sockets_by_community_id ON sockets (community_id) WHERE community_id <> '';
+  CREATE INDEX connections_by_community_id ON connections (community_id) WHERE community_id <> '';
+  `,
   // scale (after the other numbered migrations of its round): revocations found by time (one query for every open stream), and the
   // export slots a fleet of collectors claims (a schedule runs once per fleet).
   // PostgreSQL's counterpart of every migration is in postgres-schema.ts.

@@ -7,6 +7,7 @@
 import { createHash, randomBytes } from "node:crypto";
 import type { SensorRecord } from "../sensor/sensor-record.js";
 import { insertMany } from "./many-rows.js";
+import { toSqlite } from "./sqlite-sql.js";
 import type { Sql } from "./sql.js";
 
 export interface SensorFileRow {
@@ -39,9 +40,9 @@ export interface FileProgress {
   done: boolean;
 }
 
-/** A row of the agents' data that may be the other side of a sensor's flow. */
+/** A row of the agents' data that may be the other side of a sensor's flow (a flow: one the agent classified, agent --dpi). */
 export interface AgentFlowRow {
-  what: "connection" | "socket";
+  what: "connection" | "socket" | "flow";
   host_id: string;
   hostname: string;
   pid: number;
@@ -232,9 +233,12 @@ const tokenHash = (token: string) => createHash("sha256").update(token).digest("
 /** A lookup the join runs: the rows for its parameters. */
 interface Lookup<P extends unknown[], R> {
   all(...params: P): Promise<R[]>;
+  /** The statement's text (as SQLite runs it; EXPLAIN in tests). */
+  readonly source: string;
 }
 
 export interface SensorJoinQueries {
+  byCommunityId: Lookup<[string, number, number, string, number, number, string, number], AgentFlowRow>;
   connections: Lookup<[number, number, number, number, string, string, number, number], AgentFlowRow>;
   sockets: Lookup<[number, number, number, number, string, string, number], AgentFlowRow>;
   sameServer: Lookup<[number, string, string, string, number, number], { host_id: string; hostname: string; pid: number; name: string; local_address: string; local_port: number }>;
@@ -243,11 +247,39 @@ export interface SensorJoinQueries {
 }
 
 function lookup<P extends unknown[], R>(sql: Sql, text: string): Lookup<P, R> {
-  return { all: (...params: P) => sql.all<R>(text, params) };
+  return { all: (...params: P) => sql.all<R>(text, params), source: toSqlite(text) };
 }
 
 export function sensorJoinQueries(sql: Sql): SensorJoinQueries {
   return {
+    /**
+     * Connection records and classified flows whose stored Community ID is this one, overlapping [from, to],
+     * and sockets with it whose process had started by `to`. A flow's own end is its client when the agent
+     * saw it outbound, its server when inbound. Flows not joined to a process are left out.
+     */
+    byCommunityId: lookup(
+      sql,
+      `SELECT 'connection' AS what, c.host_id, h.hostname, c.pid, c.binary, c.name, c.protocol, c.transport, c.direction, c.port, c.family,
+              c.local_address, c.local_port, c.remote_address, c.remote_port
+         FROM connections c JOIN hosts h ON h.host_id = c.host_id AND h.revoked_at IS NULL
+        WHERE c.community_id = ? AND c.community_id <> '' AND c.last_seen >= ? AND c.first_seen <= ?
+       UNION ALL
+       SELECT 'flow' AS what, f.host_id, h.hostname, f.pid, f.binary, f.name, f.port_protocol AS protocol, f.transport, f.direction, f.server_port AS port, f.family,
+              CASE WHEN f.direction = 'inbound' THEN f.server_address ELSE f.client_address END AS local_address,
+              CASE WHEN f.direction = 'inbound' THEN f.server_port ELSE f.client_port END AS local_port,
+              CASE WHEN f.direction = 'inbound' THEN f.client_address ELSE f.server_address END AS remote_address,
+              CASE WHEN f.direction = 'inbound' THEN f.client_port ELSE f.server_port END AS remote_port
+         FROM flows f JOIN hosts h ON h.host_id = f.host_id AND h.revoked_at IS NULL
+        WHERE f.community_id = ? AND f.binary <> '' AND f.last_seen >= ? AND f.first_seen <= ?
+       UNION ALL
+       SELECT 'socket' AS what, s.host_id, h.hostname, s.pid, p.binary, p.name, s.protocol, s.transport, s.direction,
+              CASE WHEN s.direction = 'outbound' THEN s.remote_port ELSE s.local_port END AS port, s.family,
+              s.local_address, s.local_port, s.remote_address, s.remote_port
+         FROM sockets s JOIN hosts h ON h.host_id = s.host_id AND h.revoked_at IS NULL
+         JOIN processes p ON p.host_id = s.host_id AND p.pid = s.pid
+        WHERE s.community_id = ? AND s.community_id <> '' AND p.started_at <= ?
+        LIMIT ${JOIN_LIMIT}`,
+    ),
     /** Connection records on these two ports (either orientation) overlapping [from, to]. */
     connections: lookup(
       sql,
