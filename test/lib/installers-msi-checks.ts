@@ -95,6 +95,7 @@ t.test("it installs exactly the agent's files under Program Files\\oddwire\\agen
       "THIRD-PARTY-NOTICES.txt",
       "WINSW-LICENSE.txt",
       "lib\\data\\binaries.json",
+      "lib\\data\\destinations.json",
       "lib\\data\\ports.json",
       "lib\\oddwire-agent.mjs",
       "lib\\service-recovery.mjs",
