@@ -5,15 +5,23 @@
 // OFF_THREAD_JOBS run at once; more wait their turn. An in-memory database
 // cannot be opened twice: its jobs run on the collector's thread.
 
+import { existsSync } from "node:fs";
+import { fileURLToPath } from "node:url";
 import { Worker } from "node:worker_threads";
 import { type ErrorCode, knowledgeWithSite, OddwireError } from "@oddwire/shared";
 import type { ExportSchedule } from "../export/export-config.js";
 import { type ExportOutcome, runExport } from "../export/export-run.js";
 import { buildReport, type ReportOptions } from "../report/build-report.js";
 import type { Report } from "../report/report-types.js";
+import type { OffThreadData } from "./off-thread-worker.js";
+import "./off-thread-worker.js";
 import type { Store } from "./store.js";
 
 export const OFF_THREAD_JOBS = 2;
+
+// The worker's script: off-thread-worker.js beside this file, or, in the installers' one-file bundle (which holds it), the bundle itself.
+const BESIDE = new URL("./off-thread-worker.js", import.meta.url);
+const WORKER_SCRIPT = existsSync(fileURLToPath(BESIDE)) ? BESIDE : new URL(import.meta.url);
 
 export type OffThreadJob = { kind: "report"; options: ReportOptions } | { kind: "export"; schedule: ExportSchedule; now: number };
 
@@ -51,7 +59,8 @@ export class OffThread {
 
   private inWorker<T>(job: OffThreadJob): Promise<T> {
     return new Promise<T>((resolve, reject) => {
-      const worker = new Worker(new URL("./off-thread-worker.js", import.meta.url), { workerData: { location: this.location, knowledgeFile: this.knowledgeFile, job } });
+      const data: OffThreadData = { oddwireOffThread: true, location: this.location, knowledgeFile: this.knowledgeFile, job };
+      const worker = new Worker(WORKER_SCRIPT, { workerData: data });
       let settled = false;
       worker.once("message", (m: { ok: true; value: T } | { ok: false; error: string; code?: string }) => {
         settled = true;
