@@ -27,9 +27,6 @@ const RETENTION_MS = 3_600_000;
 
 export async function startCollector(config: ServeConfig, log: Logger = createLogger({ name: "collector", level: config.logLevel })): Promise<RunningCollector> {
   const store = await openStore(config.db, { sync: config.sync, ingest: { kb: config.kb } });
-  // Before any batch arrives: stored tags judged by other knowledge are judged again with this collector's.
-  const rejudged = await rejudgeStored(store.sql, config.kb);
-  if (rejudged.hosts > 0) log.info("knowledge.rejudged", { version: config.kb.version, ...rejudged });
   const server = new IngestServer(
     {
       host: config.host,
@@ -78,14 +75,25 @@ export async function startCollector(config: ServeConfig, log: Logger = createLo
   const timers = [setInterval(cutRevoked, REVOCATION_CHECK_MS), setInterval(prune, RETENTION_MS)];
   for (const t of timers) t.unref();
   log.info("collector.listening", { host: config.host, port, tls: !!config.tls, db: printableLocation(config.db), store: store.kind, knowledgeVersion: config.kb.version });
+  // Stored tags judged by other knowledge are judged again with this collector's, in the background once it
+  // listens (a fleet's worth takes minutes): a batch that arrives meanwhile is judged at ingest if it needs it.
+  let stopping = false;
+  const rejudging = rejudgeStored(store.sql, config.kb, () => stopping).then(
+    (r) => {
+      if (r.hosts > 0) log.info("knowledge.rejudged", { version: config.kb.version, ...r });
+    },
+    (err: Error) => log.error("knowledge.rejudge_failed", { error: err.message }),
+  );
   return {
     port,
     server,
     async stop() {
+      stopping = true;
       for (const t of timers) clearInterval(t);
       await exporter.stop();
       await follower.stop();
       await server.close();
+      await rejudging;
       log.info("collector.stopped", { counters: server.metrics.counts });
       await store.close();
     },

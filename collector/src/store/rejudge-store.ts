@@ -169,7 +169,7 @@ export interface RejudgeResult {
  * record take its new tags (the tagged ones when any is); observations
  * whose sockets are gone keep the tags they were stored with.
  */
-export async function rejudgeStored(sql: Sql, kb: KnowledgeBase): Promise<RejudgeResult> {
+export async function rejudgeStored(sql: Sql, kb: KnowledgeBase, stopping: () => boolean = () => false): Promise<RejudgeResult> {
   const result: RejudgeResult = { hosts: 0, processes: 0, sockets: 0, connections: 0, observations: 0 };
   const hosts = await sql.all<{ host_id: string; os: string; last_snapshot_at: number | null }>(
     "SELECT host_id, os, last_snapshot_at FROM hosts WHERE judged_version <> '' AND judged_version <> ? AND revoked_at IS NULL",
@@ -285,7 +285,8 @@ export async function rejudgeStored(sql: Sql, kb: KnowledgeBase): Promise<Rejudg
     result.hosts++;
   };
   // A commit per host would cost more than the judging: hosts go in groups, each group one transaction.
-  for (let i = 0; i < hosts.length; i += HOSTS_PER_TRANSACTION) {
+  // A collector asked to stop leaves the rest for its next start (their judged_version still differs).
+  for (let i = 0; i < hosts.length && !stopping(); i += HOSTS_PER_TRANSACTION) {
     await sql.tx(async (tx) => {
       for (const h of hosts.slice(i, i + HOSTS_PER_TRANSACTION)) await judgeHost(tx, h);
     });
