@@ -13,8 +13,9 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { oddwire } from "@oddwire/proto";
 import { startQuiet, startUntilLine } from "./lib/child-processes.js";
-import { startAgent, waitFor } from "./lib/fleet.js";
+import { waitFor } from "./lib/fleet.js";
 import { keepBatches, startStubCollector } from "./lib/stub-collector.js";
+import { startDpiAgent } from "./lib/dpi.js";
 import { skipWithoutTools } from "./lib/system-tools.js";
 
 const PEERS = fileURLToPath(new URL("../fixtures/dpi-peers.cjs", import.meta.url));
@@ -40,15 +41,7 @@ t.test("conforming flows carry no mismatch; plain HTTP on 443, SSH on 80 and a D
 
   const batches: oddwire.v1.Batch[] = [];
   const server = await startStubCollector(t, { stream: keepBatches(batches) });
-  const agent = startAgent(t, dir, "dpi-live", server.url, ["--dpi", "on", "--dpi-interfaces", "lo", "--schedule", "*/2 * * * * *"]);
-  await waitFor(
-    "the capture to start",
-    () => {
-      if (agent.child.exitCode !== null) throw new Error(`the agent exited: ${agent.log.join("\n")}`);
-      return agent.log.some((l) => l.includes('"event":"dpi.started"'));
-    },
-    60_000,
-  );
+  const agent = await startDpiAgent(t, dir, "dpi-live", server.url);
 
   const key = join(dir, "key.pem");
   const cert = join(dir, "cert.pem");

@@ -12,7 +12,8 @@ import { randomBytes } from "node:crypto";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { startQuiet, startUntilLine } from "./lib/child-processes.js";
-import { COLLECTOR_BIN, query, startAgent, startCollector, waitFor } from "./lib/fleet.js";
+import { COLLECTOR_BIN, query, startCollector, waitFor } from "./lib/fleet.js";
+import { ownLoopbackAddress, startDpiAgent } from "./lib/dpi.js";
 import { skipWithoutTools } from "./lib/system-tools.js";
 
 const PEERS = fileURLToPath(new URL("../fixtures/dpi-peers.cjs", import.meta.url));
@@ -23,16 +24,8 @@ t.test("plain HTTP to port 443 is in the report: port says https, wire says HTTP
   const dir = t.testdir();
   const db = join(dir, "fleet.db");
   const c = await startCollector(t, db);
-  const agent = startAgent(t, dir, "dpi-report", c.url, ["--dpi", "on", "--dpi-interfaces", "lo", "--schedule", "*/2 * * * * *"]);
-  await waitFor(
-    "the capture to start",
-    () => {
-      if (agent.child.exitCode !== null) throw new Error(`the agent exited: ${agent.log.join("\n")}`);
-      return agent.log.some((l) => l.includes('"event":"dpi.started"'));
-    },
-    60_000,
-  );
-  const addr = `127.${100 + (process.pid % 100)}.${2 + (randomBytes(1)[0]! % 250)}.${2 + (randomBytes(1)[0]! % 250)}`;
+  const agent = await startDpiAgent(t, dir, "dpi-report", c.url);
+  const addr = ownLoopbackAddress();
   const name = `plain-${randomBytes(4).toString("hex")}.example.test`;
   await startUntilLine(t, process.execPath, [PEERS, "http-server", addr, "443"]);
   const bash = join(dir, "bin", "bash");

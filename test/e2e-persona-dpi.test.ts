@@ -9,14 +9,13 @@
 
 import t from "tap";
 import { spawn, spawnSync } from "node:child_process";
-import { chmodSync, copyFileSync, readFileSync, writeFileSync } from "node:fs";
-import { createServer, type ServerResponse } from "node:http";
-import type { AddressInfo } from "node:net";
+import { readFileSync, writeFileSync } from "node:fs";
 import { userInfo } from "node:os";
 import { randomBytes } from "node:crypto";
 import { join } from "node:path";
 import { kill, track } from "./lib/child-processes.js";
-import { COLLECTOR_BIN, query, startAgent, startCollector, waitFor } from "./lib/fleet.js";
+import { COLLECTOR_BIN, query, startCollector, waitFor } from "./lib/fleet.js";
+import { curlCopy, holdingHttpServer, ownLoopbackAddress, startDpiAgent } from "./lib/dpi.js";
 import { skipWithoutTools } from "./lib/system-tools.js";
 
 const skip =
@@ -59,32 +58,13 @@ t.test("a process whose HTTP Host header names a persona's domain is matched by 
   t.equal(collector(["persona", "roster", join(dir, "staff.csv"), "--db", db]).status, 0);
 
   const c = await startCollector(t, db);
-  const agent = startAgent(t, dir, hostId, c.url, ["--dpi", "on", "--dpi-interfaces", "lo", "--schedule", "*/2 * * * * *"]);
-  await waitFor(
-    "the capture to start",
-    () => {
-      if (agent.child.exitCode !== null) throw new Error(`the agent exited: ${agent.log.join("\n")}`);
-      return agent.log.some((l) => l.includes('"event":"dpi.started"'));
-    },
-    60_000,
-  );
-  const addr = `127.${100 + (process.pid % 100)}.${2 + (randomBytes(1)[0]! % 250)}.${2 + (randomBytes(1)[0]! % 250)}`;
+  const agent = await startDpiAgent(t, dir, hostId, c.url);
+  const addr = ownLoopbackAddress();
   // The server holds every request open, so the process stays until the test has seen what it needs.
-  const held: ServerResponse[] = [];
-  const server = createServer((_req, res) => {
-    held.push(res);
-  });
-  await new Promise<void>((resolve) => server.listen(0, addr, resolve));
-  const port = (server.address() as AddressInfo).port;
-  t.teardown(() => {
-    for (const res of held) res.destroy();
-    return new Promise<void>((resolve) => server.close(() => resolve()));
-  });
+  const { port, held } = await holdingHttpServer(t, addr);
 
   // A copy of curl under a name of its own; the Host header comes from a file (-H @FILE), so the command line names neither it nor the domain.
-  const binary = join(dir, `curl-wire-${tag}`);
-  copyFileSync(spawnSync("sh", ["-c", "command -v curl"], { encoding: "utf8" }).stdout.trim(), binary);
-  chmodSync(binary, 0o755);
+  const binary = curlCopy(dir, `curl-wire-${tag}`);
   const headers = join(dir, "request-headers");
   writeFileSync(headers, `Host: ${name}\n`);
   const client = track(spawn(binary, ["--silent", "--max-time", "300", "-H", `@${headers}`, `http://${addr}:${port}/jobs/apply`], { stdio: "ignore" }));

@@ -8,14 +8,12 @@
 
 import t from "tap";
 import { spawn, spawnSync } from "node:child_process";
-import { chmodSync, copyFileSync } from "node:fs";
-import { createServer, type ServerResponse } from "node:http";
-import type { AddressInfo } from "node:net";
 import { randomBytes } from "node:crypto";
 import { join } from "node:path";
 import { kill, track } from "./lib/child-processes.js";
-import { COLLECTOR_BIN, query, startAgent, startCollector, waitFor } from "./lib/fleet.js";
+import { COLLECTOR_BIN, query, startCollector, waitFor } from "./lib/fleet.js";
 import { http } from "./lib/http.js";
+import { curlCopy, holdingHttpServer, ownLoopbackAddress, startDpiAgent } from "./lib/dpi.js";
 import { skipWithoutTools } from "./lib/system-tools.js";
 
 const skip =
@@ -31,29 +29,10 @@ t.test("a Suricata alert with the Community ID an agent stored joins the flow's 
   const db = join(dir, "fleet.db");
   const tag = randomBytes(4).toString("hex");
   const c = await startCollector(t, db);
-  const agent = startAgent(t, dir, `sensor-dpi-${tag}`, c.url, ["--dpi", "on", "--dpi-interfaces", "lo", "--schedule", "*/2 * * * * *"]);
-  await waitFor(
-    "the capture to start",
-    () => {
-      if (agent.child.exitCode !== null) throw new Error(`the agent exited: ${agent.log.join("\n")}`);
-      return agent.log.some((l) => l.includes('"event":"dpi.started"'));
-    },
-    60_000,
-  );
-  const addr = `127.${100 + (process.pid % 100)}.${2 + (randomBytes(1)[0]! % 250)}.${2 + (randomBytes(1)[0]! % 250)}`;
-  const held: ServerResponse[] = [];
-  const server = createServer((_req, res) => {
-    held.push(res);
-  });
-  await new Promise<void>((resolve) => server.listen(0, addr, resolve));
-  const port = (server.address() as AddressInfo).port;
-  t.teardown(() => {
-    for (const res of held) res.destroy();
-    return new Promise<void>((resolve) => server.close(() => resolve()));
-  });
-  const binary = join(dir, `curl-sensor-${tag}`);
-  copyFileSync(spawnSync("sh", ["-c", "command -v curl"], { encoding: "utf8" }).stdout.trim(), binary);
-  chmodSync(binary, 0o755);
+  await startDpiAgent(t, dir, `sensor-dpi-${tag}`, c.url);
+  const addr = ownLoopbackAddress();
+  const { port, held } = await holdingHttpServer(t, addr);
+  const binary = curlCopy(dir, `curl-sensor-${tag}`);
   const client = track(spawn(binary, ["--silent", "--max-time", "300", `http://${addr}:${port}/x`], { stdio: "ignore" }));
   t.teardown(() => kill(client));
   await waitFor("the request to reach the server", () => held.length > 0, 30_000);
