@@ -3,13 +3,13 @@
 
 import t from "tap";
 import { spawnSync } from "node:child_process";
-import { existsSync } from "node:fs";
+import { existsSync, mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import type * as BundleModule from "../installers/dist/bundle.js";
 
 const CLI = fileURLToPath(new URL("../../installers/dist/package.js", import.meta.url));
-const { bundledPackages } = (await import(new URL("../../installers/dist/bundle.js", import.meta.url).href)) as typeof BundleModule;
+const { bundledPackages, licenceText } = (await import(new URL("../../installers/dist/bundle.js", import.meta.url).href)) as typeof BundleModule;
 
 function pkg(args: string[]) {
   return spawnSync(process.execPath, [CLI, ...args], { encoding: "utf8" });
@@ -51,4 +51,17 @@ t.test("the notices name the npm packages a bundle took code from, not the proje
     ]),
     ["@protobufjs/float", "node-cron", "ws"],
   );
+});
+
+t.test("a package's licence comes from its LICENSE file, else its README's licence section (pg-types ships no file)", async (t) => {
+  const dir = t.testdir();
+  const pkg = (name: string, files: Record<string, string>) => {
+    mkdirSync(join(dir, name));
+    for (const [f, text] of Object.entries(files)) writeFileSync(join(dir, name, f), text);
+    return join(dir, name);
+  };
+  t.equal(licenceText(pkg("a", { "LICENSE.md": "  MIT, Someone  \n", "README.md": "# a\n## License\nother" })), "MIT, Someone");
+  t.equal(licenceText(pkg("b", { "README.md": "# b\n\nuse it\n\n## license\n\nThe MIT License\n\nCopyright (c) 2014 X\n\n## Thanks\nnot this" })), "The MIT License\n\nCopyright (c) 2014 X");
+  t.equal(licenceText(pkg("c", { "README.md": "# c\n### Licence: ISC\nISC text at the end" })), "ISC text at the end");
+  t.equal(licenceText(pkg("d", { "README.md": "# d\nno licence here" })), "", "neither: the build refuses it");
 });

@@ -99,14 +99,28 @@ export function bundledPackages(inputs: readonly string[]): string[] {
   return [...found].sort();
 }
 
+/**
+ * A package's licence text: its LICENSE (COPYING) file, or where the package
+ * ships none (pg-types), the licence section of its README; "" when neither.
+ */
+export function licenceText(dir: string): string {
+  const files = readdirSync(dir);
+  const licenceFile = files.find((f) => /^(licen[cs]e|copying)(\.|$)/i.test(f));
+  if (licenceFile) return readFileSync(join(dir, licenceFile), "utf8").trim();
+  const readme = files.find((f) => /^readme(\.md)?$/i.test(f));
+  if (!readme) return "";
+  const m = /^(#{1,6})\s*licen[cs]e\b[^\n]*\n([\s\S]*?)(?=^#{1,6}\s|(?![\s\S]))/im.exec(readFileSync(join(dir, readme), "utf8"));
+  return m?.[2]?.trim() ?? "";
+}
+
 function notices(program: Program, packages: readonly string[]): string {
   const parts = [`${program} bundles or ships the following third-party packages, under their own licences.\n`];
   for (const name of packages) {
     const dir = join(REPO_DIR, "node_modules", ...name.split("/"));
     const meta = JSON.parse(readFileSync(join(dir, "package.json"), "utf8")) as { version: string; license?: string };
-    const licenceFile = readdirSync(dir).find((f) => /^(licen[cs]e|copying)(\.|$)/i.test(f));
-    if (!licenceFile) throw new PackagingError(`${name} has no LICENSE file to ship with it`);
-    parts.push(`${"=".repeat(72)}\n${name} ${meta.version} (${meta.license ?? "see below"})\n${"=".repeat(72)}\n${readFileSync(join(dir, licenceFile), "utf8").trim()}\n`);
+    const text = licenceText(dir);
+    if (!text) throw new PackagingError(`${name} has no LICENSE file, nor a licence section in its README, to ship with it`);
+    parts.push(`${"=".repeat(72)}\n${name} ${meta.version} (${meta.license ?? "see below"})\n${"=".repeat(72)}\n${text}\n`);
   }
   return parts.join("\n");
 }
