@@ -61,7 +61,10 @@ t.test("a package's licence comes from its LICENSE file, else its README's licen
     return join(dir, name);
   };
   t.equal(licenceText(pkg("a", { "LICENSE.md": "  MIT, Someone  \n", "README.md": "# a\n## License\nother" })), "MIT, Someone");
-  t.equal(licenceText(pkg("b", { "README.md": "# b\n\nuse it\n\n## license\n\nThe MIT License\n\nCopyright (c) 2014 X\n\n## Thanks\nnot this" })), "The MIT License\n\nCopyright (c) 2014 X");
+  t.equal(
+    licenceText(pkg("b", { "README.md": "# b\n\nuse it\n\n## license\n\nThe MIT License\n\nCopyright (c) 2014 X\n\n## Thanks\nnot this" })),
+    "The MIT License\n\nCopyright (c) 2014 X",
+  );
   t.equal(licenceText(pkg("c", { "README.md": "# c\n### Licence: ISC\nISC text at the end" })), "ISC text at the end");
   t.equal(licenceText(pkg("d", { "README.md": "# d\nno licence here" })), "", "neither: the build refuses it");
 });
