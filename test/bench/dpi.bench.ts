@@ -8,16 +8,13 @@
 // Loopback only.
 
 import { spawn, type ChildProcess } from "node:child_process";
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { oddwire } from "@oddwire/proto";
-import { keepBatches, startStubCollector } from "../lib/stub-collector.js";
-import { connectionLoad, treeCpuSeconds, treeRssMb, waitFor } from "./events.bench.js";
+import { connectionLoad, startBenchAgent, treeCpuSeconds, treeRssMb, waitFor } from "./events.bench.js";
 import { fmt } from "./measure.js";
-
-const AGENT_BIN = fileURLToPath(new URL("../../../agent/bin/oddwire-agent.js", import.meta.url));
 
 export interface DpiBenchRow {
   load: string;
@@ -73,32 +70,7 @@ export async function benchDpi(opts: { mbps?: number[]; flowsPerSecond?: number;
   const dir = mkdtempSync(join(tmpdir(), "oddwire-dpi-bench-"));
   const children: ChildProcess[] = [];
   try {
-    const start = async (name: string, mode: string) => {
-      const batches: oddwire.v1.Batch[] = [];
-      const server = await startStubCollector({ teardown: (fn) => void teardowns.push(fn) }, { stream: keepBatches(batches) });
-      const state = join(dir, name);
-      mkdirSync(state, { mode: 0o700 });
-      writeFileSync(join(state, "host-id"), `${name}\n`);
-      const log: string[] = [];
-      const args = [
-        "run",
-        "--collector",
-        server.url,
-        "--enroll-secret",
-        "bench-enroll-secret",
-        "--state-dir",
-        state,
-        "--no-hash",
-        "--schedule",
-        "*/5 * * * * *",
-        "--events",
-        "off",
-      ];
-      const child = spawn(process.execPath, [AGENT_BIN, ...args, "--dpi", mode, "--dpi-interfaces", "lo"], { stdio: ["ignore", "ignore", "pipe"] });
-      child.stderr!.on("data", (d) => log.push(String(d)));
-      children.push(child);
-      return { child, batches, log };
-    };
+    const start = (name: string, mode: string) => startBenchAgent(dir, name, ["--events", "off", "--dpi", mode, "--dpi-interfaces", "lo"], teardowns, children);
     const on = await start("bench-dpi-on", "on");
     const off = await start("bench-dpi-off", "off");
     await waitFor(

@@ -17,6 +17,32 @@ import { fmt } from "./measure.js";
 const AGENT_BIN = fileURLToPath(new URL("../../../agent/bin/oddwire-agent.js", import.meta.url));
 const TICKS_PER_SECOND = 100; // USER_HZ
 
+/**
+ * An agent for a benchmark: its own state dir under `dir` (host id `name`),
+ * streaming every 5 s to a stub collector that keeps its batches, unhashed,
+ * with `args` (which choose its events and protocol-identification modes).
+ */
+export async function startBenchAgent(
+  dir: string,
+  name: string,
+  args: readonly string[],
+  teardowns: Array<() => void | Promise<void>>,
+  children: ChildProcess[],
+): Promise<{ child: ChildProcess; batches: oddwire.v1.Batch[]; log: string[] }> {
+  const batches: oddwire.v1.Batch[] = [];
+  const server = await startStubCollector({ teardown: (fn) => void teardowns.push(fn) }, { stream: keepBatches(batches) });
+  const state = join(dir, name);
+  rmSync(state, { recursive: true, force: true });
+  mkdirSync(state, { mode: 0o700 });
+  writeFileSync(join(state, "host-id"), `${name}\n`);
+  const log: string[] = [];
+  const common = ["run", "--collector", server.url, "--enroll-secret", "bench-enroll-secret", "--state-dir", state, "--no-hash", "--schedule", "*/5 * * * * *"];
+  const child = spawn(process.execPath, [AGENT_BIN, ...common, ...args], { stdio: ["ignore", "ignore", "pipe"] });
+  child.stderr!.on("data", (d) => log.push(String(d)));
+  children.push(child);
+  return { child, batches, log };
+}
+
 export interface EventsBenchRow {
   /** Connections per second asked for, and made. */
   asked: number;
@@ -128,39 +154,7 @@ export async function benchEvents(opts: { rates?: number[]; stepSeconds?: number
   const dir = mkdtempSync(join(tmpdir(), "oddwire-events-bench-"));
   const children: ChildProcess[] = [];
   try {
-    const start = async (name: string, mode: string) => {
-      const batches: oddwire.v1.Batch[] = [];
-      const server = await startStubCollector({ teardown: (fn) => void teardowns.push(fn) }, { stream: keepBatches(batches) });
-      const state = join(dir, name);
-      rmSync(state, { recursive: true, force: true });
-      mkdirSync(state, { mode: 0o700 });
-      writeFileSync(join(state, "host-id"), `${name}\n`);
-      const log: string[] = [];
-      const child = spawn(
-        process.execPath,
-        [
-          AGENT_BIN,
-          "run",
-          "--collector",
-          server.url,
-          "--enroll-secret",
-          "bench-enroll-secret",
-          "--state-dir",
-          state,
-          "--no-hash",
-          "--schedule",
-          "*/5 * * * * *",
-          "--events",
-          mode,
-          "--dpi",
-          "off",
-        ],
-        { stdio: ["ignore", "ignore", "pipe"] },
-      );
-      child.stderr!.on("data", (d) => log.push(String(d)));
-      children.push(child);
-      return { child, batches, log };
-    };
+    const start = (name: string, mode: string) => startBenchAgent(dir, name, ["--events", mode, "--dpi", "off"], teardowns, children);
     const on = await start("bench-events-on", "on");
     const off = await start("bench-events-off", "off");
     await waitFor(
