@@ -44,7 +44,8 @@ interface Stopped {
 }
 
 /** user+system CPU seconds of a process so far (clock ticks are 1/100 s on Linux). */
-function cpuSecondsOf(pid: number): number {
+/** User + system CPU seconds a process has used so far (Linux /proc). */
+export function cpuSecondsOf(pid: number): number {
   const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
   const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
   return (Number(f[11]) + Number(f[12])) / 100;
@@ -80,7 +81,8 @@ function startCollector(db: string): Promise<{ port: number; cpuSeconds(): numbe
   });
 }
 
-function runReplay(file: string, port: number, concurrency: number, deltas: boolean): Promise<number> {
+/** Replays a fleet file into the collector on `port`; the seconds it took. */
+export function runReplay(file: string, port: number, concurrency: number, deltas: boolean): Promise<number> {
   return new Promise((resolve, reject) => {
     const t0 = process.hrtime.bigint();
     const child = spawn(

@@ -15,9 +15,9 @@ import { fileURLToPath } from "node:url";
 import { enrollRaw, openRawStream } from "../lib/raw-stream.js";
 import { skipWithoutPostgres, startPostgres } from "../lib/postgres.js";
 import { writeFleet, type GenOptions } from "./fleet-gen.js";
+import { cpuSecondsOf, runReplay } from "./ingest.bench.js";
 import { fmt, median } from "./measure.js";
 
-const AGENT = fileURLToPath(new URL("../../../agent/bin/oddwire-agent.js", import.meta.url));
 const COLLECTOR = fileURLToPath(new URL("../../../collector/bin/oddwire-collector.js", import.meta.url));
 const SECRET = "bench-enroll-secret";
 const TOKEN = "bench-reader-token-0123456789";
@@ -37,12 +37,6 @@ export interface ScaleRow {
   exportRows: number;
   walMb: number | null;
   collectorPeakMb: number;
-}
-
-function cpuSecondsOf(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-  const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-  return (Number(f[11]) + Number(f[12])) / 100;
 }
 
 interface Collector {
@@ -78,20 +72,6 @@ function startCollector(db: string, config: string): Promise<Collector> {
         });
     });
     child.once("exit", (code) => reject(new Error(`collector exited ${code}: ${err}`)));
-  });
-}
-
-function replay(file: string, port: number, concurrency: number, deltas: boolean): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const t0 = process.hrtime.bigint();
-    const child = spawn(
-      process.execPath,
-      [AGENT, "replay", file, "--collector", `ws://127.0.0.1:${port}`, "--enroll-secret", SECRET, "--concurrency", String(concurrency), "--quiet", ...(deltas ? ["--deltas"] : [])],
-      { stdio: ["ignore", "ignore", "pipe"] },
-    );
-    let err = "";
-    child.stderr!.on("data", (d) => (err += d));
-    child.on("exit", (code) => (code === 0 ? resolve(Number(process.hrtime.bigint() - t0) / 1e9) : reject(new Error(`replay failed (${code}): ${err}`))));
   });
 }
 
@@ -148,7 +128,7 @@ async function oneStore(
   const dbFull = await newDb(`${store}_full`);
   let c = await startCollector(dbFull, noExports);
   let cpu0 = c.cpu();
-  const fullSeconds = await replay(files.full, c.port, 100, false);
+  const fullSeconds = await runReplay(files.full, c.port, 100, false);
   const fullCpuMs = ((c.cpu() - cpu0) * 1000) / fleet.hosts;
   await c.stop();
 
@@ -156,7 +136,7 @@ async function oneStore(
   const db = await newDb(`${store}_deltas`);
   c = await startCollector(db, noExports);
   cpu0 = c.cpu();
-  const deltaSeconds = await replay(files.deltas, c.port, 100, true);
+  const deltaSeconds = await runReplay(files.deltas, c.port, 100, true);
   const cpu = (c.cpu() - cpu0) * 1000;
   const deltas = fleet.hosts * (fleet.snapshotsPerHost - 1);
   const deltaCpuMs = Math.max(0, (cpu - fullCpuMs * fleet.hosts) / deltas);
@@ -214,7 +194,7 @@ async function twoOnPostgres(dir: string, fleet: GenOptions, url: string): Promi
   const cs = await Promise.all([startCollector(url, plain), startCollector(url, plain)]);
   const cpu0 = cs.map((c) => c.cpu());
   const t0 = process.hrtime.bigint();
-  await Promise.all(cs.map((c, i) => replay(halves[i]!, c.port, 50, true)));
+  await Promise.all(cs.map((c, i) => runReplay(halves[i]!, c.port, 50, true)));
   const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
   const cpuMs = cs.reduce((s, c, i) => s + (c.cpu() - cpu0[i]!) * 1000, 0);
   for (const c of cs) await c.stop();
