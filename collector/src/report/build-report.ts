@@ -15,6 +15,7 @@ import { scoreGroup, type BeaconFacts } from "../score/score-finding.js";
 import { buildPersonaSection } from "../persona/persona-section.js";
 import { MAX_VISIBILITY_HOSTS, readVisibility } from "./fleet-visibility.js";
 import { activeRules, matchSuppression } from "./suppressions.js";
+import { jsonStringList } from "../store/json-list.js";
 import type { PersonaStore } from "../store/personas.js";
 import type { SuppressionStore } from "../store/suppressions.js";
 import { readSensorEvidence } from "./sensor-report.js";
@@ -266,7 +267,7 @@ async function hostsOf(q: Queries, g: GroupRow, limit: number, f: HostFilter): P
       // The newest host first: its connection's process names the binary's path.
       if (!exe) exe = conn.exe;
       if (!sha256) sha256 = conn.sha256;
-      const parents = parseAncestry(conn.ancestry);
+      const parents = jsonStringList(conn.ancestry);
       if (parents[0]) parentBinaries.push(binaryKey(parents[0], "", ""));
       ancestry = [...parents]
         .reverse()
@@ -317,16 +318,6 @@ async function hostsOf(q: Queries, g: GroupRow, limit: number, f: HostFilter): P
     });
   }
   return { hosts, parentBinaries, exe, sha256 };
-}
-
-/** A connection record's ancestry column (a JSON array of executables, nearest parent first); [] when unreadable. */
-function parseAncestry(json: string): string[] {
-  try {
-    const v = JSON.parse(json) as unknown;
-    return Array.isArray(v) ? v.filter((x): x is string => typeof x === "string") : [];
-  } catch {
-    return [];
-  }
 }
 
 function baseName(path: string): string {
@@ -422,20 +413,11 @@ async function wireOf(q: Queries, g: GroupRow): Promise<{ wireProtocol: string; 
   const names = new Set<string>();
   for (const r of rows) {
     if (r.wire_protocol) seen.set(r.wire_protocol, (seen.get(r.wire_protocol) ?? 0) + 1);
-    for (const x of parseList(r.risks)) risks.add(x);
-    for (const x of parseList(r.names)) if (names.size < MAX_NAMES) names.add(x);
+    for (const x of jsonStringList(r.risks)) risks.add(x);
+    for (const x of jsonStringList(r.names)) if (names.size < MAX_NAMES) names.add(x);
   }
   const wireProtocol = [...seen].sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0]))[0]?.[0] ?? "";
   return { wireProtocol, risks: [...risks].sort(), destinationNames: [...names] };
-}
-
-function parseList(json: string): string[] {
-  try {
-    const v = JSON.parse(json) as unknown;
-    return Array.isArray(v) ? v.filter((x): x is string => typeof x === "string") : [];
-  } catch {
-    return [];
-  }
 }
 
 /** `name` is `wanted`, or under it when `wanted` starts with "." (case-insensitive). */

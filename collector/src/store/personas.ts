@@ -10,6 +10,7 @@ import { domainToUnicode } from "node:url";
 import { domainMentionTest, type FleetObservation } from "../persona/match-persona.js";
 import { personaKey, PERSONA_LIMITS, type PersonaInput } from "../persona/persona-input.js";
 import type { PersonaAuditEntry, PersonaRecord, PersonaReportEntry, PersonaState } from "../persona/persona-types.js";
+import { jsonStringList } from "./json-list.js";
 import type { Sql } from "./sql.js";
 
 /** The persona tables' migration (one entry of schema.ts's list). */
@@ -201,9 +202,9 @@ export class PersonaStore {
             maxKnown(old.changed_at, changedAt),
             maxKnown(old.contacted_at, input.contactedMs),
             maxKnown(old.requests, input.requests),
-            JSON.stringify(union(parseList(old.requested_staff), input.requestedStaff, PERSONA_LIMITS.requestedStaff)),
-            JSON.stringify(union(parseList(old.domains), input.domains, PERSONA_LIMITS.domains)),
-            JSON.stringify(union(parseList(old.urls), input.urls, PERSONA_LIMITS.urls)),
+            JSON.stringify(union(jsonStringList(old.requested_staff), input.requestedStaff, PERSONA_LIMITS.requestedStaff)),
+            JSON.stringify(union(jsonStringList(old.domains), input.domains, PERSONA_LIMITS.domains)),
+            JSON.stringify(union(jsonStringList(old.urls), input.urls, PERSONA_LIMITS.urls)),
             Math.max(old.last_reported_at, meta.nowMs),
             id,
           ],
@@ -281,9 +282,9 @@ export class PersonaStore {
         changedMs: r.changed_at,
         contactedMs: r.contacted_at,
         requests: r.requests,
-        requestedStaff: parseList(r.requested_staff),
-        domains: parseList(r.domains),
-        urls: parseList(r.urls),
+        requestedStaff: jsonStringList(r.requested_staff),
+        domains: jsonStringList(r.domains),
+        urls: jsonStringList(r.urls),
         state: r.state as PersonaState,
         stateChangedAtMs: r.state_changed_at,
         firstReportedMs: r.first_reported_at,
@@ -402,15 +403,6 @@ export async function readDestinationNameObservations(sql: Sql, domains: readonl
     for (const r of rows) out.push({ ...r, source: "destination-name" });
   }
   return out;
-}
-
-function parseList(json: string): string[] {
-  try {
-    const v = JSON.parse(json) as unknown;
-    return Array.isArray(v) ? v.filter((x): x is string => typeof x === "string") : [];
-  } catch {
-    return [];
-  }
 }
 
 function union(a: string[], b: string[], max: number): string[] {
