@@ -7,12 +7,12 @@
 // 80, DNS queries with long random labels (a tunnel's shape).
 
 import t from "tap";
-import { spawnSync } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { oddwire } from "@oddwire/proto";
-import { startQuiet, startUntilLine } from "./lib/child-processes.js";
+import { kill, startUntilLine, track } from "./lib/child-processes.js";
 import { waitFor } from "./lib/fleet.js";
 import { keepBatches, startStubCollector } from "./lib/stub-collector.js";
 import { startDpiAgent } from "./lib/dpi.js";
@@ -56,8 +56,13 @@ t.test("conforming flows carry no mismatch; plain HTTP on 443, SSH on 80 and a D
 
   const peer = (args: string[]) => startUntilLine(t, process.execPath, [PEERS, ...args]);
   // Servers.
-  // s_server ends a connection when its stdin ends: give it one that stays open.
-  await startQuiet(t, "sh", ["-c", `sleep 600 | exec openssl s_server -accept ${good}:443 -key ${key} -cert ${cert} -alpn http/1.1 -quiet >/dev/null 2>&1`]);
+  // openssl ends a connection when its stdin ends: each gets a pipe from this process that stays open. Started
+  // directly (no shell pipeline between), so stopping it at teardown stops openssl itself, not a shell that leaves it behind.
+  const openssl = (args: string[]) => {
+    const child = track(spawn("openssl", args, { stdio: ["pipe", "ignore", "ignore"] }));
+    t.teardown(() => kill(child));
+  };
+  openssl(["s_server", "-accept", `${good}:443`, "-key", key, "-cert", cert, "-alpn", "http/1.1", "-quiet"]);
   await waitFor("openssl s_server to listen", () => spawnSync("ss", ["-Htln", `src ${good}:443`], { encoding: "utf8" }).stdout.includes(`${good}:443`), 15_000);
   await peer(["http-server", good, "80"]);
   await peer(["dns-server", good, "53"]);
@@ -65,7 +70,7 @@ t.test("conforming flows carry no mismatch; plain HTTP on 443, SSH on 80 and a D
   await peer(["ssh-server", odd, "80"]);
 
   // Clients: each holds its socket open until the test ends, its marker in its command line.
-  await startQuiet(t, "sh", ["-c", `sleep 600 | openssl s_client -connect ${good}:443 -servername www.example.test -alpn http/1.1 -quiet >/dev/null 2>&1`]);
+  openssl(["s_client", "-connect", `${good}:443`, "-servername", "www.example.test", "-alpn", "http/1.1", "-quiet"]);
   await peer(["http-client", good, "80", "www.example.test", `${marker}-http`]);
   await peer(["dns-client", good, "53", "www.example.test", `${marker}-dns`]);
   await peer(["http-client", odd, "443", "plain.example.test", `${marker}-http-on-443`]);
